@@ -1,0 +1,260 @@
+"""The district definition: villages, firms and cadres as tables.
+
+A district is either *generated* from the scenario's aggregates (B1, B4, B13, the
+assumptions in ``[district]``) with a fixed seed, or *loaded* from CSV files so that
+another county can supply real data::
+
+    villages.csv  village, township, households, workforce, product_line, idle_land_mu,
+                  idle_buildings, collective_income, branch_capacity, distance_km[, pilot]
+    firms.csv     firm, sector, location, employees, productivity
+    cadres.csv    cadre, post, tenure_years, responsibility, capability, service,
+                  results, integrity
+
+``countysim district SCENARIO --out DIR`` writes a generated district in this form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import tables as T
+from .scenario import Scenario
+
+__all__ = ["District", "DistrictDataError", "build_district", "select_pilots"]
+
+# Pinyin names of the 12 township-level units (B4), used when the district has 12.
+LITONG_TOWNSHIPS = ("Jinji", "Jinyintan", "Gaozha", "Biandangou", "Shangqiao", "Gucheng",
+                    "Jinxing", "Shengli", "Dongtasi", "Banqiao", "Malianqu", "Guojiaqiao")
+
+_SCHEMA: dict[str, dict[str, str]] = {
+    "villages": {"village": "str", "township": "str", "households": "int", "workforce": "int",
+                 "product_line": "str", "idle_land_mu": "float", "idle_buildings": "int",
+                 "collective_income": "float", "branch_capacity": "unit",
+                 "distance_km": "float"},
+    "firms": {"firm": "str", "sector": "str", "location": "str", "employees": "int",
+              "productivity": "float"},
+    "cadres": {"cadre": "str", "post": "str", "tenure_years": "float",
+               **{q: "unit" for q in T.CADRE_QUALITIES}},
+}
+_CHOICES = {("villages", "product_line"): T.PRODUCT_LINE_NAMES,
+            ("firms", "sector"): T.FIRM_SECTOR_NAMES,
+            ("firms", "location"): ("urban", "town"),
+            ("cadres", "post"): ("township", "department")}
+
+
+class DistrictDataError(ValueError):
+    """A district CSV file is missing, malformed or inconsistent with the scenario."""
+
+
+@dataclass(frozen=True)
+class District:
+    """Villages, firms and cadres at the start of the simulation.
+
+    Attributes:
+        villages: One row per village (columns as in ``villages.csv``, plus ``pilot``).
+        firms: One row per firm.
+        cadres: One row per evaluated cadre.
+        urban_labour_force: Urban residents in the labour force (persons).
+    """
+
+    villages: pd.DataFrame
+    firms: pd.DataFrame
+    cadres: pd.DataFrame
+    urban_labour_force: int
+
+    def to_csv(self, folder: str | Path) -> None:
+        """Write ``villages.csv``, ``firms.csv`` and ``cadres.csv`` into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in _SCHEMA:
+            getattr(self, name).to_csv(folder / f"{name}.csv", index=False)
+
+
+def build_district(scenario: Scenario) -> District:
+    """Generate or load the district of a scenario and choose its pilot villages.
+
+    Deterministic for ``scenario.district_seed``: every replicate of a scenario sees the
+    same villages, firms, cadres and pilot set, as a real district would.
+    """
+    rng = np.random.default_rng(scenario.district_seed)
+    urban_lf = round(scenario.population * (1 - scenario.rural_share)
+                     * scenario.labour_force_share)
+    if scenario.district_data is None:
+        villages = _generate_villages(scenario, rng)
+        firms = _generate_firms(scenario, rng)
+        cadres = _generate_cadres(scenario.evaluated_cadres, rng)
+    else:
+        villages, firms, cadres = (_read_csv(scenario.district_data, n)
+                                   for n in ("villages", "firms", "cadres"))
+        _check_counts(scenario, villages, firms, cadres)
+    villages["pilot"] = select_pilots(villages, scenario.pilot_villages, scenario.pilot_rule,
+                                      rng, scenario.district_data)
+    return District(villages, firms, cadres, urban_lf)
+
+
+def select_pilots(villages: pd.DataFrame, n: int, rule: str, rng: np.random.Generator,
+                  source: Path | None = None) -> np.ndarray:
+    """Boolean mask of pilot villages chosen by ``rule`` (see ``levers.pilot_rule``)."""
+    mask = np.zeros(len(villages), dtype=bool)
+    if rule == "listed":
+        if "pilot" not in villages.columns:
+            raise DistrictDataError(f"{source or '<generated>'}/villages.csv: pilot_rule "
+                                    "'listed' needs a 'pilot' column (true/false)")
+        mask = villages["pilot"].astype(bool).to_numpy()
+        if mask.sum() != n:
+            raise DistrictDataError(f"{source}/villages.csv: column 'pilot' lists "
+                                    f"{mask.sum()} villages but levers.pilot_villages = {n}")
+        return mask
+    if rule == "capacity":
+        key = villages["branch_capacity"].to_numpy()
+    elif rule == "idle_assets":
+        key = (villages["idle_land_mu"] / villages["households"]).to_numpy()
+    else:  # random
+        key = rng.random(len(villages))
+    # Stable order, ties broken by position, so the choice is reproducible.
+    mask[np.argsort(-key, kind="stable")[:n]] = True
+    return mask
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def _split(total: int, weights: np.ndarray, minimum: int = 0) -> np.ndarray:
+    """Integer parts of ``total`` proportional to ``weights`` (largest remainders)."""
+    raw = total * weights / weights.sum()
+    out = np.maximum(np.floor(raw).astype(np.int64), minimum)
+    short = total - out.sum()
+    if short > 0:
+        out[np.argsort(-(raw - np.floor(raw)), kind="stable")[:short]] += 1
+    return out
+
+
+def _generate_villages(s: Scenario, rng: np.random.Generator) -> pd.DataFrame:
+    n, t = s.villages, s.townships
+    # Each township has at least one village; the rest spread evenly at random.
+    per_township = 1 + rng.multinomial(n - t, np.full(t, 1 / t))
+    township_names = LITONG_TOWNSHIPS if t == len(LITONG_TOWNSHIPS) else tuple(
+        f"T{i + 1:02d}" for i in range(t))
+    township = np.repeat(np.arange(t), per_township)
+    number = np.concatenate([np.arange(1, k + 1) for k in per_township])
+    households_total = round(s.population * s.rural_share / s.household_size)
+    weights = rng.lognormal(0.0, T.VILLAGE_SIZE_SIGMA, n)
+    households = np.maximum(_split(households_total, weights), T.MIN_HOUSEHOLDS)
+    workforce = np.round(households * s.household_size * s.labour_force_share).astype(np.int64)
+    lines = np.array(T.PRODUCT_LINE_NAMES)
+    shares = np.array([T.PRODUCT_LINES[k]["share"] for k in lines], dtype=float)
+    return pd.DataFrame({
+        "village": [f"{township_names[i]}-{k:02d}" for i, k in zip(township, number)],
+        "township": [township_names[i] for i in township],
+        "households": households,
+        "workforce": workforce,
+        "product_line": lines[rng.choice(len(lines), n, p=shares / shares.sum())],
+        "idle_land_mu": np.round(households * s.idle_land_per_household
+                                 * rng.lognormal(0.0, T.IDLE_LAND_SIGMA, n), 1),
+        "idle_buildings": rng.poisson(s.idle_buildings_mean, n),
+        "collective_income": np.round(rng.lognormal(np.log(max(s.collective_income_median, 1.0)),
+                                                    s.collective_income_sigma, n), -2),
+        "branch_capacity": np.round(rng.beta(*T.BRANCH_CAPACITY_BETA, n), 3),
+        "distance_km": np.round(rng.uniform(*T.DISTANCE_KM, n), 1),
+    })
+
+
+def _generate_firms(s: Scenario, rng: np.random.Generator) -> pd.DataFrame:
+    n = s.firms
+    sectors = np.array(T.FIRM_SECTOR_NAMES)
+    shares = np.array([T.FIRM_SECTORS[k]["share"] for k in sectors], dtype=float)
+    return pd.DataFrame({
+        "firm": [f"F{i + 1:04d}" for i in range(n)],
+        "sector": sectors[rng.choice(len(sectors), n, p=shares / shares.sum())],
+        "location": np.where(rng.random(n) < T.FIRM_URBAN_SHARE, "urban", "town"),
+        "employees": np.maximum(1, np.round(rng.lognormal(np.log(s.firm_size_median),
+                                                          s.firm_size_sigma, n))).astype(np.int64),
+        "productivity": np.round(rng.lognormal(0.0, T.FIRM_PRODUCTIVITY_SIGMA, n), 3),
+    })
+
+
+def draw_cadre_qualities(n: int, rng: np.random.Generator, shift: float = 0.0) -> np.ndarray:
+    """Qualities (n x 5, in [0, 1]) with a common factor; ``shift`` moves all on the logit."""
+    g = rng.standard_normal((n, 1))
+    e = rng.standard_normal((n, len(T.CADRE_QUALITIES)))
+    z = T.CADRE_QUALITY_MEAN + shift + T.CADRE_QUALITY_LOAD * g + T.CADRE_QUALITY_UNIQUE * e
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _generate_cadres(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    q = draw_cadre_qualities(n, rng)
+    frame = pd.DataFrame({
+        "cadre": [f"C{i + 1:04d}" for i in range(n)],
+        "post": np.where(rng.random(n) < T.CADRE_TOWNSHIP_SHARE, "township", "department"),
+        "tenure_years": np.round(rng.uniform(0.0, T.CADRE_TENURE_MAX_YEARS, n), 2),
+    })
+    for j, name in enumerate(T.CADRE_QUALITIES):
+        frame[name] = np.round(q[:, j], 4)
+    return frame
+
+
+# ------------------------------------------------------------------------------ loading
+
+
+def _read_csv(folder: Path, name: str) -> pd.DataFrame:
+    path = folder / f"{name}.csv"
+    if not path.is_file():
+        raise DistrictDataError(f"{path}: file missing (a district folder needs "
+                                "villages.csv, firms.csv and cadres.csv)")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DistrictDataError(f"{path}: cannot be read as CSV: {exc}") from None
+    schema = _SCHEMA[name]
+    missing = [c for c in schema if c not in frame.columns]
+    if missing:
+        raise DistrictDataError(f"{path}: missing column(s) {', '.join(missing)}; "
+                                f"required: {', '.join(schema)}")
+    if frame.empty:
+        raise DistrictDataError(f"{path}: no rows")
+    for col, kind in schema.items():
+        values = frame[col]
+        if kind == "str":
+            frame[col] = values.astype(str)
+            allowed = _CHOICES.get((name, col))
+            if allowed is not None and not frame[col].isin(allowed).all():
+                row = int(np.flatnonzero(~frame[col].isin(allowed).to_numpy())[0])
+                raise DistrictDataError(f"{path}: row {row + 2}, column {col!r}: "
+                                        f"{frame[col].iloc[row]!r} is not one of "
+                                        f"{', '.join(allowed)}")
+            continue
+        numeric = pd.to_numeric(values, errors="coerce")
+        lo, hi = (0.0, 1.0) if kind == "unit" else (0.0, np.inf)
+        bad = numeric.isna() | (numeric < lo) | (numeric > hi)
+        if kind == "int":
+            bad |= numeric.notna() & (numeric != np.round(numeric))
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            want = {"int": "a whole number >= 0", "float": "a number >= 0",
+                    "unit": "a number in [0, 1]"}[kind]
+            raise DistrictDataError(f"{path}: row {row + 2}, column {col!r}: "
+                                    f"{values.iloc[row]!r} is not {want}")
+        frame[col] = numeric.astype(np.int64 if kind == "int" else float)
+    key = next(iter(schema))
+    if frame[key].duplicated().any():
+        dup = frame[key][frame[key].duplicated()].iloc[0]
+        raise DistrictDataError(f"{path}: column {key!r}: {dup!r} appears more than once")
+    return frame
+
+
+def _check_counts(s: Scenario, villages: pd.DataFrame, firms: pd.DataFrame,
+                  cadres: pd.DataFrame) -> None:
+    folder = s.district_data
+    for label, frame, key in (("villages", villages, "villages"), ("firms", firms, "firms"),
+                              ("cadres", cadres, "evaluated_cadres")):
+        if len(frame) != s[key]:
+            raise DistrictDataError(f"{folder}/{label}.csv has {len(frame)} rows but the "
+                                    f"scenario sets {key} = {s[key]}; make them agree")
+    n_townships = villages["township"].nunique()
+    if n_townships != s.townships:
+        raise DistrictDataError(f"{folder}/villages.csv names {n_townships} townships but "
+                                f"the scenario sets townships = {s.townships}")

@@ -1,0 +1,226 @@
+"""Observation (step 8): monthly indicators recorded into arrays, returned as a Dataset.
+
+:data:`VARIABLES` is the Dataset's contract: name, dims, units, long name and, where the
+variable corresponds to an article figure, the figure ID. Flows named ``*_ytd`` are
+year-to-date (reset each January); ``*_cum`` are cumulative since the start of the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import __version__
+from .seeds import describe
+from .tables import LABOUR_STATES, Labour
+from .villages import COOPERATIVE_KINDS
+
+if TYPE_CHECKING:
+    from .county import CountyModel
+
+MONTHS_PER_YEAR = 12
+
+
+@dataclass(frozen=True)
+class Var:
+    """Metadata of one Dataset variable."""
+
+    dims: tuple[str, ...]
+    units: str
+    long_name: str
+    figure: str | None = None
+
+
+T, V, S = ("time",), ("time", "village"), ("time", "labour_state")
+VARIABLES: dict[str, Var] = {
+    "workers": Var(S, "persons", "workers by labour state"),
+    "village_workers": Var(("time", "village", "labour_state"), "persons",
+                           "rural workers by home village and labour state"),
+    "urban_placements": Var(T, "persons", "people newly placed into urban jobs this month"),
+    "urban_placements_ytd": Var(T, "persons", "people placed into new urban jobs, year to date",
+                                "A4"),
+    "matches": Var(T, "1", "seeker-vacancy matches this month (incl. repeat placements)"),
+    "separations": Var(T, "1", "urban jobs ended this month"),
+    "vacancies": Var(T, "1", "vacancies posted this month"),
+    "rural_nonfarm_entrants": Var(T, "persons",
+                                  "rural workers newly in non-farm income this month"),
+    "rural_nonfarm_entrants_ytd": Var(T, "persons", "rural workers who found an income path "
+                                      "(newly in non-farm income), year to date", "A5"),
+    "problems_raised": Var(T, "problems", "enterprise and household problems raised"),
+    "problems_resolved": Var(T, "problems", "enterprise and household problems resolved"),
+    "problems_resolved_cum": Var(T, "problems", "enterprise and household problems resolved "
+                                 "by front-line cadres, cumulative", "A6"),
+    "problems_open": Var(T, "problems", "enterprise and household problems unresolved"),
+    "legacy_resolved": Var(T, "problems", "legacy problems resolved this month"),
+    "legacy_resolved_cum": Var(T, "problems", "legacy problems resolved, cumulative", "A29"),
+    "legacy_open": Var(T, "problems", "legacy problems unresolved"),
+    "firm_visits": Var(T, "visits", "firm visits by cadres this month"),
+    "firms_visited_ytd": Var(T, "firms", "distinct firms visited, year to date", "A3"),
+    "cadres_promoted_ytd": Var(T, "cadres", "cadres promoted to leading posts, year to date",
+                               "A7"),
+    "cadres_advanced_ytd": Var(T, "cadres", "cadres advanced in rank, year to date", "A8"),
+    "cadres_removed_ytd": Var(T, "cadres", "cadres removed from post, year to date", "A9"),
+    "cadres_unchanged_ytd": Var(T, "cadres", "evaluated cadres with no outcome, year to date"),
+    "cadres_evaluated_ytd": Var(T, "cadres", "distinct cadres evaluated, year to date", "A10"),
+    "cadre_effort": Var(T, "1", "mean share of cadre time on the front line", "A2"),
+    "collective_income": Var(V, "yuan/month", "village collective income"),
+    "collective_income_growth": Var(V, "1", "collective income growth over the previous "
+                                    "year, year to date (annualised)"),
+    "collective_income_growth_pilot": Var(T, "1", "mean collective income growth of pilot "
+                                          "villages, year to date", "A14"),
+    "cooperative": Var(V, "1", "cooperative kind of the village"),
+    "productivity": Var(V, "1", "village productivity index (1 at start)"),
+    "active_land": Var(V, "mu", "idle land activated by the cooperative"),
+    "cooperative_households": Var(T, "households", "households with a cooperative or "
+                                  "returnee-business job"),
+    "cooperative_income_uplift": Var(T, "yuan/household/yr", "mean income gain of those "
+                                     "households over farming"),
+    "rural_income_per_capita": Var(T, "yuan/yr", "rural per-capita disposable income "
+                                   "(annualised from the month)"),
+    "urban_income_per_capita": Var(T, "yuan/yr", "urban per-capita disposable income "
+                                   "(annualised from the month)"),
+    "village_income_per_capita": Var(V, "yuan/yr", "per-capita disposable income by village "
+                                     "(annualised from the month)"),
+}
+
+
+class Recorder:
+    """Collects one record per month from a :class:`~countysim.county.CountyModel`."""
+
+    def __init__(self, model: CountyModel) -> None:
+        self.model = model
+        self.rows: dict[str, list[np.ndarray | float]] = {name: [] for name in VARIABLES}
+        villages = model.district.villages
+        self.base_income = villages["collective_income"].to_numpy(dtype=float)
+        self.year_income = np.zeros(len(villages))
+        self.months_in_year = 0
+        self.pilot = villages["pilot"].to_numpy(dtype=bool)
+        self.village_people = (villages["households"].to_numpy() * model.p.household_size)
+        self.cum = {"problems": 0, "legacy": 0}
+
+    def start_year(self) -> None:
+        """Make last year's collective income the base of this year's growth (A14)."""
+        if self.months_in_year == MONTHS_PER_YEAR:
+            self.base_income = self.year_income.copy()
+        self.year_income[:] = 0.0
+        self.months_in_year = 0
+
+    def record(self) -> None:
+        """Append this month's indicators."""
+        m, p, wf, q = self.model, self.model.p, self.model.workforce, self.model.problems
+        r = self.rows
+        n_v = len(m.village_list)
+        r["workers"].append(wf.counts())
+        r["village_workers"].append(wf.village_counts(n_v))
+        r["urban_placements"].append(m.placements)
+        r["urban_placements_ytd"].append(int(wf.placed_ytd.sum()))
+        r["matches"].append(m.matches)
+        r["separations"].append(m.separations)
+        r["vacancies"].append(m.vacancies)
+        r["rural_nonfarm_entrants"].append(m.nonfarm_entrants)
+        r["rural_nonfarm_entrants_ytd"].append(int(wf.nonfarm_ytd.sum()))
+        self.cum["problems"] += m.problems_resolved
+        self.cum["legacy"] += m.legacy_resolved
+        r["problems_raised"].append(m.problems_raised)
+        r["problems_resolved"].append(m.problems_resolved)
+        r["problems_resolved_cum"].append(self.cum["problems"])
+        routine_open = (q.status != 2) & (q.origin != 2)
+        r["problems_open"].append(int(routine_open.sum()))
+        r["legacy_resolved"].append(m.legacy_resolved)
+        r["legacy_resolved_cum"].append(self.cum["legacy"])
+        r["legacy_open"].append(int(((q.status != 2) & (q.origin == 2)).sum()))
+        r["firm_visits"].append(m.visits_month)
+        r["firms_visited_ytd"].append(m.firms_visited_ytd)
+        promoted, advanced, removed, evaluated = (int(x) for x in m.outcomes_ytd)
+        r["cadres_promoted_ytd"].append(promoted)
+        r["cadres_advanced_ytd"].append(advanced)
+        r["cadres_removed_ytd"].append(removed)
+        r["cadres_unchanged_ytd"].append(m.unchanged_ytd())
+        r["cadres_evaluated_ytd"].append(evaluated)
+        r["cadre_effort"].append(float(np.mean([c.effort for c in m.cadres])))
+        villages = m.village_list
+        income = np.array([v.collective_income for v in villages])
+        self.year_income += income
+        self.months_in_year += 1
+        expected = self.base_income * self.months_in_year / MONTHS_PER_YEAR
+        growth = np.divide(self.year_income, expected, out=np.ones(n_v), where=expected > 0) - 1
+        r["collective_income"].append(income)
+        r["collective_income_growth"].append(growth)
+        r["collective_income_growth_pilot"].append(
+            float(growth[self.pilot].mean()) if self.pilot.any() else np.nan)
+        r["cooperative"].append(np.array([v.cooperative for v in villages], dtype=np.int8))
+        multiplier = np.array([v.income_multiplier for v in villages])
+        r["productivity"].append(np.array([v.productivity for v in villages]))
+        r["active_land"].append(np.array([v.active_land for v in villages]))
+        coop = np.flatnonzero(wf.coop_job)
+        r["cooperative_households"].append(int(coop.size))
+        uplift = MONTHS_PER_YEAR * (p.local_wage - p.farm_income * multiplier[wf.home[coop]])
+        r["cooperative_income_uplift"].append(float(uplift.mean()) if coop.size else 0.0)
+        self._record_income(multiplier)
+
+    def _record_income(self, multiplier: np.ndarray) -> None:
+        m, p, wf = self.model, self.model.p, self.model.workforce
+        wage = np.array([0.0, p.local_wage, p.urban_wage, p.migrant_wage * p.remittance_share,
+                         0.0])
+        earnings = wage[wf.state]
+        farming = wf.state == Labour.FARMING
+        earnings[farming] = p.farm_income * multiplier[wf.home[farming]]
+        rural = wf.rural
+        n_v = len(m.village_list)
+        by_village = np.bincount(wf.home[rural], weights=earnings[rural], minlength=n_v)
+        people = self.village_people
+        per_capita = MONTHS_PER_YEAR * (by_village / people + p.transfer_income)
+        urban_people = p.population * (1 - p.rural_share)
+        urban_total = earnings[~rural].sum()
+        self.rows["village_income_per_capita"].append(per_capita)
+        self.rows["rural_income_per_capita"].append(
+            float(MONTHS_PER_YEAR * (by_village.sum() / people.sum() + p.transfer_income)))
+        self.rows["urban_income_per_capita"].append(
+            float(MONTHS_PER_YEAR * (urban_total / max(urban_people, 1.0) + p.transfer_income))
+            if urban_people > 0 else 0.0)
+
+    def to_dataset(self) -> xr.Dataset:
+        """The recorded months as an :class:`xarray.Dataset`."""
+        m = self.model
+        n_months = len(self.rows["workers"])
+        time = pd.date_range(m.p.start + "-01", periods=n_months, freq="MS")
+        villages = m.district.villages
+        coords = {
+            "time": ("time", time, {"long_name": "month (start)"}),
+            "village": ("village", villages["village"].to_numpy(dtype=str),
+                        {"long_name": "administrative village"}),
+            "township": ("village", villages["township"].to_numpy(dtype=str),
+                         {"long_name": "township of the village", "source": "B4"}),
+            "pilot": ("village", self.pilot.astype(np.int8),
+                      {"long_name": "pilot village of A13 (1 = pilot)", "figure": "A13"}),
+            "labour_state": ("labour_state", np.array(LABOUR_STATES),
+                             {"long_name": "labour state"}),
+        }
+        data_vars = {}
+        for name, meta in VARIABLES.items():
+            values = np.array(self.rows[name])
+            if values.size == 0:
+                values = np.zeros((0, *[len(villages) if d == "village" else len(Labour)
+                                        for d in meta.dims[1:]]))
+            attrs = {"units": meta.units, "long_name": meta.long_name}
+            if meta.figure:
+                attrs["figure"] = meta.figure
+            if name == "cooperative":
+                attrs["flag_values"] = np.arange(len(COOPERATIVE_KINDS), dtype=np.int8)
+                attrs["flag_meanings"] = " ".join(COOPERATIVE_KINDS)
+            data_vars[name] = (meta.dims, values, attrs)
+        attrs = {
+            "title": f"countysim run of scenario {m.p.name}",
+            "countysim_version": __version__,
+            "scenario_name": m.p.name,
+            "scenario_toml": m.p.to_toml(),
+            "scenario_hash": m.p.digest,
+            **describe(m.seed),
+            "start": m.p.start,
+            "Conventions": "CF-1.10",
+        }
+        return xr.Dataset(data_vars, coords=coords, attrs=attrs)

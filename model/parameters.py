@@ -1,0 +1,310 @@
+"""The parameter registry: every model parameter with its unit, default, bounds and source.
+
+Figure IDs (A*, B*, R*) refer to ``shared/source/article_figures.md`` and
+``shared/data/litong_baseline.md``. A source that starts with ``assumption:`` is a
+documented guess; the behavioural ones are fitted by the calibration (issue 4).
+
+Parameters live in three sections, mirrored by the scenario TOML tables:
+
+* ``district``: the district's size and make-up, used to generate the initial state;
+* ``levers``: programme sizes and policy settings an analyst changes (mostly article figures);
+* ``behaviour``: behavioural rates the article does not give (calibration targets them).
+
+The registry is the single source of truth: the scenario loader validates against it,
+``docs/odd.md`` renders its table from it, and sweeps vary its entries by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+SECTIONS = ("district", "levers", "behaviour")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One model parameter.
+
+    Attributes:
+        name: Key in the scenario TOML (unique across sections).
+        section: TOML table the key belongs to.
+        default: Default value; its Python type is the parameter's type.
+        unit: Physical unit, or ``"1"`` for dimensionless numbers.
+        bounds: Inclusive ``(low, high)`` for numbers; ``None`` for booleans and choices.
+        source: Figure ID(s), or ``"assumption: <reason>"``.
+        doc: One-line meaning.
+        choices: Allowed values of a categorical parameter.
+    """
+
+    name: str
+    section: str
+    default: Any
+    unit: str
+    bounds: tuple[float, float] | None
+    source: str
+    doc: str
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def kind(self) -> type:
+        """The Python type values must have (``int``, ``float``, ``bool`` or ``str``)."""
+        return type(self.default)
+
+    def allowed(self) -> str:
+        """Human-readable description of the allowed values."""
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind is bool:
+            return "true or false"
+        lo, hi = self.bounds
+        return f"{self.kind.__name__} in [{lo:g}, {hi:g}]"
+
+
+def _p(name, section, default, unit, bounds, source, doc, choices=None) -> Parameter:
+    return Parameter(name, section, default, unit, bounds, source, doc, choices)
+
+
+_A = "assumption: "
+
+_PARAMETERS: list[Parameter] = [
+    # ---------------------------------------------------------------- district
+    _p("population", "district", 460_790, "persons", (1_000, 5_000_000), "B1",
+       "Resident population (7th census, 2020); the district's scale."),
+    _p("townships", "district", 12, "1", (1, 60), "B4",
+       "Township-level units (towns and townships) that contain the villages."),
+    _p("villages", "district", 130, "1", (1, 2_000),
+       _A + "B5 not published; 金积 had 17 and 金银滩 12 villages, ~11 per township x 12",
+       "Administrative villages in the district."),
+    _p("rural_share", "district", 0.45, "1", (0.0, 1.0),
+       _A + "Ningxia is 67% urban (R3); Litong holds the Wuzhong urban core but 11 of 12 "
+       "units are agricultural towns",
+       "Share of residents living in villages."),
+    _p("household_size", "district", 2.79, "persons/household", (1.0, 8.0), "B13",
+       "Persons per family household (Wuzhong, 2020 census)."),
+    _p("labour_force_share", "district", 0.50, "1", (0.1, 0.9),
+       _A + "working-age share ~0.65 (7th census, Ningxia) x participation ~0.77",
+       "Labour force (working-age and active) as a share of residents."),
+    _p("rural_share_farming", "district", 0.42, "1", (0.0, 1.0),
+       _A + "R2: 831k of 1.07M Ningxia migrant workers away; remainder farming or local",
+       "Initial share of the rural labour force farming its own land."),
+    _p("rural_share_local_wage", "district", 0.12, "1", (0.0, 1.0),
+       _A + "local wage work in dairy, day-lily and village industry (B6, B9, B10)",
+       "Initial share of the rural labour force in local wage work."),
+    _p("rural_share_urban_job", "district", 0.08, "1", (0.0, 1.0),
+       _A + "commuters to jobs in the district's urban core",
+       "Initial share of the rural labour force in urban jobs in the district."),
+    _p("rural_share_migrant", "district", 0.32, "1", (0.0, 1.0),
+       _A + "R2 scaled: rural labour transferred ~53k of ~100k rural workers",
+       "Initial share of the rural labour force working outside the district."),
+    _p("urban_seeking_share", "district", 0.045, "1", (0.0, 0.5),
+       _A + "urban surveyed unemployment rate ~4.5-5% in 2024-25 (national)",
+       "Initial share of the urban labour force seeking work."),
+    _p("firms", "district", 600, "1", (1, 20_000),
+       _A + "enterprises with hired staff; scaled from B8 (secondary+tertiary 88%)",
+       "Enterprises represented as agents."),
+    _p("firm_size_median", "district", 30.0, "persons", (1.0, 5_000.0),
+       _A + "small and medium enterprises dominate",
+       "Median employees per firm (lognormal)."),
+    _p("firm_size_sigma", "district", 1.0, "1", (0.0, 3.0), _A + "typical firm-size spread",
+       "Log-standard deviation of firm size."),
+    _p("idle_land_per_household", "district", 0.35, "mu/household", (0.0, 10.0),
+       _A + "A13 speaks of idle land and old buildings; no figure published",
+       "Idle (unused or abandoned) farmland per household at the start."),
+    _p("idle_buildings_mean", "district", 1.5, "buildings/village", (0.0, 20.0),
+       _A + "A13 old factory buildings and schools; no figure published",
+       "Mean number of idle collective buildings per village (Poisson)."),
+    _p("collective_income_median", "district", 250_000.0, "yuan/yr", (0.0, 1e8),
+       _A + "Ningxia villages mostly earn 0.1-0.5 M yuan; B12 (12.35 M) is an outlier",
+       "Median village collective income in 2024."),
+    _p("collective_income_sigma", "district", 0.8, "1", (0.0, 3.0),
+       _A + "heavy right tail (B12)", "Log-standard deviation of collective income."),
+    _p("legacy_backlog", "district", 1_800, "problems", (0, 100_000),
+       _A + "A29 resolved 1,172 legacy (demolition) problems; backlog must exceed it",
+       "Legacy problems open at the start of 2025."),
+    _p("district_seed", "district", 20_250_101, "1", (0, 2**63 - 1),
+       _A + "the district is a fixed input, not a replicate-level draw",
+       "Seed of the synthetic district (same villages, firms, cadres in every replicate)."),
+    # ------------------------------------------------------------------ levers
+    _p("pilot_villages", "levers", 50, "villages", (0, 2_000), "A13",
+       "Villages with a party-branch-led cooperative from 2025-01."),
+    _p("pilot_rule", "levers", "capacity", "1", None,
+       _A + "districts pick villages with strong branches first",
+       "How pilot villages are chosen ('listed' uses the pilot column of villages.csv).",
+       ("capacity", "idle_assets", "random", "listed")),
+    _p("cooperative_support", "levers", 1.0, "1", (0.0, 5.0),
+       _A + "1 = the 2025 level of district support; 0 = cooperatives without support",
+       "Multiplier on the pace at which cooperatives activate idle assets."),
+    _p("alliances", "levers", True, "1", None, "A15",
+       "Cross-village alliances (跨村联建) pool pilot villages of one township."),
+    _p("alliance_size", "levers", 3, "villages", (2, 20),
+       _A + "A15 names no size; a few neighbouring villages per alliance",
+       "Pilot villages per alliance."),
+    _p("frontline_share", "levers", 0.4, "1", (0.0, 1.0),
+       "A2 (241 mechanism; the digits' meaning is not given) " + _A + "~2 of 5 days",
+       "Share of cadre working time spent in villages and firms."),
+    _p("firm_visits_per_year", "levers", 110, "visits/yr", (0, 20_000), "A3",
+       "Firm visits by cadres bringing subsidies and job matching."),
+    _p("subsidy_per_visit", "levers", 60_000.0, "yuan", (0.0, 1e7),
+       _A + "A3 names job-retention, job-expansion and social-insurance subsidies",
+       "Subsidies delivered to a visited firm."),
+    _p("matching_boost", "levers", 0.15, "1", (0.0, 3.0),
+       _A + "A3 big-data job matching; effect size unpublished",
+       "Relative increase of matching efficiency from big-data job matching."),
+    _p("mentor_pairs", "levers", 30, "pairs", (0, 2_000), "A11",
+       "District-level mentor pairs among evaluated cadres."),
+    _p("recruits", "levers", 28, "cadres", (0, 2_000), "A11",
+       "New civil servants each matched to a mentor."),
+    _p("expert_mentors", "levers", 25, "persons", (0, 1_000), "A18",
+       "Local experts (土专家) mentoring agri-technicians."),
+    _p("technicians", "levers", 250, "persons", (0, 10_000), "A18",
+       "Grassroots agri-technicians trained by the experts."),
+    _p("returnees", "levers", 77, "persons", (0, 10_000), "A21",
+       "Returnee graduates and veterans supported to start businesses."),
+    _p("evaluated_cadres", "levers", 479, "cadres", (1, 20_000), "A10",
+       "Cadres in the evaluated pool (一人一册 files)."),
+    _p("evaluation_strictness", "levers", 1.0, "1", (0.0, 1.0), "A1",
+       "Weight of front-line results in evaluation (0 = seniority, 1 = 五比五看)."),
+    _p("integrity_checks", "levers", True, "1", None, "A1",
+       "Integrity (廉洁) is checked and failures lead to removal."),
+    _p("evaluation_interval", "levers", 3, "months", (1, 12),
+       _A + "quarterly evaluation; the article gives no frequency",
+       "Months between evaluations (decisions at each)."),
+    _p("promotion_score_min", "levers", 0.5, "sd", (-3.0, 3.0),
+       _A + "promotion club: only clearly above-average cadres",
+       "Minimum standardised score for promotion."),
+    _p("removal_score_max", "levers", -1.8, "sd", (-5.0, 0.0),
+       _A + "removal only for clear under-performance",
+       "Standardised score at or below which a cadre is removed."),
+    _p("advance_min_tenure", "levers", 2.0, "years", (0.0, 10.0),
+       _A + "rank advancement needs years in rank (公务员职务与职级并行规定)",
+       "Minimum years in rank before advancement."),
+    # --------------------------------------------------------------- behaviour
+    _p("problem_rate_household", "behaviour", 0.0012, "problems/household/month",
+       (0.0, 0.05), _A + "calibrated to A6", "Households' rate of raising urgent problems."),
+    _p("problem_rate_firm", "behaviour", 0.03, "problems/firm/month", (0.0, 1.0),
+       _A + "calibrated to A6", "Firms' rate of raising development problems."),
+    _p("collect_rate", "behaviour", 2.0, "1/month", (0.0, 20.0),
+       _A + "A2 closed loop collects most problems within a few months",
+       "Hazard of a problem being collected per unit of front-line effort."),
+    _p("resolve_base", "behaviour", -1.2, "logit", (-8.0, 4.0),
+       _A + "calibrated to A6", "Intercept of the monthly resolution probability."),
+    _p("resolve_skill", "behaviour", 3.0, "logit", (0.0, 10.0),
+       _A + "calibrated to A6", "Effect of a cadre's capability x responsibility."),
+    _p("resolve_difficulty", "behaviour", 2.0, "logit", (0.0, 10.0),
+       _A + "calibrated to A6", "Effect of a problem's difficulty (0-1)."),
+    _p("closed_loop_boost", "behaviour", 0.4, "logit", (0.0, 5.0),
+       _A + "A2 supervision and feedback", "Logit gain of supervised (assigned) problems."),
+    _p("legacy_logit", "behaviour", -2.0, "logit", (-10.0, 5.0),
+       _A + "calibrated to A29; 10-year-old demolition disputes are hard",
+       "Logit offset of the monthly resolution probability of a legacy problem."),
+    _p("legacy_cadre_share", "behaviour", 0.15, "1", (0.0, 1.0),
+       _A + "cadres on urban renewal and resettlement work",
+       "Share of cadres assigned to the legacy backlog."),
+    _p("matching_efficiency", "behaviour", 0.35, "1/month", (0.0, 5.0),
+       _A + "calibrated to A4", "Scale A of the matching function M = A U^a V^(1-a)."),
+    _p("matching_elasticity", "behaviour", 0.5, "1", (0.05, 0.95),
+       "assumption: Petrongolo & Pissarides (2001) survey range 0.5-0.7",
+       "Elasticity a of matches with respect to seekers."),
+    _p("separation_rate", "behaviour", 0.006, "1/month", (0.0, 0.2),
+       _A + "calibrated to A4", "Monthly rate at which urban jobs end."),
+    _p("vacancy_rate", "behaviour", 0.007, "1/month", (0.0, 0.5),
+       _A + "calibrated to A4", "New vacancies per employee per month at trend demand."),
+    _p("output_growth", "behaviour", 0.043, "1/yr", (-0.2, 0.3), "B7",
+       "Trend growth of output and labour demand (2021-25 average)."),
+    _p("subsidy_vacancy_effect", "behaviour", 0.5, "vacancies/10k yuan", (0.0, 20.0),
+       _A + "A3 subsidies expand hiring", "Extra vacancies a subsidy opens."),
+    _p("problem_productivity_penalty", "behaviour", 0.05, "1/problem", (0.0, 1.0),
+       _A + "unresolved firm problems depress output",
+       "Relative loss of firm productivity per open problem."),
+    _p("migration_rate", "behaviour", 0.01, "1/month", (0.0, 0.5),
+       "assumption: Harris-Todaro scale, calibrated to A5",
+       "Monthly migration hazard per unit expected-wage gap."),
+    _p("return_rate", "behaviour", 0.008, "1/month", (0.0, 0.5),
+       _A + "migrants return home after a few years on average",
+       "Monthly rate at which migrants return to farming or seeking."),
+    _p("seasonal_take_rate", "behaviour", 0.05, "1/month", (0.0, 1.0),
+       _A + "B10: day-lily picking employs 1,000+ in summer; calibrated to A5",
+       "Peak-season monthly rate at which farmers take local wage work."),
+    _p("local_exit_rate", "behaviour", 0.05, "1/month", (0.0, 1.0),
+       _A + "seasonal local jobs end after a few months",
+       "Monthly rate at which non-cooperative local wage work ends."),
+    _p("activation_rate", "behaviour", 0.08, "1/month", (0.0, 1.0),
+       _A + "calibrated to A14",
+       "Monthly share of remaining idle assets a fully supported cooperative activates."),
+    _p("coop_revenue_per_mu", "behaviour", 3_000.0, "yuan/mu/yr", (0.0, 50_000.0),
+       _A + "facility vegetables and day lily earn several thousand yuan per mu",
+       "Revenue of an activated mu at productivity 1."),
+    _p("building_revenue", "behaviour", 80_000.0, "yuan/building/yr", (0.0, 5e6),
+       _A + "leased or reused old buildings (A13)", "Revenue of an activated building."),
+    _p("coop_collective_share", "behaviour", 0.15, "1", (0.0, 1.0),
+       _A + "calibrated to A14", "Share of cooperative revenue paid to collective income."),
+    _p("coop_wage_share", "behaviour", 0.4, "1", (0.0, 1.0),
+       _A + "labour share of farm revenue", "Share of cooperative revenue paid as wages."),
+    _p("alliance_market_boost", "behaviour", 0.2, "1", (0.0, 3.0),
+       _A + "A15 shared sales channels (利通好礼)", "Revenue gain from an alliance."),
+    _p("technician_effect", "behaviour", 0.01, "1/technician", (0.0, 0.2),
+       _A + "A18, A20: mentored technicians spread better practice",
+       "Productivity gain of a village per trained technician."),
+    _p("training_months", "behaviour", 6, "months", (1, 60),
+       _A + "one growing season of mentoring (A18)", "Months until a technician is trained."),
+    _p("returnee_income", "behaviour", 40_000.0, "yuan/yr", (0.0, 1e6),
+       _A + "A19's lead goose (150k) is the best case", "Collective income from a returnee firm."),
+    _p("returnee_jobs", "behaviour", 4, "jobs", (0, 200),
+       _A + "A19, A22: returnee businesses absorb surplus labour",
+       "Local wage jobs a returnee business creates."),
+    _p("imitation_rate", "behaviour", 0.02, "1/month", (0.0, 1.0),
+       _A + "A22: 50 households followed one returnee",
+       "Monthly probability a village copies a better-paying neighbour's product line."),
+    _p("collective_trend_growth", "behaviour", 0.03, "1/yr", (-0.5, 0.5),
+       _A + "collective income drifts with the rural economy",
+       "Trend growth of collective income without a cooperative."),
+    _p("collective_income_noise", "behaviour", 0.05, "1", (0.0, 1.0),
+       _A + "villages' incomes vary year to year",
+       "Coefficient of variation of a village's monthly collective income."),
+    _p("effort_response", "behaviour", 0.5, "1", (0.0, 3.0),
+       _A + "results-based evaluation raises effort (design page)",
+       "Relative gain of front-line effort under strict evaluation."),
+    _p("capability_growth", "behaviour", 0.003, "1/month", (0.0, 0.1),
+       _A + "learning on the job", "Monthly capability gain of a cadre (capped at 1)."),
+    _p("mentor_boost", "behaviour", 1.0, "1", (0.0, 10.0),
+       _A + "A11 mentoring speeds learning", "Relative extra capability growth of mentees."),
+    _p("evaluation_noise", "behaviour", 0.15, "1", (0.0, 2.0),
+       _A + "evaluators see qualities with error", "SD of the noise on each observed quality."),
+    _p("promotion_rate", "behaviour", 0.010, "1/month", (0.0, 0.2),
+       _A + "calibrated to A7", "Leading-post vacancies per evaluated cadre per month."),
+    _p("advance_rate", "behaviour", 0.10, "1/evaluation", (0.0, 1.0),
+       _A + "calibrated to A8",
+       "Probability an eligible, above-median cadre advances in rank at an evaluation."),
+    _p("integrity_failure_rate", "behaviour", 0.012, "1/yr", (0.0, 0.5),
+       _A + "calibrated to A9", "Annual rate of integrity failures."),
+    _p("farm_income", "behaviour", 1_350.0, "yuan/worker/month", (0.0, 1e5),
+       _A + "anchored to R1/R4 rural income (~19k yuan per capita in 2024)",
+       "Net farm income of a farming worker at productivity 1."),
+    _p("local_wage", "behaviour", 2_600.0, "yuan/month", (0.0, 1e5),
+       _A + "B10 picking wages; county wage levels", "Local wage work income."),
+    _p("urban_wage", "behaviour", 4_200.0, "yuan/month", (0.0, 1e5),
+       _A + "R1 urban income 40k per capita", "Urban job income."),
+    _p("migrant_wage", "behaviour", 4_800.0, "yuan/month", (0.0, 1e5),
+       _A + "migrant wages net of living costs are remitted in part",
+       "Migrant earnings outside the district."),
+    _p("remittance_share", "behaviour", 0.55, "1", (0.0, 1.0),
+       _A + "half of migrant earnings reach the household",
+       "Share of migrant earnings counted in household income."),
+    _p("transfer_income", "behaviour", 250.0, "yuan/person/month", (0.0, 1e4),
+       _A + "pensions, subsidies and property income", "Transfers per resident."),
+]
+
+PARAMETERS: dict[str, Parameter] = {p.name: p for p in _PARAMETERS}
+
+
+def defaults() -> dict[str, Any]:
+    """Return a fresh mapping of every parameter name to its default value."""
+    return {name: p.default for name, p in PARAMETERS.items()}
+
+
+def by_section(section: str) -> list[Parameter]:
+    """Return the parameters of one section, in registry order."""
+    if section not in SECTIONS:
+        raise KeyError(f"unknown section {section!r}; allowed: {', '.join(SECTIONS)}")
+    return [p for p in _PARAMETERS if p.section == section]

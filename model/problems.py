@@ -1,0 +1,109 @@
+"""Problems as rows of numpy arrays: the queue of enterprise, household and legacy problems.
+
+A problem is *open* until a front-line cadre collects it, then *assigned* to that cadre
+(the closed loop of A2: collect -> classify -> assign -> supervise -> resolve -> feedback)
+until *resolved*. Legacy problems (A29) start assigned to the cadres working on them.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+
+class Origin(IntEnum):
+    """Who raised a problem."""
+
+    VILLAGE = 0  # households of a village (群众急难愁盼, A6)
+    FIRM = 1  # an enterprise (企业发展难题, A6)
+    LEGACY = 2  # a demolition or resettlement case (历史遗留问题, A29)
+
+
+class Status(IntEnum):
+    """Where a problem is in the closed loop."""
+
+    OPEN = 0
+    ASSIGNED = 1
+    RESOLVED = 2
+
+
+NO_CADRE = -1
+
+
+class ProblemQueue:
+    """Growable struct-of-arrays holding every problem of a run.
+
+    Attributes:
+        origin: :class:`Origin` code.
+        source: Village or firm index of the raiser (``-1`` for legacy problems).
+        difficulty: In [0, 1]; harder problems are less likely to be resolved each month.
+        raised: Month index the problem was raised (``-1``: before the run).
+        status: :class:`Status` code.
+        cadre: ``unique_id`` of the assigned cadre, or ``-1``.
+        resolved: Month index of resolution, or ``-1``.
+    """
+
+    _FIELDS = {"origin": np.int8, "source": np.int32, "difficulty": np.float32,
+               "raised": np.int16, "status": np.int8, "cadre": np.int32, "resolved": np.int16}
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.size = 0
+        for name, dtype in self._FIELDS.items():
+            setattr(self, "_" + name, np.zeros(max(capacity, 1), dtype=dtype))
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        # Public views of the filled part; the private buffers are larger.
+        if name in ProblemQueue._FIELDS:
+            return object.__getattribute__(self, "_" + name)[: self.size]
+        raise AttributeError(name)
+
+    def add(self, origin: Origin | np.ndarray, source: np.ndarray, difficulty: np.ndarray,
+            month: int, status: Status = Status.OPEN, cadre: np.ndarray | int = NO_CADRE) -> None:
+        """Append problems (arrays of equal length, or scalars broadcast to it)."""
+        k = int(np.size(source))
+        if k == 0:
+            return
+        need = self.size + k
+        if need > self._origin.size:
+            new_cap = max(need, 2 * self._origin.size)
+            for name in self._FIELDS:
+                old = getattr(self, "_" + name)
+                grown = np.zeros(new_cap, dtype=old.dtype)
+                grown[: self.size] = old[: self.size]
+                setattr(self, "_" + name, grown)
+        sl = slice(self.size, need)
+        self._origin[sl] = origin
+        self._source[sl] = source
+        self._difficulty[sl] = difficulty
+        self._raised[sl] = month
+        self._status[sl] = status
+        self._cadre[sl] = cadre
+        self._resolved[sl] = -1
+        self.size = need
+
+    def count(self, status: Status, origin: Origin | None = None) -> int:
+        """Number of problems with a status (and origin)."""
+        mask = self.status == status
+        if origin is not None:
+            mask &= self.origin == origin
+        return int(mask.sum())
+
+    def open_by_firm(self, n_firms: int) -> np.ndarray:
+        """Unresolved problems per firm."""
+        mask = (self.origin == Origin.FIRM) & (self.status != Status.RESOLVED)
+        return np.bincount(self.source[mask], minlength=n_firms)
+
+    def release(self, cadre_ids: np.ndarray) -> None:
+        """Return the unresolved problems of departed cadres to the open queue."""
+        if cadre_ids.size == 0:
+            return
+        mask = (self.status == Status.ASSIGNED) & np.isin(self.cadre, cadre_ids)
+        legacy = mask & (self.origin == Origin.LEGACY)
+        self.status[mask & ~legacy] = Status.OPEN
+        self.cadre[mask & ~legacy] = NO_CADRE
+        # Legacy cases stay in the legacy stock: mark them for re-assignment.
+        self.cadre[legacy] = NO_CADRE
