@@ -14,9 +14,16 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-from .county import CountyModel, run  # noqa: E402
-from .parameters import PARAMETERS  # noqa: E402
-from .scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
+from .county import CountyModel, run
+from .parameters import PARAMETERS
+from .scenario import Scenario, ScenarioError, load_scenario
 
-__all__ = ["CountyModel", "PARAMETERS", "Scenario", "ScenarioError", "__version__",
-           "load_scenario", "run"]
+__all__ = [
+    "PARAMETERS",
+    "CountyModel",
+    "Scenario",
+    "ScenarioError",
+    "__version__",
+    "load_scenario",
+    "run",
+]

@@ -120,7 +120,7 @@ def evaluate(model: CountyModel, pool: list[Cadre]) -> tuple[list[Cadre], list[C
     merit = _standardise(_standardise(observed).mean(axis=1) + _standardise(results))
     s = p.evaluation_strictness
     score = s * merit + (1.0 - s) * _standardise(tenure)
-    for cadre, value in zip(pool, score):
+    for cadre, value in zip(pool, score, strict=True):
         if cadre.evaluated_year != year:
             model.outcomes_ytd[3] += 1  # first evaluation this year
         cadre.score_sum += float(value)

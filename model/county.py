@@ -152,7 +152,7 @@ class CountyModel(mesa.Model):
     def _create_cadres(self) -> None:
         frame = self.district.cadres
         quality_cols = list(T.CADRE_QUALITIES)
-        for row, q in zip(frame.to_dict("records"), frame[quality_cols].to_numpy()):
+        for row, q in zip(frame.to_dict("records"), frame[quality_cols].to_numpy(), strict=True):
             Cadre(self, q, row["post"], row["tenure_years"])
         pool = list(self.cadres)
         rng = self.streams.cadres
@@ -167,7 +167,7 @@ class CountyModel(mesa.Model):
         others = np.setdiff1d(np.arange(len(pool)), mentees)
         mentors = others[np.argsort(-capability[others], kind="stable")]
         mentors = mentors[: self.p.mentor_pairs + self.p.recruits]
-        for mentee, mentor in zip(mentees, mentors):
+        for mentee, mentor in zip(mentees, mentors, strict=False):
             pool[mentee].mentor_id = pool[mentor].unique_id
         q = draw_cadre_qualities(self.p.recruits, rng, shift=T.RECRUIT_CAPABILITY_SHIFT)
         for k in range(self.p.recruits):
@@ -352,7 +352,7 @@ class CountyModel(mesa.Model):
 
     def _credit(self, ids: np.ndarray, who: np.ndarray) -> None:
         counts = np.bincount(who, minlength=ids.size)
-        for cadre, k in zip(self.cadres, counts):
+        for cadre, k in zip(self.cadres, counts, strict=True):
             cadre.resolved_month = int(k)
             cadre.resolved_total += int(k)
 

@@ -148,7 +148,7 @@ def _generate_villages(s: Scenario, rng: np.random.Generator) -> pd.DataFrame:
     lines = np.array(T.PRODUCT_LINE_NAMES)
     shares = np.array([T.PRODUCT_LINES[k]["share"] for k in lines], dtype=float)
     return pd.DataFrame({
-        "village": [f"{township_names[i]}-{k:02d}" for i, k in zip(township, number)],
+        "village": [f"{township_names[i]}-{k:02d}" for i, k in zip(township, number, strict=True)],
         "township": [township_names[i] for i in township],
         "households": households,
         "workforce": workforce,

@@ -8,6 +8,7 @@ until *resolved*. Legacy problems (A29) start assigned to the cadres working on 
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import ClassVar
 
 import numpy as np
 
@@ -44,8 +45,9 @@ class ProblemQueue:
         resolved: Month index of resolution, or ``-1``.
     """
 
-    _FIELDS = {"origin": np.int8, "source": np.int32, "difficulty": np.float32,
-               "raised": np.int16, "status": np.int8, "cadre": np.int32, "resolved": np.int16}
+    _FIELDS: ClassVar[dict[str, type]] = {
+        "origin": np.int8, "source": np.int32, "difficulty": np.float32,
+        "raised": np.int16, "status": np.int8, "cadre": np.int32, "resolved": np.int16}
 
     def __init__(self, capacity: int = 4096) -> None:
         self.size = 0

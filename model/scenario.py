@@ -31,7 +31,7 @@ from typing import Any
 
 from .parameters import PARAMETERS, SECTIONS, Parameter
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "default_scenario"]
+__all__ = ["Scenario", "ScenarioError", "default_scenario", "load_scenario"]
 
 _TOP_LEVEL = ("name", "description", "extends", "start", "until", "district_data")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -88,6 +88,14 @@ class Scenario:
     until: str = "2025-12"
     district_data: Path | None = None
     path: Path | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        # Parameters as plain instance attributes: the model reads them ~10^5 times a run.
+        clash = set(self.values) & set(dir(type(self)))
+        if clash:
+            raise TypeError(f"parameter names clash with Scenario attributes: {sorted(clash)}")
+        for key, value in self.values.items():
+            object.__setattr__(self, key, value)
 
     def __getattr__(self, name: str) -> Any:
         # Only called when normal lookup fails; guard dunders so pickling works.

@@ -53,7 +53,8 @@ class Streams:
         # passed twice must give the same streams.
         fresh = np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key, pool_size=ss.pool_size)
         children = fresh.spawn(len(STREAMS))
-        return cls(**{name: np.random.default_rng(ss) for name, ss in zip(STREAMS, children)})
+        streams = zip(STREAMS, children, strict=True)
+        return cls(**{name: np.random.default_rng(child) for name, child in streams})
 
 
 def describe(seed: SeedLike) -> dict[str, str]:

@@ -1,0 +1,43 @@
+# countysim: set-up, run, test, benchmark.
+# `make run` and `make test` create the virtual environment on first use.
+PYTHON_VERSION := $(shell cat .python-version)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SCENARIO ?= scenarios/baseline_2025.toml
+SEED ?= 0
+PYTEST_ARGS ?=
+
+.PHONY: venv run test bench lint docs clean
+
+# Python 3.12 comes from pyenv where the machine's default python3 is older.
+$(PY):
+	@PYBIN=$$(command -v python$(PYTHON_VERSION) || (command -v pyenv >/dev/null && pyenv root >/dev/null && ls -d $$(pyenv root)/versions/$(PYTHON_VERSION)*/bin/python 2>/dev/null | tail -n 1) || command -v python3); \
+	echo "creating $(VENV) with $$PYBIN"; \
+	$$PYBIN -c 'import sys; assert sys.version_info >= (3, 12), "countysim needs Python >= 3.12, found " + sys.version' && \
+	$$PYBIN -m venv $(VENV)
+
+$(STAMP): $(PY) pyproject.toml
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/countysim run $(SCENARIO) --seed $(SEED) --out runs/baseline_2025.nc
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check model tests benchmarks experiments
+
+docs: $(STAMP)
+	$(PY) -m countysim.odd
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .benchmarks

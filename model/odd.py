@@ -1,0 +1,95 @@
+"""Keep ``docs/odd.md`` true to the code: its parameter and table sections are generated.
+
+``python -m countysim.odd`` (or ``make docs``) rewrites the parts of ``docs/odd.md``
+between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers; a test fails when the
+file is out of date.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from . import tables as T
+from .parameters import PARAMETERS, SECTIONS
+from .scenario import Scenario, load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+ODD = ROOT / "docs" / "odd.md"
+BASELINE = ROOT / "scenarios" / "baseline_2025.toml"
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}".replace(",", "\u202f") if abs(value) >= 10_000 else str(value)
+    return f"`{value}`"
+
+
+def parameter_table(scenario: Scenario, section: str) -> str:
+    """Markdown table of one section: unit, baseline value, default, bounds, source."""
+    lines = ["| parameter | unit | baseline | default | allowed | source | meaning |",
+             "|---|---|---|---|---|---|---|"]
+    for p in (p for p in PARAMETERS.values() if p.section == section):
+        if p.choices:
+            allowed = ", ".join(f"`{c}`" for c in p.choices)
+        elif p.bounds is None:
+            allowed = "true, false"
+        else:
+            allowed = f"[{_fmt(p.bounds[0])}, {_fmt(p.bounds[1])}]"
+        source = scenario.sources[p.name].replace("|", "/")
+        lines.append(f"| `{p.name}` | {p.unit} | {_fmt(scenario[p.name])} | {_fmt(p.default)} "
+                     f"| {allowed} | {source} | {p.doc} |")
+    return "\n".join(lines)
+
+
+def tables_section() -> str:
+    """Markdown of the fixed tables in :mod:`countysim.tables`."""
+    lines = ["| product line | share of villages | farm income multiplier | source |",
+             "|---|---|---|---|"]
+    for name, row in T.PRODUCT_LINES.items():
+        lines.append(f"| `{name}` | {row['share']} | {row['income_multiplier']} | "
+                     f"{row['source']} |")
+    lines += ["", "| firm sector | share of firms | source |", "|---|---|---|"]
+    for name, row in T.FIRM_SECTORS.items():
+        lines.append(f"| `{name}` | {row['share']} | {row['source']} |")
+    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    lines += ["", "| month | " + " | ".join(months) + " |", "|---" * 13 + "|",
+              "| vacancy season | " + " | ".join(str(x) for x in T.VACANCY_SEASON) + " |",
+              "| farm season (B10) | " + " | ".join(str(x) for x in T.FARM_SEASON) + " |"]
+    return "\n".join(lines)
+
+
+def sections(scenario: Scenario) -> dict[str, str]:
+    """Generated blocks keyed by marker name."""
+    blocks = {f"parameters-{s}": parameter_table(scenario, s) for s in SECTIONS}
+    blocks["tables"] = tables_section()
+    return blocks
+
+
+def render(text: str, scenario: Scenario) -> str:
+    """Replace every marked block of ``text`` with its generated content."""
+    for name, body in sections(scenario).items():
+        pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(<!-- END {name} -->)", re.S)
+        if not pattern.search(text):
+            raise ValueError(f"docs/odd.md lacks the markers for block {name!r}")
+        text = pattern.sub(lambda m, b=body: m.group(1) + b + "\n" + m.group(2), text)
+    return text
+
+
+def main() -> int:
+    """Rewrite docs/odd.md in place from the registry and the baseline scenario."""
+    text = ODD.read_text(encoding="utf-8")
+    new = render(text, load_scenario(BASELINE))
+    if new != text:
+        ODD.write_text(new, encoding="utf-8")
+        print(f"updated {ODD}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
