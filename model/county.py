@@ -31,9 +31,16 @@ from .cadres import Cadre, evaluate
 from .district import District, build_district, draw_cadre_qualities
 from .firms import Enterprise
 from .labour import Workforce, weighted_sample
-from .observe import Recorder
+from .observe import MODEL_REPORTERS, Recorder
 from .problems import NO_CADRE, Origin, ProblemQueue, Status
-from .scenario import Scenario, default_scenario, load_scenario, month_index
+from .scenario import (
+    FIRST_MONTH,
+    LAST_MONTH,
+    Scenario,
+    default_scenario,
+    load_scenario,
+    month_index,
+)
 from .seeds import SeedLike, Streams, as_seed_sequence
 from .tables import Labour
 from .villages import MENTEES_PER_EXPERT, PARTY_BRANCH, Village
@@ -75,6 +82,7 @@ class CountyModel(mesa.Model):
         self.p = scenario.replace(**overrides) if overrides else scenario
         self.start_index = month_index(self.p.start)
         self.month = -1
+        self.horizon = month_index(self.p.until) - self.start_index
         self.district: District = build_district(self.p)
         self._create_villages()
         self._create_firms()
@@ -86,6 +94,8 @@ class CountyModel(mesa.Model):
         self.demand = 1.0
         self.township_best_line: dict[str, tuple[str, float]] = {}
         self.recorder = Recorder(self)
+        # For Mesa tooling (batch_run, visualisation); the Dataset is the primary output.
+        self.datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS)
 
     # ------------------------------------------------------------------ creation
 
@@ -223,12 +233,13 @@ class CountyModel(mesa.Model):
 
     def run_until(self, until: str) -> None:
         """Step until the month ``until`` (``YYYY-MM``) has been simulated."""
+        if not FIRST_MONTH <= until <= LAST_MONTH:
+            raise ValueError(f"until={until!r} must be a month in {FIRST_MONTH}..{LAST_MONTH}")
         target = month_index(until) - self.start_index
         if target < 0:
             raise ValueError(f"until={until} is before the start month {self.p.start}")
         while self.month < target:
             self.step()
-        self.running = False
 
     # ----------------------------------------------------------------------- step
 
@@ -245,6 +256,9 @@ class CountyModel(mesa.Model):
         self._villages()
         self._evaluation()
         self.recorder.record()
+        self.datacollector.collect(self)
+        # Mesa tooling (batch_run, the visualisation) stops at the scenario's horizon.
+        self.running = self.month < self.horizon
 
     def _start_year(self) -> None:
         self.workforce.start_year()

@@ -88,6 +88,12 @@ VARIABLES: dict[str, Var] = {
 }
 
 
+# District-wide indicators mirrored as model attributes after each step (e.g.
+# ``model.urban_placements_ytd``), so Mesa's DataCollector and batch_run can read them by
+# name: string reporters, no lambdas (they break pickling).
+MODEL_REPORTERS = {name: name for name, var in VARIABLES.items() if var.dims == T}
+
+
 class Recorder:
     """Collects one record per month from a :class:`~countysim.county.CountyModel`."""
 
@@ -161,6 +167,8 @@ class Recorder:
         uplift = MONTHS_PER_YEAR * (p.local_wage - p.farm_income * multiplier[wf.home[coop]])
         r["cooperative_income_uplift"].append(float(uplift.mean()) if coop.size else 0.0)
         self._record_income(multiplier)
+        for name in MODEL_REPORTERS:
+            setattr(m, name, r[name][-1])
 
     def _record_income(self, multiplier: np.ndarray) -> None:
         m, p, wf = self.model, self.model.p, self.model.workforce
