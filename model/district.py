@@ -31,7 +31,7 @@ LITONG_TOWNSHIPS = ("Jinji", "Jinyintan", "Gaozha", "Biandangou", "Shangqiao", "
                     "Jinxing", "Shengli", "Dongtasi", "Banqiao", "Malianqu", "Guojiaqiao")
 
 _SCHEMA: dict[str, dict[str, str]] = {
-    "villages": {"village": "str", "township": "str", "households": "int", "workforce": "int",
+    "villages": {"village": "str", "township": "str", "households": "count", "workforce": "int",
                  "product_line": "str", "idle_land_mu": "float", "idle_buildings": "int",
                  "collective_income": "float", "branch_capacity": "unit",
                  "distance_km": "float"},
@@ -228,17 +228,18 @@ def _read_csv(folder: Path, name: str) -> pd.DataFrame:
                                         f"{', '.join(allowed)}")
             continue
         numeric = pd.to_numeric(values, errors="coerce")
-        lo, hi = (0.0, 1.0) if kind == "unit" else (0.0, np.inf)
+        lo, hi = {"unit": (0.0, 1.0), "count": (1.0, np.inf)}.get(kind, (0.0, np.inf))
         bad = numeric.isna() | (numeric < lo) | (numeric > hi)
-        if kind == "int":
+        if kind in ("int", "count"):
             bad |= numeric.notna() & (numeric != np.round(numeric))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            want = {"int": "a whole number >= 0", "float": "a number >= 0",
+            want = {"int": "a whole number >= 0", "count": "a whole number >= 1",
+                    "float": "a number >= 0",
                     "unit": "a number in [0, 1]"}[kind]
             raise DistrictDataError(f"{path}: row {row + 2}, column {col!r}: "
                                     f"{values.iloc[row]!r} is not {want}")
-        frame[col] = numeric.astype(np.int64 if kind == "int" else float)
+        frame[col] = numeric.astype(np.int64 if kind in ("int", "count") else float)
     key = next(iter(schema))
     if frame[key].duplicated().any():
         dup = frame[key][frame[key].duplicated()].iloc[0]

@@ -61,6 +61,19 @@ def month_index(month: str) -> int:
     return (int(m.group(1)) - 2025) * 12 + int(m.group(2)) - 1
 
 
+class FrozenDict(dict):
+    """A dict that refuses changes: a scenario's values change only through validation."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("scenario values are read-only; use Scenario.replace(...)")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple:
+        return (FrozenDict, (dict(self),))
+
+
 @dataclass(frozen=True, eq=False)
 class Scenario:
     """A complete, validated parameter set. Do not build directly: use :func:`load_scenario`.
@@ -89,7 +102,11 @@ class Scenario:
     district_data: Path | None = None
     path: Path | None = field(default=None, compare=False)
 
+    __iter__ = None  # by-name __getitem__ must not make a scenario look like a sequence
+
     def __post_init__(self) -> None:
+        object.__setattr__(self, "values", FrozenDict(self.values))
+        object.__setattr__(self, "sources", FrozenDict(self.sources))
         # Parameters as plain instance attributes: the model reads them ~10^5 times a run.
         clash = set(self.values) & set(dir(type(self)))
         if clash:
@@ -145,6 +162,7 @@ class Scenario:
             sources[key] = source
         months = {k: overrides.get(k, getattr(self, k)) for k in ("start", "until")}
         _check_consistency("<overrides>", values, months["start"], months["until"])
+        _check_listed("<overrides>", values, self.district_data)
         return Scenario(self.name, self.description, values, sources,
                         months["start"], months["until"], self.district_data, self.path)
 
@@ -170,7 +188,9 @@ class Scenario:
             raise ScenarioError(name, "<syntax>", f"not valid TOML: {exc}") from None
         if "extends" in data:
             raise ScenarioError(name, "extends", "not allowed in TOML text; load a file")
-        return _build(Path(name), data, _layer_defaults(), None)
+        scenario = _build(Path(name), data, _layer_defaults(), None)
+        _check_listed(name, scenario.values, scenario.district_data)
+        return scenario
 
 
 def default_scenario() -> Scenario:
@@ -193,6 +213,8 @@ def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
         ScenarioError: The file is missing, not TOML, or has an invalid key or value.
     """
     scenario = _load(Path(path), ())
+    # A parent may leave district_data to the file that extends it: check the result only.
+    _check_listed(scenario.path, scenario.values, scenario.district_data)
     return scenario.replace(**overrides) if overrides else scenario
 
 
@@ -357,6 +379,14 @@ def _check_consistency(path: str | Path, v: Mapping[str, Any], start: str, until
     if v["promotion_score_min"] <= v["removal_score_max"]:
         raise ScenarioError(path, "levers.promotion_score_min",
                             "must be above levers.removal_score_max")
+
+
+def _check_listed(path: str | Path, v: Mapping[str, Any], district_data: Path | None) -> None:
+    if v["pilot_rule"] == "listed" and district_data is None:
+        raise ScenarioError(path, "levers.pilot_rule",
+                            "'listed' takes the pilot column of villages.csv and needs "
+                            "district_data; use 'capacity', 'idle_assets' or 'random' for a "
+                            "generated district")
 
 
 def _toml(value: Any) -> str:
