@@ -75,10 +75,12 @@ VARIABLES: dict[str, Var] = {
     "cooperative": Var(V, "1", "cooperative kind of the village"),
     "productivity": Var(V, "1", "village productivity index (1 at start)"),
     "active_land": Var(V, "mu", "idle land activated by the cooperative"),
-    "cooperative_households": Var(T, "households", "households with a cooperative or "
-                                  "returnee-business job"),
-    "cooperative_income_uplift": Var(T, "yuan/household/yr", "mean income gain of those "
-                                     "households over farming"),
+    "cooperative_workers": Var(T, "persons", "rural workers employed by party-branch-led "
+                               "cooperatives", "A13"),
+    "returnee_business_workers": Var(T, "persons", "rural workers employed by returnee "
+                                     "businesses", "A21"),
+    "cooperative_income_uplift": Var(T, "yuan/worker/yr", "mean income gain of cooperative "
+                                     "workers over farming in their village (signed)"),
     "rural_income_per_capita": Var(T, "yuan/yr", "rural per-capita disposable income "
                                    "(annualised from the month)"),
     "urban_income_per_capita": Var(T, "yuan/yr", "urban per-capita disposable income "
@@ -162,10 +164,15 @@ class Recorder:
         multiplier = np.array([v.income_multiplier for v in villages])
         r["productivity"].append(np.array([v.productivity for v in villages]))
         r["active_land"].append(np.array([v.active_land for v in villages]))
-        coop = np.flatnonzero(wf.coop_job)
-        r["cooperative_households"].append(int(coop.size))
-        uplift = MONTHS_PER_YEAR * (p.local_wage - p.farm_income * multiplier[wf.home[coop]])
-        r["cooperative_income_uplift"].append(float(uplift.mean()) if coop.size else 0.0)
+        # Local jobs of a village go to its cooperative first, the rest to returnee firms.
+        filled = np.bincount(wf.home[wf.coop_job], minlength=n_v)
+        coop_workers = np.minimum(filled, [v.coop_jobs for v in villages])
+        r["cooperative_workers"].append(int(coop_workers.sum()))
+        r["returnee_business_workers"].append(int((filled - coop_workers).sum()))
+        uplift = MONTHS_PER_YEAR * (p.local_wage - p.farm_income * multiplier)
+        r["cooperative_income_uplift"].append(
+            float((uplift * coop_workers).sum() / coop_workers.sum()) if coop_workers.any()
+            else 0.0)
         self._record_income(multiplier)
         for name in MODEL_REPORTERS:
             setattr(m, name, r[name][-1])

@@ -42,7 +42,7 @@ ROWS = (
     Row("A3", "firms visited", "firms_visited_ytd", 110, "110余 (lever)"),
     Row("", "rural income per capita (yuan/yr)", "rural_income_per_capita", None, ""),
     Row("", "urban income per capita (yuan/yr)", "urban_income_per_capita", None, ""),
-    Row("", "cooperative households", "cooperative_households", None, ""),
+    Row("", "cooperative workers", "cooperative_workers", None, ""),
 )
 
 
@@ -74,7 +74,8 @@ def format_table(ds: xr.Dataset) -> str:
              f" · values at {when}",
              f"{'fig':<4} {'indicator':<36} {'model':>12} {'article':>18} {'ratio':>6}"]
     for rec in table.itertuples(index=False):
-        model = f"{rec.model:,.1f}" if abs(rec.model) < 100 else f"{rec.model:,.0f}"
+        integral = np.isfinite(rec.model) and float(rec.model).is_integer()
+        model = f"{rec.model:,.0f}" if integral or abs(rec.model) >= 100 else f"{rec.model:,.1f}"
         ratio = "" if np.isnan(rec[4]) else f"{rec[4]:.2f}"
         lines.append(f"{rec.figure:<4} {rec.indicator:<36} {model:>12} {rec.article:>18} "
                      f"{ratio:>6}".rstrip())

@@ -48,7 +48,8 @@ class Village(mesa.Agent):
         productivity: Productivity index (1 = start).
         collective_income: Collective income this month (yuan).
         coop_revenue: Cooperative revenue this month (yuan).
-        local_jobs: Cooperative and returnee jobs on offer.
+        coop_jobs: Cooperative jobs on offer (its wage bill / local wage).
+        local_jobs: Cooperative and returnee-business jobs on offer.
     """
 
     def __init__(self, model: CountyModel, index: int, row: dict) -> None:
@@ -73,6 +74,7 @@ class Village(mesa.Agent):
         self.productivity = 1.0
         self.collective_income = 0.0
         self.coop_revenue = 0.0
+        self.coop_jobs = 0
         self.local_jobs = 0
 
     @property
@@ -102,8 +104,8 @@ class Village(mesa.Agent):
                                   + p.coop_collective_share * self.coop_revenue
                                   + returnees * p.returnee_income / 12.0)
         wage_bill = p.coop_wage_share * self.coop_revenue
-        self.local_jobs = int(wage_bill // p.local_wage) if p.local_wage > 0 else 0
-        self.local_jobs += returnees * p.returnee_jobs
+        self.coop_jobs = int(wage_bill // p.local_wage) if p.local_wage > 0 else 0
+        self.local_jobs = self.coop_jobs + returnees * p.returnee_jobs
 
     def _activate(self, rate: float, rng: np.random.Generator) -> None:
         share = min(rate, 1.0)

@@ -1,0 +1,75 @@
+"""The problem queue: growth, counting, per-firm tallies and release of departed cadres."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+from countysim.problems import NO_CADRE, Origin, ProblemQueue, Status
+
+
+def test_queue_grows_and_keeps_its_rows():
+    q = ProblemQueue(capacity=2)
+    q.add(Origin.VILLAGE, np.array([3, 4]), np.array([0.1, 0.2]), month=0)
+    q.add(Origin.FIRM, np.arange(7), np.linspace(0, 1, 7), month=1)
+    q.add(Origin.LEGACY, np.full(3, -1), np.ones(3), month=-1, status=Status.ASSIGNED,
+          cadre=np.array([10, 11, 12]))
+    assert len(q) == q.size == 12
+    assert q.origin.tolist() == [0, 0] + [1] * 7 + [2] * 3
+    assert q.source[:2].tolist() == [3, 4] and q.source[2:9].tolist() == list(range(7))
+    np.testing.assert_allclose(q.difficulty[:2], [0.1, 0.2], rtol=1e-6)
+    assert q.raised.tolist() == [0, 0] + [1] * 7 + [-1] * 3
+    assert q.status.tolist() == [Status.OPEN] * 9 + [Status.ASSIGNED] * 3
+    assert q.cadre.tolist() == [NO_CADRE] * 9 + [10, 11, 12]
+    assert (q.resolved == -1).all()
+    # Public views never show the spare capacity of the buffers.
+    assert all(getattr(q, name).size == 12 for name in ProblemQueue._FIELDS)
+
+
+def test_adding_nothing_changes_nothing():
+    q = ProblemQueue(capacity=0)
+    q.add(Origin.FIRM, np.empty(0, dtype=np.int64), np.empty(0), month=0)
+    assert len(q) == 0 and q.count(Status.OPEN) == 0
+    assert q.open_by_firm(3).tolist() == [0, 0, 0]
+
+
+def test_count_by_status_and_origin():
+    q = ProblemQueue()
+    q.add(Origin.VILLAGE, np.zeros(4, dtype=int), np.zeros(4), 0)
+    q.add(Origin.FIRM, np.zeros(2, dtype=int), np.zeros(2), 0)
+    q.status[[0, 4]] = Status.RESOLVED
+    assert q.count(Status.OPEN) == 4
+    assert q.count(Status.RESOLVED) == 2
+    assert q.count(Status.RESOLVED, Origin.FIRM) == 1
+    assert q.count(Status.OPEN, Origin.LEGACY) == 0
+
+
+def test_open_by_firm_counts_unresolved_firm_problems():
+    q = ProblemQueue()
+    q.add(Origin.FIRM, np.array([0, 0, 2, 2, 2]), np.zeros(5), 0)
+    q.add(Origin.VILLAGE, np.array([0, 1]), np.zeros(2), 0)  # villages are not firms
+    q.status[0] = Status.RESOLVED
+    q.status[2] = Status.ASSIGNED  # assigned but unresolved still weighs on the firm
+    assert q.open_by_firm(4).tolist() == [1, 0, 3, 0]
+
+
+def test_release_returns_routine_problems_and_orphans_legacy_cases():
+    q = ProblemQueue()
+    q.add(Origin.FIRM, np.arange(3), np.zeros(3), 0, Status.ASSIGNED, np.array([7, 8, 7]))
+    q.add(Origin.LEGACY, np.full(2, -1), np.ones(2), -1, Status.ASSIGNED, np.array([7, 9]))
+    q.add(Origin.VILLAGE, np.array([0]), np.zeros(1), 0, Status.RESOLVED, 7)
+    q.release(np.array([7]))
+    assert q.status.tolist() == [Status.OPEN, Status.ASSIGNED, Status.OPEN,
+                                 Status.ASSIGNED, Status.ASSIGNED, Status.RESOLVED]
+    assert q.cadre.tolist() == [NO_CADRE, 8, NO_CADRE, NO_CADRE, 9, 7]
+    q.release(np.empty(0, dtype=np.int64))  # no-op
+    assert q.cadre.tolist() == [NO_CADRE, 8, NO_CADRE, NO_CADRE, 9, 7]
+
+
+def test_queue_pickles_with_its_contents():
+    q = ProblemQueue(capacity=1)
+    q.add(Origin.FIRM, np.arange(5), np.linspace(0, 1, 5), 2)
+    again = pickle.loads(pickle.dumps(q))
+    assert len(again) == 5
+    for name in ProblemQueue._FIELDS:
+        assert np.array_equal(getattr(again, name), getattr(q, name))
