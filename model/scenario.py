@@ -194,7 +194,11 @@ class Scenario:
 
 
 def default_scenario() -> Scenario:
-    """The registry defaults as a scenario (equivalent to ``scenarios/baseline_2025.toml``)."""
+    """The registry defaults as a scenario.
+
+    Its district and levers equal ``scenarios/baseline_2025.toml``; the baseline's
+    behavioural values are the calibrated ones once the calibration has run.
+    """
     values, sources = _layer_defaults()
     return Scenario("defaults", "registry defaults", values, sources)
 
