@@ -5,6 +5,11 @@ The default district is Litong (利通区), Wuzhong, Ningxia. Quick start::
     import countysim
     scenario = countysim.load_scenario("scenarios/baseline_2025.toml")
     ds = countysim.run(scenario, seed=1, until="2025-12")
+
+Sweeps (see docs/sweeps.md)::
+
+    countysim.sweep("experiments/pilot_coverage_x_support.toml", "runs/coverage.zarr")
+    results = countysim.open_results("runs/coverage.zarr")
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -15,15 +20,47 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 from .county import CountyModel, run
+from .experiment import Experiment, ExperimentError, load_experiment
 from .parameters import PARAMETERS
 from .scenario import Scenario, ScenarioError, load_scenario
+from .store import StoreError, export, open_results
+from .sweep import SweepError, SweepSummary, sweep
+from .targets import TargetError, load_targets
+
+# The calibration pulls in statsmodels and scipy.optimize: imported on first use.
+_LAZY = {"calibrate": "calibrate", "load_calibration": "calibrate",
+         "CalibrationError": "calibrate", "update_scenario": "calibrate"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PARAMETERS",
+    "CalibrationError",
     "CountyModel",
+    "Experiment",
+    "ExperimentError",
     "Scenario",
     "ScenarioError",
+    "StoreError",
+    "SweepError",
+    "SweepSummary",
+    "TargetError",
     "__version__",
+    "calibrate",
+    "export",
+    "load_calibration",
+    "load_experiment",
     "load_scenario",
+    "load_targets",
+    "open_results",
     "run",
+    "sweep",
+    "update_scenario",
 ]

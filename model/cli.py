@@ -5,7 +5,13 @@ Subcommands:
 * ``countysim run SCENARIO [--seed N] [--until YYYY-MM] [--out PATH]``: one run, NetCDF
   out, indicator table printed;
 * ``countysim check SCENARIO``: validate a scenario and print it resolved;
-* ``countysim district SCENARIO --out DIR``: write the district tables as CSV.
+* ``countysim district SCENARIO --out DIR``: write the district tables as CSV;
+* ``countysim sweep EXPERIMENT --store PATH [--workers N | --dask [ADDRESS]] [--resume]
+  [--quiet]``: run an experiment's sweep into a Zarr store (see ``docs/sweeps.md``);
+* ``countysim export STORE OUT.nc``: write a sweep's store as one NetCDF file;
+* ``countysim calibrate EXPERIMENT [--workers N] [--out PATH] [--no-report]
+  [--update-scenario]``: history matching to the article's figures (see
+  ``docs/calibration.md``).
 
 Bad input (scenario files, arguments) is reported on one line, without a traceback,
 with exit status 2.
@@ -14,13 +20,14 @@ with exit status 2.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
 from .district import DistrictDataError
-from .scenario import ScenarioError, month_index
+from .scenario import LAST_MONTH, ScenarioError, month_index
 
 EXIT_USAGE = 2
 
@@ -71,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     district.add_argument("scenario", type=Path)
     district.add_argument("--out", type=Path, required=True, help="output folder")
     district.set_defaults(func=_cmd_district)
+    _add_sweep_parsers(sub)
+    _add_calibrate_parser(sub)
     return parser
 
 
@@ -83,6 +92,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     until = args.until or scenario.until
     if until < scenario.start:
         raise UsageError(f"--until {until} is before the scenario's start {scenario.start}")
+    if until > LAST_MONTH:
+        raise UsageError(f"--until {until} is after the last month the model covers, "
+                         f"{LAST_MONTH}")
     out = args.out or Path("runs") / f"{scenario.name}.nc"
     ds = run(scenario, seed=args.seed, until=until)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -107,6 +119,132 @@ def _cmd_district(args: argparse.Namespace) -> int:
     district.to_csv(args.out)
     print(f"wrote {len(district.villages)} villages, {len(district.firms)} firms and "
           f"{len(district.cadres)} cadres to {args.out}")
+    return 0
+
+
+# ------------------------------------------------------------------ sweeps (issue 3)
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _add_sweep_parsers(sub: argparse._SubParsersAction) -> None:
+    sweep = sub.add_parser("sweep", help="run an experiment's samples x replicates into a "
+                           "Zarr store")
+    sweep.add_argument("experiment", type=Path, help="experiment TOML file")
+    sweep.add_argument("--store", type=Path, required=True, help="Zarr store (a directory)")
+    sweep.add_argument("--workers", type=_workers, default=None, metavar="N",
+                       help="worker processes (default: one per core; 1 = in this process); "
+                       "with --dask and no address, the size of the local cluster")
+    sweep.add_argument("--dask", nargs="?", const=True, default=None, metavar="ADDRESS",
+                       help="run on the dask.distributed scheduler at ADDRESS, or on a local "
+                       "cluster if no address is given")
+    sweep.add_argument("--resume", action="store_true",
+                       help="continue an interrupted sweep: run only the missing runs")
+    sweep.add_argument("--retry-failed", action="store_true",
+                       help="with --resume, run the failed runs again too")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(func=_cmd_sweep)
+
+    export = sub.add_parser("export", help="write a sweep's store to one NetCDF file")
+    export.add_argument("store", type=Path, help="Zarr store written by 'countysim sweep'")
+    export.add_argument("out", type=Path, help="NetCDF file to write")
+    export.set_defaults(func=_cmd_export)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .experiment import ExperimentError
+    from .store import StoreError
+    from .sweep import SweepError, sweep
+
+    if args.retry_failed and not args.resume:
+        raise UsageError("--retry-failed needs --resume")
+    if args.workers is not None and args.dask not in (None, True):
+        raise UsageError("--workers sizes a local cluster; it cannot be used with a "
+                         "--dask scheduler address")
+    if args.dask is not None and importlib.util.find_spec("distributed") is None:
+        raise UsageError("--dask needs dask.distributed: pip install 'countysim[dask]'")
+    try:
+        summary = sweep(args.experiment, args.store, workers=args.workers, dask=args.dask,
+                        resume=args.resume, retry_failed=args.retry_failed,
+                        progress=not args.quiet)
+    except (ExperimentError, StoreError) as exc:
+        raise UsageError(str(exc)) from None
+    except SweepError as exc:
+        print(f"countysim: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"countysim: interrupted; the finished runs are in {args.store}: run the same "
+              "command with --resume to complete it", file=sys.stderr)
+        return 130
+    print(summary)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .store import StoreError, export
+
+    try:
+        out = export(args.store, args.out)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {out}")
+    return 0
+
+
+def _add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
+    cal = sub.add_parser("calibrate", help="history-match behavioural parameters to targets")
+    cal.add_argument("experiment", type=Path, help="calibration experiment TOML "
+                     "(e.g. experiments/calibrate_2025.toml)")
+    cal.add_argument("--workers", type=_seed, default=None,
+                     help="worker processes (default: the experiment's); results do not "
+                     "depend on it")
+    cal.add_argument("--out", type=Path, default=None,
+                     help="NetCDF of the results (default: the experiment's output.dataset, "
+                     "else runs/calibration/<name>.nc)")
+    cal.add_argument("--no-report", action="store_true",
+                     help="do not write the report and figures named by the experiment")
+    cal.add_argument("--update-scenario", action="store_true",
+                     help="write the calibrated values into the base scenario file")
+    cal.set_defaults(func=_cmd_calibrate)
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import CalibrationError, calibrate, load_calibration, update_scenario
+    from .targets import TargetError
+
+    try:
+        spec = load_calibration(args.experiment)
+    except (CalibrationError, TargetError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if args.update_scenario and spec.truth is not None:
+        raise UsageError(f"{args.experiment} is a recovery experiment (pseudo-targets); "
+                         "refusing to write its values into a scenario")
+    result = calibrate(spec, workers=args.workers)
+    out = args.out or spec.output.get("dataset") or Path("runs/calibration") / f"{spec.name}.nc"
+    print(f"wrote {result.save(out)}")
+    if not args.no_report and "report" in spec.output:
+        from .calreport import write_report
+
+        command = f"countysim calibrate {args.experiment}"
+        if args.update_scenario:
+            command += " --update-scenario"
+        report = write_report(result.dataset, spec.output["report"],
+                              spec.output.get("figures"), command=command)
+        print(f"wrote {report}")
+    if args.update_scenario:
+        names = update_scenario(spec.scenario_path, result.calibrated, result.accepted_range,
+                                spec.name, result.dataset.attrs["date"])
+        print(f"updated {len(names)} parameters in {spec.scenario_path}")
     return 0
 
 

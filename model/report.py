@@ -27,6 +27,7 @@ class Row:
     article: float | None
     wording: str
     scale: float = 1.0
+    month: str = REPORT_MONTH
 
 
 ROWS = (
@@ -37,8 +38,9 @@ ROWS = (
     Row("A7", "cadres promoted", "cadres_promoted_ytd", 58, "58"),
     Row("A8", "cadres advanced in rank", "cadres_advanced_ytd", 84, "84"),
     Row("A9", "cadres removed", "cadres_removed_ytd", 13, "13"),
+    # 预计 (expected) +10% is a forecast for the whole of 2025: read it at 2025-12.
     Row("A14", "pilot collective income growth %", "collective_income_growth_pilot", 10,
-        "预计 10%", 100.0),
+        "预计 10% (Dec)", 100.0, "2025-12"),
     Row("A3", "firms visited", "firms_visited_ytd", 110, "110余 (lever)"),
     Row("", "rural income per capita (yuan/yr)", "rural_income_per_capita", None, ""),
     Row("", "urban income per capita (yuan/yr)", "urban_income_per_capita", None, ""),
@@ -46,19 +48,18 @@ ROWS = (
 )
 
 
-def report_time(ds: xr.Dataset) -> pd.Timestamp:
-    """The month the table reads: ``REPORT_MONTH`` if simulated, else the last month."""
-    wanted = pd.Timestamp(REPORT_MONTH + "-01")
+def report_time(ds: xr.Dataset, month: str = REPORT_MONTH) -> pd.Timestamp:
+    """The month a row reads: ``month`` if simulated, else the run's last month."""
+    wanted = pd.Timestamp(month + "-01")
     times = pd.DatetimeIndex(ds["time"].values)
     return wanted if wanted in times else times[-1]
 
 
 def indicator_table(ds: xr.Dataset) -> pd.DataFrame:
     """Key indicators at :func:`report_time` beside the article's figures."""
-    when = report_time(ds)
     records = []
     for row in ROWS:
-        value = float(ds[row.variable].sel(time=when)) * row.scale
+        value = float(ds[row.variable].sel(time=report_time(ds, row.month))) * row.scale
         ratio = value / row.article if row.article and np.isfinite(value) else np.nan
         records.append({"figure": row.figure, "indicator": row.label, "model": value,
                         "article": row.wording, "model/article": ratio})
@@ -71,7 +72,7 @@ def format_table(ds: xr.Dataset) -> str:
     when = report_time(ds).strftime("%Y-%m")
     lines = [f"countysim {ds.attrs.get('countysim_version', '?')} · scenario "
              f"{ds.attrs.get('scenario_name', '?')} · seed {ds.attrs.get('seed_entropy', '?')}"
-             f" · values at {when}",
+             f" · values at {when} unless noted",
              f"{'fig':<4} {'indicator':<36} {'model':>12} {'article':>18} {'ratio':>6}"]
     for rec in table.itertuples(index=False):
         integral = np.isfinite(rec.model) and float(rec.model).is_integer()

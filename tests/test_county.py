@@ -21,6 +21,8 @@ from conftest import (
 from countysim import CountyModel, Scenario, load_scenario, run
 from countysim.cadres import Cadre
 from countysim.firms import Enterprise
+from countysim.parameters import PARAMETERS
+from countysim.scenario import default_scenario
 from countysim.villages import Village
 
 # ---------------------------------------------------------------------- construction
@@ -54,7 +56,13 @@ def test_constructor_accepts_a_path_or_none():
     from_path = CountyModel(BASELINE, rng=0)
     assert from_path.p == load_scenario(BASELINE)
     defaults = CountyModel(None, rng=0)
-    assert defaults.p.values == load_scenario(BASELINE).values
+    # None means the registry defaults: the baseline's district and levers, and the
+    # hand-set (uncalibrated) behaviour.
+    assert defaults.p.values == default_scenario().values
+    baseline = load_scenario(BASELINE)
+    for name, p in PARAMETERS.items():
+        if p.section != "behaviour":
+            assert defaults.p[name] == baseline[name], name
 
 
 def test_rng_may_be_an_int_a_seed_sequence_or_a_generator():

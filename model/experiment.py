@@ -1,0 +1,637 @@
+"""Experiments: which scenarios a sweep runs, how many times, and from which seed.
+
+An experiment file (``experiments/*.toml``) names a base scenario, the parameters to vary
+and a design that turns them into *samples* (one parameter set each); every sample is run
+``replicates`` times::
+
+    name = "pilot_coverage_x_support"
+    description = "Pilot-village coverage against district support for cooperatives"
+    scenario = "../scenarios/baseline_2025.toml"   # relative to this file
+    until = "2027-12"                              # horizon (default: the scenario's)
+    replicates = 5
+    seed = 20250613                                # root seed of the sweep
+
+    [overrides]                                    # optional: fixed changes to the base
+    firm_visits_per_year = 150
+
+    [design]
+    kind = "grid"
+
+    [design.parameters]
+    pilot_villages = [0, 25, 50, 90, 130]
+    cooperative_support = [0.0, 0.5, 1.0, 2.0]
+
+Designs (``design.kind``):
+
+``grid``
+    Full factorial of the listed values; the last parameter varies fastest.
+``list``
+    Explicit points: the lists have equal length and are read column-wise.
+``lhs``
+    Latin hypercube of ``samples`` points (SALib ``latin.sample``).
+``sobol``
+    Saltelli's scheme for Sobol' indices (SALib ``sobol.sample``): ``samples`` = N, a power
+    of two, gives ``N * (D + 2)`` samples, or ``N * (2D + 2)`` with ``second_order = true``.
+``morris``
+    Elementary-effects trajectories (SALib ``morris.sample``): ``trajectories`` = N,
+    ``levels`` (even, default 4) gives ``N * (D + 1)`` samples.
+``scenarios``
+    ``files = ["a.toml", "b.toml"]``: each named scenario file is one sample (instead of a
+    base ``scenario``); ``[overrides]`` apply to each.
+
+In ``lhs``, ``sobol`` and ``morris`` a numeric parameter is a range,
+``{ low = 0.05, high = 0.3 }``, and a categorical or boolean one lists its choices,
+``{ choices = ["capacity", "random"] }``. The samplers work in the unit hypercube; a
+coordinate ``u`` in ``[0, 1]`` maps to ``low + u * (high - low)`` for floats, to
+``low + floor(u * (high - low + 1))`` (capped at ``high``) for integers, so each integer is
+equally likely, and to ``choices[floor(u * k)]`` (capped at the last) for ``k`` choices.
+Grid and list designs take categorical values directly (``pilot_rule = ["capacity",
+"random"]``, ``alliances = [true, false]``).
+
+Validation follows the scenario loader: the first problem found raises
+:class:`ExperimentError`, whose message names the file, the key and what is allowed.
+Every sample of a grid or list design is validated as a whole scenario when the file is
+loaded. In a sampled design (``lhs``, ``sobol``, ``morris``) each range is checked against
+the registry; a drawn combination that breaks a rule between parameters (for example two
+shares summing above one) is recorded by the sweep as a failed run with the scenario
+error as its text.
+
+Seeds: the design is drawn from the root ``SeedSequence(seed)`` itself; replicate ``r``
+of every sample runs with its child ``SeedSequence(seed, spawn_key=(r,))`` (the ``r``-th
+of ``root.spawn(replicates)``), so replicates share common random numbers across samples.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .parameters import PARAMETERS, Parameter
+from .scenario import FIRST_MONTH, LAST_MONTH, Scenario, ScenarioError, load_scenario, month_index
+
+__all__ = ["DESIGNS", "Experiment", "ExperimentError", "Factor", "load_experiment"]
+
+DESIGNS = ("grid", "list", "lhs", "sobol", "morris", "scenarios")
+SAMPLED = ("lhs", "sobol", "morris")
+_TOP_LEVEL = ("name", "description", "scenario", "until", "replicates", "seed", "overrides",
+              "design")
+_DESIGN_KEYS = {
+    "grid": ("kind", "parameters"),
+    "list": ("kind", "parameters"),
+    "lhs": ("kind", "samples", "parameters"),
+    "sobol": ("kind", "samples", "second_order", "parameters"),
+    "morris": ("kind", "trajectories", "levels", "parameters"),
+    "scenarios": ("kind", "files"),
+}
+# Parameters that change the village dimension (names and number of villages): the runs
+# of one sweep share it, so these can only be fixed (in [overrides]), not varied.
+SHAPE_PARAMETERS = ("villages", "townships", "district_seed")
+
+
+class ExperimentError(ValueError):
+    """An experiment file is invalid.
+
+    Attributes:
+        file: The experiment file at fault.
+        key: The dotted key at fault, e.g. ``"design.parameters.pilot_villages"``.
+        problem: What is wrong and what is allowed.
+    """
+
+    def __init__(self, file: str | Path, key: str, problem: str) -> None:
+        self.file, self.key, self.problem = str(file), key, problem
+        super().__init__(f"{self.file}: {key}: {problem}")
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One varied parameter and the values or range the design draws from.
+
+    Attributes:
+        name: Parameter name (a key of :data:`countysim.parameters.PARAMETERS`).
+        values: Listed values (``grid`` and ``list`` designs).
+        low: Lower end of a numeric range (sampled designs).
+        high: Upper end of a numeric range (sampled designs).
+        choices: Values of a categorical or boolean parameter (sampled designs).
+    """
+
+    name: str
+    values: tuple[Any, ...] | None = None
+    low: float | int | None = None
+    high: float | int | None = None
+    choices: tuple[Any, ...] | None = None
+
+    @property
+    def parameter(self) -> Parameter:
+        """The registry entry of the parameter."""
+        return PARAMETERS[self.name]
+
+    def from_unit(self, u: np.ndarray) -> list[Any]:
+        """Map unit-hypercube coordinates to parameter values (see the module docstring)."""
+        u = np.asarray(u, dtype=float)
+        if self.choices is not None:
+            k = len(self.choices)
+            index = np.minimum(np.floor(u * k).astype(np.int64), k - 1)
+            return [self.choices[int(i)] for i in index]
+        if self.parameter.kind is int:
+            span = int(self.high) - int(self.low) + 1
+            ints = np.minimum(int(self.low) + np.floor(u * span).astype(np.int64),
+                              int(self.high))
+            return [int(v) for v in ints]
+        return [float(v) for v in self.low + u * (self.high - self.low)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description of the factor."""
+        out: dict[str, Any] = {"name": self.name, "unit": self.parameter.unit}
+        for key in ("values", "low", "high", "choices"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Experiment:
+    """A validated experiment. Build it with :func:`load_experiment`.
+
+    Attributes:
+        name: Short name (default: the file's stem).
+        description: One or two sentences for humans.
+        kind: The design, one of :data:`DESIGNS`.
+        options: Design options (``samples``, ``second_order``, ``trajectories``, ``levels``).
+        factors: The varied parameters, in file order (empty for ``scenarios``).
+        base: The base scenario with ``[overrides]`` applied (``None`` for ``scenarios``).
+        scenarios: The named scenarios with ``[overrides]`` applied (``scenarios`` only).
+        overrides: The fixed parameter values of ``[overrides]``.
+        until: Last simulated month of every run, ``YYYY-MM``.
+        start: First simulated month of every run, ``YYYY-MM``.
+        replicates: Runs per sample.
+        seed: Root seed of the sweep.
+        samples: Parameter values of each sample (``{}`` for each named scenario).
+        unit: Unit-hypercube coordinates of the samples (sampled designs), shape
+            ``(n_samples, n_factors)``; ``None`` otherwise.
+        path: The experiment file, if loaded from one.
+        text: The file's text as written.
+    """
+
+    name: str
+    description: str
+    kind: str
+    options: dict[str, Any]
+    factors: tuple[Factor, ...]
+    base: Scenario | None
+    scenarios: tuple[Scenario, ...]
+    overrides: dict[str, Any]
+    until: str
+    start: str
+    replicates: int
+    seed: int
+    samples: tuple[dict[str, Any], ...]
+    unit: np.ndarray | None = None
+    path: Path | None = field(default=None, compare=False)
+    text: str = ""
+
+    def __repr__(self) -> str:
+        return (f"Experiment({self.name!r}, {self.kind}, {self.n_samples} samples x "
+                f"{self.replicates} replicates)")
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples (design points or named scenarios)."""
+        return len(self.samples)
+
+    @property
+    def n_runs(self) -> int:
+        """Number of runs: samples x replicates."""
+        return self.n_samples * self.replicates
+
+    @property
+    def varied(self) -> tuple[str, ...]:
+        """Names of the sample coordinates: the varied parameters, or ``("scenario",)``."""
+        if self.kind == "scenarios":
+            return ("scenario",)
+        return tuple(f.name for f in self.factors)
+
+    def scenario(self, sample: int) -> Scenario:
+        """The complete scenario of one sample.
+
+        Raises:
+            ScenarioError: The sample's values break a cross-parameter rule (possible in
+                sampled designs only; grid and list samples are checked on loading).
+        """
+        if self.kind == "scenarios":
+            return self.scenarios[sample]
+        values = self.samples[sample]
+        return self.base.replace(source=f"experiment {self.name}", **values)
+
+    def definition(self) -> dict[str, Any]:
+        """The resolved experiment as JSON-ready data (what the results depend on)."""
+        out: dict[str, Any] = {
+            "name": self.name, "kind": self.kind, "options": self.options,
+            "factors": [f.to_dict() for f in self.factors], "overrides": self.overrides,
+            "start": self.start, "until": self.until, "replicates": self.replicates,
+            "seed": self.seed, "samples": list(self.samples),
+        }
+        if self.kind == "scenarios":
+            out["scenarios"] = {s.name: s.to_toml() for s in self.scenarios}
+        else:
+            out["base_scenario"] = self.base.to_toml()
+        return out
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of :meth:`definition` (comments and layout of the file do not count)."""
+        text = json.dumps(self.definition(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def salib_problem(self) -> dict[str, Any] | None:
+        """The SALib problem of a sampled design, in unit-hypercube coordinates."""
+        if self.kind not in SAMPLED:
+            return None
+        return {"num_vars": len(self.factors), "names": [f.name for f in self.factors],
+                "bounds": [[0.0, 1.0]] * len(self.factors)}
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Load and validate an experiment file.
+
+    Args:
+        path: The TOML file; the scenario files it names are relative to it.
+
+    Returns:
+        The validated experiment with its samples drawn.
+
+    Raises:
+        ExperimentError: The file is missing, not TOML, or has an invalid key or value
+            (including problems of the scenarios it names).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ExperimentError(path, "<file>", f"experiment file {path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ExperimentError(path, "<syntax>", f"not valid TOML: {exc}") from None
+    return _Loader(path, data, text).build()
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+class _Loader:
+    """Validates one experiment file; every error names ``self.path``."""
+
+    def __init__(self, path: Path, data: dict[str, Any], text: str) -> None:
+        self.path, self.data, self.text = path, data, text
+
+    def error(self, key: str, problem: str) -> ExperimentError:
+        return ExperimentError(self.path, key, problem)
+
+    def build(self) -> Experiment:
+        data = self.data
+        for key in data:
+            if key not in _TOP_LEVEL:
+                hint = _close(key, _TOP_LEVEL)
+                if key in PARAMETERS:
+                    hint = f"{key!r} is a parameter: put it in [overrides] or [design.parameters]"
+                raise self.error(key, "unknown top-level key" + (f" ({hint})" if hint else "")
+                                 + "; allowed: " + ", ".join(_TOP_LEVEL))
+        name = self._string("name", self.path.stem)
+        description = self._string("description", "")
+        replicates = self._int("replicates", 1, minimum=1)
+        if "seed" not in data:
+            raise self.error("seed", "missing: a sweep needs a root seed (an integer >= 0)")
+        seed = self._int("seed", 0, minimum=0)
+        design = data.get("design")
+        if not isinstance(design, dict):
+            raise self.error("design", "missing or not a table: add [design] with kind = "
+                             + " | ".join(repr(k) for k in DESIGNS))
+        kind = design.get("kind")
+        if kind not in DESIGNS:
+            raise self.error("design.kind", f"expected one of {', '.join(map(repr, DESIGNS))}, "
+                             f"got {kind!r}")
+        for key in design:
+            if key not in _DESIGN_KEYS[kind]:
+                raise self.error(f"design.{key}", f"unknown key for kind = {kind!r}; allowed: "
+                                 + ", ".join(_DESIGN_KEYS[kind]))
+        overrides = self._overrides()
+        if kind == "scenarios":
+            if "scenario" in data:
+                raise self.error("scenario", "not used with design kind 'scenarios': each "
+                                 "file in design.files is a sample; remove 'scenario'")
+            base, scenarios = None, self._named_scenarios(design, overrides)
+            first = scenarios[0]
+        else:
+            base, scenarios = self._base(overrides), ()
+            first = base
+        until = self._until(first)
+        options = self._options(kind, design)
+        factors = () if kind == "scenarios" else self._factors(kind, design, overrides, base)
+        samples, unit = self._samples(kind, options, factors, seed, scenarios)
+        if kind in ("grid", "list"):
+            self._check_samples(base, samples)
+        for s in scenarios or (base,):
+            if until < s.start:
+                raise self.error("until", f"{until} is before the start {s.start} of "
+                                 f"scenario {s.name!r}")
+        return Experiment(name, description, kind, options, factors, base, scenarios,
+                          overrides, until, first.start, replicates, seed, samples, unit,
+                          self.path, self.text)
+
+    # ------------------------------------------------------------------ top level
+
+    def _string(self, key: str, default: str) -> str:
+        value = self.data.get(key, default)
+        if not isinstance(value, str):
+            raise self.error(key, f"must be a string, got {value!r}")
+        return value
+
+    def _int(self, key: str, default: int, minimum: int) -> int:
+        value = self.data.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise self.error(key, f"expected an integer >= {minimum}, got {value!r}")
+        return value
+
+    def _overrides(self) -> dict[str, Any]:
+        overrides = self.data.get("overrides", {})
+        if not isinstance(overrides, dict):
+            raise self.error("overrides", "must be a table ([overrides]) of parameter values")
+        for key, value in overrides.items():
+            if key in ("start", "until"):
+                raise self.error(f"overrides.{key}", "set the horizon with the top-level "
+                                 "'until'; the start month comes from the scenario")
+            if key not in PARAMETERS:
+                raise self.error(f"overrides.{key}", _unknown(key))
+            if isinstance(value, dict | list):
+                raise self.error(f"overrides.{key}", "expected a single value "
+                                 f"({PARAMETERS[key].allowed()}); vary it in "
+                                 "[design.parameters] instead")
+        return dict(overrides)
+
+    def _scenario(self, key: str, file: Any, overrides: dict[str, Any]) -> Scenario:
+        if not isinstance(file, str):
+            raise self.error(key, f"expected a scenario file name (string), got {file!r}")
+        scenario_path = (self.path.parent / file).resolve()
+        if not scenario_path.is_file():
+            raise self.error(key, f"scenario file {scenario_path} does not exist")
+        try:
+            scenario = load_scenario(scenario_path)
+        except ScenarioError as exc:
+            raise self.error(key, f"invalid scenario: {exc}") from None
+        try:
+            return scenario.replace(source="experiment [overrides]", **overrides)
+        except ScenarioError as exc:
+            if exc.key in overrides:
+                raise self.error(f"overrides.{exc.key}", exc.problem) from None
+            raise self.error("overrides", f"{exc.key}: {exc.problem}") from None
+
+    def _base(self, overrides: dict[str, Any]) -> Scenario:
+        if "scenario" not in self.data:
+            raise self.error("scenario", "missing: name the base scenario file, e.g. "
+                             "scenario = \"../scenarios/baseline_2025.toml\"")
+        return self._scenario("scenario", self.data["scenario"], overrides)
+
+    def _named_scenarios(self, design: dict[str, Any],
+                         overrides: dict[str, Any]) -> tuple[Scenario, ...]:
+        files = design.get("files")
+        if not isinstance(files, list) or not files:
+            raise self.error("design.files", "expected a non-empty list of scenario files")
+        scenarios = tuple(self._scenario(f"design.files[{i}]", f, overrides)
+                          for i, f in enumerate(files))
+        names: dict[str, int] = {}
+        first = scenarios[0]
+        for i, s in enumerate(scenarios):
+            if s.name in names:
+                raise self.error(f"design.files[{i}]", f"scenario name {s.name!r} repeats "
+                                 f"design.files[{names[s.name]}]; names label the samples")
+            names[s.name] = i
+            if s.start != first.start:
+                raise self.error(f"design.files[{i}]", f"starts {s.start} but "
+                                 f"design.files[0] starts {first.start}; the runs of a sweep "
+                                 "share one time axis")
+            for p in SHAPE_PARAMETERS:
+                if s.values[p] != first.values[p]:
+                    raise self.error(f"design.files[{i}]", f"{p} = {s.values[p]!r} differs "
+                                     f"from design.files[0] ({first.values[p]!r}); the runs "
+                                     "of a sweep share one village dimension")
+            if s.district_data != first.district_data:
+                raise self.error(f"design.files[{i}]", "district_data differs from "
+                                 "design.files[0]; the runs of a sweep share one district")
+        return scenarios
+
+    def _until(self, scenario: Scenario) -> str:
+        until = self.data.get("until", scenario.until)
+        if not isinstance(until, str):
+            raise self.error("until", f"expected a month 'YYYY-MM', got {until!r}")
+        try:
+            month_index(until)
+        except ValueError:
+            raise self.error("until", f"expected a month 'YYYY-MM', got {until!r}") from None
+        if not FIRST_MONTH <= until <= LAST_MONTH:
+            raise self.error("until", f"{until} is outside {FIRST_MONTH}..{LAST_MONTH}")
+        return until
+
+    # --------------------------------------------------------------------- design
+
+    def _options(self, kind: str, design: dict[str, Any]) -> dict[str, Any]:
+        def positive_int(key: str, default: int | None = None, minimum: int = 1) -> int:
+            value = design.get(key, default)
+            if value is None:
+                raise self.error(f"design.{key}", f"missing: kind = {kind!r} needs "
+                                 f"{key} (an integer >= {minimum})")
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                raise self.error(f"design.{key}", f"expected an integer >= {minimum}, "
+                                 f"got {value!r}")
+            return value
+
+        if kind == "lhs":
+            return {"samples": positive_int("samples")}
+        if kind == "sobol":
+            n = positive_int("samples", minimum=2)
+            if n & (n - 1):
+                raise self.error("design.samples", f"{n} is not a power of two; Sobol' "
+                                 "sequences keep their balance properties only for 2^k "
+                                 f"points (try {1 << (n - 1).bit_length()})")
+            second = design.get("second_order", False)
+            if not isinstance(second, bool):
+                raise self.error("design.second_order", f"expected true or false, got "
+                                 f"{second!r}")
+            return {"samples": n, "second_order": second}
+        if kind == "morris":
+            levels = positive_int("levels", 4, minimum=2)
+            if levels % 2:
+                raise self.error("design.levels", f"expected an even number of levels "
+                                 f"(Morris' design needs it), got {levels}")
+            return {"trajectories": positive_int("trajectories", minimum=2), "levels": levels}
+        return {}
+
+    def _factors(self, kind: str, design: dict[str, Any], overrides: dict[str, Any],
+                 base: Scenario) -> tuple[Factor, ...]:
+        params = design.get("parameters")
+        if not isinstance(params, dict) or not params:
+            raise self.error("design.parameters", "missing or empty: add [design.parameters] "
+                             "with at least one parameter to vary")
+        factors = []
+        for name, spec in params.items():
+            key = f"design.parameters.{name}"
+            if name not in PARAMETERS:
+                raise self.error(key, _unknown(name))
+            if name in SHAPE_PARAMETERS:
+                raise self.error(key, f"{name} sets the villages (their number and names), "
+                                 "which all runs of a sweep share; fix it in [overrides] "
+                                 "or sweep it with one experiment per value")
+            if name in overrides:
+                raise self.error(key, "is also fixed in [overrides]; remove it from one")
+            if kind in SAMPLED:
+                factors.append(self._range_factor(key, name, spec, base))
+            else:
+                factors.append(self._listed_factor(key, name, spec, base))
+        if kind == "list":
+            lengths = {f.name: len(f.values) for f in factors}
+            if len(set(lengths.values())) > 1:
+                raise self.error("design.parameters", "kind = 'list' reads the lists "
+                                 "column-wise, so they need equal lengths; got "
+                                 + ", ".join(f"{k}: {n}" for k, n in lengths.items()))
+        return tuple(factors)
+
+    def _value(self, key: str, name: str, value: Any, base: Scenario) -> Any:
+        """One value checked against the registry (type, bounds, choices) and coerced.
+
+        Rules between parameters are left to :meth:`_check_samples` (grid, list) or to
+        the run (sampled designs): a value may be valid only beside other varied values.
+        """
+        try:
+            return base.replace(**{name: value}).values[name]
+        except ScenarioError as exc:
+            if exc.key == name:  # the value itself; cross-parameter rules use dotted keys
+                raise self.error(key, exc.problem) from None
+        param = PARAMETERS[name]
+        if param.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+
+    def _listed_factor(self, key: str, name: str, spec: Any, base: Scenario) -> Factor:
+        if not isinstance(spec, list) or not spec:
+            raise self.error(key, "expected a non-empty list of values, e.g. "
+                             f"{name} = [{_example(PARAMETERS[name])}]")
+        values = tuple(self._value(f"{key}[{i}]", name, v, base) for i, v in enumerate(spec))
+        for i, v in enumerate(values):
+            if values.index(v) != i:
+                raise self.error(f"{key}[{i}]", f"{v!r} repeats {key}[{values.index(v)}]")
+        return Factor(name, values=values)
+
+    def _range_factor(self, key: str, name: str, spec: Any, base: Scenario) -> Factor:
+        param = PARAMETERS[name]
+        categorical = param.choices is not None or param.kind is bool
+        if categorical:
+            allowed = ", ".join(repr(c) for c in (param.choices or (True, False)))
+            if not isinstance(spec, dict) or set(spec) != {"choices"}:
+                raise self.error(key, f"a {param.kind.__name__} parameter takes "
+                                 f"{{ choices = [...] }} (from {allowed}), got {spec!r}")
+            choices = spec["choices"]
+            if not isinstance(choices, list) or not choices:
+                raise self.error(f"{key}.choices", "expected a non-empty list of values "
+                                 f"from {allowed}")
+            values = tuple(self._value(f"{key}.choices[{i}]", name, v, base)
+                           for i, v in enumerate(choices))
+            if len(set(values)) != len(values):
+                raise self.error(f"{key}.choices", f"values repeat: {list(values)}")
+            return Factor(name, choices=values)
+        if not isinstance(spec, dict) or set(spec) != {"low", "high"}:
+            lo, hi = param.bounds
+            raise self.error(key, f"a numeric parameter takes {{ low = ..., high = ... }} "
+                             f"within [{lo:g}, {hi:g}] [{param.unit}], got {spec!r}")
+        low = self._value(f"{key}.low", name, spec["low"], base)
+        high = self._value(f"{key}.high", name, spec["high"], base)
+        if not low < high:
+            raise self.error(key, f"low ({low!r}) must be below high ({high!r})")
+        return Factor(name, low=low, high=high)
+
+    def _samples(self, kind: str, options: dict[str, Any], factors: tuple[Factor, ...],
+                 seed: int, scenarios: tuple[Scenario, ...]
+                 ) -> tuple[tuple[dict[str, Any], ...], np.ndarray | None]:
+        if kind == "scenarios":
+            return tuple({} for _ in scenarios), None
+        names = [f.name for f in factors]
+        if kind == "grid":
+            points = itertools.product(*(f.values for f in factors))
+            return tuple(dict(zip(names, p, strict=True)) for p in points), None
+        if kind == "list":
+            points = zip(*(f.values for f in factors), strict=True)
+            return tuple(dict(zip(names, p, strict=True)) for p in points), None
+        unit = draw_unit_samples(kind, options, len(factors), seed)
+        columns = [f.from_unit(unit[:, j]) for j, f in enumerate(factors)]
+        return tuple(dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)), unit
+
+    def _check_samples(self, base: Scenario, samples: tuple[dict[str, Any], ...]) -> None:
+        for i, values in enumerate(samples):
+            try:
+                base.replace(**values)
+            except ScenarioError as exc:
+                point = ", ".join(f"{k}={v!r}" for k, v in values.items())
+                raise self.error("design.parameters", f"sample {i} ({point}) is not a valid "
+                                 f"scenario: {exc.key}: {exc.problem}") from None
+
+
+def draw_unit_samples(kind: str, options: dict[str, Any], n_factors: int,
+                      seed: int) -> np.ndarray:
+    """Draw a sampled design in the unit hypercube with SALib.
+
+    The sampler's generator comes from the root ``SeedSequence(seed)`` itself; the runs'
+    seeds are its spawned children, so the two never share a stream.
+
+    Args:
+        kind: ``"lhs"``, ``"sobol"`` or ``"morris"``.
+        options: The design options of :class:`Experiment`.
+        n_factors: Number of varied parameters.
+        seed: The experiment's root seed.
+
+    Returns:
+        Array of shape ``(n_samples, n_factors)`` with values in ``[0, 1]``.
+    """
+    from SALib.sample import latin, morris, sobol
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    problem = {"num_vars": n_factors, "names": [f"x{j}" for j in range(n_factors)],
+               "bounds": [[0.0, 1.0]] * n_factors}
+    if kind == "lhs":
+        return latin.sample(problem, options["samples"], seed=rng)
+    if kind == "sobol":
+        return sobol.sample(problem, options["samples"],
+                            calc_second_order=options["second_order"], seed=rng)
+    if kind == "morris":
+        return morris.sample(problem, options["trajectories"], num_levels=options["levels"],
+                             seed=rng)
+    raise ValueError(f"not a sampled design: {kind!r}")
+
+
+def _close(key: str, pool: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(key, list(pool), n=3)
+    return f"did you mean {', '.join(close)}?" if close else ""
+
+
+def _unknown(name: str) -> str:
+    hint = _close(name, list(PARAMETERS))
+    return ("unknown parameter" + (f"; {hint}" if hint else "")
+            + " (the allowed names are in countysim.PARAMETERS and docs/odd.md)")
+
+
+def _example(param: Parameter) -> str:
+    if param.choices is not None:
+        return ", ".join(repr(c) for c in param.choices[:2]).replace("'", '"')
+    if param.kind is bool:
+        return "true, false"
+    lo, hi = param.bounds
+    if param.kind is int:
+        return f"{int(lo)}, {int(min(hi, lo + max(1, (hi - lo) // 2)))}"
+    mid = lo + (hi - lo) / 2
+    return f"{lo:g}, {mid:g}" if math.isfinite(mid) else f"{lo:g}"

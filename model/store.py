@@ -1,0 +1,518 @@
+"""The results store of a sweep: a Zarr (format 3) directory written run by run.
+
+Layout. Every variable of a run's Dataset gets two leading dims, ``sample`` and
+``replicate``, and is chunked one run per chunk, so each run's data are separate files.
+A run's coordinates that are not dimensions (``township``, ``pilot``) depend on the
+scenario, not on the seed, so they get the ``sample`` dim only. Beside them:
+
+* one coordinate along ``sample`` per varied parameter (or ``scenario`` for a list of
+  named scenarios), and ``design_unit`` (``sample`` x ``parameter``), the unit-hypercube
+  point of a sampled design, which SALib's analysers take as ``X``;
+* ``seed_spawn_key`` along ``replicate``: run ``(i, r)`` used
+  ``SeedSequence(seed_entropy, spawn_key=(r,))`` (attribute ``seed_entropy``);
+* ``scenario_hash`` along ``sample``: the digest of each sample's complete scenario, as in
+  a single run's ``scenario_hash`` attribute;
+* ``status`` (``pending``, ``done``, ``failed``) and ``error`` per run;
+* attributes: the experiment file's text and digest, the design, the base scenario's TOML,
+  the seed tree, package versions and the git commit.
+
+Crash safety. The whole layout is created in a temporary directory that is renamed into
+place, so a store either exists complete or not at all. Zarr's local store writes each
+chunk to a temporary file and renames it, so no chunk is ever half written. A run's
+``status`` is written last: a run is ``done`` only once all its data are on disk. A sweep
+killed at any moment therefore loses only the runs in flight; resuming runs every run
+whose status is still ``pending`` and rewrites its chunks, which are a deterministic
+function of the run's scenario and seed, so the finished store is identical, file by
+file, to one written without interruption.
+
+Missing values. Runs that are pending or failed have no chunks; reading gives the fill
+value, which is declared as ``_FillValue`` (NaN for floats, the smallest integer for
+integers), so xarray shows them as NaN and integer variables read as floats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+import warnings
+from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .experiment import Experiment
+
+__all__ = ["DONE", "FAILED", "PENDING", "RunWriter", "StoreError", "create_store", "export",
+           "open_results", "provenance", "read_status"]
+
+PENDING, DONE, FAILED = "pending", "done", "failed"
+RUN_DIMS = ("sample", "replicate")
+_PACKAGES = ("numpy", "pandas", "scipy", "xarray", "zarr", "mesa", "SALib")
+
+
+class StoreError(ValueError):
+    """A results store cannot be created, resumed or read as asked."""
+
+
+# ------------------------------------------------------------------------ provenance
+
+
+@functools.cache
+def provenance() -> dict[str, str]:
+    """Package versions and the git commit of the countysim source (cached per process).
+
+    Returns:
+        ``{"versions": <JSON object>, "git_commit": <sha, sha+dirty or "unknown">}``.
+    """
+    versions = {"python": sys.version.split()[0], "countysim": __version__}
+    for name in _PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    return {"versions": json.dumps(versions, sort_keys=True), "git_commit": _git_commit()}
+
+
+def _git_commit() -> str:
+    source = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"],
+                              capture_output=True, text=True, timeout=10, check=True)
+        dirty = subprocess.run(["git", "-C", str(source), "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"  # no git, or not a checkout (an installed wheel)
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+# ---------------------------------------------------------------------------- layout
+
+
+def _fill(dtype: np.dtype) -> Any:
+    if dtype.kind == "f":
+        return np.nan
+    if dtype.kind == "i":
+        return np.iinfo(dtype).min
+    if dtype.kind == "u":
+        return np.iinfo(dtype).max
+    if dtype.kind in "UOT":
+        return ""
+    raise StoreError(f"a run variable of dtype {dtype} cannot be stored in a sweep "
+                     "(supported: integers, floats, strings)")
+
+
+def _empty(dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """A read-only array of fill values that takes no memory (for the layout only)."""
+    if dtype.kind in "UOT":
+        return np.broadcast_to(np.array("", dtype=object), shape)
+    return np.broadcast_to(np.array(_fill(dtype), dtype=dtype), shape)
+
+
+def _encoding(dtype: np.dtype, chunks: tuple[int, ...]) -> dict[str, Any]:
+    enc: dict[str, Any] = {"chunks": chunks}
+    if dtype.kind in "iu":
+        # The same value as Zarr's fill and as CF _FillValue: chunks never written read
+        # as missing, not as 0.
+        fill = _fill(dtype)
+        enc.update(_FillValue=fill, fill_value=fill)
+    return enc
+
+
+def _months(start: str, until: str) -> pd.DatetimeIndex:
+    return pd.date_range(f"{start}-01", f"{until}-01", freq="MS")
+
+
+def create_store(path: str | Path, experiment: Experiment, template: xr.Dataset,
+                 scenario_hashes: list[str]) -> None:
+    """Create the complete, empty layout of a sweep's store.
+
+    Args:
+        path: The store directory; must not exist.
+        experiment: The experiment the store is for.
+        template: A Dataset of one (short) run of the experiment: its variables, dims,
+            dtypes, attributes and non-time coordinates define the layout.
+        scenario_hashes: Digest of each sample's scenario (``""`` if it is invalid).
+
+    Raises:
+        StoreError: ``path`` exists, or the template has a variable that cannot be stored.
+    """
+    path = Path(path)
+    if path.exists():
+        raise StoreError(f"{path} already exists")
+    S, R = experiment.n_samples, experiment.replicates
+    months = _months(experiment.start, experiment.until)
+    sizes = {**template.sizes, "time": len(months)}
+    index = {name: template[name].values for name in template.dims if name != "time"}
+    index["time"] = months.values.astype(template["time"].dtype)
+    run_vars = [*template.data_vars,
+                *(c for c in template.coords if c not in template.dims
+                  and "time" in template[c].dims)]
+    per_sample = [c for c in template.coords
+                  if c not in template.dims and "time" not in template[c].dims]
+    clash = {*run_vars, *per_sample, *index} & {*experiment.varied, *RUN_DIMS, "status",
+                                                "error", "scenario_hash", "design_unit",
+                                                "parameter", "seed_spawn_key"}
+    if clash:
+        raise StoreError(f"sweep names collide with run variables: {sorted(clash)}")
+
+    # Step 1: the per-run arrays at one sample x one replicate, through xarray so that
+    # names, dims and CF attributes are exactly what xarray reads back.
+    data_vars: dict[str, Any] = {}
+    coords: dict[str, Any] = {name: (name, values, template[name].attrs)
+                              for name, values in index.items()}
+    encoding: dict[str, dict[str, Any]] = {}
+    for name in run_vars:
+        var = template[name]
+        shape = tuple(sizes[d] for d in var.dims)
+        target = coords if name in template.coords else data_vars
+        target[name] = ((*RUN_DIMS, *var.dims), _empty(var.dtype, (1, 1, *shape)),
+                        dict(var.attrs))
+        encoding[name] = _encoding(var.dtype, (1, 1, *shape))
+    for name in per_sample:
+        var = template[name]
+        shape = tuple(sizes[d] for d in var.dims)
+        coords[name] = (("sample", *var.dims), _empty(var.dtype, (1, *shape)), dict(var.attrs))
+        encoding[name] = _encoding(var.dtype, (1, *shape))
+    data_vars["status"] = (RUN_DIMS, np.full((1, 1), PENDING, dtype=object),
+                           {"long_name": f"status of the run: {PENDING}, {DONE} or {FAILED}"})
+    data_vars["error"] = (RUN_DIMS, np.full((1, 1), "", dtype=object),
+                          {"long_name": "error raised by the run (empty unless failed)"})
+    encoding["status"] = {"chunks": (1, 1), "fill_value": PENDING}
+    encoding["error"] = {"chunks": (1, 1)}
+    runs = xr.Dataset(data_vars, coords=coords)
+
+    # Step 2: the design, seeds and provenance at full size.
+    design = _design_dataset(experiment, scenario_hashes)
+    design.attrs = _attributes(experiment, run_vars, per_sample)
+
+    tmp = path.with_name(f".{path.name}.creating-{uuid.uuid4().hex[:12]}")
+    try:
+        runs.to_zarr(tmp, mode="w-", encoding=encoding, zarr_format=3, consolidated=False)
+        _grow(tmp, S, R)
+        design.to_zarr(tmp, mode="a", zarr_format=3, consolidated=False)
+        tmp.rename(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def remove_unfinished_creations(path: str | Path) -> None:
+    """Delete layouts left half-made beside ``path`` by a process killed while creating it."""
+    path = Path(path)
+    for stale in path.parent.glob(f".{path.name}.creating-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _grow(path: Path, n_samples: int, n_replicates: int) -> None:
+    """Resize every array with a sample or replicate dim to the full sweep."""
+    import zarr
+
+    group = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    full = {"sample": n_samples, "replicate": n_replicates}
+    for _, array in group.arrays():
+        dims = array.metadata.dimension_names or ()
+        if full.keys() & set(dims):
+            array.resize(tuple(full.get(d, n) for d, n in zip(dims, array.shape, strict=True)))
+
+
+def _design_dataset(experiment: Experiment, scenario_hashes: list[str]) -> xr.Dataset:
+    S, R = experiment.n_samples, experiment.replicates
+    coords: dict[str, Any] = {
+        "sample": ("sample", np.arange(S), {"long_name": "design point"}),
+        "replicate": ("replicate", np.arange(R),
+                      {"long_name": "replicate (same seed in every sample)"}),
+        "seed_spawn_key": ("replicate", np.array([str(r) for r in range(R)], dtype=object),
+                           {"long_name": "spawn key of the replicate's SeedSequence "
+                            "under the root seed_entropy"}),
+    }
+    if experiment.kind == "scenarios":
+        coords["scenario"] = ("sample", np.array([s.name for s in experiment.scenarios],
+                                                 dtype=object), {"long_name": "scenario"})
+    for factor in experiment.factors:
+        param = factor.parameter
+        values = [s[factor.name] for s in experiment.samples]
+        array = np.array(values, dtype=object if param.kind is str else param.kind)
+        coords[factor.name] = ("sample", array, {"long_name": param.doc, "units": param.unit,
+                                                 "source": param.source})
+    data_vars: dict[str, Any] = {
+        "scenario_hash": ("sample", np.array(scenario_hashes, dtype=object),
+                          {"long_name": "SHA-256 of the sample's complete scenario TOML "
+                           "(empty if the sample is not a valid scenario)"}),
+    }
+    if experiment.unit is not None:
+        coords["parameter"] = ("parameter", np.array([f.name for f in experiment.factors],
+                                                     dtype=object))
+        data_vars["design_unit"] = (("sample", "parameter"), experiment.unit,
+                                    {"long_name": "design point in the unit hypercube "
+                                     "(the X of SALib's analysers)", "units": "1"})
+    return xr.Dataset(data_vars, coords=coords)
+
+
+def _attributes(experiment: Experiment, run_vars: list[str],
+                per_sample: list[str]) -> dict[str, Any]:
+    definition = experiment.definition()
+    design = {k: definition[k] for k in ("kind", "options", "factors", "overrides", "start",
+                                         "until", "replicates", "seed")}
+    design["n_samples"] = experiment.n_samples
+    attrs: dict[str, Any] = {
+        "title": f"countysim sweep {experiment.name}",
+        "Conventions": "CF-1.10",
+        "countysim_version": __version__,
+        "experiment_name": experiment.name,
+        "experiment_description": experiment.description,
+        "experiment_file": experiment.path.name if experiment.path else "",
+        "experiment_toml": experiment.text,
+        "experiment_hash": experiment.digest,
+        "design": json.dumps(design, ensure_ascii=False),
+        "start": experiment.start,
+        "until": experiment.until,
+        "replicates": experiment.replicates,
+        "seed_entropy": str(experiment.seed),
+        "seed_scheme": "run (sample i, replicate r) is seeded with "
+                       "SeedSequence(seed_entropy, spawn_key=(r,)) = "
+                       "SeedSequence(seed_entropy).spawn(replicates)[r], the same in every "
+                       "sample (common random numbers); a sampled design is drawn from "
+                       "default_rng(SeedSequence(seed_entropy))",
+        "sweep_layout": json.dumps({"run": run_vars, "per_sample": per_sample}),
+        **provenance(),
+    }
+    if experiment.kind == "scenarios":
+        attrs["scenarios_toml"] = json.dumps(
+            {s.name: s.to_toml() for s in experiment.scenarios}, ensure_ascii=False)
+    else:
+        attrs["scenario_toml"] = experiment.base.to_toml()
+    problem = experiment.salib_problem()
+    if problem is not None:
+        attrs["salib_problem"] = json.dumps(problem)
+    return attrs
+
+
+# ----------------------------------------------------------------------- resume, read
+
+
+def _group_attrs(path: Path) -> dict[str, Any]:
+    import zarr
+
+    if not path.is_dir():
+        raise StoreError(f"{path}: no such sweep store")
+    try:
+        group = zarr.open_group(str(path), mode="r", zarr_format=3)
+    except (FileNotFoundError, ValueError, zarr.errors.NodeNotFoundError) as exc:
+        raise StoreError(f"{path} is not a countysim sweep store ({exc})") from None
+    attrs = dict(group.attrs)
+    if "experiment_hash" not in attrs:
+        raise StoreError(f"{path} is not a countysim sweep store (no experiment_hash)")
+    return attrs
+
+
+def check_resumable(path: str | Path, experiment: Experiment) -> None:
+    """Check that a store was created for this experiment, and remove stray temp files.
+
+    A store written by another countysim version or commit is resumed with a warning:
+    runs written by different code need not match.
+
+    Raises:
+        StoreError: Not a sweep store, or a store of a different experiment.
+    """
+    path = Path(path)
+    attrs = _group_attrs(path)
+    if attrs["experiment_hash"] != experiment.digest:
+        raise StoreError(f"{path} holds a sweep of another experiment "
+                         f"({attrs.get('experiment_name')!r}, digest "
+                         f"{attrs['experiment_hash'][:12]}; this one is "
+                         f"{experiment.digest[:12]}): resume with the experiment that "
+                         "created it, or write to a new store")
+    now = provenance()
+    for key, label in (("countysim_version", "countysim version"), ("git_commit", "commit")):
+        was = attrs.get(key)
+        current = __version__ if key == "countysim_version" else now["git_commit"]
+        if was != current and "unknown" not in (was, current):
+            warnings.warn(f"{path} was started with {label} {was}; resuming with {current}. "
+                          "Runs written by different code may not be comparable.",
+                          RuntimeWarning, stacklevel=3)
+    # A process killed while zarr wrote a chunk leaves its temporary file behind.
+    for stray in path.rglob("*.partial"):
+        stray.unlink(missing_ok=True)
+
+
+def read_status(path: str | Path) -> np.ndarray:
+    """The status of every run, an array of ``"pending"``/``"done"``/``"failed"``."""
+    import zarr
+
+    array = zarr.open_array(str(Path(path) / "status"), mode="r", zarr_format=3)
+    return np.asarray(array[...], dtype=object)
+
+
+def open_results(store: str | Path, chunks: Any = None) -> xr.Dataset:
+    """Open a sweep's results as an :class:`xarray.Dataset` (lazily; nothing is loaded).
+
+    Args:
+        store: The store directory written by :func:`countysim.sweep`.
+        chunks: Passed to :func:`xarray.open_zarr`; ``None`` (default) gives lazily
+            indexed NumPy arrays, ``{}`` dask arrays with one chunk per run.
+
+    Returns:
+        The run variables with dims ``sample`` and ``replicate`` in front, the varied
+        parameters (or ``scenario``) as coordinates along ``sample``, ``status`` and
+        ``error`` per run. Runs not done read as NaN.
+
+    Raises:
+        StoreError: ``store`` is not a sweep store.
+    """
+    path = Path(store)
+    layout = json.loads(_group_attrs(path)["sweep_layout"])
+    ds = xr.open_zarr(path, consolidated=False, zarr_format=3, chunks=chunks)
+    # Zarr lists arrays in directory order; put the variables in the run's order.
+    first = [n for n in [*layout["run"], "status", "error"] if n in ds.data_vars]
+    rest = sorted(n for n in ds.data_vars if n not in first)
+    ds = ds[[*first, *rest]]
+    # Zarr 3 strings decode to NumPy's StringDType, which xarray cannot mix with NaN
+    # (``ds.where(ds.status == "done")`` would raise); Python objects, xarray's usual
+    # strings, can. String variables are small (per run or per sample), so load them.
+    strings = {n: v.load().astype(object) for n, v in ds.variables.items()
+               if v.dtype.kind == "T"}
+    return ds.assign({n: v for n, v in strings.items() if n in ds.data_vars}).assign_coords(
+        {n: v for n, v in strings.items() if n in ds.coords})
+
+
+def export(store: str | Path, out: str | Path) -> Path:
+    """Write a sweep's results to one NetCDF-4 file (engine ``h5netcdf``).
+
+    Args:
+        store: The sweep's store.
+        out: The NetCDF file to write (parent folders are created).
+
+    Returns:
+        The path written.
+    """
+    out = Path(out)
+    ds = open_results(store)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ds.to_netcdf(out, engine="h5netcdf")
+    return out
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+class RunWriter:
+    """Writes finished runs into an existing store (used by the sweep's parent process).
+
+    Each run's chunks are written concurrently, then its ``status``, so that a run is
+    marked done only when its data are on disk.
+
+    Args:
+        path: The store created by :func:`create_store`.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        import zarr.api.asynchronous as za
+
+        self.path = Path(path)
+        attrs = _group_attrs(self.path)
+        layout = json.loads(attrs["sweep_layout"])
+        self.run_vars: list[str] = layout["run"]
+        self.per_sample: list[str] = layout["per_sample"]
+        # A private event loop: zarr's async API writes a run's chunks concurrently,
+        # about twice as fast as one synchronous write per array.
+        self._loop = asyncio.new_event_loop()
+        group = self._loop.run_until_complete(
+            za.open_group(store=str(self.path), mode="r+", zarr_format=3))
+        self._written: dict[int, dict[str, np.ndarray]] = {}
+        names = [*self.run_vars, *self.per_sample, "status", "error"]
+        self._arrays = {n: self._loop.run_until_complete(group.getitem(n)) for n in names}
+        with xr.open_zarr(self.path, consolidated=False, zarr_format=3) as ds:
+            self._dims = {n: ds[n].dims for n in [*self.run_vars, *self.per_sample]}
+            run_dims = {d for n in self.run_vars for d in ds[n].dims} - set(RUN_DIMS)
+            self._index = {d: ds[d].values for d in sorted(run_dims)}
+
+    def close(self) -> None:
+        """Release the writer's event loop."""
+        if not self._loop.is_closed():
+            self._loop.close()
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def mismatch(self, ds: xr.Dataset, sample: int) -> str | None:
+        """Why a run's Dataset does not fit the store's layout, or ``None`` if it does."""
+        names = [*ds.data_vars, *(c for c in ds.coords if c not in ds.dims)]
+        missing = set(self.run_vars) | set(self.per_sample)
+        if set(names) != missing:
+            return (f"variables differ from the sweep's: missing "
+                    f"{sorted(missing - set(names))}, extra {sorted(set(names) - missing)}")
+        for dim, values in self._index.items():
+            if dim not in ds.dims or len(ds[dim]) != len(values):
+                return f"dimension {dim!r} has another length than the sweep's"
+            if not np.array_equal(np.asarray(ds[dim].values, dtype=values.dtype), values):
+                return f"coordinate {dim!r} differs from the sweep's (another district?)"
+        for name, dims in self._dims.items():
+            run_dims = dims[1:] if name in self.per_sample else dims[2:]
+            if ds[name].dims != run_dims:
+                return f"{name} has dims {ds[name].dims}, the sweep expects {run_dims}"
+            stored = self._arrays[name].dtype
+            if not np.can_cast(ds[name].dtype, stored, casting="same_kind"):
+                return f"{name} has dtype {ds[name].dtype}, the sweep stores {stored}"
+        for name, values in self._written.get(sample, {}).items():
+            if not np.array_equal(np.asarray(ds[name].values), values):
+                return (f"{name} differs from another replicate of sample {sample}; it "
+                        "must depend on the scenario only")
+        return None
+
+    def write_done(self, sample: int, replicate: int, ds: xr.Dataset) -> None:
+        """Write a finished run's data, then mark it done."""
+        arrays, key = self._arrays, (sample, replicate)
+        writes = [arrays[n].setitem(key, np.asarray(ds[n].values)) for n in self.run_vars]
+        if sample not in self._written:
+            # Every replicate of a sample has the same values here (they depend on the
+            # scenario only); writing them once per session saves a file write per run,
+            # and a resumed session rewrites the same bytes.
+            writes += [arrays[n].setitem(sample, np.asarray(ds[n].values, dtype=object)
+                                         if ds[n].dtype.kind in "UT" else ds[n].values)
+                       for n in self.per_sample]
+        writes.append(arrays["error"].setitem(key, ""))
+        self._run(*writes)
+        self._written[sample] = {n: np.asarray(ds[n].values) for n in self.per_sample}
+        self._run(arrays["status"].setitem(key, DONE))
+
+    def write_failed(self, sample: int, replicate: int, error: str) -> None:
+        """Record a failed run: its error text, then its status."""
+        key = (sample, replicate)
+        self._run(self._arrays["error"].setitem(key, error))
+        self._run(self._arrays["status"].setitem(key, FAILED))
+
+    def _run(self, *coroutines: Any) -> None:
+        async def gather() -> None:
+            await asyncio.gather(*coroutines)
+
+        self._loop.run_until_complete(gather())
+
+
+def summarise(status: np.ndarray) -> Mapping[str, int]:
+    """Count the runs of each status."""
+    values, counts = np.unique(np.asarray(status, dtype=str), return_counts=True)
+    out = {PENDING: 0, DONE: 0, FAILED: 0}
+    out.update({str(v): int(c) for v, c in zip(values, counts, strict=True)})
+    return out
+
+
+def store_size(path: str | Path) -> int:
+    """Bytes on disk of a store's files."""
+    return sum(os.path.getsize(p) for p in Path(path).rglob("*") if p.is_file())

@@ -1,0 +1,431 @@
+"""Sweeps: run an experiment's samples x replicates on any executor into a Zarr store.
+
+    >>> import countysim
+    >>> summary = countysim.sweep("experiments/pilot_coverage_x_support.toml",
+    ...                           "runs/coverage.zarr", workers=4)
+    >>> ds = countysim.open_results("runs/coverage.zarr")
+
+Execution goes through the :class:`concurrent.futures.Executor` interface: in this process
+(``workers=1``, :class:`SerialExecutor`), a process pool (the default, one process per
+core), a ``dask.distributed`` cluster (``dask=True`` for a local cluster, or its
+address), or any executor passed in. Workers only run the model and return the run's
+Dataset; this (parent) process writes each run into the store as it finishes, keeping at
+most a small window of runs in flight, so memory does not grow with the sweep.
+
+Seeds: run (sample ``i``, replicate ``r``) is seeded with
+``SeedSequence(seed, spawn_key=(r,))``, the ``r``-th child of the experiment's root seed,
+whatever the sample, the worker or the order in which runs finish. A run's result is a
+function of its scenario and seed only, and each run has its own chunks in the store, so
+the store's bytes do not depend on the executor or the number of workers.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import county
+from .experiment import Experiment, load_experiment
+from .scenario import Scenario, ScenarioError
+from .store import (
+    DONE,
+    FAILED,
+    PENDING,
+    RunWriter,
+    StoreError,
+    check_resumable,
+    create_store,
+    read_status,
+    remove_unfinished_creations,
+    summarise,
+)
+
+__all__ = ["RunResult", "RunTask", "SerialExecutor", "SweepError", "SweepSummary",
+           "execute_run", "replicate_seed", "sweep"]
+
+
+class SweepError(RuntimeError):
+    """A sweep could not go on (for example its worker processes died)."""
+
+
+def replicate_seed(root: int, replicate: int) -> np.random.SeedSequence:
+    """The seed of replicate ``r`` in every sample: ``SeedSequence(root).spawn(R)[r]``.
+
+    Built afresh from the root entropy and the spawn key rather than by spawning from a
+    shared object, whose spawn counter would make the seed depend on call order.
+    """
+    return np.random.SeedSequence(root, spawn_key=(replicate,))
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Everything a worker needs for one run (small and picklable).
+
+    Attributes:
+        sample: Sample index.
+        replicate: Replicate index.
+        scenario: The sample's complete scenario.
+        until: Last month to simulate.
+        entropy: Root seed entropy of the sweep.
+    """
+
+    sample: int
+    replicate: int
+    scenario: Scenario
+    until: str
+    entropy: int
+
+
+@dataclass
+class RunResult:
+    """What a worker returns: the run's Dataset, or the error it raised.
+
+    Attributes:
+        sample: Sample index.
+        replicate: Replicate index.
+        dataset: The run's Dataset (``None`` if it failed).
+        error: ``""``, or the exception's type, message and where it was raised.
+    """
+
+    sample: int
+    replicate: int
+    dataset: Any = None
+    error: str = ""
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line: exception type, message and the innermost frame (file name and line).
+
+    Only the file's name is kept, not its path, so the text is the same on every worker.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = ""
+    if frames:
+        last = frames[-1]
+        where = f" [{Path(last.filename).name}:{last.lineno} in {last.name}]"
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message}{where}"
+
+
+def execute_run(task: RunTask) -> RunResult:
+    """Run one simulation; an exception is caught and returned as the run's error.
+
+    This is the function the executors call; it must stay importable at module level.
+    """
+    try:
+        seed = replicate_seed(task.entropy, task.replicate)
+        ds = county.run(task.scenario, seed=seed, until=task.until)
+    except Exception as exc:  # any failure of the model is data about that run
+        return RunResult(task.sample, task.replicate, None, describe_error(exc))
+    return RunResult(task.sample, task.replicate, ds, "")
+
+
+class SerialExecutor(cf.Executor):
+    """An executor that runs each call in this process when it is submitted.
+
+    The one-worker case: no pickling, no processes, and a debugger or a monkeypatch
+    reaches the model.
+    """
+
+    def __init__(self) -> None:
+        self._shutdown = False
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future:
+        """Call ``fn(*args, **kwargs)`` now and return a finished future."""
+        if self._shutdown:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        future: cf.Future = cf.Future()
+        future.set_running_or_notify_cancel()
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Refuse further submissions (nothing runs in the background)."""
+        self._shutdown = True
+
+
+@dataclass
+class SweepSummary:
+    """Counts of a sweep's runs after :func:`sweep` returns.
+
+    Attributes:
+        store: The store written.
+        runs: Runs in the experiment (samples x replicates).
+        done: Runs done, including those done before a resume.
+        failed: Runs that raised.
+        pending: Runs not run (only when the sweep stopped early).
+        ran: Runs executed by this call.
+        seconds: Wall time of this call.
+    """
+
+    store: Path
+    runs: int
+    done: int
+    failed: int
+    pending: int
+    ran: int = 0
+    seconds: float = field(default=0.0, repr=False)
+
+    def __str__(self) -> str:
+        text = (f"{self.store}: {self.done} of {self.runs} runs done, {self.failed} failed")
+        if self.pending:
+            text += f", {self.pending} pending"
+        return text + f"; {self.ran} ran in {self.seconds:.1f} s"
+
+
+def sweep(experiment: Experiment | str | Path, store: str | Path, *,
+          workers: int | None = None, executor: cf.Executor | None = None,
+          dask: bool | str | None = None, resume: bool = False, retry_failed: bool = False,
+          progress: bool = True, window: int | None = None) -> SweepSummary:
+    """Run every sample x replicate of an experiment into a Zarr store.
+
+    Args:
+        experiment: An :class:`Experiment` or the path of its TOML file.
+        store: Directory of the Zarr store to create (or to resume).
+        workers: Number of workers: 1 runs in this process; more start a process pool
+            (or size the local Dask cluster with ``dask=True``). Default: one per core.
+        executor: Any ``concurrent.futures.Executor`` to use instead (not shut down
+            here), e.g. ``client.get_executor()`` of a Dask client.
+        dask: ``True`` for a local ``dask.distributed`` cluster, or a scheduler address
+            such as ``"tcp://10.0.0.5:8786"``.
+        resume: Continue a store left by an interrupted sweep: runs already done (or
+            failed) are kept, the others run. Without it, an existing store is an error.
+        retry_failed: When resuming, run the failed runs again too.
+        progress: Show a progress bar (runs done, failures, ETA) on stderr.
+        window: Maximum runs in flight; default twice the number of workers.
+
+    Returns:
+        The counts of done, failed and pending runs.
+
+    Raises:
+        ExperimentError: The experiment file is invalid.
+        StoreError: The store exists (without ``resume``) or belongs to another experiment.
+        SweepError: The workers died; the store keeps every run finished before.
+        ValueError: Conflicting executor options.
+    """
+    started = time.perf_counter()
+    if executor is not None and (workers is not None or dask not in (None, False)):
+        raise ValueError("pass either executor= or workers=/dask=, not both")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    path = Path(store)
+    if path.exists():
+        if not resume:
+            raise StoreError(f"{path} already exists: resume it (--resume, resume=True) or "
+                             "write to another store")
+        check_resumable(path, exp)
+    else:
+        if resume:
+            remove_unfinished_creations(path)
+        template, hashes = _template(exp)
+        create_store(path, exp, template, hashes)
+    status = read_status(path)
+    wanted = (status == PENDING) | ((status == FAILED) if retry_failed else False)
+    todo = [(int(i), int(r)) for i, r in np.argwhere(wanted)]  # sample-major order
+    counts = summarise(status)
+    kept_failures = 0 if retry_failed else counts[FAILED]
+    ran = 0
+    if todo:  # a finished store needs no workers (nor a Dask cluster started for it)
+        with RunWriter(path) as writer, _executor(workers, executor, dask) as (pool, slots):
+            limit = window or max(2, 2 * slots)
+            for _ in _drive(exp, todo, pool, limit, writer, progress, counts[DONE],
+                            kept_failures):
+                ran += 1
+    final = summarise(read_status(path))
+    return SweepSummary(path, exp.n_runs, final[DONE], final[FAILED], final[PENDING], ran,
+                        time.perf_counter() - started)
+
+
+def _template(exp: Experiment) -> tuple[Any, list[str]]:
+    """A one-month run that gives the store its layout, and each sample's scenario digest.
+
+    The first sample that runs is used; samples fail alike or not at all in their
+    first month, so this costs one short run in practice.
+    """
+    hashes: list[str] = []
+    for i in range(exp.n_samples):
+        try:
+            hashes.append(exp.scenario(i).digest)
+        except ScenarioError:
+            hashes.append("")
+    errors = []
+    for i in range(exp.n_samples):
+        if not hashes[i]:
+            continue
+        scenario = exp.scenario(i)
+        try:
+            return county.run(scenario, seed=replicate_seed(exp.seed, 0),
+                              until=scenario.start), hashes
+        except Exception as exc:
+            errors.append(f"sample {i}: {describe_error(exc)}")
+            if len(errors) >= 5:
+                break
+    raise SweepError("no sample of the experiment runs for one month, so the store has no "
+                     "layout; " + ("; ".join(errors) if errors else "every sample is invalid"))
+
+
+@contextmanager
+def _executor(workers: int | None, executor: cf.Executor | None,
+              dask: bool | str | None) -> Iterator[tuple[cf.Executor, int]]:
+    """The executor to use and its number of parallel slots; shut down if made here."""
+    if executor is not None:
+        slots = getattr(executor, "_max_workers", None)
+        client = getattr(executor, "_client", None)  # dask's ClientExecutor
+        if slots is None and client is not None:
+            slots = sum(client.nthreads().values())
+        yield executor, slots or os.cpu_count() or 1
+        return
+    if dask not in (None, False):
+        with _dask_executor(workers, dask) as pair:
+            yield pair
+        return
+    n = workers or os.cpu_count() or 1
+    if n == 1:
+        yield SerialExecutor(), 1
+        return
+    pool = cf.ProcessPoolExecutor(n, mp_context=_process_context())
+    try:
+        yield pool, n
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _process_context() -> multiprocessing.context.BaseContext:
+    """How worker processes start: never plain fork.
+
+    The parent runs threads (zarr's I/O, the progress bar), and forking a threaded process
+    can deadlock the child. A fork server (POSIX) imports countysim once and forks each
+    worker from that clean process, so later pools in the same session start in
+    milliseconds; elsewhere workers are spawned.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["countysim.sweep"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+@contextmanager
+def _dask_executor(workers: int | None, address: bool | str) -> Iterator[tuple[Any, int]]:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ValueError("dask=... needs dask.distributed: pip install 'countysim[dask]'") \
+            from None
+    import logging
+
+    cluster = None
+    if address is True or address == "":
+        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                               processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
+        client = Client(cluster)
+    else:
+        if workers is not None:
+            raise ValueError("workers= sizes a local cluster; it cannot be used with a "
+                             "scheduler address")
+        client = Client(address)
+    try:
+        yield client.get_executor(), max(1, sum(client.nthreads().values()))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _drive(exp: Experiment, todo: list[tuple[int, int]], executor: cf.Executor, window: int,
+           writer: Any, progress: bool, done: int, failed: int) -> Iterator[str]:
+    """Submit runs with at most ``window`` in flight; write each as it finishes.
+
+    Yields:
+        The status written for each finished run.
+    """
+    tasks = iter(todo)
+    in_flight: dict[cf.Future, tuple[int, int]] = {}
+    cached: tuple[int, Scenario | str] = (-1, "")
+    bar = tqdm(total=exp.n_runs, initial=done + failed, disable=not progress, unit="run",
+               desc=exp.name, dynamic_ncols=True, smoothing=0.05)
+    bar.set_postfix(failed=failed)
+
+    def scenario_of(i: int) -> Scenario | str:
+        nonlocal cached
+        if cached[0] != i:
+            try:
+                cached = (i, exp.scenario(i))
+            except ScenarioError as exc:  # a drawn point breaks a rule between parameters
+                cached = (i, f"ScenarioError: the sample is not a valid scenario: {exc.key}: "
+                             f"{exc.problem}")
+        return cached[1]
+
+    def record(i: int, r: int, result: RunResult) -> str:
+        if result.dataset is not None:
+            problem = writer.mismatch(result.dataset, i)
+            if problem is None:
+                writer.write_done(i, r, result.dataset)
+                return DONE
+            result.error = f"LayoutError: the run's output does not fit the store: {problem}"
+        writer.write_failed(i, r, result.error)
+        return FAILED
+
+    try:
+        while True:
+            while len(in_flight) < window:
+                nxt = next(tasks, None)
+                if nxt is None:
+                    break
+                i, r = nxt
+                scenario = scenario_of(i)
+                if isinstance(scenario, str):  # the sample is not a valid scenario
+                    outcome = record(i, r, RunResult(i, r, None, scenario))
+                else:
+                    task = RunTask(i, r, scenario, exp.until, exp.seed)
+                    try:
+                        in_flight[executor.submit(execute_run, task)] = (i, r)
+                    except cf.BrokenExecutor as exc:
+                        raise SweepError(f"the workers died ({exc}); finished runs are in "
+                                         "the store: resume to run the rest") from exc
+                    continue
+                failed += outcome == FAILED
+                bar.update(1)
+                bar.set_postfix(failed=failed)
+                yield outcome
+            if not in_flight:
+                return
+            finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+            for future in finished:
+                i, r = in_flight.pop(future)
+                try:
+                    result = future.result()
+                except cf.BrokenExecutor as exc:
+                    raise SweepError(f"the workers died ({exc}); finished runs are in the "
+                                     "store: resume to run the rest") from exc
+                except Exception as exc:  # e.g. a result that could not be sent back
+                    result = RunResult(i, r, None, describe_error(exc))
+                outcome = record(i, r, result)
+                failed += outcome == FAILED
+                bar.update(1)
+                bar.set_postfix(failed=failed)
+                yield outcome
+    finally:
+        for future in in_flight:
+            future.cancel()
+        bar.close()

@@ -1,0 +1,381 @@
+"""Calibration targets: the article's figures as data, with the uncertainty their wording implies.
+
+A targets file (``scenarios/targets/litong_2025.toml``) holds one ``[[targets]]`` table per
+figure. Each names the figure ID, the quoted Chinese text, the value, the *kind* of figure,
+the model variable and month it is compared with, and whether it is held out of the fit::
+
+    [[targets]]
+    id = "A4"
+    quote = "推动3906人捧起城镇“新饭碗”"
+    value = 3906
+    kind = "point"
+    variable = "urban_placements_ytd"
+    window = ["2025-01", "2025-10"]
+    reporting_cv = 0.01
+    window_sd_months = 0.5
+    held_out = false
+    reasoning = "why these numbers"
+
+The kind fixes how the observation variance follows from the wording (see :data:`KINDS`);
+every number that enters the variance is in the file beside the figure, so the tolerance
+of each target can be read and argued with. Problems are raised as :class:`TargetError`,
+whose message names the file, the key and what is allowed, like
+:class:`~countysim.scenario.ScenarioError`.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .observe import VARIABLES
+from .scenario import month_index
+
+__all__ = ["KINDS", "Target", "TargetError", "Targets", "load_targets"]
+
+#: Allowed kinds of figure and what each means for the observation variance.
+KINDS: dict[str, str] = {
+    "point": "an exact figure; variance from reporting_cv and window_sd_months only",
+    "lower_bound": "'X余' (more than X): the truth lies in [value, upper]; the distance to "
+                   "that interval is what counts, plus reporting and window variance",
+    "binomial": "a count k out of a pool of n: variance n p (1 - p) with p = k / n, plus "
+                "reporting and window variance",
+    "rounded": "a rounded figure ('2.6万'): uniform rounding variance step^2 / 12, plus "
+               "reporting and window variance",
+    "expectation": "a forecast ('预计'): variance obs_sd^2 of a forecast error, plus "
+                   "reporting variance",
+}
+
+_REQUIRED = ("id", "quote", "value", "kind", "variable", "window", "held_out", "reasoning")
+_KIND_KEYS = {"point": (), "lower_bound": ("upper",), "binomial": ("pool",),
+              "rounded": ("step",), "expectation": ("obs_sd",)}
+_OPTIONAL = ("reporting_cv", "window_sd_months", "units")
+_TOP_LEVEL = ("title", "article", "article_file", "report_month", "notes", "targets")
+
+
+class TargetError(ValueError):
+    """A targets file is invalid.
+
+    Attributes:
+        file: The file at fault.
+        key: The key at fault, e.g. ``"targets[2].kind"`` or ``"A7.pool"``.
+        problem: What is wrong and what is allowed.
+    """
+
+    def __init__(self, file: str | Path, key: str, problem: str) -> None:
+        self.file, self.key, self.problem = str(file), key, problem
+        super().__init__(f"{self.file}: {key}: {problem}")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One calibration target (a figure of the article and its uncertainty).
+
+    Attributes:
+        id: Figure ID (``"A4"``).
+        quote: The figure as written in the article.
+        value: The figure (for ``lower_bound``: the bound).
+        kind: One of :data:`KINDS`.
+        variable: Model variable (a ``time``-only variable of the run Dataset).
+        window: First and last month the figure covers (``YYYY-MM``); the model is read
+            at the last month.
+        held_out: Kept out of the fit and predicted instead.
+        reasoning: Why the kind, window and variance are what they are.
+        upper: Upper end of the plausible range (``lower_bound`` only).
+        pool: Size of the pool a count is drawn from (``binomial`` only).
+        step: Rounding step of the figure (``rounded`` only).
+        obs_sd: Standard deviation of a forecast's error (``expectation`` only).
+        reporting_cv: Relative standard deviation of reporting error.
+        window_sd_months: Uncertainty (sd, months) of the month the figure was counted to;
+            converted to variance as if the flow were even over the window.
+        units: Units of the value (as in the Dataset).
+    """
+
+    id: str
+    quote: str
+    value: float
+    kind: str
+    variable: str
+    window: tuple[str, str]
+    held_out: bool
+    reasoning: str
+    upper: float | None = None
+    pool: int | None = None
+    step: float | None = None
+    obs_sd: float | None = None
+    reporting_cv: float = 0.0
+    window_sd_months: float = 0.0
+    units: str = ""
+
+    @property
+    def read_at(self) -> str:
+        """The month the model is read at (end of the window)."""
+        return self.window[1]
+
+    @property
+    def months(self) -> int:
+        """Number of months the window covers."""
+        return month_index(self.window[1]) - month_index(self.window[0]) + 1
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Range of values the figure admits without error (a point for most kinds)."""
+        if self.kind == "lower_bound":
+            return float(self.value), float(self.upper)
+        return float(self.value), float(self.value)
+
+    @property
+    def centre(self) -> float:
+        """Middle of :attr:`interval`: the value plots and relative terms use."""
+        lo, hi = self.interval
+        return 0.5 * (lo + hi)
+
+    @property
+    def obs_variance(self) -> float:
+        """Observation variance implied by the wording (see :data:`KINDS`)."""
+        v = float(self.value)
+        var = (self.reporting_cv * v) ** 2
+        if self.kind != "expectation":
+            # A year-to-date flow counted to a month earlier or later than assumed differs
+            # by about that many months' average flow.
+            var += (v * self.window_sd_months / self.months) ** 2
+        if self.kind == "binomial":
+            p = v / self.pool
+            var += self.pool * p * (1.0 - p)
+        elif self.kind == "rounded":
+            var += self.step ** 2 / 12.0
+        elif self.kind == "expectation":
+            var += self.obs_sd ** 2
+        return var
+
+    @property
+    def obs_sd_total(self) -> float:
+        """Square root of :attr:`obs_variance`."""
+        return math.sqrt(self.obs_variance)
+
+    def describe_uncertainty(self) -> str:
+        """One line on how the observation variance was built, for reports."""
+        parts = []
+        if self.kind == "lower_bound":
+            parts.append(f"range [{self.value:g}, {self.upper:g}]")
+        if self.kind == "binomial":
+            parts.append(f"binomial k={self.value:g} of n={self.pool}")
+        if self.kind == "rounded":
+            parts.append(f"rounding step {self.step:g}")
+        if self.kind == "expectation":
+            parts.append(f"forecast sd {self.obs_sd:g}")
+        if self.reporting_cv:
+            parts.append(f"reporting cv {self.reporting_cv:g}")
+        if self.window_sd_months and self.kind != "expectation":
+            parts.append(f"window sd {self.window_sd_months:g} month")
+        return ", ".join(parts) + f"; total sd {self.obs_sd_total:.3g}"
+
+
+@dataclass(frozen=True)
+class Targets(Sequence[Target]):
+    """The targets of one file, in file order.
+
+    Attributes:
+        items: The targets.
+        path: The file they were loaded from (``None`` if built in code).
+        text: The file's text (stored with calibration results for provenance).
+        meta: The file's top-level keys other than ``targets``.
+    """
+
+    items: tuple[Target, ...]
+    path: Path | None = None
+    text: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self.items[i]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[Target]:
+        return iter(self.items)
+
+    @property
+    def ids(self) -> list[str]:
+        """Figure IDs in file order."""
+        return [t.id for t in self.items]
+
+    @property
+    def fitted(self) -> list[Target]:
+        """The targets the calibration fits."""
+        return [t for t in self.items if not t.held_out]
+
+    @property
+    def held_out(self) -> list[Target]:
+        """The targets kept out of the fit."""
+        return [t for t in self.items if t.held_out]
+
+    def by_id(self, target_id: str) -> Target:
+        """The target with figure ID ``target_id``."""
+        for t in self.items:
+            if t.id == target_id:
+                return t
+        raise KeyError(f"no target {target_id!r}; have {', '.join(self.ids)}")
+
+    def select(self, ids: Sequence[str]) -> Targets:
+        """A subset, in the order given."""
+        return Targets(tuple(self.by_id(i) for i in ids), self.path, self.text, self.meta)
+
+    def with_values(self, values: Mapping[str, float], **changes: Any) -> Targets:
+        """A copy with new values (and other field changes) for the targets named."""
+        items = tuple(replace(t, value=float(values[t.id]), **changes) if t.id in values else t
+                      for t in self.items)
+        return Targets(items, self.path, self.text, self.meta)
+
+
+def load_targets(path: str | Path, *, require_held_out: bool = True) -> Targets:
+    """Load and validate a targets file.
+
+    Args:
+        path: The TOML file.
+        require_held_out: Require exactly one target with ``held_out = true`` (the
+            calibration's held-out check); pseudo-targets for recovery may have none.
+
+    Returns:
+        The targets in file order.
+
+    Raises:
+        TargetError: The file is missing, not TOML, or has an invalid key or value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TargetError(path, "<file>", f"targets file {path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TargetError(path, "<syntax>", f"not valid TOML: {exc}") from None
+    for key in data:
+        if key not in _TOP_LEVEL:
+            raise TargetError(path, key, f"unknown top-level key; allowed: {', '.join(_TOP_LEVEL)}")
+    raw = data.get("targets")
+    if not isinstance(raw, list) or not raw or not all(isinstance(t, dict) for t in raw):
+        raise TargetError(path, "targets", "expected one or more [[targets]] tables")
+    items = tuple(_target(path, i, t) for i, t in enumerate(raw))
+    ids = [t.id for t in items]
+    for tid in ids:
+        if ids.count(tid) > 1:
+            raise TargetError(path, f"{tid}.id", "figure ID appears more than once")
+    n_held = sum(t.held_out for t in items)
+    if require_held_out and n_held != 1:
+        raise TargetError(path, "held_out", f"exactly one target must have held_out = true; "
+                          f"found {n_held}")
+    if n_held == len(items):
+        raise TargetError(path, "held_out", "every target is held out: nothing left to fit")
+    meta = {k: v for k, v in data.items() if k != "targets"}
+    if "report_month" in meta:
+        _month(path, "report_month", meta["report_month"])
+    return Targets(items, path, text, meta)
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _target(path: Path, index: int, raw: dict[str, Any]) -> Target:
+    label = str(raw.get("id", f"targets[{index}]"))
+    for key in _REQUIRED:
+        if key not in raw:
+            raise TargetError(path, f"{label}.{key}", "required key is missing")
+    kind = raw["kind"]
+    if kind not in KINDS:
+        raise TargetError(path, f"{label}.kind", f"expected one of {', '.join(KINDS)}, got "
+                          f"{kind!r}")
+    allowed = (*_REQUIRED, *_OPTIONAL, *_KIND_KEYS[kind])
+    for key in raw:
+        if key not in allowed:
+            other = [k for k, keys in _KIND_KEYS.items() if key in keys]
+            hint = f" (only for kind {other[0]!r})" if other else ""
+            raise TargetError(path, f"{label}.{key}", f"unknown key for kind {kind!r}{hint}; "
+                              f"allowed: {', '.join(allowed)}")
+    for key in _KIND_KEYS[kind]:
+        if key not in raw:
+            raise TargetError(path, f"{label}.{key}", f"required for kind {kind!r}")
+    for key in ("id", "quote", "variable", "reasoning", "units"):
+        if key in raw and (not isinstance(raw[key], str) or not raw[key].strip()):
+            raise TargetError(path, f"{label}.{key}", "must be a non-empty string")
+    if not isinstance(raw["held_out"], bool):
+        raise TargetError(path, f"{label}.held_out", f"expected true or false, got "
+                          f"{raw['held_out']!r}")
+    value = _number(path, f"{label}.value", raw["value"])
+    variable = raw["variable"]
+    meta = VARIABLES.get(variable)
+    if meta is None:
+        allowed_vars = [n for n, v in VARIABLES.items() if v.dims == ("time",)]
+        raise TargetError(path, f"{label}.variable", f"unknown model variable {variable!r}; "
+                          f"allowed: {', '.join(allowed_vars)}")
+    if meta.dims != ("time",):
+        raise TargetError(path, f"{label}.variable", f"{variable!r} has dims {meta.dims}; a "
+                          "target needs a district total (dims ('time',))")
+    window = raw["window"]
+    if (not isinstance(window, list) or len(window) != 2
+            or not all(isinstance(m, str) for m in window)):
+        raise TargetError(path, f"{label}.window", "expected [\"YYYY-MM\", \"YYYY-MM\"] "
+                          f"(first and last month), got {window!r}")
+    for m in window:
+        _month(path, f"{label}.window", m)
+    if window[1] < window[0]:
+        raise TargetError(path, f"{label}.window", f"ends {window[1]} before it starts "
+                          f"{window[0]}")
+    kw: dict[str, Any] = {}
+    cv = raw.get("reporting_cv", 0.0)
+    kw["reporting_cv"] = _number(path, f"{label}.reporting_cv", cv, lo=0.0, hi=1.0)
+    sd_m = raw.get("window_sd_months", 0.0)
+    kw["window_sd_months"] = _number(path, f"{label}.window_sd_months", sd_m, lo=0.0, hi=12.0)
+    if kind == "lower_bound":
+        kw["upper"] = _number(path, f"{label}.upper", raw["upper"])
+        if kw["upper"] <= value:
+            raise TargetError(path, f"{label}.upper", f"must exceed value {value:g}")
+    elif kind == "binomial":
+        pool = raw["pool"]
+        if not isinstance(pool, int) or isinstance(pool, bool) or pool < 1:
+            raise TargetError(path, f"{label}.pool", f"expected a positive integer, got {pool!r}")
+        if not 0 <= value <= pool or value != int(value):
+            raise TargetError(path, f"{label}.value", f"a binomial count must be an integer in "
+                              f"[0, pool={pool}], got {value:g}")
+        kw["pool"] = pool
+    elif kind == "rounded":
+        kw["step"] = _number(path, f"{label}.step", raw["step"], lo=0.0)
+        if kw["step"] <= 0:
+            raise TargetError(path, f"{label}.step", "must be positive")
+    elif kind == "expectation":
+        kw["obs_sd"] = _number(path, f"{label}.obs_sd", raw["obs_sd"], lo=0.0)
+        if kw["obs_sd"] <= 0:
+            raise TargetError(path, f"{label}.obs_sd", "must be positive")
+    target = Target(id=raw["id"], quote=raw["quote"], value=value, kind=kind,
+                    variable=variable, window=(window[0], window[1]), held_out=raw["held_out"],
+                    reasoning=raw["reasoning"].strip(), units=raw.get("units", meta.units),
+                    **kw)
+    if target.obs_variance <= 0:
+        raise TargetError(path, f"{label}.reporting_cv", "the target has zero observation "
+                          "variance; give reporting_cv or window_sd_months")
+    return target
+
+
+def _number(path: Path, key: str, value: Any, lo: float | None = None,
+            hi: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise TargetError(path, key, f"expected a number, got {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        lo_s = "-inf" if lo is None else f"{lo:g}"
+        hi_s = "inf" if hi is None else f"{hi:g}"
+        raise TargetError(path, key, f"{value!r} is out of range [{lo_s}, {hi_s}]")
+    return float(value)
+
+
+def _month(path: Path, key: str, value: Any) -> None:
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        month_index(value)
+    except ValueError:
+        raise TargetError(path, key, f"expected a month 'YYYY-MM', got {value!r}") from None

@@ -1,0 +1,298 @@
+"""Calibration machinery: implausibility, emulators, experiment files, scenario update.
+
+The emulator checks use synthetic functions with known mean and noise, so the reference
+values (true means, true variances) come from the test's own construction. Tolerances are
+stated beside each assertion with the sampling error they allow for.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from countysim.calibrate import CalibrationError, load_calibration, update_scenario
+from countysim.emulate import Emulator, implausibility
+from countysim.parameters import PARAMETERS
+from countysim.scenario import ScenarioError, load_scenario
+
+REPO = Path(__file__).resolve().parents[1]
+BASELINE = REPO / "scenarios" / "baseline_2025.toml"
+TARGETS = REPO / "scenarios" / "targets" / "litong_2025.toml"
+EXPERIMENTS = REPO / "experiments"
+
+
+# ------------------------------------------------------------------- implausibility
+
+
+def test_implausibility_of_a_point_target() -> None:
+    # |3906 - 3506| / sqrt(200^2) = 2
+    assert implausibility(3506.0, 3906.0, 3906.0, 200.0 ** 2) == pytest.approx(2.0)
+    # Symmetric in the sign of the miss, and vectorised.
+    out = implausibility(np.array([3506.0, 4306.0]), 3906.0, 3906.0, np.array([4e4, 4e4]))
+    np.testing.assert_allclose(out, [2.0, 2.0])
+
+
+def test_implausibility_of_a_range_is_the_distance_to_it() -> None:
+    lo, hi = 1000.0, 1999.0
+    means = np.array([900.0, 1000.0, 1500.0, 1999.0, 2099.0])
+    np.testing.assert_allclose(implausibility(means, lo, hi, 50.0 ** 2), [2.0, 0, 0, 0, 2.0])
+
+
+def test_implausibility_falls_as_any_variance_grows() -> None:
+    # I = d / sqrt(V_obs + V_md + V_em + V_ens): doubling the total variance divides by sqrt 2.
+    one = implausibility(10.0, 0.0, 0.0, 1.0 + 2.0 + 3.0 + 4.0)
+    two = implausibility(10.0, 0.0, 0.0, 2.0 * (1.0 + 2.0 + 3.0 + 4.0))
+    assert one / two == pytest.approx(np.sqrt(2.0))
+
+
+def test_implausibility_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="positive variance"):
+        implausibility(1.0, 0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="below lower"):
+        implausibility(1.0, 2.0, 1.0, 1.0)
+
+
+# -------------------------------------------------------------------------- emulator
+
+NAMES = ("x1", "x2", "dummy")
+LO, HI = np.zeros(3), np.ones(3)
+
+
+def true_mean(X: np.ndarray) -> np.ndarray:
+    """A quadratic the emulator's basis can represent exactly; ``dummy`` has no effect."""
+    x1, x2 = X[:, 0], X[:, 1]
+    return 10.0 + 5.0 * x1 + 3.0 * x1 ** 2 - 2.0 * x1 * x2 + 4.0 * x2
+
+
+def simulate(rng: np.random.Generator, n: int, R: int, sd) -> tuple[np.ndarray, np.ndarray]:
+    X = rng.random((n, 3))
+    noise_sd = sd(X) if callable(sd) else np.full(n, sd)
+    Y = true_mean(X)[:, None] + noise_sd[:, None] * rng.standard_normal((n, R))
+    return X, Y
+
+
+def test_emulator_finds_the_active_parameters() -> None:
+    rng = np.random.default_rng(1)
+    X, Y = simulate(rng, 80, 3, 0.5)
+    em = Emulator(NAMES, LO, HI).fit(X, Y)
+    assert sorted(em.active_names()) == ["x1", "x2"]
+    assert em.r_squared > 0.95
+
+
+def test_emulator_prediction_variance_is_calibrated() -> None:
+    # Over 400 independent designs, the squared standardised error of the predicted mean at
+    # a fixed point has expectation ~1.05 (a t-variate with ~70 dof, plus active-set
+    # selection; 1.05-1.08 in 1,000-fit runs). Its mean over 400 fits has sd ~0.075, so
+    # [0.75, 1.4] allows 4 sd each way and fails if the variance is off by a factor 1.4.
+    rng = np.random.default_rng(2)
+    x0 = np.array([[0.8, 0.3, 0.5]])
+    z2, var_ens = [], []
+    for _ in range(400):
+        X, Y = simulate(rng, 80, 3, 0.5)
+        p = Emulator(NAMES, LO, HI).fit(X, Y).predict(x0)
+        z2.append(float((p.mean[0] - true_mean(x0)[0]) ** 2 / p.var_emulator[0]))
+        var_ens.append(float(p.var_ensemble[0]))
+    assert 0.75 < np.mean(z2) < 1.4
+    # The ensemble variance is the noise variance 0.25. One fit's variance model has sd
+    # ~0.15 (relative); the mean of 400 fits is within 10% unless the variance model is
+    # biased (a log-linear OLS of log s^2 without correction would give ~0.14 here).
+    assert np.mean(var_ens) == pytest.approx(0.25, rel=0.1)
+
+
+def test_emulator_variance_shrinks_with_more_runs() -> None:
+    rng = np.random.default_rng(3)
+    x0 = np.array([[0.5, 0.5, 0.5]])
+    small = Emulator(NAMES, LO, HI).fit(*simulate(rng, 40, 2, 0.5)).predict(x0)
+    large = Emulator(NAMES, LO, HI).fit(*simulate(rng, 640, 2, 0.5)).predict(x0)
+    # var_pred_mean ~ 1/n: 16x the points gives ~1/16 the variance; > 4x smaller is safe.
+    assert large.var_emulator[0] < small.var_emulator[0] / 4
+
+
+def test_emulator_follows_a_varying_ensemble_variance() -> None:
+    rng = np.random.default_rng(4)
+    X, Y = simulate(rng, 200, 3, lambda X: 0.2 + 0.8 * X[:, 0])
+    p = Emulator(NAMES, LO, HI).fit(X, Y).predict(np.array([[0.1, 0.5, 0.5], [0.9, 0.5, 0.5]]))
+    # True variances 0.28^2 = 0.078 and 0.92^2 = 0.846, a ratio of 10.8; the log-linear
+    # variance model cannot fit the curvature exactly, so ask for a ratio above 4.
+    assert p.var_ensemble[1] / p.var_ensemble[0] > 4
+
+
+def test_ensemble_variance_copes_with_tied_replicates() -> None:
+    # Small integer counts: two replicates often tie (s^2 = 0). The variance model must stay
+    # near the truth instead of being dragged to zero by log(0). Poisson counts with mean
+    # ~20 have variance ~20; 40% error allows for the variance model's sampling error.
+    rng = np.random.default_rng(7)
+    X = rng.random((120, 3))
+    lam = 15.0 + 10.0 * X[:, 0]
+    Y = rng.poisson(lam[:, None], size=(120, 2)).astype(float)
+    assert np.mean(Y[:, 0] == Y[:, 1]) > 0.03  # ties do occur
+    p = Emulator(NAMES, LO, HI).fit(X, Y).predict(np.array([[0.5, 0.5, 0.5]]))
+    assert p.var_ensemble[0] == pytest.approx(20.0, rel=0.4)
+
+
+def test_emulator_lack_of_fit_counts_when_the_basis_is_wrong() -> None:
+    rng = np.random.default_rng(5)
+    X = rng.random((150, 3))
+    wiggle = np.sin(12.0 * X[:, 0])  # not quadratic: the residual is structure, not noise
+    Y = (true_mean(X) + 2.0 * wiggle)[:, None] + 0.1 * rng.standard_normal((150, 2))
+    em = Emulator(NAMES, LO, HI).fit(X, Y)
+    exact = Emulator(NAMES, LO, HI).fit(*simulate(rng, 150, 2, 0.1))
+    # sin(12 x) left over has variance ~2^2 / 2 = 2, far above the noise of a mean (0.005).
+    assert em.var_lack_of_fit > 0.5
+    assert exact.var_lack_of_fit < 0.05
+    val = em.validate(*(lambda X: (X, (true_mean(X) + 2.0 * np.sin(12.0 * X[:, 0]))[:, None]
+                                   + 0.1 * rng.standard_normal((100, 2))))(rng.random((100, 3))))
+    # Counting lack of fit keeps the emulator honest where it is wrong: most held-out
+    # errors stay within 3 sd.
+    assert val.n == 100 and val.coverage3 > 0.85
+
+
+def test_emulator_rejects_too_small_designs() -> None:
+    rng = np.random.default_rng(6)
+    with pytest.raises(ValueError, match="cannot fit"):
+        Emulator(NAMES, LO, HI).fit(*simulate(rng, 6, 2, 0.5))
+    with pytest.raises(RuntimeError, match="fit the emulator"):
+        Emulator(NAMES, LO, HI).predict(np.zeros((1, 3)))
+
+
+# --------------------------------------------------------------------- experiments
+
+
+def test_shipped_calibration_experiment() -> None:
+    spec = load_calibration(EXPERIMENTS / "calibrate_2025.toml")
+    assert 8 <= len(spec.parameters) <= 12
+    for p in spec.parameters:
+        reg = PARAMETERS[p.name]
+        assert reg.section == "behaviour"
+        assert reg.bounds[0] <= p.lower < p.upper <= reg.bounds[1]
+        assert p.why
+    assert [t.id for t in spec.targets.held_out] == ["A29"]
+    assert spec.cutoff == 3.0 and spec.until == "2025-12"
+    assert spec.truth is None
+    # Programme sizes are inputs: the scenario keeps the article's levers.
+    assert spec.scenario.evaluated_cadres == 479 and spec.scenario.pilot_villages == 50
+
+
+@pytest.mark.parametrize("name", ["recover_small.toml", "recover_2025.toml"])
+def test_shipped_recovery_experiments(name: str) -> None:
+    spec = load_calibration(EXPERIMENTS / name)
+    assert spec.truth is not None and set(spec.truth) == set(spec.names)
+    for p in spec.parameters:
+        assert p.lower <= spec.truth[p.name] <= p.upper
+
+
+def experiment(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "exp.toml"
+    path.write_text(f'scenario = "{BASELINE}"\ntargets = "{TARGETS}"\nseed = 1\n' + body,
+                    encoding="utf-8")
+    return path
+
+
+GOOD_PARAMS = '[parameters]\npromotion_rate = { range = [0.005, 0.03], why = "A7" }\n'
+
+
+@pytest.mark.parametrize("body, key, words", [
+    ('[parameters]\npilot_villages = { range = [10.0, 60.0] }\n', "parameters.pilot_villages",
+     "only [behaviour] parameters"),
+    ('[parameters]\ntraining_months = { range = [1.0, 12.0] }\n', "parameters.training_months",
+     "only float parameters"),
+    ('[parameters]\npromotion_rate = { range = [0.005, 0.5] }\n',
+     "parameters.promotion_rate.range", "inside the registry bounds [0, 0.2]"),
+    ('[parameters]\npromotion_rate = { range = [0.03, 0.005] }\n',
+     "parameters.promotion_rate.range", "must be increasing"),
+    ('[parameters]\npromotion_rat = { range = [0.0, 0.1] }\n', "parameters.promotion_rat",
+     "unknown parameter"),
+    ('[parameters]\npromotion_rate = [0.0, 0.1]\n', "parameters.promotion_rate",
+     "expected { range"),
+    ('[design]\nwaves = 0\n' + GOOD_PARAMS, "design.waves", "must be >= 1"),
+    ('[design]\nwave = 3\n' + GOOD_PARAMS, "design.wave", "unknown key"),
+    ('[history_matching]\nrule = "mean"\n' + GOOD_PARAMS, "history_matching.rule",
+     "expected one of max, second_max"),
+    ('use_targets = ["A99"]\n' + GOOD_PARAMS, "use_targets", "no target 'A99'"),
+    ('held_out = ["A4", "A5", "A6", "A7", "A8", "A9", "A14", "A29"]\n' + GOOD_PARAMS,
+     "held_out", "nothing to fit"),
+    ('[recovery]\ntruth = { promotion_rate = 0.5 }\n' + GOOD_PARAMS,
+     "recovery.truth.promotion_rate", "expected a number in [0.005, 0.03]"),
+    ('[recovery]\nobs_cv = 0.05\n' + GOOD_PARAMS, "recovery.truth", "required"),
+    ('seeds = 3\n' + GOOD_PARAMS, "seeds", "unknown key"),
+])
+def test_bad_experiments_name_file_key_and_problem(tmp_path: Path, body: str, key: str,
+                                                   words: str) -> None:
+    path = experiment(tmp_path, body)
+    with pytest.raises(CalibrationError) as info:
+        load_calibration(path)
+    assert info.value.key == key
+    assert words in info.value.problem
+    assert str(path) in str(info.value)
+
+
+def test_good_experiment_from_parts(tmp_path: Path) -> None:
+    spec = load_calibration(experiment(tmp_path, GOOD_PARAMS))
+    assert spec.names == ["promotion_rate"]
+    assert spec.discrepancy_cv["A4"] == pytest.approx(0.05)
+
+
+# ------------------------------------------------------------------- scenario update
+
+
+def test_update_scenario_keeps_comments_and_writes_provenance(tmp_path: Path) -> None:
+    path = tmp_path / "baseline_2025.toml"
+    shutil.copy(BASELINE, path)
+    before = path.read_text(encoding="utf-8").splitlines()
+    update_scenario(path, {"promotion_rate": 0.0123, "advance_rate": 0.25},
+                    {"promotion_rate": (0.01, 0.02), "advance_rate": (0.1, 0.4)},
+                    "calibrate_2025", "2025-11-30")
+    after = path.read_text(encoding="utf-8").splitlines()
+    assert len(after) == len(before)
+    changed = [(b, a) for b, a in zip(before, after, strict=True) if b != a]
+    assert [a.split(" =")[0] for _, a in changed] == ["promotion_rate", "advance_rate"]
+    assert [c for c in before if c.startswith("#")] == [c for c in after if c.startswith("#")]
+    line = dict((a.split(" =")[0], a) for _, a in changed)["promotion_rate"]
+    assert tomllib.loads(line)["promotion_rate"] == {
+        "value": 0.0123,
+        "source": "calibration: calibrate_2025 2025-11-30, accepted range [0.01, 0.02]"}
+    scenario = load_scenario(path)
+    assert scenario.promotion_rate == 0.0123 and scenario.advance_rate == 0.25
+    assert scenario.sources["advance_rate"].startswith("calibration: calibrate_2025")
+
+
+def test_update_scenario_appends_a_missing_parameter(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    text = BASELINE.read_text(encoding="utf-8")
+    path.write_text("\n".join(x for x in text.splitlines()
+                              if not x.startswith("advance_rate")) + "\n", encoding="utf-8")
+    update_scenario(path, {"advance_rate": 0.3}, {"advance_rate": (0.2, 0.4)}, "x", "2025-01-01")
+    scenario = load_scenario(path)
+    assert scenario.advance_rate == 0.3 and scenario.sources["advance_rate"].startswith("calib")
+
+
+def test_update_scenario_refuses_invalid_values_and_leaves_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    shutil.copy(BASELINE, path)
+    before = path.read_text(encoding="utf-8")
+    with pytest.raises(ScenarioError, match="out of range"):
+        update_scenario(path, {"promotion_rate": 0.9}, {"promotion_rate": (0.0, 1.0)}, "x")
+    assert path.read_text(encoding="utf-8") == before
+
+
+# --------------------------------------------------------------------------- command
+
+
+def test_cli_reports_a_bad_experiment_on_one_line(tmp_path: Path, capsys) -> None:
+    from countysim.cli import main
+
+    path = experiment(tmp_path, '[parameters]\npilot_villages = { range = [10.0, 60.0] }\n')
+    assert main(["calibrate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "parameters.pilot_villages" in err
+
+
+def test_cli_refuses_to_write_pseudo_targets_into_a_scenario(capsys) -> None:
+    from countysim.cli import main
+
+    assert main(["calibrate", str(EXPERIMENTS / "recover_small.toml"),
+                 "--update-scenario"]) == 2
+    assert "recovery experiment" in capsys.readouterr().err

@@ -1,0 +1,131 @@
+"""The ``countysim`` command line: run, check, district; exit statuses and messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import countysim
+import pytest
+import xarray as xr
+from conftest import create_test_scenario, write_toml
+from countysim import Scenario, load_scenario
+from countysim.cli import EXIT_USAGE, main
+from countysim.report import ROWS
+
+COUNTYSIM = Path(sys.executable).with_name("countysim")
+
+
+@pytest.fixture
+def small_file(tmp_path) -> Path:
+    """A small scenario as a TOML file (name ``small``, horizon 2025-03)."""
+    text = create_test_scenario(until="2025-03").to_toml().replace(
+        'name = "defaults"', 'name = "small"')
+    return write_toml(tmp_path / "small.toml", text)
+
+
+def test_run_writes_netcdf_and_prints_the_table(small_file, tmp_path, capsys):
+    out = tmp_path / "out" / "small.nc"
+    assert main(["run", str(small_file), "--seed", "3", "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert out.is_file()
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        assert ds.sizes["time"] == 3
+        assert ds.attrs["seed_entropy"] == "3"
+        assert ds.attrs["scenario_name"] == "small"
+        assert Scenario.from_toml(ds.attrs["scenario_toml"]) == load_scenario(small_file)
+    for row in ROWS:
+        assert row.label in stdout
+        if row.figure:
+            assert row.figure in stdout
+    assert "seed 3" in stdout and "2025-03" in stdout
+    assert f"wrote {out}" in stdout
+
+
+def test_run_until_overrides_the_scenario_horizon(small_file, tmp_path, capsys):
+    out = tmp_path / "two.nc"
+    assert main(["run", str(small_file), "--until", "2025-02", "--out", str(out)]) == 0
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        assert ds.sizes["time"] == 2
+    assert "values at 2025-02" in capsys.readouterr().out
+
+
+def test_run_default_output_path(small_file, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(small_file), "--until", "2025-01"]) == 0
+    assert (tmp_path / "runs" / "small.nc").is_file()
+    capsys.readouterr()
+
+
+def test_same_seed_same_file_contents(small_file, tmp_path, capsys):
+    a, b = tmp_path / "a.nc", tmp_path / "b.nc"
+    for out in (a, b):
+        assert main(["run", str(small_file), "--seed", "5", "--out", str(out)]) == 0
+    capsys.readouterr()
+    with xr.open_dataset(a, engine="h5netcdf") as da, xr.open_dataset(b, engine="h5netcdf") as db:
+        xr.testing.assert_identical(da.load(), db.load())
+
+
+def _one_line_error(capsys) -> str:
+    """Assert stderr holds exactly one error line without a traceback; return it."""
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("countysim: error: ") and "Traceback" not in captured.err
+    return lines[0]
+
+
+def test_until_before_start_is_a_usage_error(tmp_path, capsys):
+    text = create_test_scenario(start="2025-06").to_toml()
+    path = write_toml(tmp_path / "late.toml", text)
+    status = main(["run", str(path), "--until", "2025-03", "--out", str(tmp_path / "x.nc")])
+    assert status == EXIT_USAGE
+    assert "2025-03" in _one_line_error(capsys)
+    assert not (tmp_path / "x.nc").exists()
+
+
+def test_until_after_the_horizon_is_a_usage_error(small_file, tmp_path, capsys):
+    # The scenario loader rejects until > 2030-12; the --until option must do the same,
+    # on one line and with status 2, rather than fail with a traceback.
+    status = main(["run", str(small_file), "--until", "2031-01", "--out",
+                   str(tmp_path / "x.nc")])
+    assert status == EXIT_USAGE
+    assert "2031-01" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("args", [["run"], ["run", "x.toml", "--until", "2025-13"],
+                                  ["run", "x.toml", "--until", "May"],
+                                  ["run", "x.toml", "--seed", "-1"],
+                                  ["run", "x.toml", "--seed", "one"], ["fly"], []])
+def test_bad_arguments_exit_with_status_2(args, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "error" in err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert countysim.__version__ in capsys.readouterr().out
+
+
+def test_check_prints_the_resolved_scenario(small_file, capsys):
+    assert main(["check", str(small_file)]) == 0
+    text = capsys.readouterr().out
+    assert Scenario.from_toml(text) == load_scenario(small_file)
+
+
+def test_console_script_runs_and_exits(small_file, tmp_path):
+    out = tmp_path / "cli.nc"
+    ok = subprocess.run([str(COUNTYSIM), "run", str(small_file), "--until", "2025-02",
+                         "--out", str(out)], capture_output=True, text=True, timeout=300,
+                        check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert out.is_file() and "A4" in ok.stdout and "Traceback" not in ok.stderr
+    bad = subprocess.run([str(COUNTYSIM), "run", str(small_file), "--until", "2025-13"],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
