@@ -58,6 +58,7 @@ from scipy.stats import qmc
 
 from . import __version__
 from .emulate import Emulator, implausibility
+from .errors import InputError
 from .parameters import PARAMETERS
 from .scenario import Scenario, ScenarioError, load_scenario, month_index
 from .targets import Target, Targets, load_targets
@@ -69,18 +70,8 @@ RULES = ("max", "second_max")
 _MARGIN = 0.1  # share of a box's width added on each side when it is shrunk to the NROY set
 
 
-class CalibrationError(ValueError):
-    """A calibration experiment file is invalid.
-
-    Attributes:
-        file: The file at fault.
-        key: The dotted key at fault, e.g. ``"parameters.promotion_rate.range"``.
-        problem: What is wrong and what is allowed.
-    """
-
-    def __init__(self, file: str | Path, key: str, problem: str) -> None:
-        self.file, self.key, self.problem = str(file), key, problem
-        super().__init__(f"{self.file}: {key}: {problem}")
+class CalibrationError(InputError):
+    """A calibration experiment file is invalid."""
 
 
 # ============================================================================ experiment

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from . import __version__
 from .district import DistrictDataError
-from .scenario import LAST_MONTH, ScenarioError, month_index
+from .errors import InputError
+from .scenario import LAST_MONTH, month_index
 
 EXIT_USAGE = 2
 
@@ -44,14 +45,25 @@ def _month(text: str) -> str:
     return text
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
+def _whole_number(minimum: int):
+    """An argparse type: a whole number >= ``minimum``, with a one-line error otherwise."""
+    what = "a non-negative integer" if minimum == 0 else f"an integer >= {minimum}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
+_seed = _whole_number(0)
+_workers = _whole_number(1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,16 +135,6 @@ def _cmd_district(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ sweeps (issue 3)
-
-
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def _add_sweep_parsers(sub: argparse._SubParsersAction) -> None:
@@ -253,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ScenarioError, DistrictDataError, UsageError) as exc:
+    except (InputError, DistrictDataError, UsageError) as exc:
         print(f"countysim: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -75,6 +75,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError
 from .parameters import PARAMETERS, Parameter
 from .scenario import FIRST_MONTH, LAST_MONTH, Scenario, ScenarioError, load_scenario, month_index
 
@@ -97,18 +98,8 @@ _DESIGN_KEYS = {
 SHAPE_PARAMETERS = ("villages", "townships", "district_seed")
 
 
-class ExperimentError(ValueError):
-    """An experiment file is invalid.
-
-    Attributes:
-        file: The experiment file at fault.
-        key: The dotted key at fault, e.g. ``"design.parameters.pilot_villages"``.
-        problem: What is wrong and what is allowed.
-    """
-
-    def __init__(self, file: str | Path, key: str, problem: str) -> None:
-        self.file, self.key, self.problem = str(file), key, problem
-        super().__init__(f"{self.file}: {key}: {problem}")
+class ExperimentError(InputError):
+    """An experiment file is invalid."""
 
 
 @dataclass(frozen=True)

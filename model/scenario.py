@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import InputError
 from .parameters import PARAMETERS, SECTIONS, Parameter
 
 __all__ = ["Scenario", "ScenarioError", "default_scenario", "load_scenario"]
@@ -39,18 +40,8 @@ FIRST_MONTH = "2025-01"
 LAST_MONTH = "2030-12"
 
 
-class ScenarioError(ValueError):
-    """A scenario file or override is invalid.
-
-    Attributes:
-        file: The file at fault (``"<overrides>"`` for keyword overrides).
-        key: The dotted key at fault, e.g. ``"levers.pilot_villages"``.
-        problem: What is wrong and what is allowed.
-    """
-
-    def __init__(self, file: str | Path, key: str, problem: str) -> None:
-        self.file, self.key, self.problem = str(file), key, problem
-        super().__init__(f"{self.file}: {key}: {problem}")
+class ScenarioError(InputError):
+    """A scenario file or override is invalid."""
 
 
 def month_index(month: str) -> int:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .errors import InputError
 from .observe import VARIABLES
 from .scenario import month_index
 
@@ -57,18 +58,8 @@ _OPTIONAL = ("reporting_cv", "window_sd_months", "units")
 _TOP_LEVEL = ("title", "article", "article_file", "report_month", "notes", "targets")
 
 
-class TargetError(ValueError):
-    """A targets file is invalid.
-
-    Attributes:
-        file: The file at fault.
-        key: The key at fault, e.g. ``"targets[2].kind"`` or ``"A7.pool"``.
-        problem: What is wrong and what is allowed.
-    """
-
-    def __init__(self, file: str | Path, key: str, problem: str) -> None:
-        self.file, self.key, self.problem = str(file), key, problem
-        super().__init__(f"{self.file}: {key}: {problem}")
+class TargetError(InputError):
+    """A targets file is invalid."""
 
 
 @dataclass(frozen=True)
