@@ -409,6 +409,12 @@ def export(store: str | Path, out: str | Path) -> Path:
 # ---------------------------------------------------------------------------- writing
 
 
+# Zarr 3.4's fused codec pipeline encodes a chunk in one synchronous step: the same
+# codecs, hence the same bytes, with about a third less overhead per chunk than the
+# default pipeline (a run is ~40 small chunks). Opt-in in zarr 3.4, so set only here.
+_FAST_PIPELINE = {"codec_pipeline.path": "zarr.core.codec_pipeline.FusedCodecPipeline"}
+
+
 class RunWriter:
     """Writes finished runs into an existing store (used by the sweep's parent process).
 
@@ -420,7 +426,9 @@ class RunWriter:
     """
 
     def __init__(self, path: str | Path) -> None:
+        import zarr
         import zarr.api.asynchronous as za
+        import zarr.core.codec_pipeline as pipelines
 
         self.path = Path(path)
         attrs = _group_attrs(self.path)
@@ -430,11 +438,13 @@ class RunWriter:
         # A private event loop: zarr's async API writes a run's chunks concurrently,
         # about twice as fast as one synchronous write per array.
         self._loop = asyncio.new_event_loop()
-        group = self._loop.run_until_complete(
-            za.open_group(store=str(self.path), mode="r+", zarr_format=3))
         self._written: dict[int, dict[str, np.ndarray]] = {}
         names = [*self.run_vars, *self.per_sample, "status", "error"]
-        self._arrays = {n: self._loop.run_until_complete(group.getitem(n)) for n in names}
+        fast = _FAST_PIPELINE if hasattr(pipelines, "FusedCodecPipeline") else {}
+        with zarr.config.set(fast):
+            group = self._loop.run_until_complete(
+                za.open_group(store=str(self.path), mode="r+", zarr_format=3))
+            self._arrays = {n: self._loop.run_until_complete(group.getitem(n)) for n in names}
         with xr.open_zarr(self.path, consolidated=False, zarr_format=3) as ds:
             self._dims = {n: ds[n].dims for n in [*self.run_vars, *self.per_sample]}
             run_dims = {d for n in self.run_vars for d in ds[n].dims} - set(RUN_DIMS)

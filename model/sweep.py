@@ -326,12 +326,13 @@ def _process_context() -> multiprocessing.context.BaseContext:
 
 @contextmanager
 def _dask_executor(workers: int | None, address: bool | str) -> Iterator[tuple[Any, int]]:
+    import logging
+
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise ValueError("dask=... needs dask.distributed: pip install 'countysim[dask]'") \
-            from None
-    import logging
+        raise ValueError("dask=... needs dask.distributed: "
+                         "pip install 'countysim[dask]'") from None
 
     cluster = None
     if address is True or address == "":
@@ -377,14 +378,25 @@ def _drive(exp: Experiment, todo: list[tuple[int, int]], executor: cf.Executor, 
         return cached[1]
 
     def record(i: int, r: int, result: RunResult) -> str:
+        nonlocal failed
+        outcome = FAILED
         if result.dataset is not None:
             problem = writer.mismatch(result.dataset, i)
             if problem is None:
                 writer.write_done(i, r, result.dataset)
-                return DONE
-            result.error = f"LayoutError: the run's output does not fit the store: {problem}"
-        writer.write_failed(i, r, result.error)
-        return FAILED
+                outcome = DONE
+            else:
+                result.error = f"LayoutError: the run's output does not fit the store: {problem}"
+        if outcome == FAILED:
+            writer.write_failed(i, r, result.error)
+            failed += 1
+        bar.update(1)
+        bar.set_postfix(failed=failed)
+        return outcome
+
+    def workers_died(exc: BaseException) -> SweepError:
+        return SweepError(f"the workers died ({exc!r}); the finished runs are in the store: "
+                          "resume to run the rest")
 
     try:
         while True:
@@ -395,19 +407,14 @@ def _drive(exp: Experiment, todo: list[tuple[int, int]], executor: cf.Executor, 
                 i, r = nxt
                 scenario = scenario_of(i)
                 if isinstance(scenario, str):  # the sample is not a valid scenario
-                    outcome = record(i, r, RunResult(i, r, None, scenario))
-                else:
-                    task = RunTask(i, r, scenario, exp.until, exp.seed)
-                    try:
-                        in_flight[executor.submit(execute_run, task)] = (i, r)
-                    except cf.BrokenExecutor as exc:
-                        raise SweepError(f"the workers died ({exc}); finished runs are in "
-                                         "the store: resume to run the rest") from exc
+                    yield record(i, r, RunResult(i, r, None, scenario))
                     continue
-                failed += outcome == FAILED
-                bar.update(1)
-                bar.set_postfix(failed=failed)
-                yield outcome
+                try:
+                    future = executor.submit(execute_run,
+                                             RunTask(i, r, scenario, exp.until, exp.seed))
+                except cf.BrokenExecutor as exc:
+                    raise workers_died(exc) from exc
+                in_flight[future] = (i, r)
             if not in_flight:
                 return
             finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
@@ -416,15 +423,10 @@ def _drive(exp: Experiment, todo: list[tuple[int, int]], executor: cf.Executor, 
                 try:
                     result = future.result()
                 except cf.BrokenExecutor as exc:
-                    raise SweepError(f"the workers died ({exc}); finished runs are in the "
-                                     "store: resume to run the rest") from exc
+                    raise workers_died(exc) from exc
                 except Exception as exc:  # e.g. a result that could not be sent back
                     result = RunResult(i, r, None, describe_error(exc))
-                outcome = record(i, r, result)
-                failed += outcome == FAILED
-                bar.update(1)
-                bar.set_postfix(failed=failed)
-                yield outcome
+                yield record(i, r, result)
     finally:
         for future in in_flight:
             future.cancel()

@@ -251,6 +251,24 @@ def test_dask_cluster_writes_the_same_store(serial_store, grid_file, tmp_path):
     assert_same_store(serial_store, tmp_path / "dask.zarr")
 
 
+def test_sweep_starts_its_own_local_dask_cluster(serial_store, grid_file, tmp_path):
+    pytest.importorskip("distributed")
+    summary = sweep(grid_file, tmp_path / "local.zarr", dask=True, workers=1,
+                    progress=False)
+    assert summary.ran == 8
+    assert_same_store(serial_store, tmp_path / "local.zarr")
+
+
+def test_default_codec_pipeline_writes_the_same_store(serial_store, grid_file, tmp_path,
+                                                      monkeypatch):
+    """The writer's faster (fused) zarr pipeline must not change a single byte."""
+    import countysim.store
+
+    monkeypatch.setattr(countysim.store, "_FAST_PIPELINE", {})
+    sweep(grid_file, tmp_path / "default.zarr", workers=1, progress=False)
+    assert_same_store(serial_store, tmp_path / "default.zarr")
+
+
 def test_window_does_not_change_the_store(serial_store, grid_file, tmp_path):
     sweep(grid_file, tmp_path / "w.zarr", executor=SerialExecutor(), window=1,
           progress=False)
