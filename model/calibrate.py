@@ -44,7 +44,6 @@ import json
 import math
 import re
 import time
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -58,7 +57,7 @@ from scipy.stats import qmc
 
 from . import __version__
 from .emulate import Emulator, implausibility
-from .errors import InputError
+from .errors import InputError, read_toml
 from .parameters import PARAMETERS
 from .scenario import Scenario, ScenarioError, load_scenario, month_index
 from .targets import Target, Targets, load_targets
@@ -227,13 +226,7 @@ def load_calibration(path: str | Path) -> CalibrationSpec:
         TargetError: The targets file is invalid.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CalibrationError(path, "<file>", f"experiment file {path} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CalibrationError(path, "<syntax>", f"not valid TOML: {exc}") from None
+    text, data = read_toml(path, CalibrationError, "experiment")
     for key in data:
         if key not in _TOP:
             raise CalibrationError(path, key, f"unknown key; allowed: {', '.join(_TOP)}")

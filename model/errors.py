@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
+from typing import Any
 
 
 class InputError(ValueError):
@@ -20,3 +22,23 @@ class InputError(ValueError):
     def __init__(self, file: str | Path, key: str, problem: str) -> None:
         self.file, self.key, self.problem = str(file), key, problem
         super().__init__(f"{self.file}: {key}: {problem}")
+
+
+def read_toml(path: Path, error: type[InputError], what: str) -> tuple[str, dict[str, Any]]:
+    """Read a TOML input file, or raise ``error`` naming the file.
+
+    Args:
+        path: The file.
+        error: The :class:`InputError` subclass to raise.
+        what: What the file is, for the message (e.g. ``"experiment"``).
+
+    Returns:
+        The file's text and its parsed content.
+    """
+    if not path.is_file():
+        raise error(path, "<file>", f"{what} file {path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8")
+        return text, tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise error(path, "<syntax>", f"not valid TOML: {exc}") from None

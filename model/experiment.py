@@ -68,14 +68,13 @@ import hashlib
 import itertools
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, read_toml
 from .parameters import PARAMETERS, Parameter
 from .scenario import FIRST_MONTH, LAST_MONTH, Scenario, ScenarioError, load_scenario, month_index
 
@@ -265,13 +264,7 @@ def load_experiment(path: str | Path) -> Experiment:
             (including problems of the scenarios it names).
     """
     path = Path(path)
-    if not path.is_file():
-        raise ExperimentError(path, "<file>", f"experiment file {path} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ExperimentError(path, "<syntax>", f"not valid TOML: {exc}") from None
+    text, data = read_toml(path, ExperimentError, "experiment")
     return _Loader(path, data, text).build()
 
 

@@ -26,13 +26,12 @@ whose message names the file, the key and what is allowed, like
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, read_toml
 from .observe import VARIABLES
 from .scenario import month_index
 
@@ -239,13 +238,7 @@ def load_targets(path: str | Path, *, require_held_out: bool = True) -> Targets:
         TargetError: The file is missing, not TOML, or has an invalid key or value.
     """
     path = Path(path)
-    if not path.is_file():
-        raise TargetError(path, "<file>", f"targets file {path} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise TargetError(path, "<syntax>", f"not valid TOML: {exc}") from None
+    text, data = read_toml(path, TargetError, "targets")
     for key in data:
         if key not in _TOP_LEVEL:
             raise TargetError(path, key, f"unknown top-level key; allowed: {', '.join(_TOP_LEVEL)}")
