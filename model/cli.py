@@ -205,7 +205,7 @@ def _add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
     cal = sub.add_parser("calibrate", help="history-match behavioural parameters to targets")
     cal.add_argument("experiment", type=Path, help="calibration experiment TOML "
                      "(e.g. experiments/calibrate_2025.toml)")
-    cal.add_argument("--workers", type=_seed, default=None,
+    cal.add_argument("--workers", type=_workers, default=None, metavar="N",
                      help="worker processes (default: the experiment's); results do not "
                      "depend on it")
     cal.add_argument("--out", type=Path, default=None,
@@ -226,8 +226,6 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         spec = load_calibration(args.experiment)
     except (CalibrationError, TargetError) as exc:
         raise UsageError(str(exc)) from None
-    if args.workers is not None and args.workers < 1:
-        raise UsageError("--workers must be at least 1")
     if args.update_scenario and spec.truth is not None:
         raise UsageError(f"{args.experiment} is a recovery experiment (pseudo-targets); "
                          "refusing to write its values into a scenario")
