@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from .tables import RECRUIT_PROBATION_MONTHS
+from .tables import MONTHS_PER_YEAR, RECRUIT_PROBATION_MONTHS
 
 if TYPE_CHECKING:
     from .county import CountyModel
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 # Order of model.outcomes_ytd: promoted, advanced, removed, then evaluated (the pool).
 OUTCOMES = ("promoted", "advanced", "removed", "unchanged")
 NO_OUTCOME = -1
-MONTHS_PER_YEAR = 12
 
 
 class Cadre(mesa.Agent):

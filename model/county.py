@@ -42,7 +42,7 @@ from .scenario import (
     month_index,
 )
 from .seeds import SeedLike, Streams, as_seed_sequence
-from .tables import Labour
+from .tables import MONTHS_PER_YEAR, Labour
 from .villages import MENTEES_PER_EXPERT, PARTY_BRANCH, Village
 
 __all__ = ["CountyModel", "run"]
@@ -130,7 +130,8 @@ class CountyModel(mesa.Model):
         order = rng.permutation(np.repeat(np.arange(len(rows)), techs))
         mentored = np.bincount(order[:trained], minlength=len(rows))
         returnee_home = rng.choice(len(rows), size=self.p.returnees, p=weights)
-        returnee_start = rng.integers(0, 12, size=self.p.returnees)  # staggered over 2025
+        # Returnee businesses start in a random month of the first year.
+        returnee_start = rng.integers(0, MONTHS_PER_YEAR, size=self.p.returnees)
         for v in self.village_list:
             v.technicians = int(mentored[v.index])
             v.trained_from = self.p.training_months if mentored[v.index] > 0 else -1
@@ -224,12 +225,12 @@ class CountyModel(mesa.Model):
     @property
     def calendar_month(self) -> int:
         """Month of the year of the current step, 1-12."""
-        return (self.start_index + self.month) % 12 + 1
+        return (self.start_index + self.month) % MONTHS_PER_YEAR + 1
 
     @property
     def year(self) -> int:
         """Calendar year of the current step."""
-        return 2025 + (self.start_index + self.month) // 12
+        return 2025 + (self.start_index + self.month) // MONTHS_PER_YEAR
 
     def run_until(self, until: str) -> None:
         """Step until the month ``until`` (``YYYY-MM``) has been simulated."""
@@ -269,7 +270,7 @@ class CountyModel(mesa.Model):
         self.recorder.start_year()
 
     def _drivers(self) -> None:
-        growth = (1.0 + self.p.output_growth) ** (self.month / 12.0)
+        growth = (1.0 + self.p.output_growth) ** (self.month / MONTHS_PER_YEAR)
         self.demand = growth * T.VACANCY_SEASON[self.calendar_month - 1]
 
     def _raise_problems(self) -> None:
@@ -318,7 +319,7 @@ class CountyModel(mesa.Model):
         """Visit this month's share of ``firm_visits_per_year`` firms (A3)."""
         per_year = self.p.firm_visits_per_year
         m = self.calendar_month
-        due = per_year * m // 12 - per_year * (m - 1) // 12
+        due = per_year * m // MONTHS_PER_YEAR - per_year * (m - 1) // MONTHS_PER_YEAR
         self.visits_month = 0
         if due == 0 or routine.size == 0:
             return

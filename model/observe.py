@@ -15,14 +15,13 @@ import pandas as pd
 import xarray as xr
 
 from . import __version__
+from .problems import Origin, Status
 from .seeds import describe
-from .tables import LABOUR_STATES, Labour
+from .tables import LABOUR_STATES, MONTHS_PER_YEAR, Labour
 from .villages import COOPERATIVE_KINDS
 
 if TYPE_CHECKING:
     from .county import CountyModel
-
-MONTHS_PER_YEAR = 12
 
 
 @dataclass(frozen=True)
@@ -136,11 +135,13 @@ class Recorder:
         r["problems_raised"].append(m.problems_raised)
         r["problems_resolved"].append(m.problems_resolved)
         r["problems_resolved_cum"].append(self.cum["problems"])
-        routine_open = (q.status != 2) & (q.origin != 2)
+        unresolved = q.status != Status.RESOLVED
+        legacy = q.origin == Origin.LEGACY
+        routine_open = unresolved & ~legacy
         r["problems_open"].append(int(routine_open.sum()))
         r["legacy_resolved"].append(m.legacy_resolved)
         r["legacy_resolved_cum"].append(self.cum["legacy"])
-        r["legacy_open"].append(int(((q.status != 2) & (q.origin == 2)).sum()))
+        r["legacy_open"].append(int((unresolved & legacy).sum()))
         r["firm_visits"].append(m.visits_month)
         r["firms_visited_ytd"].append(m.firms_visited_ytd)
         promoted, advanced, removed, evaluated = (int(x) for x in m.outcomes_ytd)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+MONTHS_PER_YEAR = 12
+
 
 class Labour(IntEnum):
     """Labour states of a worker (the ``labour_state`` dimension, in this order)."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from .tables import PRODUCT_LINES
+from .tables import MONTHS_PER_YEAR, PRODUCT_LINES
 
 if TYPE_CHECKING:
     from .county import CountyModel
@@ -96,13 +96,13 @@ class Village(mesa.Agent):
         access = 1.0 + (p.alliance_market_boost if self.alliance >= 0 else 0.0)
         annual = (self.active_land * p.coop_revenue_per_mu
                   + self.active_buildings * p.building_revenue) * self.productivity * access
-        self.coop_revenue = annual / 12.0
+        self.coop_revenue = annual / MONTHS_PER_YEAR
         returnees = self.active_returnees(month)
-        trend = (1.0 + p.collective_trend_growth) ** ((month + 1) / 12.0)
+        trend = (1.0 + p.collective_trend_growth) ** ((month + 1) / MONTHS_PER_YEAR)
         noise = rng.lognormal(-0.5 * p.collective_income_noise ** 2, p.collective_income_noise)
-        self.collective_income = (self.base_income * trend * noise / 12.0
+        self.collective_income = (self.base_income * trend * noise / MONTHS_PER_YEAR
                                   + p.coop_collective_share * self.coop_revenue
-                                  + returnees * p.returnee_income / 12.0)
+                                  + returnees * p.returnee_income / MONTHS_PER_YEAR)
         wage_bill = p.coop_wage_share * self.coop_revenue
         self.coop_jobs = int(wage_bill // p.local_wage) if p.local_wage > 0 else 0
         self.local_jobs = self.coop_jobs + returnees * p.returnee_jobs
