@@ -35,6 +35,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check model tests benchmarks experiments
+	$(VENV)/bin/lint-imports
 
 docs: $(STAMP)
 	$(PY) -m countysim.odd

@@ -136,7 +136,7 @@ def measure(work, trace):
 
 SWEEP_SCRIPT = PREAMBLE + """
 import countysim
-from countysim.store import store_size
+from countysim.sweeps.store import store_size
 exp = countysim.load_experiment(sys.argv[1])
 work = lambda: countysim.sweep(exp, sys.argv[2], workers=int(sys.argv[3]), progress=False)
 summary, result = measure(work, trace=sys.argv[4] == "trace")
@@ -182,7 +182,7 @@ print(json.dumps(result))
 @pytest.mark.parametrize("period", [-1, 1], ids=["last_step", "every_month"])
 def test_mesa_batch_run(benchmark, period):
     """The 100-run design of the memory benchmark, run by mesa.batch_run in one process."""
-    months = countysim.scenario.month_index(SMALL_UNTIL) + 1
+    months = countysim.core.scenario.month_index(SMALL_UNTIL) + 1
     args = {"parameters": {"scenario": str(BASELINE), "until": SMALL_UNTIL, **SMALL,
                            "cooperative_support": supports(20)},
             "rng": list(range(REPLICATES)), "max_steps": months, "period": period,

@@ -12,20 +12,14 @@ Sweeps (see docs/sweeps.md)::
     results = countysim.open_results("runs/coverage.zarr")
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("countysim")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
-
-from .county import CountyModel, run
-from .experiment import Experiment, ExperimentError, load_experiment
-from .parameters import PARAMETERS
-from .scenario import Scenario, ScenarioError, load_scenario
-from .store import StoreError, export, open_results
-from .sweep import SweepError, SweepSummary, sweep
-from .targets import TargetError, load_targets
+from .calibration.targets import TargetError, load_targets
+from .core.county import CountyModel, run
+from .core.parameters import PARAMETERS
+from .core.scenario import Scenario, ScenarioError, load_scenario
+from .core.version import __version__
+from .sweeps.experiment import Experiment, ExperimentError, load_experiment
+from .sweeps.store import StoreError, export, open_results
+from .sweeps.sweep import SweepError, SweepSummary, sweep
 
 # The calibration pulls in statsmodels and scipy.optimize: imported on first use.
 _LAZY = {"calibrate": "calibrate", "load_calibration": "calibrate",
@@ -36,7 +30,7 @@ def __getattr__(name: str):
     if name in _LAZY:
         from importlib import import_module
 
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        return getattr(import_module(f".calibration.{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -25,10 +25,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
-from .district import DistrictDataError
-from .errors import InputError
-from .scenario import LAST_MONTH, month_index
+from .core import __version__
+from .core.district import DistrictDataError
+from .core.errors import InputError
+from .core.scenario import LAST_MONTH, month_index
 
 EXIT_USAGE = 2
 
@@ -96,9 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .county import run
-    from .report import format_table
-    from .scenario import load_scenario
+    from .core.county import run
+    from .core.report import format_table
+    from .core.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
     until = args.until or scenario.until
@@ -117,15 +117,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .scenario import load_scenario
+    from .core.scenario import load_scenario
 
     print(load_scenario(args.scenario).to_toml(), end="")
     return 0
 
 
 def _cmd_district(args: argparse.Namespace) -> int:
-    from .district import build_district
-    from .scenario import load_scenario
+    from .core.district import build_district
+    from .core.scenario import load_scenario
 
     district = build_district(load_scenario(args.scenario))
     district.to_csv(args.out)
@@ -162,9 +162,9 @@ def _add_sweep_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .experiment import ExperimentError
-    from .store import StoreError
-    from .sweep import SweepError, sweep
+    from .sweeps.experiment import ExperimentError
+    from .sweeps.store import StoreError
+    from .sweeps.sweep import SweepError, sweep
 
     if args.retry_failed and not args.resume:
         raise UsageError("--retry-failed needs --resume")
@@ -191,7 +191,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .store import StoreError, export
+    from .sweeps.store import StoreError, export
 
     try:
         out = export(args.store, args.out)
@@ -219,8 +219,13 @@ def _add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from .calibrate import CalibrationError, calibrate, load_calibration, update_scenario
-    from .targets import TargetError
+    from .calibration.calibrate import (
+        CalibrationError,
+        calibrate,
+        load_calibration,
+        update_scenario,
+    )
+    from .calibration.targets import TargetError
 
     try:
         spec = load_calibration(args.experiment)
@@ -233,7 +238,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     out = args.out or spec.output.get("dataset") or Path("runs/calibration") / f"{spec.name}.nc"
     print(f"wrote {result.save(out)}")
     if not args.no_report and "report" in spec.output:
-        from .calreport import write_report
+        from .calibration.calreport import write_report
 
         command = f"countysim calibrate {args.experiment}"
         if args.update_scenario:

@@ -11,9 +11,9 @@ import re
 import sys
 from pathlib import Path
 
-from . import tables as T
-from .parameters import PARAMETERS, SECTIONS
-from .scenario import Scenario, load_scenario
+from .core import tables as T
+from .core.parameters import PARAMETERS, SECTIONS
+from .core.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 ODD = ROOT / "docs" / "odd.md"
@@ -48,7 +48,7 @@ def parameter_table(scenario: Scenario, section: str) -> str:
 
 
 def tables_section() -> str:
-    """Markdown of the fixed tables in :mod:`countysim.tables`."""
+    """Markdown of the fixed tables in :mod:`countysim.core.tables`."""
     lines = ["| product line | share of villages | farm income multiplier | source |",
              "|---|---|---|---|"]
     for name, row in T.PRODUCT_LINES.items():

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from countysim.county import CountyModel
-from countysim.observe import VARIABLES
-from countysim.scenario import Scenario, default_scenario
+from countysim.core.county import CountyModel
+from countysim.core.observe import VARIABLES
+from countysim.core.scenario import Scenario, default_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-import countysim.county
+import countysim.core.county
 import numpy as np
 import pytest
 from conftest import create_test_model, run_test_model
-from countysim.cadres import Cadre, evaluate
-from countysim.problems import Origin, Status
-from countysim.tables import RECRUIT_PROBATION_MONTHS
+from countysim.core.cadres import Cadre, evaluate
+from countysim.core.problems import Origin, Status
+from countysim.core.tables import RECRUIT_PROBATION_MONTHS
 
 
 def stepped_model(months: int = 2, **overrides):
@@ -188,7 +188,7 @@ def test_empty_pool():
 def test_at_most_one_outcome_per_cadre_per_year_over_two_years(monkeypatch):
     """Track every evaluation of a run with monthly evaluations and generous rates."""
     seen: Counter = Counter()
-    original = countysim.county.evaluate
+    original = countysim.core.county.evaluate
 
     def tracking(model, pool):
         year = model.year
@@ -201,7 +201,7 @@ def test_at_most_one_outcome_per_cadre_per_year_over_two_years(monkeypatch):
             assert before[c.unique_id] != year, "second outcome in a year"
         return promoted, removed
 
-    monkeypatch.setattr(countysim.county, "evaluate", tracking)
+    monkeypatch.setattr(countysim.core.county, "evaluate", tracking)
     _, ds = run_test_model(months=24, evaluation_interval=1, advance_rate=0.5,
                            advance_min_tenure=0.0, promotion_rate=0.05,
                            removal_score_max=-1.0, integrity_failure_rate=0.2)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from countysim.calibrate import CalibrationError, load_calibration, update_scenario
-from countysim.emulate import Emulator, implausibility
-from countysim.parameters import PARAMETERS
-from countysim.scenario import ScenarioError, load_scenario
+from countysim.calibration.calibrate import CalibrationError, load_calibration, update_scenario
+from countysim.calibration.emulate import Emulator, implausibility
+from countysim.core.parameters import PARAMETERS
+from countysim.core.scenario import ScenarioError, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "scenarios" / "baseline_2025.toml"

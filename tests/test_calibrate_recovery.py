@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from countysim.calibrate import CalibrationResult, calibrate, load_calibration
+from countysim.calibration.calibrate import CalibrationResult, calibrate, load_calibration
 
 EXPERIMENT = Path(__file__).resolve().parents[1] / "experiments" / "recover_small.toml"
 SEEDS = (4242, 7)
@@ -77,7 +77,7 @@ def test_result_does_not_depend_on_the_number_of_workers() -> None:
 
 def test_results_round_trip_netcdf_and_make_a_report(tmp_path: Path) -> None:
     import xarray as xr
-    from countysim.calreport import write_report
+    from countysim.calibration.calreport import write_report
 
     result = recover(SEEDS[0])
     path = result.save(tmp_path / "recover.nc")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from countysim.county import run
-from countysim.scenario import load_scenario, month_index
-from countysim.targets import load_targets
+from countysim.calibration.targets import load_targets
+from countysim.core.county import run
+from countysim.core.scenario import load_scenario, month_index
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "scenarios" / "baseline_2025.toml"
@@ -55,7 +55,7 @@ def test_article_value_inside_the_90_percent_interval(target, simulated) -> None
 
 def test_fitted_parameters_come_from_the_calibration() -> None:
     scenario = load_scenario(BASELINE)
-    from countysim.calibrate import load_calibration
+    from countysim.calibration.calibrate import load_calibration
 
     spec = load_calibration(REPO / "experiments" / "calibrate_2025.toml")
     for p in spec.parameters:

@@ -12,7 +12,7 @@ import xarray as xr
 from conftest import create_test_scenario, write_toml
 from countysim import Scenario, load_scenario
 from countysim.cli import EXIT_USAGE, main
-from countysim.report import ROWS
+from countysim.core.report import ROWS
 
 COUNTYSIM = Path(sys.executable).with_name("countysim")
 

@@ -19,11 +19,11 @@ from conftest import (
     run_test_model,
 )
 from countysim import CountyModel, Scenario, load_scenario, run
-from countysim.cadres import Cadre
-from countysim.firms import Enterprise
-from countysim.parameters import PARAMETERS
-from countysim.scenario import default_scenario
-from countysim.villages import Village
+from countysim.core.cadres import Cadre
+from countysim.core.firms import Enterprise
+from countysim.core.parameters import PARAMETERS
+from countysim.core.scenario import default_scenario
+from countysim.core.villages import Village
 
 # ---------------------------------------------------------------------- construction
 

@@ -9,17 +9,17 @@ import pandas as pd
 import pytest
 from conftest import create_test_scenario, write_toml
 from countysim import load_scenario, run
-from countysim import tables as T
+from countysim.core import tables as T
 from countysim.cli import main
-from countysim.county import CountyModel
-from countysim.district import (
+from countysim.core.county import CountyModel
+from countysim.core.district import (
     LITONG_TOWNSHIPS,
     DistrictDataError,
     build_district,
     draw_cadre_qualities,
     select_pilots,
 )
-from countysim.scenario import Scenario, ScenarioError
+from countysim.core.scenario import Scenario, ScenarioError
 
 # ------------------------------------------------------------------------- generation
 

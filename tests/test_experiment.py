@@ -14,8 +14,8 @@ import pytest
 from conftest import BASELINE, DATA, REPO, write_toml
 from countysim import ExperimentError, load_experiment, load_scenario
 from countysim.cli import EXIT_USAGE, main
-from countysim.experiment import SAMPLED, Factor
-from countysim.parameters import PARAMETERS
+from countysim.core.parameters import PARAMETERS
+from countysim.sweeps.experiment import SAMPLED, Factor
 
 BAD = DATA / "bad_experiments"
 EXPECTED: dict[str, dict[str, str]] = tomllib.loads(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import create_test_model, running_sum_within_year
-from countysim.firms import SUBSIDY_UNIT
+from countysim.core.firms import SUBSIDY_UNIT
 
 N_DRAWS = 4_000
 

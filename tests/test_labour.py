@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from countysim.labour import (
+from countysim.core.labour import (
     NO_EMPLOYER,
     URBAN,
     Workforce,
     rank_within_groups,
     weighted_sample,
 )
-from countysim.tables import Labour
+from countysim.core.tables import Labour
 
 F, L, U, M, S = (Labour.FARMING, Labour.LOCAL_WAGE, Labour.URBAN_JOB, Labour.MIGRANT,
                  Labour.SEEKING)

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import xarray as xr
 from conftest import assert_dataset_metadata, create_test_model
-from countysim.observe import MODEL_REPORTERS, VARIABLES
-from countysim.scenario import Scenario
-from countysim.tables import LABOUR_STATES
-from countysim.villages import COOPERATIVE_KINDS
+from countysim.core.observe import MODEL_REPORTERS, VARIABLES
+from countysim.core.scenario import Scenario
+from countysim.core.tables import LABOUR_STATES
+from countysim.core.villages import COOPERATIVE_KINDS
 
 REQUIRED_FIGURES = ("A4", "A5", "A6", "A7", "A8", "A9", "A14", "A29")
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from countysim import odd
-from countysim.parameters import PARAMETERS
-from countysim.scenario import load_scenario
+from countysim.core.parameters import PARAMETERS
+from countysim.core.scenario import load_scenario
 
 
 def test_odd_tables_are_up_to_date():

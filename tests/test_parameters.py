@@ -8,8 +8,8 @@ import tomllib
 
 import pytest
 from conftest import BASELINE
-from countysim import tables as T
-from countysim.parameters import PARAMETERS, SECTIONS, by_section, defaults
+from countysim.core import tables as T
+from countysim.core.parameters import PARAMETERS, SECTIONS, by_section, defaults
 
 FIGURE_ID = re.compile(r"\b[ABR]\d+\b")
 PARAMS = list(PARAMETERS.values())

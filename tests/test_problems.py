@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-from countysim.problems import NO_CADRE, Origin, ProblemQueue, Status
+from countysim.core.problems import NO_CADRE, Origin, ProblemQueue, Status
 
 
 def test_queue_grows_and_keeps_its_rows():

@@ -23,10 +23,10 @@ from conftest import (
     assert_zero_pilot_effect,
 )
 from countysim import CountyModel
-from countysim.parameters import PARAMETERS
-from countysim.scenario import default_scenario
-from countysim.tables import RECRUIT_PROBATION_MONTHS, Labour
-from countysim.villages import PARTY_BRANCH
+from countysim.core.parameters import PARAMETERS
+from countysim.core.scenario import default_scenario
+from countysim.core.tables import RECRUIT_PROBATION_MONTHS, Labour
+from countysim.core.villages import PARTY_BRANCH
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from conftest import create_test_dataset
-from countysim.report import REPORT_MONTH, ROWS, format_table, indicator_table, report_time
+from countysim.core.report import REPORT_MONTH, ROWS, format_table, indicator_table, report_time
 
 
 def test_report_reads_the_article_month_when_simulated(small_dataset):

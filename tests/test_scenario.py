@@ -10,8 +10,8 @@ import shutil
 import pytest
 from conftest import BASELINE, SCENARIOS, create_test_scenario
 from countysim import ScenarioError, load_scenario
-from countysim.parameters import PARAMETERS, defaults
-from countysim.scenario import Scenario, default_scenario, month_index
+from countysim.core.parameters import PARAMETERS, defaults
+from countysim.core.scenario import Scenario, default_scenario, month_index
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

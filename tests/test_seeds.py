@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from countysim.seeds import STREAMS, Streams, as_seed_sequence, describe
+from countysim.core.seeds import STREAMS, Streams, as_seed_sequence, describe
 
 
 def _first_draws(streams: Streams) -> dict[str, np.ndarray]:

@@ -22,9 +22,9 @@ import xarray as xr
 from conftest import BASELINE, SMALL_DISTRICT, create_test_scenario, write_toml
 from countysim import StoreError, load_experiment, open_results, sweep
 from countysim.cli import EXIT_USAGE, main
-from countysim.district import build_district
-from countysim.store import read_status
-from countysim.sweep import SerialExecutor, replicate_seed
+from countysim.core.district import build_district
+from countysim.sweeps.store import read_status
+from countysim.sweeps.sweep import SerialExecutor, replicate_seed
 
 COUNTYSIM = Path(sys.executable).with_name("countysim")
 
@@ -262,9 +262,9 @@ def test_sweep_starts_its_own_local_dask_cluster(serial_store, grid_file, tmp_pa
 def test_default_codec_pipeline_writes_the_same_store(serial_store, grid_file, tmp_path,
                                                       monkeypatch):
     """The writer's faster (fused) zarr pipeline must not change a single byte."""
-    import countysim.store
+    import countysim.sweeps.store
 
-    monkeypatch.setattr(countysim.store, "_FAST_PIPELINE", {})
+    monkeypatch.setattr(countysim.sweeps.store, "_FAST_PIPELINE", {})
     sweep(grid_file, tmp_path / "default.zarr", workers=1, progress=False)
     assert_same_store(serial_store, tmp_path / "default.zarr")
 

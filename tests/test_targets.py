@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 import pytest
-from countysim.targets import KINDS, TargetError, load_targets
+from countysim.calibration.targets import KINDS, TargetError, load_targets
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "scenarios" / "targets" / "litong_2025.toml"

@@ -7,8 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 from conftest import create_test_model, run_test_model
-from countysim.tables import PRODUCT_LINES
-from countysim.villages import MENTEES_PER_EXPERT, NO_COOPERATIVE, PARTY_BRANCH
+from countysim.core.tables import PRODUCT_LINES
+from countysim.core.villages import MENTEES_PER_EXPERT, NO_COOPERATIVE, PARTY_BRANCH
 
 
 def test_only_pilot_villages_have_a_cooperative():

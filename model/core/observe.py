@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import __version__
 from .problems import Origin, Status
 from .seeds import describe
 from .tables import LABOUR_STATES, MONTHS_PER_YEAR, Labour
+from .version import __version__
 from .villages import COOPERATIVE_KINDS
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ MODEL_REPORTERS = {name: name for name, var in VARIABLES.items() if var.dims == 
 
 
 class Recorder:
-    """Collects one record per month from a :class:`~countysim.county.CountyModel`."""
+    """Collects one record per month from a :class:`~countysim.core.county.CountyModel`."""
 
     def __init__(self, model: CountyModel) -> None:
         self.model = model

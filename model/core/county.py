@@ -52,7 +52,7 @@ class CountyModel(mesa.Model):
     """Agent-based model of a county-level district's development targets.
 
     Args:
-        scenario: A :class:`~countysim.scenario.Scenario`, a path to a scenario TOML file,
+        scenario: A :class:`~countysim.core.scenario.Scenario`, a path to a scenario TOML file,
             or ``None`` for the registry defaults.
         rng: Seed of the run: an ``int`` or a ``numpy.random.SeedSequence`` (a
             ``Generator`` is accepted for Mesa tooling and turned into a seed). Every
@@ -62,8 +62,8 @@ class CountyModel(mesa.Model):
     Attributes:
         p: The scenario in force (after overrides).
         district: The initial district tables.
-        workforce: Workers as arrays (:class:`~countysim.labour.Workforce`).
-        problems: The problem queue (:class:`~countysim.problems.ProblemQueue`).
+        workforce: Workers as arrays (:class:`~countysim.core.labour.Workforce`).
+        problems: The problem queue (:class:`~countysim.core.problems.ProblemQueue`).
         month: Index of the last simulated month (0 = start month); -1 before the first step.
     """
 
@@ -461,7 +461,7 @@ class CountyModel(mesa.Model):
                    if c.evaluated_year == year and c.outcome_year != year)
 
     def dataset(self):
-        """The run so far as an :class:`xarray.Dataset` (see :mod:`countysim.observe`)."""
+        """The run so far as an :class:`xarray.Dataset` (see :mod:`countysim.core.observe`)."""
         return self.recorder.to_dataset()
 
 

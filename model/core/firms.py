@@ -23,7 +23,7 @@ class Enterprise(mesa.Agent):
     Attributes:
         index: Row in the district's firm table (employer index of its workers).
         name: Firm code.
-        sector: Sector (see :data:`~countysim.tables.FIRM_SECTORS`).
+        sector: Sector (see :data:`~countysim.core.tables.FIRM_SECTORS`).
         location: ``"urban"`` or ``"town"``.
         base_productivity: Productivity without problems.
         productivity: Current productivity.

@@ -32,7 +32,7 @@ class Village(mesa.Agent):
         name: Village name (``Township-NN`` when generated).
         township: Township name; villages of one township are neighbours.
         households: Households (B13 household size).
-        product_line: Main product line (a key of :data:`~countysim.tables.PRODUCT_LINES`).
+        product_line: Main product line (a key of :data:`~countysim.core.tables.PRODUCT_LINES`).
         idle_land: Idle land at the start (mu).
         idle_buildings: Idle collective buildings at the start.
         active_land: Land the cooperative has activated (mu).

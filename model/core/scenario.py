@@ -13,7 +13,7 @@ A scenario file has a few top-level keys and one table per parameter section::
     pilot_villages = { value = 50, source = "A13" }
     alliances = false               # a bare value is allowed; its source is the file
 
-Every key is checked against :mod:`countysim.parameters`; the first problem found is
+Every key is checked against :mod:`countysim.core.parameters`; the first problem found is
 raised as :class:`ScenarioError`, whose message names the file, the key and what is
 allowed.
 """

@@ -20,7 +20,7 @@ The kind fixes how the observation variance follows from the wording (see :data:
 every number that enters the variance is in the file beside the figure, so the tolerance
 of each target can be read and argued with. Problems are raised as :class:`TargetError`,
 whose message names the file, the key and what is allowed, like
-:class:`~countysim.scenario.ScenarioError`.
+:class:`~countysim.core.scenario.ScenarioError`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, read_toml
-from .observe import VARIABLES
-from .scenario import month_index
+from ..core.errors import InputError, read_toml
+from ..core.observe import VARIABLES
+from ..core.scenario import month_index
 
 __all__ = ["KINDS", "Target", "TargetError", "Targets", "load_targets"]
 

@@ -12,7 +12,8 @@
    *not* share seeds (no common random numbers): the emulators and the implausibility
    treat run-to-run noise as independent between points, and with shared seeds a wave's
    common draw would shift every emulated mean without showing in any variance.
-3. **Emulators** (:class:`~countysim.emulate.Emulator`, statsmodels OLS) of each target's
+3. **Emulators** (:class:`~countysim.calibration.emulate.Emulator`,
+   statsmodels OLS) of each target's
    ensemble mean and ensemble variance, checked on design points kept out of the fit.
 4. **History matching**: a point is *implausible* if for some fitted target
    ``I = d(z, E[f(x)]) / sqrt(V_obs + V_discrepancy + V_emulator + V_ensemble)`` exceeds
@@ -29,7 +30,8 @@
    verification.
 
 Everything is returned and stored as an :class:`xarray.Dataset` (see
-:func:`results_dataset`); :mod:`countysim.calreport` writes ``docs/calibration.md`` and the
+:func:`results_dataset`); :mod:`countysim.calibration.calreport` writes
+``docs/calibration.md`` and the
 figures from it, and :func:`update_scenario` writes the calibrated values into a scenario
 file.
 
@@ -55,11 +57,11 @@ import xarray as xr
 from scipy.optimize import minimize
 from scipy.stats import qmc
 
-from . import __version__
+from ..core import __version__
+from ..core.errors import InputError, read_toml
+from ..core.parameters import PARAMETERS
+from ..core.scenario import Scenario, ScenarioError, load_scenario, month_index
 from .emulate import Emulator, implausibility
-from .errors import InputError, read_toml
-from .parameters import PARAMETERS
-from .scenario import Scenario, ScenarioError, load_scenario, month_index
 from .targets import Target, Targets, load_targets
 
 __all__ = ["CalibrationError", "CalibrationResult", "CalibrationSpec", "FitParameter",
@@ -431,7 +433,7 @@ _DESIGN, _RUNS, _CHECK, _BASELINE, _ACCEPT, _TRUTH = range(6)
 
 def _run_one(task: tuple) -> tuple[np.ndarray, str]:
     """One model run; returns the target values and an error text ('' if fine)."""
-    from .county import run
+    from ..core.county import run
 
     scenario, overrides, seed, until, reads = task
     try:
@@ -499,7 +501,7 @@ def pseudo_targets(targets: Targets, scenario: Scenario, truth: Mapping[str, flo
     Raises:
         ValueError: A simulated target is zero (no relative variance can be formed).
     """
-    from .county import run
+    from ..core.county import run
 
     until = max(t.read_at for t in targets)
     ds = run(scenario, seed=seed, until=until, **truth)
@@ -680,7 +682,7 @@ def calibrate(experiment: str | Path | CalibrationSpec, *, workers: int | None =
 
     Returns:
         The result; nothing is written to disk (see :meth:`CalibrationResult.save`,
-        :func:`countysim.calreport.write_report`, :func:`update_scenario`).
+        :func:`countysim.calibration.calreport.write_report`, :func:`update_scenario`).
     """
     spec = experiment if isinstance(experiment, CalibrationSpec) else load_calibration(experiment)
     say = log or (lambda _msg: None)

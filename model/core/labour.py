@@ -50,7 +50,7 @@ class Workforce:
 
     Attributes:
         home: Village index of rural workers; ``-1`` for urban residents.
-        state: Labour state (:class:`~countysim.tables.Labour`).
+        state: Labour state (:class:`~countysim.core.tables.Labour`).
         skill: Employability in [0, 1]; seekers with more skill are matched first.
         employer: Firm index of urban jobs (``n_firms`` = other employers), else ``-1``.
         coop_job: The local wage job is with a cooperative or returnee firm of the village.

@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import county
+from ..core import county
+from ..core.scenario import Scenario, ScenarioError
 from .experiment import Experiment, load_experiment
-from .scenario import Scenario, ScenarioError
 from .store import (
     DONE,
     FAILED,
@@ -319,7 +319,7 @@ def _process_context() -> multiprocessing.context.BaseContext:
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["countysim.sweep"])
+        context.set_forkserver_preload(["countysim.sweeps.sweep"])
         return context
     return multiprocessing.get_context("spawn")
 

@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import __version__
+from ..core import __version__
 
 if TYPE_CHECKING:
     from .experiment import Experiment

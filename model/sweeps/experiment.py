@@ -74,9 +74,16 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, read_toml
-from .parameters import PARAMETERS, Parameter
-from .scenario import FIRST_MONTH, LAST_MONTH, Scenario, ScenarioError, load_scenario, month_index
+from ..core.errors import InputError, read_toml
+from ..core.parameters import PARAMETERS, Parameter
+from ..core.scenario import (
+    FIRST_MONTH,
+    LAST_MONTH,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    month_index,
+)
 
 __all__ = ["DESIGNS", "Experiment", "ExperimentError", "Factor", "load_experiment"]
 
@@ -106,7 +113,7 @@ class Factor:
     """One varied parameter and the values or range the design draws from.
 
     Attributes:
-        name: Parameter name (a key of :data:`countysim.parameters.PARAMETERS`).
+        name: Parameter name (a key of :data:`countysim.core.parameters.PARAMETERS`).
         values: Listed values (``grid`` and ``list`` designs).
         low: Lower end of a numeric range (sampled designs).
         high: Upper end of a numeric range (sampled designs).

@@ -1,0 +1,4 @@
+"""Sweeps: experiment designs, executors and the resumable Zarr results store.
+
+Built on :mod:`countysim.core`; never imported by it.
+"""
