@@ -35,6 +35,8 @@ class Parameter:
         source: Figure ID(s), or ``"assumption: <reason>"``.
         doc: One-line meaning.
         choices: Allowed values of a categorical parameter.
+        before: For levers, the value in force before the scenario's start year (the
+            2024 policy regime the spin-up runs under); ``None``: the same as the value.
     """
 
     name: str
@@ -45,6 +47,7 @@ class Parameter:
     source: str
     doc: str
     choices: tuple[str, ...] | None = None
+    before: Any = None
 
     @property
     def kind(self) -> type:
@@ -61,8 +64,8 @@ class Parameter:
         return f"{self.kind.__name__} in [{lo:g}, {hi:g}]"
 
 
-def _p(name, section, default, unit, bounds, source, doc, choices=None) -> Parameter:
-    return Parameter(name, section, default, unit, bounds, source, doc, choices)
+def _p(name, section, default, unit, bounds, source, doc, choices=None, before=None) -> Parameter:
+    return Parameter(name, section, default, unit, bounds, source, doc, choices, before)
 
 
 _A = "assumption: "
