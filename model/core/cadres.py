@@ -1,17 +1,24 @@
 """Cadres: front-line effort, learning, mentoring and the 五比五看 evaluation (steps 3, 7).
 
-Each cadre chooses front-line effort in response to how strongly results are rewarded
-(A1, A2); capability grows with experience, faster with a mentor (A11). At each
-evaluation the five qualities are observed with noise, combined with recorded results,
-and averaged over evaluations (a "promotion club" tournament, Li & Zhou 2005):
+Each month a cadre chooses front-line effort above the mandated minimum (A2) by trading
+its cost against the evaluation's reward: effort raises the results (实绩) dimension, which
+carries ``results_weight`` of the five dimensions (A1), and the reward is largest for a
+cadre near the promotion cut-off or near the removal line. Capability grows with
+experience, faster with a mentor (A11).
 
-* promotion (A7): leading-post vacancies open at ``promotion_rate``; the best cadres above
-  ``promotion_score_min`` fill them;
-* removal (A9): detected integrity failures, or a score at or below ``removal_score_max``;
+At each evaluation the five qualities are observed with noise, results are scored
+against a fixed norm (the district's mean caseload per cadre before the programme), and
+each cadre's standing is a one-year moving average (a "promotion club" tournament,
+Li & Zhou 2005):
+
+* promotion (A7): leading posts fall vacant at ``leading_post_turnover`` (retirement,
+  transfer, term ends); the best cadres above ``promotion_score_min`` fill them;
+* removal (A9): detected integrity failures, or merit at or below the absolute standard
+  ``removal_score_max``; newcomers are exempt during their probation year;
 * rank advancement (A8): above-median cadres with enough years in rank, at ``advance_rate``.
 
-A cadre has at most one outcome per calendar year. Promoted and removed cadres leave the
-pool and their posts are refilled by new cadres.
+A cadre has at most one outcome per calendar year. Promoted, removed and departing
+cadres (``cadre_exit_rate``) leave the pool; their posts are refilled by newcomers.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from .tables import MONTHS_PER_YEAR, RECRUIT_PROBATION_MONTHS
+from .tables import CADRE_QUALITIES, MONTHS_PER_YEAR, RECRUIT_PROBATION_MONTHS
 
 if TYPE_CHECKING:
     from .county import CountyModel
@@ -29,23 +36,34 @@ if TYPE_CHECKING:
 # Order of model.outcomes_ytd: promoted, advanced, removed, then evaluated (the pool).
 OUTCOMES = ("promoted", "advanced", "removed", "unchanged")
 NO_OUTCOME = -1
+RESULTS = CADRE_QUALITIES.index("results")
+INTEGRITY = CADRE_QUALITIES.index("integrity")
+RESPONSIBILITY = CADRE_QUALITIES.index("responsibility")
+CAPABILITY = CADRE_QUALITIES.index("capability")
+EQUAL_WEIGHT = 1.0 / len(CADRE_QUALITIES)
+
+
+def _density(z: np.ndarray) -> np.ndarray:
+    """Standard normal density relative to its peak: 1 at the cut-off, falling away."""
+    return np.exp(-0.5 * z * z)
 
 
 class Cadre(mesa.Agent):
-    """A section-level or young cadre (A10), or a new recruit (A11).
+    """A section-level or young cadre (A10), or a newcomer on probation (A11).
 
     Attributes:
         qualities: Latent 担当, 能力, 服务, 实绩, 廉洁 in [0, 1] (array of 5).
         post: ``"township"`` or ``"department"``.
         tenure: Years in the current rank.
-        evaluated: In the evaluated pool (recruits join after probation).
-        joined: Month index the cadre joined (recruits and refills), or -1.
+        evaluated: In the evaluated pool (newcomers join after probation).
+        joined: Month index the cadre joined (newcomers), or -1 (the initial pool).
         on_legacy: Works on the legacy backlog (A29) rather than routine problems.
-        mentor_id: ``unique_id`` of the mentor, or -1 (A11).
+        mentor_id: ``unique_id`` of this year's mentor, or -1 (A11).
         effort: Share of time on the front line this month.
         resolved_month: Problems resolved this month.
-        resolved_total: Problems resolved since the start.
-        score_sum, score_count: Running total of evaluation scores (tournament average).
+        resolved_avg: Problems resolved per month, a one-year moving average.
+        standing: Promotion score, a one-year moving average (NaN before the first).
+        merit: Absolute merit in [0, 1], a one-year moving average (NaN before the first).
         breach: An undetected integrity failure.
         outcome_year: Calendar year of the last outcome, or -1.
         evaluated_year: Calendar year of the last evaluation, or -1.
@@ -61,11 +79,11 @@ class Cadre(mesa.Agent):
         self.joined = joined
         self.on_legacy = False
         self.mentor_id = -1
-        self.effort = 0.0
+        self.effort = model.p.frontline_share
         self.resolved_month = 0
-        self.resolved_total = 0
-        self.score_sum = 0.0
-        self.score_count = 0
+        self.resolved_avg = 0.0
+        self.standing = np.nan
+        self.merit = np.nan
         self.breach = False
         self.outcome_year = NO_OUTCOME
         self.evaluated_year = NO_OUTCOME
@@ -73,35 +91,91 @@ class Cadre(mesa.Agent):
     @property
     def capability(self) -> float:
         """能力 (capability)."""
-        return float(self.qualities[1])
+        return float(self.qualities[CAPABILITY])
 
     @property
     def skill(self) -> float:
         """Capability times responsibility: what drives problem resolution."""
-        return float(self.qualities[1] * self.qualities[0])
+        return float(self.qualities[CAPABILITY] * self.qualities[RESPONSIBILITY])
 
     def step(self) -> None:
-        """Choose effort, learn, age one month, and possibly breach integrity."""
-        p, rng = self.model.p, self.model.streams.cadres
-        # Stricter, results-based evaluation raises effort, more so for responsible cadres.
-        gain = 1.0 + p.effort_response * p.evaluation_strictness * self.qualities[0]
-        self.effort = min(1.0, p.frontline_share * gain)
+        """Learn, age one month, finish probation, and possibly breach integrity."""
+        model = self.model
+        p = model.p
         boost = 1.0 + (p.mentor_boost if self.mentor_id >= 0 else 0.0)
-        self.qualities[1] += p.capability_growth * boost * (1.0 - self.qualities[1])
+        self.qualities[CAPABILITY] += (p.capability_growth * boost
+                                       * (1.0 - self.qualities[CAPABILITY]))
         self.tenure += 1.0 / MONTHS_PER_YEAR
-        if not self.evaluated and self.model.month - self.joined >= RECRUIT_PROBATION_MONTHS:
+        if not self.evaluated and model.month - self.joined >= RECRUIT_PROBATION_MONTHS:
             self.evaluated = True
         # Low integrity raises the hazard of a breach (twice the mean rate at integrity 0).
-        hazard = p.integrity_failure_rate / MONTHS_PER_YEAR * 2.0 * (1.0 - self.qualities[4])
-        if rng.random() < hazard:
+        hazard = p.integrity_failure_rate / MONTHS_PER_YEAR * 2.0 * (
+            1.0 - self.qualities[INTEGRITY])
+        if model.streams.cadres.random() < hazard:
             self.breach = True
+
+
+def choose_effort(model: CountyModel, cadres: list[Cadre]) -> np.ndarray:
+    """Each cadre's front-line effort this month (A1, A2), set on the agents and returned.
+
+    Effort above the mandated ``frontline_share`` costs the cadre; its return is the
+    results dimension's weight times the marginal value of a better score, which is
+    largest near the promotion cut-off and near the removal line (a normal density of
+    the distance, in sd). A cadre with no standing yet works as one at the cut-off.
+    """
+    p = model.p
+    standing = np.array([c.standing for c in cadres])
+    merit = np.array([c.merit for c in cadres])
+    responsible = np.array([c.qualities[RESPONSIBILITY] for c in cadres])
+    spread = np.nanstd(merit) if np.isfinite(merit).sum() > 1 else 0.0
+    z_promo = np.nan_to_num(standing - p.promotion_score_min)
+    z_remove = np.nan_to_num((merit - p.removal_score_max) / (spread if spread > 0 else 1.0))
+    reward = p.evaluation_strictness * (_density(z_promo) + _density(z_remove))
+    incentive = p.effort_response * responsible * reward * p.results_weight / EQUAL_WEIGHT
+    floor = p.frontline_share
+    effort = floor + (1.0 - floor) * np.minimum(incentive, 1.0)
+    for cadre, e in zip(cadres, effort, strict=True):
+        cadre.effort = float(e)
+    return effort
+
+
+def score_pool(model: CountyModel, pool: list[Cadre], noise: float) -> np.ndarray:
+    """Score ``pool`` on the five dimensions and update each cadre's moving averages.
+
+    The qualities are observed with ``noise`` (sd); results are scored against the fixed
+    norm. Sets :attr:`Cadre.merit` and :attr:`Cadre.standing` (one-year moving averages;
+    the first score starts them) and returns this evaluation's score.
+    """
+    p = model.p
+    n = len(pool)
+    observed = np.array([c.qualities for c in pool])
+    if noise > 0:
+        observed = np.clip(observed + model.streams.cadres.normal(
+            0.0, noise, observed.shape), 0.0, 1.0)
+    # Results against a fixed norm: 0.5 at the pre-programme mean caseload per cadre.
+    resolved = np.array([c.resolved_avg for c in pool])
+    observed[:, RESULTS] = resolved / (resolved + model.results_norm)
+    weights = np.full(len(CADRE_QUALITIES), (1.0 - p.results_weight) / (len(CADRE_QUALITIES) - 1))
+    weights[RESULTS] = p.results_weight
+    merit_now = observed @ weights
+    tenure = np.array([c.tenure for c in pool])
+    s = p.evaluation_strictness
+    score_now = s * _standardise(merit_now) + (1.0 - s) * _standardise(tenure)
+    memory = min(1.0, p.evaluation_interval / MONTHS_PER_YEAR)  # a one-year moving average
+    standing = np.array([c.standing for c in pool]) if n else np.empty(0)
+    merit = np.array([c.merit for c in pool]) if n else np.empty(0)
+    standing = np.where(np.isnan(standing), score_now, standing + memory * (score_now - standing))
+    merit = np.where(np.isnan(merit), merit_now, merit + memory * (merit_now - merit))
+    for cadre, st, me in zip(pool, standing, merit, strict=True):
+        cadre.standing, cadre.merit = float(st), float(me)
+    return score_now
 
 
 def evaluate(model: CountyModel, pool: list[Cadre]) -> tuple[list[Cadre], list[Cadre]]:
     """Score the evaluated pool and decide promotions, removals and advancements.
 
     Args:
-        model: The county model (parameters, streams, calendar, vacancy stock).
+        model: The county model (parameters, streams, calendar, posts, results norm).
         pool: Cadres in the evaluated pool, in a stable order.
 
     Returns:
@@ -111,40 +185,34 @@ def evaluate(model: CountyModel, pool: list[Cadre]) -> tuple[list[Cadre], list[C
     n = len(pool)
     if n == 0:
         return [], []
-    qualities = np.array([c.qualities for c in pool])
-    observed = qualities + rng.normal(0.0, p.evaluation_noise, qualities.shape)
-    results = np.array([c.resolved_total / max(model.month + 1 - max(c.joined, 0), 1)
-                        for c in pool], dtype=float)
-    tenure = np.array([c.tenure for c in pool])
-    merit = _standardise(_standardise(observed).mean(axis=1) + _standardise(results))
+    score_now = score_pool(model, pool, p.evaluation_noise)
     s = p.evaluation_strictness
-    score = s * merit + (1.0 - s) * _standardise(tenure)
-    for cadre, value in zip(pool, score, strict=True):
+    tenure = np.array([c.tenure for c in pool])
+    standing = np.array([c.standing for c in pool])
+    merit = np.array([c.merit for c in pool])
+    for cadre in pool:
         if cadre.evaluated_year != year:
             model.outcomes_ytd[3] += 1  # first evaluation this year
-        cadre.score_sum += float(value)
-        cadre.score_count += 1
         cadre.evaluated_year = year
-    average = np.array([c.score_sum / c.score_count for c in pool])
     free = np.array([c.outcome_year != year for c in pool])
 
     removed_mask = np.zeros(n, dtype=bool)
     if p.integrity_checks:
         removed_mask |= np.array([c.breach for c in pool])
     if s > 0:
-        removed_mask |= score <= p.removal_score_max
+        removed_mask |= merit <= p.removal_score_max
     removed_mask &= free
 
     promoted_mask = np.zeros(n, dtype=bool)
-    candidates = np.flatnonzero(free & ~removed_mask & (average >= p.promotion_score_min))
-    posts = min(int(model.leading_posts), candidates.size)
+    candidates = np.flatnonzero(free & ~removed_mask & (standing >= p.promotion_score_min))
+    posts = min(int(model.leading_vacancies), candidates.size)
     if posts > 0:
-        best = candidates[np.argsort(-average[candidates], kind="stable")[:posts]]
+        best = candidates[np.argsort(-standing[candidates], kind="stable")[:posts]]
         promoted_mask[best] = True
-        model.leading_posts -= posts
+        model.leading_vacancies -= posts
 
     eligible = free & ~removed_mask & ~promoted_mask & (tenure >= p.advance_min_tenure)
-    eligible &= score > np.median(score)
+    eligible &= score_now > np.median(score_now)
     advanced_mask = eligible & (rng.random(n) < p.advance_rate)
 
     for i in np.flatnonzero(advanced_mask):

@@ -1,15 +1,22 @@
 """The county model: a Mesa model of villages, enterprises and cadres, stepping monthly.
 
+A run starts from a settled district: slow stocks (labour states, the problem queues,
+the legacy backlog's make-up, labour demand and vacancies) are derived so that they are
+stationary under the pre-programme (2024) levers, and ``spinup_months`` months are then
+simulated under those levers before the start month, drawing from the run's own seed
+tree, to settle the rest (evaluation records, caseloads, seasonal work). Programmes of
+2025 switch on at their dates; a lever may change every January (scenario schedules).
+
 Each step is one month, in the order of the design page:
 
-1. drivers (output growth B7, seasonality);
-2. problems arise (villages, firms);
-3. front-line work (A2, A3): cadres' effort, collection, resolution, legacy cases, firm visits;
-4. firms post vacancies;
-5. labour market: separations, matching (A4), rural transitions (A5), cooperative hiring;
-6. villages and cooperatives (A13-A15, A18, A21, A22);
-7. cadre evaluation (A1, A7-A9), leading-post vacancies, refills;
-8. observation.
+1. drivers: output (B7), labour demand, nominal wages; the labour force renews (B2);
+2. problems arise (villages, firms, urban renewal);
+3. front-line work (A2, A3): cadres choose effort; collection, resolution, firm visits;
+4. firms set labour demand and their vacancy stock;
+5. labour market: separations, matching (A4), rural transitions (A5), local hiring;
+6. villages and cooperatives (A13-A15, A18, A21, A22), prices, product-line imitation;
+7. cadres: departures and refills, leading-post vacancies, evaluation (A1, A7-A9);
+8. observation (from the start month on).
 
 Example:
     >>> import countysim
@@ -27,10 +34,10 @@ import mesa
 import numpy as np
 
 from . import tables as T
-from .cadres import Cadre, evaluate
+from .cadres import Cadre, choose_effort, evaluate, score_pool
 from .district import District, build_district, draw_cadre_qualities
 from .firms import Enterprise
-from .labour import Workforce, weighted_sample
+from .labour import RESERVE, URBAN, Workforce, sample_share, weighted_sample
 from .observe import MODEL_REPORTERS, Recorder
 from .problems import NO_CADRE, Origin, ProblemQueue, Status
 from .scenario import (
@@ -43,28 +50,50 @@ from .scenario import (
 )
 from .seeds import SeedLike, Streams, as_seed_sequence
 from .tables import MONTHS_PER_YEAR, Labour
-from .villages import MENTEES_PER_EXPERT, PARTY_BRANCH, Village
+from .villages import LINE_MULTIPLIER, MENTEES_PER_EXPERT, NO_COOPERATIVE, PARTY_BRANCH, Village
 
 __all__ = ["CountyModel", "run"]
+
+N_LINES = len(T.PRODUCT_LINE_NAMES)
+
+
+def policy_in_year(scenario: Scenario, year: int) -> Scenario:
+    """The scenario with the levers in force in calendar ``year``.
+
+    Years before the scenario's start year are the spin-up: each lever takes its
+    pre-programme value (:attr:`Parameter.before`) unless the scenario schedules it.
+    """
+    if hasattr(scenario, "in_year"):
+        return scenario.in_year(year)
+    from .parameters import PARAMETERS  # fallback until schedules exist
+
+    if year >= int(scenario.start[:4]):
+        return scenario
+    before = {n: p.before for n, p in PARAMETERS.items()
+              if p.before is not None and scenario[n] != p.before}
+    return scenario.replace(source="before", **before) if before else scenario
 
 
 class CountyModel(mesa.Model):
     """Agent-based model of a county-level district's development targets.
 
     Args:
-        scenario: A :class:`~countysim.core.scenario.Scenario`, a path to a scenario TOML file,
-            or ``None`` for the registry defaults.
+        scenario: A :class:`~countysim.core.scenario.Scenario`, a path to a scenario TOML
+            file, or ``None`` for the registry defaults.
         rng: Seed of the run: an ``int`` or a ``numpy.random.SeedSequence`` (a
             ``Generator`` is accepted for Mesa tooling and turned into a seed). Every
-            subsystem draws from its own stream spawned from it.
+            subsystem draws from its own stream spawned from it; the spin-up too.
         **overrides: Parameter values replacing the scenario's, e.g. ``pilot_villages=0``.
 
     Attributes:
-        p: The scenario in force (after overrides).
+        spec: The scenario (after overrides), with its lever schedules (``scenario`` is
+            Mesa's own attribute).
+        p: The parameters in force this year (levers as scheduled).
         district: The initial district tables.
         workforce: Workers as arrays (:class:`~countysim.core.labour.Workforce`).
         problems: The problem queue (:class:`~countysim.core.problems.ProblemQueue`).
-        month: Index of the last simulated month (0 = start month); -1 before the first step.
+        month: Index of the last simulated month (0 = start month; negative in the
+            spin-up); ``-spinup_months - 1`` before the first step.
     """
 
     def __init__(self, scenario: Scenario | str | Path | None = None, *,
@@ -79,23 +108,30 @@ class CountyModel(mesa.Model):
             scenario = default_scenario()
         elif not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
-        self.p = scenario.replace(**overrides) if overrides else scenario
-        self.start_index = month_index(self.p.start)
-        self.month = -1
-        self.horizon = month_index(self.p.until) - self.start_index
-        self.district: District = build_district(self.p)
+        self.spec = scenario.replace(**overrides) if overrides else scenario
+        self.start_index = month_index(self.spec.start)
+        self.spinup = int(self.spec.spinup_months)
+        self.month = -self.spinup - 1
+        self.horizon = month_index(self.spec.until) - self.start_index
+        self.p = policy_in_year(self.spec, self._year_of(-self.spinup))
+        self.policy_year = None
+        self.district: District = build_district(self.spec)
+        self.nominal_index = self._nominal(-self.spinup)
+        self.labour_demand_index = 1.0
+        self.line_price = np.ones(N_LINES)
         self._create_villages()
         self._create_firms()
         self._create_cadres()
         self._create_workforce()
         self._create_problems()
-        self.leading_posts = 0
+        self.leading_vacancies = 0
         self.outcomes_ytd = np.zeros(4, dtype=np.int64)  # promoted, advanced, removed, evaluated
-        self.demand = 1.0
-        self.township_best_line: dict[str, tuple[str, float]] = {}
         self.recorder = Recorder(self)
         # For Mesa tooling (batch_run, visualisation); the Dataset is the primary output.
         self.datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS)
+        for _ in range(self.spinup):
+            self._advance()
+        self._end_spinup()
 
     # ------------------------------------------------------------------ creation
 
@@ -111,54 +147,43 @@ class CountyModel(mesa.Model):
 
     @property
     def cadres(self) -> mesa.agent.AgentSet:
-        """All cadres in post (evaluated pool and recruits on probation)."""
+        """All cadres in post (evaluated pool and newcomers on probation)."""
         return self.agents_by_type[Cadre]
 
     def _create_villages(self) -> None:
-        rows = self.district.villages.to_dict("records")
-        for i, row in enumerate(rows):
+        frame = self.district.villages
+        for i, row in enumerate(frame.to_dict("records")):
             Village(self, i, row)
         self.village_list: list[Village] = list(self.villages)
+        self.township_members: dict[str, list[Village]] = {}
+        for v in self.village_list:
+            self.township_members.setdefault(v.township, []).append(v)
+        # Pilot villages are taken in the order of the pilot rule, as many as the year's
+        # lever says; a village leaves the programme only if the lever shrinks.
+        self.pilot_order = self.district.pilot_order
         rng = self.streams.villages
-        workforce = self.district.villages["workforce"].to_numpy()
-        weights = workforce / workforce.sum()
-        # Technicians (A18) and returnees (A21) live where the people are.
-        techs = rng.multinomial(self.p.technicians, weights)
-        trained = min(self.p.technicians, self.p.expert_mentors * MENTEES_PER_EXPERT)
-        # Experts take the technicians in turn: a technician is mentored if among the first
-        # `trained` in a random order; a village is trained when all its mentored ones are.
-        order = rng.permutation(np.repeat(np.arange(len(rows)), techs))
-        mentored = np.bincount(order[:trained], minlength=len(rows))
-        returnee_home = rng.choice(len(rows), size=self.p.returnees, p=weights)
-        # Returnee businesses start in a random month of the first year.
-        returnee_start = rng.integers(0, MONTHS_PER_YEAR, size=self.p.returnees)
+        workforce = frame["workforce"].to_numpy()
+        self.village_weights = workforce / workforce.sum()
+        techs = rng.multinomial(self.spec.technicians, self.village_weights)
         for v in self.village_list:
-            v.technicians = int(mentored[v.index])
-            v.trained_from = self.p.training_months if mentored[v.index] > 0 else -1
-            v.returnee_starts = np.sort(returnee_start[returnee_home == v.index])
-        self._form_alliances()
-
-    def _form_alliances(self) -> None:
-        """Group pilot villages of a township into alliances of ``alliance_size`` (A15)."""
-        if not self.p.alliances:
-            return
-        next_id = 0
-        by_township: dict[str, list[Village]] = {}
-        for v in self.village_list:
-            if v.cooperative == PARTY_BRANCH:
-                by_township.setdefault(v.township, []).append(v)
-        for members in by_township.values():
-            for k in range(0, len(members), self.p.alliance_size):
-                group = members[k:k + self.p.alliance_size]
-                if len(group) > 1:  # an alliance needs partners
-                    for v in group:
-                        v.alliance = next_id
-                    next_id += 1
+            v.technicians = int(techs[v.index])
+        self.training_done = np.zeros(len(self.village_list), dtype=np.int64)  # trained so far
+        self.training_queue: list[tuple[int, np.ndarray]] = []  # (month ready, per village)
+        self.returnee_village = np.empty(0, dtype=np.int64)
+        self.returnee_start = np.empty(0, dtype=np.int64)
+        self.returnee_open = np.empty(0, dtype=bool)
+        farmers = np.zeros(N_LINES)
+        lines = np.array([v.line for v in self.village_list])
+        np.add.at(farmers, lines, workforce)
+        self.base_supply = np.maximum(farmers, 1.0)
 
     def _create_firms(self) -> None:
-        for i, row in enumerate(self.district.firms.to_dict("records")):
-            Enterprise(self, i, row)
+        frame = self.district.firms
+        share = 1.0 + self.spec.vacancy_share
+        for i, row in enumerate(frame.to_dict("records")):
+            Enterprise(self, i, row, base_demand=float(row["employees"]) * share)
         self.firm_list: list[Enterprise] = list(self.firms)
+        self.n_employers = len(self.firm_list) + 1  # modelled firms + other employers
 
     def _create_cadres(self) -> None:
         frame = self.district.cadres
@@ -166,61 +191,230 @@ class CountyModel(mesa.Model):
         for row, q in zip(frame.to_dict("records"), frame[quality_cols].to_numpy(), strict=True):
             Cadre(self, q, row["post"], row["tenure_years"])
         pool = list(self.cadres)
-        rng = self.streams.cadres
-        n_legacy = round(self.p.legacy_cadre_share * len(pool))
-        for i in rng.choice(len(pool), size=n_legacy, replace=False):
+        legacy = self.streams.cadres.choice(
+            len(pool), size=round(self.spec.legacy_cadre_share * len(pool)), replace=False)
+        for i in legacy:
             pool[int(i)].on_legacy = True
-        # Mentoring (A11): the least experienced cadres are mentees of the most capable
-        # senior ones; each recruit gets a mentor of its own.
-        tenure = np.array([c.tenure for c in pool])
-        capability = np.array([c.capability for c in pool])
-        mentees = np.argsort(tenure, kind="stable")[: self.p.mentor_pairs]
-        others = np.setdiff1d(np.arange(len(pool)), mentees)
-        mentors = others[np.argsort(-capability[others], kind="stable")]
-        mentors = mentors[: self.p.mentor_pairs + self.p.recruits]
-        for mentee, mentor in zip(mentees, mentors, strict=False):
-            pool[mentee].mentor_id = pool[mentor].unique_id
-        q = draw_cadre_qualities(self.p.recruits, rng, shift=T.RECRUIT_CAPABILITY_SHIFT)
-        for k in range(self.p.recruits):
-            recruit = Cadre(self, q[k], "township", 0.0, evaluated=False, joined=0)
-            recruit.mentor_id = pool[mentors[self.p.mentor_pairs + k]].unique_id
+
+    # ---------------------------------------------------------- settled stocks
+
+    def _job_finding_rate(self) -> float:
+        """Monthly job-finding rate that keeps urban unemployment stationary.
+
+        Urban residents move between jobs and search: jobs end at the separation rate,
+        retirees' rows become young seekers, and the trend adds seekers. At unemployment
+        ``u`` those inflows balance outflows when ``f = ((s + r)(1 - u) + g) / u``.
+        """
+        p = self.spec
+        u = max(p.urban_seeking_share, 1e-3)
+        r = p.retirement_rate / MONTHS_PER_YEAR
+        g = max(p.population_growth, 0.0) / MONTHS_PER_YEAR
+        return ((p.separation_rate + r) * (1.0 - u) + g) / u
+
+    def _rural_stationary(self, f: float) -> np.ndarray:
+        """Each village's stationary January distribution over labour states (n_v x 5).
+
+        The monthly transition matrices of the rural processes under the pre-programme
+        levers (no cooperatives, no trained technicians), multiplied over a year; its
+        fixed point is found by repeated squaring (the chain mixes within decades).
+        """
+        p = self.spec
+        r = p.retirement_rate / MONTHS_PER_YEAR
+        n_v = len(self.village_list)
+        multiplier = LINE_MULTIPLIER[[v.line for v in self.village_list]]
+        gap = self._migration_gap(multiplier)
+        F, L, U, M, S = (int(s) for s in Labour)  # noqa: N806 (state names)
+        year = np.broadcast_to(np.eye(5), (n_v, 5, 5)).copy()
+        for month in range(MONTHS_PER_YEAR):
+            P = np.zeros((n_v, 5, 5))  # noqa: N806 (a matrix)
+            P[:, F, L] = p.seasonal_take_rate * T.FARM_SEASON[month]
+            P[:, F, M] = p.migration_rate * gap
+            P[:, L, F] = p.local_exit_rate
+            P[:, U, S] = p.separation_rate
+            P[:, M, S] = p.return_rate
+            P[:, S, U] = f
+            P[:, S, M] = p.migration_rate
+            P[:, S, F] = p.local_exit_rate
+            for state in (F, L, U, M):
+                P[:, state, S] += r  # retirees' rows become young seekers
+            P = np.minimum(P, 1.0)  # noqa: N806
+            total = P.sum(axis=2)
+            P /= np.maximum(total, 1.0)[:, :, None]
+            P[:, np.arange(5), np.arange(5)] += 1.0 - np.minimum(total, 1.0)
+            year = year @ P
+        for _ in range(12):  # year^(2^12): far past the slowest mode (return ~ 10 years)
+            year = year @ year
+        return year[:, 0, :] / year[:, 0, :].sum(axis=1, keepdims=True)
+
+    def _migration_gap(self, multiplier: np.ndarray) -> np.ndarray:
+        """Harris-Todaro gap per village: expected earnings away over those at home."""
+        p = self.p
+        away = p.migrant_wage * p.remittance_share
+        return np.maximum(away - p.farm_income * multiplier, 0.0) / max(away, 1.0)
 
     def _create_workforce(self) -> None:
-        p = self.p
-        shares = np.array([p.rural_share_farming, p.rural_share_local_wage,
-                           p.rural_share_urban_job, p.rural_share_migrant], dtype=float)
-        shares = np.append(shares, max(0.0, 1.0 - shares.sum()))
-        self.workforce = Workforce.create(
-            self.district.villages["workforce"].to_numpy(), shares / shares.sum(),
-            self.district.urban_labour_force, p.urban_seeking_share,
-            self.district.firms["employees"].to_numpy(), self.streams.labour)
-        self.n_employers = len(self.firm_list) + 1  # modelled firms + other employers
-        self._refresh_employees()
+        p, rng = self.spec, self.streams.labour
+        n_v = len(self.village_list)
+        village_lf = self.district.villages["workforce"].to_numpy()
+        urban_lf = self.district.urban_labour_force
+        f = self._job_finding_rate()
+        shares = self._rural_stationary(f)
+        # Reserve rows for the trend's entrants over the spin-up and the horizon.
+        last = month_index(LAST_MONTH) - self.start_index  # runs may go past ``until``
+        years = (self.spinup + last + 1) / MONTHS_PER_YEAR
+        growth = (1.0 + max(p.population_growth, 0.0)) ** years - 1.0
+        reserve = np.ceil(np.r_[village_lf, urban_lf] * growth).astype(np.int64) + 1
+        home = np.concatenate([np.repeat(np.arange(n_v), village_lf),
+                               np.full(urban_lf, URBAN)])
+        extra = np.concatenate([np.repeat(np.arange(n_v), reserve[:n_v]),
+                                np.full(reserve[-1], URBAN)])
+        rng.shuffle(extra)  # entrants arrive from every village in turn
+        n_rural = int(village_lf.sum())
+        cum = np.cumsum(shares, axis=1)[home[:n_rural]]
+        rural_state = (cum < rng.random(n_rural)[:, None]).sum(axis=1).clip(0, 4)
+        urban_state = np.where(rng.random(urban_lf) < p.urban_seeking_share,
+                               Labour.SEEKING, Labour.URBAN_JOB)
+        state = np.concatenate([rural_state, urban_state,
+                                np.full(extra.size, RESERVE)]).astype(np.int8)
+        home = np.concatenate([home, extra])
+        employer = np.full(home.size, -1, dtype=np.int32)
+        employed = np.flatnonzero(state == Labour.URBAN_JOB)
+        rng.shuffle(employed)
+        # Fill modelled firms first (up to their size), the rest work for other employers.
+        sizes = self.district.firms["employees"].to_numpy()
+        slots = np.repeat(np.arange(sizes.size), sizes)[: employed.size]
+        employer[employed] = sizes.size
+        employer[employed[: slots.size]] = slots
+        from .labour import draw_skill
+
+        self.workforce = Workforce(home, state, draw_skill(home.size, rng), employer,
+                                   self.n_employers, active=home.size - extra.size)
+        for firm in self.firm_list:
+            firm.employees = int(self.workforce.employees[firm.index])
+            firm.base_demand = firm.employees * (1.0 + p.vacancy_share)
+        self.other_base_demand = self.workforce.employees[-1] * (1.0 + p.vacancy_share)
+        # Matching efficiency that yields the stationary job-finding rate at the start.
+        seekers = int((state == Labour.SEEKING).sum())
+        vacancies = p.vacancy_share * employed.size
+        a = p.matching_elasticity
+        self.matching_efficiency = f * seekers ** (1 - a) / max(vacancies, 1.0) ** (1 - a)
+        self.separations = self.matches = self.placements = self.vacancies = 0
+        self.retirements = self.labour_force_change = self.nonfarm_entrants = 0
 
     def _create_problems(self) -> None:
+        """Queues at their stationary size under the pre-programme effort.
+
+        Routine problems: a stock that is collected at ``c`` a month and resolved at
+        ``p(d)`` holds ``inflow (1 - c) / c`` open and ``inflow f(d) / p(d)`` assigned
+        ones by difficulty. Legacy cases: the district's backlog, with the make-up a
+        steady inflow would leave (hard cases linger), replenished during the spin-up
+        by as many as are resolved, so it is the given size at the start month.
+        """
+        p, rng = self.spec, self.streams.problems
         self.problems = ProblemQueue()
-        legacy = [c.unique_id for c in self.cadres if c.on_legacy]
-        n = self.p.legacy_backlog
-        if n and legacy:
-            rng = self.streams.problems
-            owners = np.array(legacy)[np.arange(n) % len(legacy)]
-            self.problems.add(Origin.LEGACY, np.full(n, -1), rng.beta(*T.LEGACY_DIFFICULTY_BETA, n),
-                              -1, Status.ASSIGNED, owners)
-        elif n:
-            self.problems.add(Origin.LEGACY, np.full(n, -1), np.ones(n), -1)
-        self.problems_raised = 0
-        self.problems_resolved = 0
-        self.legacy_resolved = 0
+        cadres = list(self.cadres)
+        self.routine_inflow = (p.problem_rate_household * self.district.villages["households"]
+                               .to_numpy().sum() + p.problem_rate_firm * len(self.firm_list))
+        effort = self._initial_records(cadres)
+        skill = np.array([c.skill for c in cadres])
+        legacy = np.array([c.on_legacy for c in cadres])
+        ids = np.array([c.unique_id for c in cadres])
+        routine = np.flatnonzero(~legacy)
+        collect = 1.0 - np.exp(-p.collect_rate * effort[routine].mean()) if routine.size else 0
+        if collect > 0:
+            n_open = rng.poisson(self.routine_inflow * (1.0 - collect) / collect)
+            self._add_routine(n_open, rng, Status.OPEN)
+        for pool, origin, beta, n_fixed in (
+                (routine, Origin.VILLAGE, T.PROBLEM_DIFFICULTY_BETA, None),
+                (np.flatnonzero(legacy), Origin.LEGACY, T.LEGACY_DIFFICULTY_BETA,
+                 p.legacy_backlog)):
+            if pool.size == 0:
+                continue
+            # Mean-field stationary stock: (difficulty, owner) pairs as they arrive, each
+            # lingering 1/p months; drawn in proportion to that.
+            d = rng.beta(*beta, 8192)
+            owner = pool[rng.choice(pool.size, size=d.size, p=effort[pool] / effort[pool].sum())]
+            resolve = 1.0 / (1.0 + np.exp(-self._logit(skill[owner], d, effort[owner], origin)))
+            weights = (1.0 / resolve) / (1.0 / resolve).sum()
+            n = n_fixed if n_fixed is not None else rng.poisson(
+                self.routine_inflow * (1.0 / resolve).mean())
+            pick = rng.choice(d.size, size=n, p=weights)
+            difficulty, owners = d[pick], ids[owner[pick]]
+            if origin == Origin.LEGACY:
+                self.problems.add(Origin.LEGACY, np.full(n, -1), difficulty, -1,
+                                  Status.ASSIGNED, owners)
+                self.legacy_inflow = float((resolve * weights).sum() * n)
+            else:
+                self._add_routine(n, rng, Status.ASSIGNED, difficulty, owners)
+        if not legacy.any():
+            self.problems.add(Origin.LEGACY, np.full(p.legacy_backlog, -1),
+                              np.ones(p.legacy_backlog), -1)
+            self.legacy_inflow = 0.0
+        # Results are judged against the pre-programme caseload per cadre (a fixed norm).
+        self.results_norm = (self.routine_inflow + self.legacy_inflow) / max(len(cadres), 1)
+        self._set_caseloads(cadres, effort)
+        self.legacy_resolved_spinup: list[int] = []
+        self.problems_raised = self.problems_resolved = self.legacy_resolved = 0
+        self.legacy_raised = 0
         self.visits_month = 0
         self.firms_visited_ytd = 0
 
-    def _refresh_employees(self) -> None:
-        employees = self.workforce.employees(self.n_employers)
-        for firm in self.firm_list:
-            firm.employees = int(employees[firm.index])
-        self.other_employees = int(employees[-1])
+    def _initial_records(self, cadres: list[Cadre]) -> np.ndarray:
+        """The pool's evaluation records (一人一册) before the first simulated month.
+
+        Each cadre's caseload is the norm in proportion to its effort; merit and standing
+        are scored without noise; effort is then chosen against that standing. (The
+        results score depends on caseloads relative to the norm only, so a provisional
+        norm serves until the legacy inflow is known.) Returns the effort.
+        """
+        self.results_norm = self.routine_inflow / max(len(cadres), 1)
+        self._set_caseloads(cadres, choose_effort(self, cadres))
+        score_pool(self, cadres, noise=0.0)
+        return choose_effort(self, cadres)
+
+    def _set_caseloads(self, cadres: list[Cadre], effort: np.ndarray) -> None:
+        for cadre, e in zip(cadres, effort, strict=True):
+            cadre.resolved_avg = self.results_norm * e / max(float(effort.mean()), 1e-9)
+
+    def _add_routine(self, n: int, rng: np.random.Generator, status: Status,
+                     difficulty: np.ndarray | None = None,
+                     owners: np.ndarray | int = NO_CADRE) -> None:
+        """Add ``n`` routine problems from households and firms in proportion to inflow."""
+        p = self.spec
+        households = self.district.villages["households"].to_numpy()
+        firm_rate = p.problem_rate_firm * len(self.firm_list)
+        from_firm = rng.random(n) < firm_rate / max(self.routine_inflow, 1e-12)
+        source = np.where(from_firm, rng.integers(0, len(self.firm_list), n),
+                          rng.choice(households.size, size=n, p=households / households.sum()))
+        origin = np.where(from_firm, Origin.FIRM, Origin.VILLAGE).astype(np.int8)
+        if difficulty is None:
+            difficulty = rng.beta(*T.PROBLEM_DIFFICULTY_BETA, n)
+        self.problems.add(origin, source, difficulty, -1, status, owners)
+
+    def _logit(self, skill: np.ndarray | float, difficulty: np.ndarray, effort: np.ndarray | float,
+               origin: Origin | np.ndarray) -> np.ndarray:
+        """Monthly resolution log-odds of assigned problems (odds ~ front-line time)."""
+        p = self.p
+        legacy = np.asarray(origin) == Origin.LEGACY
+        return (p.resolve_base + p.resolve_skill * (np.asarray(skill) - 0.5)
+                - p.resolve_difficulty * (difficulty - 0.5)
+                + np.log(np.maximum(effort, 1e-9)) + np.where(legacy, p.legacy_logit, 0.0))
 
     # ------------------------------------------------------------------- calendar
+
+    def _year_of(self, month: int) -> int:
+        return 2025 + (self.start_index + month) // MONTHS_PER_YEAR
+
+    def _nominal(self, month: int) -> float:
+        """Nominal wage and price level relative to the start month.
+
+        Wages grow with labour productivity (output over employment growth, B7) plus
+        inflation; transfers, farm incomes and collective incomes are indexed to it.
+        """
+        p = self.p
+        g_e = p.employment_elasticity * p.output_growth
+        growth = (1.0 + p.output_growth) / (1.0 + g_e) * (1.0 + p.inflation)
+        return growth ** (month / MONTHS_PER_YEAR)
 
     @property
     def calendar_month(self) -> int:
@@ -230,7 +424,7 @@ class CountyModel(mesa.Model):
     @property
     def year(self) -> int:
         """Calendar year of the current step."""
-        return 2025 + (self.start_index + self.month) // MONTHS_PER_YEAR
+        return self._year_of(self.month)
 
     def run_until(self, until: str) -> None:
         """Step until the month ``until`` (``YYYY-MM``) has been simulated."""
@@ -238,16 +432,23 @@ class CountyModel(mesa.Model):
             raise ValueError(f"until={until!r} must be a month in {FIRST_MONTH}..{LAST_MONTH}")
         target = month_index(until) - self.start_index
         if target < 0:
-            raise ValueError(f"until={until} is before the start month {self.p.start}")
+            raise ValueError(f"until={until} is before the start month {self.spec.start}")
         while self.month < target:
             self.step()
 
     # ----------------------------------------------------------------------- step
 
     def step(self) -> None:
-        """Advance the district by one month."""
-        self.month = self.steps - 1
-        if self.calendar_month == 1:
+        """Advance the district by one month and record it."""
+        self._advance()
+        self.recorder.record()
+        self.datacollector.collect(self)
+        # Mesa tooling (batch_run, the visualisation) stops at the scenario's horizon.
+        self.running = self.month < self.horizon
+
+    def _advance(self) -> None:
+        self.month += 1
+        if self.calendar_month == 1 or self.policy_year is None:
             self._start_year()
         self._drivers()
         self._raise_problems()
@@ -255,23 +456,109 @@ class CountyModel(mesa.Model):
         self._firms_post_vacancies()
         self._labour_market()
         self._villages()
+        self._cadre_turnover()
         self._evaluation()
-        self.recorder.record()
-        self.datacollector.collect(self)
-        # Mesa tooling (batch_run, the visualisation) stops at the scenario's horizon.
-        self.running = self.month < self.horizon
+
+    def _end_spinup(self) -> None:
+        """Fix the legacy inflow at the spin-up's resolution rate (the 2024 regime)."""
+        if self.legacy_resolved_spinup:
+            self.legacy_inflow = float(np.mean(self.legacy_resolved_spinup))
+        self.legacy_resolved_spinup = []
 
     def _start_year(self) -> None:
+        year = self.year
+        self.p = policy_in_year(self.spec, year)
+        self.policy_year = year
         self.workforce.start_year()
         self.outcomes_ytd[:] = 0
         self.firms_visited_ytd = 0
         self.firms.set("visited", False)
         self.firms.set("subsidies", 0.0)
-        self.recorder.start_year()
+        self._set_pilots()
+        self._form_alliances()
+        self._form_mentor_pairs()
+        self._train_technicians()
+        self._start_returnees()
+        if self.month >= 0:
+            self.recorder.start_year()
+
+    def _set_pilots(self) -> None:
+        """The year's pilot villages: the first ``pilot_villages`` by the pilot rule (A13)."""
+        pilots = set(self.pilot_order[: self.p.pilot_villages].tolist())
+        for v in self.village_list:
+            v.pilot = v.index in pilots
+            v.cooperative = PARTY_BRANCH if v.pilot else NO_COOPERATIVE
+
+    def _form_alliances(self) -> None:
+        """Group pilot villages of a township into alliances of ``alliance_size`` (A15)."""
+        for v in self.village_list:
+            v.alliance = -1
+        if not self.p.alliances:
+            return
+        next_id = 0
+        for members in self.township_members.values():
+            coops = [v for v in members if v.cooperative == PARTY_BRANCH]
+            for k in range(0, len(coops), self.p.alliance_size):
+                group = coops[k:k + self.p.alliance_size]
+                if len(group) > 1:  # an alliance needs partners
+                    for v in group:
+                        v.alliance = next_id
+                    next_id += 1
+
+    def _form_mentor_pairs(self) -> None:
+        """This year's mentoring (A11): the least experienced cadres and the newcomers."""
+        cadres = list(self.cadres)
+        for c in cadres:
+            c.mentor_id = -1
+        pool = [c for c in cadres if c.evaluated]
+        if not pool or (self.p.mentor_pairs == 0 and self.p.recruits == 0):
+            return
+        tenure = np.array([c.tenure for c in pool])
+        capability = np.array([c.capability for c in pool])
+        mentees = np.argsort(tenure, kind="stable")[: self.p.mentor_pairs]
+        others = np.setdiff1d(np.arange(len(pool)), mentees)
+        mentors = others[np.argsort(-capability[others], kind="stable")]
+        self.mentors = [pool[i].unique_id for i in mentors[: self.p.mentor_pairs
+                                                          + self.p.recruits]]
+        for mentee, mentor in zip(mentees, mentors, strict=False):
+            pool[mentee].mentor_id = pool[mentor].unique_id
+        self.recruit_mentors = self.mentors[self.p.mentor_pairs:]
+
+    def _train_technicians(self) -> None:
+        """Experts take untrained technicians (A18: 1 : 10); trained after a season."""
+        capacity = self.p.expert_mentors * MENTEES_PER_EXPERT
+        waiting = np.array([v.technicians for v in self.village_list]) - self.training_done
+        if capacity <= 0 or waiting.sum() <= 0:
+            return
+        order = self.streams.villages.permutation(np.repeat(np.arange(waiting.size), waiting))
+        batch = np.bincount(order[:capacity], minlength=waiting.size)
+        self.training_done += batch
+        self.training_queue.append((self.month + self.p.training_months, batch))
+
+    def _start_returnees(self) -> None:
+        """This year's supported returnee businesses (A21), each from a random month."""
+        n = self.p.returnees
+        if n == 0:
+            return
+        rng = self.streams.villages
+        self.returnee_village = np.r_[self.returnee_village,
+                                      rng.choice(len(self.village_list), n,
+                                                 p=self.village_weights)]
+        self.returnee_start = np.r_[self.returnee_start,
+                                    self.month + rng.integers(0, MONTHS_PER_YEAR, n)]
+        self.returnee_open = np.r_[self.returnee_open, np.ones(n, dtype=bool)]
 
     def _drivers(self) -> None:
-        growth = (1.0 + self.p.output_growth) ** (self.month / MONTHS_PER_YEAR)
-        self.demand = growth * T.VACANCY_SEASON[self.calendar_month - 1]
+        p = self.p
+        self.nominal_index = self._nominal(self.month)
+        age = self.month + self.spinup  # months since the district's initial state
+        g_e = p.employment_elasticity * p.output_growth
+        self.labour_demand_index = (1.0 + g_e) ** (age / MONTHS_PER_YEAR)
+        self.output_index = (1.0 + p.output_growth) ** (self.month / MONTHS_PER_YEAR)
+        self.retirements, self.labour_force_change = self.workforce.renew(
+            p.retirement_rate / MONTHS_PER_YEAR,
+            (1.0 + p.population_growth) ** (1 / MONTHS_PER_YEAR) - 1.0,
+            self.streams.labour, self.month)
 
     def _raise_problems(self) -> None:
         rng, p = self.streams.problems, self.p
@@ -284,36 +571,46 @@ class CountyModel(mesa.Model):
             self.problems.add(origin, src, rng.beta(*T.PROBLEM_DIFFICULTY_BETA, src.size),
                               self.month)
         self.problems_raised = int(village_src.size + firm_src.size)
+        # Urban renewal keeps producing legacy cases (A30): in the spin-up as many as are
+        # resolved, so the backlog stays the district's given size; then the 2024 rate.
+        if self.month >= 0:
+            n = int(rng.poisson(self.legacy_inflow))
+        else:
+            n = self.legacy_resolved
+        self.legacy_raised = n
+        if n:
+            self.problems.add(Origin.LEGACY, np.full(n, -1),
+                              rng.beta(*T.LEGACY_DIFFICULTY_BETA, n), self.month)
 
     def _frontline(self) -> None:
         """Cadres choose effort and learn; collect, assign and resolve problems; visit firms."""
-        self.cadres.shuffle_do("step")
+        self.cadres.do("step")  # independent updates: their order does not matter
         cadres = list(self.cadres)
+        effort = choose_effort(self, cadres)
         ids = np.array([c.unique_id for c in cadres])
-        effort = np.array([c.effort for c in cadres])
         skill = np.array([c.skill for c in cadres])
         legacy = np.array([c.on_legacy for c in cadres])
         rng, q = self.streams.frontline, self.problems
-        routine = np.flatnonzero(~legacy & (effort > 0))
+        routine = np.flatnonzero(~legacy)
         self._visit_firms(cadres, routine)
         # Collection: the more time cadres spend on the front line, the sooner they hear.
         open_idx = np.flatnonzero(q.status == Status.OPEN)
         open_idx = open_idx[q.origin[open_idx] != Origin.LEGACY]
         if routine.size and open_idx.size:
             p_collect = 1.0 - np.exp(-self.p.collect_rate * effort[routine].mean())
-            got = open_idx[rng.random(open_idx.size) < p_collect]
+            got = sample_share(open_idx, p_collect, rng)
             owners = routine[rng.choice(routine.size, size=got.size,
                                         p=effort[routine] / effort[routine].sum())]
             q.status[got] = Status.ASSIGNED
             q.cadre[got] = ids[owners]
-        # Legacy cases whose cadre left go to another legacy cadre.
+        # Legacy cases, new or whose cadre left, go to a legacy cadre.
         orphans = np.flatnonzero((q.origin == Origin.LEGACY) & (q.status != Status.RESOLVED)
                                  & (q.cadre == NO_CADRE))
         on_legacy = np.flatnonzero(legacy)
         if orphans.size and on_legacy.size:
             q.status[orphans] = Status.ASSIGNED
             q.cadre[orphans] = ids[on_legacy[rng.integers(0, on_legacy.size, orphans.size)]]
-        self._resolve(ids, effort, skill, rng)
+        self._resolve(cadres, ids, effort, skill, rng)
 
     def _visit_firms(self, cadres: list[Cadre], routine: np.ndarray) -> None:
         """Visit this month's share of ``firm_visits_per_year`` firms (A3)."""
@@ -331,126 +628,157 @@ class CountyModel(mesa.Model):
         chosen = weighted_sample(weights, min(due, len(self.firm_list)), rng)
         q = self.problems
         firm_open = np.flatnonzero((q.origin == Origin.FIRM) & (q.status == Status.OPEN))
+        annual_wage = self.p.urban_wage * self.nominal_index * MONTHS_PER_YEAR
         for i in chosen:
             firm = self.firm_list[int(i)]
             self.firms_visited_ytd += not firm.visited
-            firm.receive_visit(self.p.subsidy_per_visit)
+            firm.receive_visit(self.p.subsidy_per_visit, annual_wage)
         hit = firm_open[np.isin(q.source[firm_open], chosen)]
         visitor = cadres[int(routine[rng.integers(routine.size)])].unique_id
         q.status[hit] = Status.ASSIGNED
         q.cadre[hit] = visitor
         self.visits_month = int(chosen.size)
 
-    def _resolve(self, ids: np.ndarray, effort: np.ndarray, skill: np.ndarray,
-                 rng: np.random.Generator) -> None:
-        q, p = self.problems, self.p
+    def _resolve(self, cadres: list[Cadre], ids: np.ndarray, effort: np.ndarray,
+                 skill: np.ndarray, rng: np.random.Generator) -> None:
+        q = self.problems
         assigned = np.flatnonzero(q.status == Status.ASSIGNED)
-        if assigned.size == 0:
-            self._credit(ids, np.zeros(0, dtype=np.int64))
-            self.problems_resolved = self.legacy_resolved = 0
-            return
-        position = np.full(int(ids.max()) + 1, -1)
+        position = np.full(int(ids.max()) + 1 if ids.size else 1, -1)
         position[ids] = np.arange(ids.size)
         who = position[q.cadre[assigned]]
-        is_legacy = q.origin[assigned] == Origin.LEGACY
-        # Odds of resolution are proportional to the cadre's front-line time.
-        logit = (p.resolve_base + p.resolve_skill * (skill[who] - 0.5)
-                 - p.resolve_difficulty * (q.difficulty[assigned] - 0.5)
-                 + p.closed_loop_boost + np.log(np.maximum(effort[who], 1e-9))
-                 + np.where(is_legacy, p.legacy_logit, 0.0))
+        origin = q.origin[assigned]
+        logit = self._logit(skill[who], q.difficulty[assigned], effort[who], origin)
         done = rng.random(assigned.size) < 1.0 / (1.0 + np.exp(-logit))
         q.status[assigned[done]] = Status.RESOLVED
         q.resolved[assigned[done]] = self.month
-        self._credit(ids, who[done])
-        self.legacy_resolved = int((done & is_legacy).sum())
-        self.problems_resolved = int(done.sum()) - self.legacy_resolved
-
-    def _credit(self, ids: np.ndarray, who: np.ndarray) -> None:
-        counts = np.bincount(who, minlength=ids.size)
-        for cadre, k in zip(self.cadres, counts, strict=True):
+        counts = np.bincount(who[done], minlength=ids.size)
+        memory = 1.0 / MONTHS_PER_YEAR  # resolutions per month, a one-year moving average
+        for cadre, k in zip(cadres, counts, strict=True):
             cadre.resolved_month = int(k)
-            cadre.resolved_total += int(k)
+            cadre.resolved_avg += memory * (k - cadre.resolved_avg)
+        is_legacy = origin[done] == Origin.LEGACY
+        self.legacy_resolved = int(is_legacy.sum())
+        self.problems_resolved = int(done.sum()) - self.legacy_resolved
+        if self.month < 0:
+            self.legacy_resolved_spinup.append(self.legacy_resolved)
 
     def _firms_post_vacancies(self) -> None:
-        self._refresh_employees()
+        employees = self.workforce.employees
         open_problems = self.problems.open_by_firm(len(self.firm_list))
         for firm in self.firm_list:
+            firm.employees = int(employees[firm.index])
             firm.open_problems = int(open_problems[firm.index])
-        self.firms.shuffle_do("step")
-        expected = self.p.vacancy_rate * self.other_employees * self.demand
-        self.other_vacancies = int(self.streams.firms.poisson(expected))
+        self.firms.do("step")
+        other = self.other_base_demand * self.labour_demand_index
+        self.other_vacancies = max(int(round(other)) - int(employees[-1]), 0)
 
     def _labour_market(self) -> None:
         p, rng, wf, m = self.p, self.streams.labour, self.workforce, self.month
         self.separations = wf.separate(p.separation_rate, rng, m)
         vacancies = np.array([f.vacancies for f in self.firm_list] + [self.other_vacancies])
         boost = np.ones(vacancies.size)
-        boost[:-1] += p.matching_boost * np.array([f.visited for f in self.firm_list])
+        boost[:-1] += p.matching_boost * np.array([f.on_platform for f in self.firm_list])
         self.matches, self.placements, entrants = wf.match(
-            vacancies, boost, p.matching_efficiency, p.matching_elasticity, rng, m)
+            vacancies, boost, self.matching_efficiency, p.matching_elasticity, rng, m)
         self.vacancies = int(vacancies.sum())
         entrants += self._rural_transitions(rng)
-        shortfall = np.array([v.local_jobs for v in self.village_list]) - np.bincount(
-            wf.home[wf.coop_job], minlength=len(self.village_list))
-        entrants += wf.hire_local(shortfall, rng, m)
+        self._update_returnees()
+        local_jobs = np.array([v.local_jobs for v in self.village_list])
+        held = np.bincount(wf.home[wf.coop_job], minlength=len(self.village_list))
+        entrants += wf.hire_local(local_jobs - held, rng, m)
         self.nonfarm_entrants = entrants
 
     def _rural_transitions(self, rng: np.random.Generator) -> int:
-        """Seasonal local work, Harris-Todaro migration, returns; returns new A5 entrants."""
+        """Seasonal local work, Harris-Todaro migration, returns; returns new A5 entrants.
+
+        Farmers and rural seekers face competing transitions: one uniform draw each
+        decides which (if any) happens this month, so nobody moves twice.
+        """
         p, wf, m = self.p, self.workforce, self.month
         rural, state = wf.rural, wf.state
-        entrants = 0
+        farming = np.flatnonzero(rural & (state == Labour.FARMING))
+        seeking = np.flatnonzero(rural & (state == Labour.SEEKING))
+        seasonal = np.flatnonzero(rural & (state == Labour.LOCAL_WAGE) & ~wf.coop_job)
+        migrants = wf.indices(Labour.MIGRANT)
         # Seasonal local wage work ends (cooperative jobs are not seasonal).
-        ending = wf.draw(rural & (state == Labour.LOCAL_WAGE) & ~wf.coop_job,
-                         p.local_exit_rate, rng)
-        wf.move(ending, Labour.FARMING, m)
+        wf.move(sample_share(seasonal, p.local_exit_rate, rng), Labour.FARMING, m)
         # Migrants return home and look for work.
-        wf.move(wf.draw(rural & (state == Labour.MIGRANT), p.return_rate, rng),
-                Labour.SEEKING, m)
-        # Harris-Todaro: migrate when expected earnings away exceed income at home.
-        multiplier = np.array([v.income_multiplier for v in self.village_list])
-        home_income = np.where(state == Labour.FARMING,
-                               p.farm_income * multiplier[np.maximum(wf.home, 0)], 0.0)
-        away = p.migrant_wage * p.remittance_share
-        gap = np.maximum(away - home_income, 0.0) / max(away, 1.0)
-        leaving = wf.draw(rural & ((state == Labour.FARMING) | (state == Labour.SEEKING)),
-                          p.migration_rate * gap, rng)
-        entrants += wf.move(leaving, Labour.MIGRANT, m)
-        # Seasonal farm wage work (day-lily picking, harvests: B10).
+        wf.move(sample_share(migrants, p.return_rate, rng), Labour.SEEKING, m)
+        # Farmers: Harris-Todaro migration when earnings away beat the farm, or seasonal
+        # farm wage work (day-lily picking, harvests: B10).
+        gap = self._migration_gap(np.array([v.farm_return() for v in self.village_list]))
+        u = rng.random(farming.size)
+        go = p.migration_rate * gap[wf.home[farming]]
         season = p.seasonal_take_rate * T.FARM_SEASON[self.calendar_month - 1]
-        entrants += wf.move(wf.draw(rural & (wf.state == Labour.FARMING), season, rng),
-                            Labour.LOCAL_WAGE, m)
-        # Rural seekers who find nothing go back to the land.
-        wf.move(wf.draw(rural & (wf.state == Labour.SEEKING), p.local_exit_rate, rng),
-                Labour.FARMING, m)
+        entrants = wf.move(farming[u < go], Labour.MIGRANT, m)
+        entrants += wf.move(farming[(u >= go) & (u < go + season)], Labour.LOCAL_WAGE, m)
+        # Rural seekers migrate (nothing to lose at home) or go back to the land.
+        u = rng.random(seeking.size)
+        entrants += wf.move(seeking[u < p.migration_rate], Labour.MIGRANT, m)
+        back = (u >= p.migration_rate) & (u < p.migration_rate + p.local_exit_rate)
+        wf.move(seeking[back], Labour.FARMING, m)
         return entrants
 
-    def _villages(self) -> None:
-        self.villages.shuffle_do("step")
-        best: dict[str, tuple[str, float]] = {}
+    def _update_returnees(self) -> None:
+        """Returnee businesses open at their month and close at ``returnee_closure_rate``."""
+        rng = self.streams.villages
+        running = self.returnee_open & (self.returnee_start <= self.month)
+        closing = np.flatnonzero(running)[
+            rng.random(int(running.sum())) < self.p.returnee_closure_rate / MONTHS_PER_YEAR]
+        self.returnee_open[closing] = False
+        running[closing] = False
+        counts = np.bincount(self.returnee_village[running], minlength=len(self.village_list))
         for v in self.village_list:
-            mult = float(T.PRODUCT_LINES[v.product_line]["income_multiplier"])
-            if v.township not in best or mult > best[v.township][1]:
-                best[v.township] = (v.product_line, mult)
-        self.township_best_line = best
+            v.returnees = int(counts[v.index])
+
+    def _villages(self) -> None:
+        while self.training_queue and self.training_queue[0][0] <= self.month:
+            _, batch = self.training_queue.pop(0)
+            for v in self.village_list:
+                v.trained += int(batch[v.index])
+        self.villages.do("step")  # independent updates: their order does not matter
+        # Prices fall as a line's supply (farm workers x productivity) rises (saturation).
+        self.cells = self.workforce.cell_counts(len(self.village_list))
+        farming = self.cells[1:, Labour.FARMING]
+        lines = np.array([v.line for v in self.village_list])
+        output = farming * np.array([v.productivity for v in self.village_list])
+        supply = np.bincount(lines, weights=output, minlength=N_LINES)
+        base = self.base_supply * (farming.sum() / max(self.base_supply.sum(), 1.0))
+        self.line_price = (np.maximum(supply, 1.0) / base) ** (-1.0 / self.p.price_elasticity)
         self.villages.shuffle_do("imitate")
 
-    def _evaluation(self) -> None:
-        pool = [c for c in self.cadres if c.evaluated]
-        self.leading_posts += int(self.streams.cadres.poisson(self.p.promotion_rate * len(pool)))
-        if self.calendar_month % self.p.evaluation_interval != 0:
-            return
-        promoted, removed = evaluate(self, pool)
-        leaving = promoted + removed
+    def _cadre_turnover(self) -> None:
+        """Departures (retirement, transfer) refilled by newcomers; leading posts fall vacant."""
+        p, rng = self.p, self.streams.cadres
+        pool = list(self.cadres)
+        leaving = [pool[i] for i in sample_share(np.arange(len(pool)),
+                                                 p.cadre_exit_rate / MONTHS_PER_YEAR, rng)]
+        self._refill(leaving)
+        self.leading_vacancies += int(rng.poisson(
+            self.spec.leading_posts * p.leading_post_turnover / MONTHS_PER_YEAR))
+
+    def _refill(self, leaving: list[Cadre]) -> None:
+        """Newcomers take the posts of cadres who leave; the year's first ``recruits``
+        newcomers each get a mentor (A11)."""
         if not leaving:
             return
         self.problems.release(np.array([c.unique_id for c in leaving]))
-        q = draw_cadre_qualities(len(leaving), self.streams.cadres)
+        q = draw_cadre_qualities(len(leaving), self.streams.cadres,
+                                 shift=T.RECRUIT_CAPABILITY_SHIFT)
+        mentors = getattr(self, "recruit_mentors", [])
         for k, old in enumerate(leaving):
-            # The post is refilled at once by a cadre new to the pool.
-            new = Cadre(self, q[k], old.post, 0.0, evaluated=True, joined=self.month)
+            new = Cadre(self, q[k], old.post, 0.0, evaluated=False, joined=self.month)
             new.on_legacy = old.on_legacy
+            if mentors:
+                new.mentor_id = mentors.pop()
             old.remove()
+
+    def _evaluation(self) -> None:
+        if self.calendar_month % self.p.evaluation_interval != 0:
+            return
+        pool = [c for c in self.cadres if c.evaluated]
+        promoted, removed = evaluate(self, pool)
+        self._refill(promoted + removed)
 
     # ---------------------------------------------------------------- indicators
 
@@ -463,7 +791,6 @@ class CountyModel(mesa.Model):
     def dataset(self):
         """The run so far as an :class:`xarray.Dataset` (see :mod:`countysim.core.observe`)."""
         return self.recorder.to_dataset()
-
 
 
 def run(scenario: Scenario | str | Path | None = None, *, seed: SeedLike = 0,
@@ -480,5 +807,5 @@ def run(scenario: Scenario | str | Path | None = None, *, seed: SeedLike = 0,
         The run's Dataset with dims ``time`` and ``village`` (and ``labour_state``).
     """
     model = CountyModel(scenario, rng=seed, **overrides)
-    model.run_until(until or model.p.until)
+    model.run_until(until or model.spec.until)
     return model.dataset()

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from . import tables as T
+from .tables import MONTHS_PER_YEAR
 from .scenario import Scenario
 
-__all__ = ["District", "DistrictDataError", "build_district", "select_pilots"]
+__all__ = ["District", "DistrictDataError", "build_district", "pilot_order", "select_pilots"]
 
 # Pinyin names of the 12 township-level units (B4), used when the district has 12.
 LITONG_TOWNSHIPS = ("Jinji", "Jinyintan", "Gaozha", "Biandangou", "Shangqiao", "Gucheng",
@@ -55,16 +56,20 @@ class District:
     """Villages, firms and cadres at the start of the simulation.
 
     Attributes:
-        villages: One row per village (columns as in ``villages.csv``, plus ``pilot``).
+        villages: One row per village (columns as in ``villages.csv``, plus ``pilot``: a
+            pilot village in the start year).
         firms: One row per firm.
         cadres: One row per evaluated cadre.
         urban_labour_force: Urban residents in the labour force (persons).
+        pilot_order: Village indices in the order the pilot rule takes them; a year with
+            ``n`` pilot villages has the first ``n``.
     """
 
     villages: pd.DataFrame
     firms: pd.DataFrame
     cadres: pd.DataFrame
     urban_labour_force: int
+    pilot_order: np.ndarray
 
     def to_csv(self, folder: str | Path) -> None:
         """Write ``villages.csv``, ``firms.csv`` and ``cadres.csv`` into ``folder``."""
@@ -86,38 +91,52 @@ def build_district(scenario: Scenario) -> District:
     if scenario.district_data is None:
         villages = _generate_villages(scenario, rng)
         firms = _generate_firms(scenario, rng)
-        cadres = _generate_cadres(scenario.evaluated_cadres, rng)
+        cadres = _generate_cadres(scenario, rng)
     else:
         villages, firms, cadres = (_read_csv(scenario.district_data, n)
                                    for n in ("villages", "firms", "cadres"))
         _check_counts(scenario, villages, firms, cadres)
-    villages["pilot"] = select_pilots(villages, scenario.pilot_villages, scenario.pilot_rule,
-                                      rng, scenario.district_data)
-    return District(villages, firms, cadres, urban_lf)
+    order = pilot_order(villages, scenario.pilot_villages, scenario.pilot_rule, rng,
+                        scenario.district_data)
+    pilot = np.zeros(len(villages), dtype=bool)
+    pilot[order[: scenario.pilot_villages]] = True
+    villages["pilot"] = pilot
+    return District(villages, firms, cadres, urban_lf, order)
 
 
 def select_pilots(villages: pd.DataFrame, n: int, rule: str, rng: np.random.Generator,
                   source: Path | None = None) -> np.ndarray:
-    """Boolean mask of pilot villages chosen by ``rule`` (see ``levers.pilot_rule``)."""
+    """Boolean mask of the first ``n`` pilot villages by ``rule`` (see :func:`pilot_order`)."""
     mask = np.zeros(len(villages), dtype=bool)
+    mask[pilot_order(villages, n, rule, rng, source)[:n]] = True
+    return mask
+
+
+def pilot_order(villages: pd.DataFrame, n: int, rule: str, rng: np.random.Generator,
+                source: Path | None = None) -> np.ndarray:
+    """Village indices in the order ``rule`` makes them pilots (``levers.pilot_rule``).
+
+    ``listed`` takes the villages of the ``pilot`` column first (``n`` must equal their
+    number in the start year), then the others by branch capacity.
+    """
+    capacity = villages["branch_capacity"].to_numpy()
     if rule == "listed":
         if "pilot" not in villages.columns:
             raise DistrictDataError(f"{source or '<generated>'}/villages.csv: pilot_rule "
                                     "'listed' needs a 'pilot' column (true/false)")
-        mask = villages["pilot"].astype(bool).to_numpy()
-        if mask.sum() != n:
+        listed = villages["pilot"].astype(bool).to_numpy()
+        if listed.sum() != n:
             raise DistrictDataError(f"{source}/villages.csv: column 'pilot' lists "
-                                    f"{mask.sum()} villages but levers.pilot_villages = {n}")
-        return mask
-    if rule == "capacity":
-        key = villages["branch_capacity"].to_numpy()
+                                    f"{listed.sum()} villages but levers.pilot_villages = {n}")
+        key = capacity + 2.0 * listed  # capacity is in [0, 1]: listed ones come first
+    elif rule == "capacity":
+        key = capacity
     elif rule == "idle_assets":
         key = (villages["idle_land_mu"] / villages["households"]).to_numpy()
     else:  # random
         key = rng.random(len(villages))
     # Stable order, ties broken by position, so the choice is reproducible.
-    mask[np.argsort(-key, kind="stable")[:n]] = True
-    return mask
+    return np.argsort(-key, kind="stable")
 
 
 # --------------------------------------------------------------------------- generation
@@ -185,12 +204,59 @@ def draw_cadre_qualities(n: int, rng: np.random.Generator, shift: float = 0.0) -
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def _generate_cadres(n: int, rng: np.random.Generator) -> pd.DataFrame:
-    q = draw_cadre_qualities(n, rng)
+def stationary_tenure(s: Scenario, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Years in rank of ``n`` cadres, drawn from the stationary distribution.
+
+    A spell in rank ends by departure or removal (hazard ``h``) at any time and, after
+    ``advance_min_tenure`` years, also by advancement (about ``advance_rate`` per
+    evaluation for the half above the median). In a steady state the time since a
+    spell began has density proportional to the spell's survival function: flat-topped
+    exponential with rate ``h`` up to the minimum, then with rate ``h + a``.
+    """
+    h = s.cadre_exit_rate + s.leading_posts * s.leading_post_turnover / max(
+        s.evaluated_cadres, 1)
+    a = 0.5 * s.advance_rate * MONTHS_PER_YEAR / s.evaluation_interval
+    m = s.advance_min_tenure
+    grid = np.linspace(0.0, m + 10.0 / max(h + a, 0.05), 2001)
+    survival = np.where(grid < m, np.exp(-h * grid), np.exp(-h * m - (h + a) * (grid - m)))
+    cdf = np.cumsum(survival)
+    return np.interp(rng.random(n) * cdf[-1], cdf, grid)
+
+
+def stationary_qualities(s: Scenario, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Qualities of a pool in its steady state: newcomers who have learned on the job.
+
+    Posts are refilled by newcomers (less capable on average) who then learn at
+    ``capability_growth``; cadres leave by departure or promotion at a combined rate
+    ``h``, so the years since a cadre joined are exponential with rate ``h``.
+    """
+    q = draw_cadre_qualities(n, rng, shift=T.RECRUIT_CAPABILITY_SHIFT)
+    # Those below the removal standard have been removed already: redraw them (results
+    # at the norm score 0.5, see cadres.evaluate).
+    weights = np.full(len(T.CADRE_QUALITIES), (1.0 - s.results_weight) / (len(T.CADRE_QUALITIES) - 1))
+    weights[T.CADRE_QUALITIES.index("results")] = s.results_weight
+    for _ in range(20):
+        merit = q @ weights + s.results_weight * (0.5 - q[:, T.CADRE_QUALITIES.index("results")])
+        low = np.flatnonzero(merit <= s.removal_score_max)
+        if low.size == 0:
+            break
+        q[low] = draw_cadre_qualities(low.size, rng, shift=T.RECRUIT_CAPABILITY_SHIFT)
+    h = s.cadre_exit_rate + s.leading_posts * s.leading_post_turnover / max(
+        s.evaluated_cadres, 1)
+    years = rng.exponential(1.0 / max(h, 1e-3), n)
+    capability = T.CADRE_QUALITIES.index("capability")
+    keep = (1.0 - s.capability_growth) ** (MONTHS_PER_YEAR * years)
+    q[:, capability] = 1.0 - (1.0 - q[:, capability]) * keep
+    return q
+
+
+def _generate_cadres(s: Scenario, rng: np.random.Generator) -> pd.DataFrame:
+    n = s.evaluated_cadres
+    q = stationary_qualities(s, n, rng)
     frame = pd.DataFrame({
         "cadre": [f"C{i + 1:04d}" for i in range(n)],
         "post": np.where(rng.random(n) < T.CADRE_TOWNSHIP_SHARE, "township", "department"),
-        "tenure_years": np.round(rng.uniform(0.0, T.CADRE_TENURE_MAX_YEARS, n), 2),
+        "tenure_years": np.round(stationary_tenure(s, n, rng), 2),
     })
     for j, name in enumerate(T.CADRE_QUALITIES):
         frame[name] = np.round(q[:, j], 4)

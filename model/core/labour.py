@@ -4,6 +4,11 @@ There are ~2x10^5 workers, too many for Python objects: each is a row across the
 of :class:`Workforce`. Every process here is vectorised; randomness comes from the
 caller's generator (the run's ``labour`` stream).
 
+The labour force renews itself: workers retire at ``retirement_rate`` and each retiree's
+row becomes a young entrant from the same home, who starts by seeking work; the
+population trend (B2) adds entrants from a reserve of rows allocated up front, so the
+arrays never grow during a run.
+
 Flow counting (A4, A5) is by person and calendar year: ``placed_ytd`` and
 ``nonfarm_ytd`` flag a worker the first time the flow happens to them in a year, so a
 person is never counted twice in one flow.
@@ -17,6 +22,8 @@ from .tables import NONFARM, Labour
 
 URBAN = -1  # home of urban residents
 NO_EMPLOYER = -1
+RESERVE = len(Labour)  # state of rows not yet in the labour force (future entrants)
+N_STATES = len(Labour) + 1
 
 
 def weighted_sample(weights: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -34,6 +41,21 @@ def weighted_sample(weights: np.ndarray, k: int, rng: np.random.Generator) -> np
     return np.argpartition(keys, k - 1)[:k]
 
 
+def sample_share(idx: np.ndarray, prob: float, rng: np.random.Generator) -> np.ndarray:
+    """Each of ``idx`` independently with probability ``prob`` (a scalar).
+
+    Draws the number from a binomial and then that many distinct items, which costs
+    O(drawn) instead of one uniform per item: most monthly transitions touch a few
+    hundred of ~10^5 workers.
+    """
+    if idx.size == 0 or prob <= 0.0:
+        return idx[:0]
+    if prob >= 1.0:
+        return idx
+    k = int(rng.binomial(idx.size, prob))
+    return idx[rng.choice(idx.size, size=k, replace=False)] if k else idx[:0]
+
+
 def rank_within_groups(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A random rank (0, 1, ...) of each item within its group: a random order per group."""
     order = np.lexsort((rng.random(groups.size), groups))
@@ -45,22 +67,30 @@ def rank_within_groups(groups: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return ranks
 
 
+def draw_skill(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Employability of ``n`` new workers: Beta(2, 2), a symmetric spread (assumption)."""
+    return rng.beta(2.0, 2.0, n)
+
+
 class Workforce:
-    """All workers of the district, one row per person.
+    """All workers of the district, one row per person (plus reserve rows).
 
     Attributes:
         home: Village index of rural workers; ``-1`` for urban residents.
-        state: Labour state (:class:`~countysim.core.tables.Labour`).
+        state: Labour state (:class:`~countysim.core.tables.Labour`), or :data:`RESERVE`.
         skill: Employability in [0, 1]; seekers with more skill are matched first.
-        employer: Firm index of urban jobs (``n_firms`` = other employers), else ``-1``.
+        employer: Employer index of urban jobs (``n_firms`` = other employers), else ``-1``.
         coop_job: The local wage job is with a cooperative or returnee firm of the village.
         since: Month index the current state began.
         placed_ytd: Placed into an urban job this calendar year (A4 flow).
         nonfarm_ytd: Rural worker newly in a non-farm income state this year (A5 flow).
+        employees: Urban-job holders per employer (kept up to date by every move).
+        active: Workers in the labour force.
+        next_row: First reserve row never used (rows from it on are future entrants).
     """
 
     def __init__(self, home: np.ndarray, state: np.ndarray, skill: np.ndarray,
-                 employer: np.ndarray) -> None:
+                 employer: np.ndarray, n_employers: int, active: int | None = None) -> None:
         n = home.size
         self.home = home.astype(np.int32)
         self.state = state.astype(np.int8)
@@ -71,64 +101,39 @@ class Workforce:
         self.placed_ytd = np.zeros(n, dtype=bool)
         self.nonfarm_ytd = np.zeros(n, dtype=bool)
         self.rural = self.home >= 0
+        self.active = n if active is None else active
+        self.next_row = self.active
+        self.state[self.active:] = RESERVE
+        # Key of each row's (home, state) cell: home (-1 urban) shifted to 0.. and scaled.
+        self._cell = ((self.home + 1) * N_STATES).astype(np.int32)
+        held = self.employer[self.state == Labour.URBAN_JOB]
+        self.employees = np.bincount(held, minlength=n_employers).astype(np.int64)
 
     def __len__(self) -> int:
-        return self.home.size
-
-    @classmethod
-    def create(cls, village_workforce: np.ndarray, rural_shares: np.ndarray,
-               urban_labour_force: int, urban_seeking_share: float,
-               firm_employees: np.ndarray, rng: np.random.Generator) -> Workforce:
-        """Create the initial workforce.
-
-        Args:
-            village_workforce: Rural workers per village.
-            rural_shares: Initial shares of rural workers by labour state (sum to 1).
-            urban_labour_force: Urban residents in the labour force.
-            urban_seeking_share: Share of the urban labour force seeking work.
-            firm_employees: Target employees per modelled firm; urban jobs beyond them
-                are with "other employers" (index ``len(firm_employees)``).
-            rng: Generator for the draws.
-        """
-        n_rural = int(village_workforce.sum())
-        home = np.concatenate([np.repeat(np.arange(village_workforce.size), village_workforce),
-                               np.full(urban_labour_force, URBAN)])
-        rural_state = rng.choice(len(Labour), size=n_rural, p=rural_shares)
-        urban_state = np.where(rng.random(urban_labour_force) < urban_seeking_share,
-                               Labour.SEEKING, Labour.URBAN_JOB)
-        state = np.concatenate([rural_state, urban_state]).astype(np.int8)
-        employer = np.full(home.size, NO_EMPLOYER, dtype=np.int32)
-        employed = np.flatnonzero(state == Labour.URBAN_JOB)
-        rng.shuffle(employed)
-        # Fill modelled firms first (up to their size), the rest work for other employers.
-        n_firms = firm_employees.size
-        slots = np.repeat(np.arange(n_firms), firm_employees)[: employed.size]
-        employer[employed] = n_firms
-        employer[employed[: slots.size]] = slots
-        skill = rng.beta(2.0, 2.0, home.size)  # assumption: symmetric spread of employability
-        return cls(home, state, skill, employer)
+        return self.active
 
     # --------------------------------------------------------------------- counting
 
+    def cell_counts(self, n_villages: int) -> np.ndarray:
+        """Workers by home and state, shape ``(n_villages + 1, 5)``; row 0 is urban."""
+        flat = np.bincount(self._cell + self.state, minlength=(n_villages + 1) * N_STATES)
+        return flat.reshape(n_villages + 1, N_STATES)[:, :RESERVE]
+
     def counts(self) -> np.ndarray:
         """Workers by labour state (length 5)."""
-        return np.bincount(self.state, minlength=len(Labour))
-
-    def village_counts(self, n_villages: int) -> np.ndarray:
-        """Rural workers by village and labour state, shape ``(n_villages, 5)``."""
-        r = self.rural
-        flat = self.home[r].astype(np.int64) * len(Labour) + self.state[r]
-        return np.bincount(flat, minlength=n_villages * len(Labour)).reshape(n_villages, -1)
-
-    def employees(self, n_employers: int) -> np.ndarray:
-        """Urban-job holders by employer (modelled firms, then other employers)."""
-        held = self.employer[self.state == Labour.URBAN_JOB]
-        return np.bincount(held, minlength=n_employers)
+        return np.bincount(self.state, minlength=N_STATES)[:RESERVE]
 
     def start_year(self) -> None:
         """Reset the year-to-date flow flags (January)."""
         self.placed_ytd[:] = False
         self.nonfarm_ytd[:] = False
+
+    def indices(self, state: Labour, rural: bool | None = None) -> np.ndarray:
+        """Rows in ``state`` (optionally only rural or only urban residents)."""
+        mask = self.state == state
+        if rural is not None:
+            mask &= self.rural if rural else ~self.rural
+        return np.flatnonzero(mask)
 
     # ------------------------------------------------------------------ transitions
 
@@ -140,38 +145,64 @@ class Workforce:
         """
         if idx.size == 0:
             return 0
+        old = self.state[idx]
         new_entrants = 0
         if new_state in NONFARM:
-            old = self.state[idx]
             joins = self.rural[idx] & ((old == Labour.FARMING) | (old == Labour.SEEKING))
             fresh = idx[joins & ~self.nonfarm_ytd[idx]]
             self.nonfarm_ytd[fresh] = True
             new_entrants = int(fresh.size)
+        leaving_job = idx[old == Labour.URBAN_JOB]
+        if leaving_job.size and new_state != Labour.URBAN_JOB:
+            self.employees -= np.bincount(self.employer[leaving_job],
+                                          minlength=self.employees.size)
+            self.employer[leaving_job] = NO_EMPLOYER
         self.state[idx] = new_state
         self.since[idx] = month
-        if new_state != Labour.URBAN_JOB:
-            self.employer[idx] = NO_EMPLOYER
         if new_state != Labour.LOCAL_WAGE:
             self.coop_job[idx] = False
         return new_entrants
 
-    def draw(self, mask: np.ndarray, prob: float | np.ndarray,
-             rng: np.random.Generator) -> np.ndarray:
-        """Indices of workers in ``mask`` who make a transition with probability ``prob``.
-
-        ``prob`` is a scalar or an array over all workers (only the masked part is used).
-        """
-        idx = np.flatnonzero(mask)
-        if idx.size == 0:
-            return idx
-        p = prob if np.isscalar(prob) else prob[idx]
-        return idx[rng.random(idx.size) < p]
-
     def separate(self, rate: float, rng: np.random.Generator, month: int) -> int:
         """Urban jobs end at ``rate``; the workers start seeking. Returns separations."""
-        idx = self.draw(self.state == Labour.URBAN_JOB, rate, rng)
+        idx = sample_share(self.indices(Labour.URBAN_JOB), rate, rng)
         self.move(idx, Labour.SEEKING, month)
         return int(idx.size)
+
+    def renew(self, retire_rate: float, growth_rate: float, rng: np.random.Generator,
+              month: int) -> tuple[int, int]:
+        """Retirements replaced by young entrants, and trend entrants from the reserve.
+
+        Args:
+            retire_rate: Monthly probability a worker leaves the labour force.
+            growth_rate: Monthly growth of the labour force (may be negative: then
+                retirees are not all replaced).
+            rng: Generator.
+            month: Current month index.
+
+        Returns:
+            Retirements and the net change of the labour force.
+        """
+        k = int(rng.binomial(self.next_row, min(max(retire_rate, 0.0), 1.0)))
+        retiring = rng.choice(self.next_row, size=k, replace=False)
+        retiring = retiring[self.state[retiring] != RESERVE]  # rows that left for good
+        expected = growth_rate * self.active
+        net = int(np.floor(expected) + (rng.random() < expected - np.floor(expected)))
+        net = max(min(net, self.state.size - self.next_row), -retiring.size)
+        self.move(retiring, Labour.SEEKING, month)  # a retiree's job becomes a vacancy
+        # A shrinking labour force leaves some retirees unreplaced; growth takes new rows.
+        renewed = retiring[: retiring.size + min(net, 0)]
+        self.state[retiring[renewed.size:]] = RESERVE
+        entrants = np.concatenate([renewed,
+                                   np.arange(self.next_row, self.next_row + max(net, 0))])
+        self.next_row += max(net, 0)
+        self.active += net
+        self.skill[entrants] = draw_skill(entrants.size, rng)
+        self.state[entrants] = Labour.SEEKING
+        self.since[entrants] = month
+        self.placed_ytd[entrants] = False
+        self.nonfarm_ytd[entrants] = False
+        return int(retiring.size), net
 
     def match(self, vacancies: np.ndarray, boost: np.ndarray, efficiency: float,
               elasticity: float, rng: np.random.Generator, month: int) -> tuple[int, int, int]:
@@ -179,8 +210,8 @@ class Workforce:
 
         Args:
             vacancies: Open vacancies per employer (modelled firms, then other employers).
-            boost: Per-employer weight ``1 + matching_boost`` for visited firms, else 1:
-                big-data matching (A3) makes their vacancies easier to fill.
+            boost: Per-employer weight ``1 + matching_boost`` for firms on the big-data
+                matching platform (A3), else 1: their vacancies are easier to fill.
             efficiency: Matching efficiency A.
             elasticity: Elasticity a with respect to seekers.
             rng: Generator.
@@ -189,7 +220,7 @@ class Workforce:
         Returns:
             Matches, of which new A4 placements (first this year), and new A5 entrants.
         """
-        seekers = np.flatnonzero(self.state == Labour.SEEKING)
+        seekers = self.indices(Labour.SEEKING)
         total_v = int(vacancies.sum())
         if seekers.size == 0 or total_v == 0:
             return 0, 0, 0
@@ -200,13 +231,13 @@ class Workforce:
             return 0, 0, 0
         chosen = seekers[weighted_sample(0.5 + self.skill[seekers], m, rng)]
         slots = np.repeat(np.arange(vacancies.size), vacancies)
-        slot_boost = boost[slots]
-        filled = slots[weighted_sample(slot_boost, m, rng)]
+        filled = slots[weighted_sample(boost[slots], m, rng)]
         rng.shuffle(filled)
         placed = chosen[~self.placed_ytd[chosen]]
         self.placed_ytd[chosen] = True
         entrants = self.move(chosen, Labour.URBAN_JOB, month)
         self.employer[chosen] = filled
+        self.employees += np.bincount(filled, minlength=self.employees.size)
         return m, int(placed.size), entrants
 
     def hire_local(self, shortfall: np.ndarray, rng: np.random.Generator, month: int) -> int:
@@ -224,6 +255,12 @@ class Workforce:
             pool = np.flatnonzero(self.rural & ((self.state == Labour.FARMING)
                                                 | (self.state == Labour.SEEKING)))
             pool = pool[want[self.home[pool]] > 0]
+            # Shortlist about twice the jobs at random, then take a random order of the
+            # shortlist: the same as a random order of the whole pool, at a fraction of
+            # the cost (the pool is ~10^4, the jobs ~10).
+            available = np.bincount(self.home[pool], minlength=want.size)
+            keep = np.minimum(1.0, 2.0 * want / np.maximum(available, 1))
+            pool = pool[rng.random(pool.size) < keep[self.home[pool]]]
             rank = rank_within_groups(self.home[pool], rng)
             hired = pool[rank < want[self.home[pool]]]
             entrants = self.move(hired, Labour.LOCAL_WAGE, month)

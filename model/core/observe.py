@@ -16,7 +16,7 @@ import xarray as xr
 
 from .problems import Origin, Status
 from .seeds import describe
-from .tables import LABOUR_STATES, MONTHS_PER_YEAR, Labour
+from .tables import LABOUR_STATES, MONTHS_PER_YEAR, PRODUCT_LINE_NAMES, Labour
 from .version import __version__
 from .villages import COOPERATIVE_KINDS
 
@@ -39,12 +39,20 @@ VARIABLES: dict[str, Var] = {
     "workers": Var(S, "persons", "workers by labour state"),
     "village_workers": Var(("time", "village", "labour_state"), "persons",
                            "rural workers by home village and labour state"),
+    "labour_force": Var(T, "persons", "workers in the labour force (rural and urban)"),
+    "population": Var(T, "persons", "resident population (labour force / its share)", "B2"),
+    "retirements": Var(T, "persons", "workers leaving the labour force this month "
+                       "(replaced by young entrants)"),
+    "urban_unemployment_rate": Var(T, "1", "urban residents seeking work over the urban "
+                                   "residents' labour force (surveyed rate)", "R6"),
+    "output_index": Var(T, "1", "real output relative to the start month", "B7"),
+    "wage_index": Var(T, "1", "nominal wage and price level relative to the start month"),
     "urban_placements": Var(T, "persons", "people newly placed into urban jobs this month"),
     "urban_placements_ytd": Var(T, "persons", "people placed into new urban jobs, year to date",
                                 "A4"),
     "matches": Var(T, "1", "seeker-vacancy matches this month (incl. repeat placements)"),
     "separations": Var(T, "1", "urban jobs ended this month"),
-    "vacancies": Var(T, "1", "vacancies posted this month"),
+    "vacancies": Var(T, "1", "open vacancies (the stock) this month"),
     "rural_nonfarm_entrants": Var(T, "persons",
                                   "rural workers newly in non-farm income this month"),
     "rural_nonfarm_entrants_ytd": Var(T, "persons", "rural workers who found an income path "
@@ -54,11 +62,13 @@ VARIABLES: dict[str, Var] = {
     "problems_resolved_cum": Var(T, "problems", "enterprise and household problems resolved "
                                  "by front-line cadres, cumulative", "A6"),
     "problems_open": Var(T, "problems", "enterprise and household problems unresolved"),
+    "legacy_raised": Var(T, "problems", "legacy (urban renewal) cases arising this month"),
     "legacy_resolved": Var(T, "problems", "legacy problems resolved this month"),
     "legacy_resolved_cum": Var(T, "problems", "legacy problems resolved, cumulative", "A29"),
     "legacy_open": Var(T, "problems", "legacy problems unresolved"),
     "firm_visits": Var(T, "visits", "firm visits by cadres this month"),
     "firms_visited_ytd": Var(T, "firms", "distinct firms visited, year to date", "A3"),
+    "firms_on_platform": Var(T, "firms", "firms on the big-data matching platform", "A3"),
     "cadres_promoted_ytd": Var(T, "cadres", "cadres promoted to leading posts, year to date",
                                "A7"),
     "cadres_advanced_ytd": Var(T, "cadres", "cadres advanced in rank, year to date", "A8"),
@@ -66,24 +76,33 @@ VARIABLES: dict[str, Var] = {
     "cadres_unchanged_ytd": Var(T, "cadres", "evaluated cadres with no outcome, year to date"),
     "cadres_evaluated_ytd": Var(T, "cadres", "distinct cadres evaluated, year to date", "A10"),
     "cadre_effort": Var(T, "1", "mean share of cadre time on the front line", "A2"),
+    "leading_vacancies": Var(T, "posts", "leading posts vacant, awaiting promotion"),
     "collective_income": Var(V, "yuan/month", "village collective income"),
     "collective_income_growth": Var(V, "1", "collective income growth over the previous "
                                     "year, year to date (annualised)"),
     "collective_income_growth_pilot": Var(T, "1", "mean collective income growth of pilot "
                                           "villages, year to date", "A14"),
     "cooperative": Var(V, "1", "cooperative kind of the village"),
-    "productivity": Var(V, "1", "village productivity index (1 at start)"),
+    "product_line": Var(V, "1", "main product line of the village"),
+    "productivity": Var(V, "1", "village farm productivity index (1 without trained "
+                        "technicians)", "A22"),
     "active_land": Var(V, "mu", "idle land activated by the cooperative"),
+    "technicians_trained": Var(T, "persons", "agri-technicians trained by experts", "A18"),
+    "returnee_businesses": Var(T, "firms", "returnee businesses running", "A21"),
     "cooperative_workers": Var(T, "persons", "rural workers employed by party-branch-led "
                                "cooperatives", "A13"),
     "returnee_business_workers": Var(T, "persons", "rural workers employed by returnee "
                                      "businesses", "A21"),
     "cooperative_income_uplift": Var(T, "yuan/worker/yr", "mean income gain of cooperative "
                                      "workers over farming in their village (signed)"),
+    "cooperative_member_income": Var(T, "yuan/household/yr", "mean gain of a cooperative's "
+                                     "member household: wages and profit share", "A26"),
+    "dividends_per_household": Var(T, "yuan/household/yr", "collective-income dividends per "
+                                   "village household (annualised from the month)", "R12"),
     "rural_income_per_capita": Var(T, "yuan/yr", "rural per-capita disposable income "
-                                   "(annualised from the month)"),
+                                   "(annualised from the month)", "R4"),
     "urban_income_per_capita": Var(T, "yuan/yr", "urban per-capita disposable income "
-                                   "(annualised from the month)"),
+                                   "(annualised from the month)", "R4"),
     "village_income_per_capita": Var(V, "yuan/yr", "per-capita disposable income by village "
                                      "(annualised from the month)"),
 }
@@ -92,6 +111,8 @@ VARIABLES: dict[str, Var] = {
 # District-wide indicators mirrored as model attributes after each step (e.g.
 # ``model.urban_placements_ytd``), so Mesa's DataCollector and batch_run can read them by
 # name: string reporters, no lambdas (they break pickling).
+FLAGS = {"cooperative": COOPERATIVE_KINDS, "product_line": PRODUCT_LINE_NAMES}
+
 MODEL_REPORTERS = {name: name for name, var in VARIABLES.items() if var.dims == T}
 
 
@@ -106,8 +127,10 @@ class Recorder:
         self.year_income = np.zeros(len(villages))
         self.months_in_year = 0
         self.pilot = villages["pilot"].to_numpy(dtype=bool)
-        self.village_people = (villages["households"].to_numpy() * model.p.household_size)
+        self.households = villages["households"].to_numpy(dtype=float)
+        self.village_people = self.households * model.spec.household_size
         self.cum = {"problems": 0, "legacy": 0}
+        self.initial_cells: np.ndarray | None = None
 
     def start_year(self) -> None:
         """Make last year's collective income the base of this year's growth (A14)."""
@@ -120,9 +143,21 @@ class Recorder:
         """Append this month's indicators."""
         m, p, wf, q = self.model, self.model.p, self.model.workforce, self.model.problems
         r = self.rows
-        n_v = len(m.village_list)
-        r["workers"].append(wf.counts())
-        r["village_workers"].append(wf.village_counts(n_v))
+        villages = m.village_list
+        n_v = len(villages)
+        cells = m.cells  # workers by home (row 0: urban residents) and state
+        if self.initial_cells is None:
+            self.initial_cells = cells.sum(axis=1)
+        r["workers"].append(cells.sum(axis=0))
+        r["village_workers"].append(cells[1:])
+        r["labour_force"].append(int(wf.active))
+        r["population"].append(float(wf.active / m.spec.labour_force_share))
+        r["retirements"].append(m.retirements)
+        urban = cells[0]
+        in_lf = urban[Labour.URBAN_JOB] + urban[Labour.SEEKING]
+        r["urban_unemployment_rate"].append(float(urban[Labour.SEEKING] / max(in_lf, 1)))
+        r["output_index"].append(float(m.output_index))
+        r["wage_index"].append(float(m.nominal_index))
         r["urban_placements"].append(m.placements)
         r["urban_placements_ytd"].append(int(wf.placed_ytd.sum()))
         r["matches"].append(m.matches)
@@ -137,13 +172,14 @@ class Recorder:
         r["problems_resolved_cum"].append(self.cum["problems"])
         unresolved = q.status != Status.RESOLVED
         legacy = q.origin == Origin.LEGACY
-        routine_open = unresolved & ~legacy
-        r["problems_open"].append(int(routine_open.sum()))
+        r["problems_open"].append(int((unresolved & ~legacy).sum()))
+        r["legacy_raised"].append(m.legacy_raised)
         r["legacy_resolved"].append(m.legacy_resolved)
         r["legacy_resolved_cum"].append(self.cum["legacy"])
         r["legacy_open"].append(int((unresolved & legacy).sum()))
         r["firm_visits"].append(m.visits_month)
         r["firms_visited_ytd"].append(m.firms_visited_ytd)
+        r["firms_on_platform"].append(sum(f.on_platform for f in m.firm_list))
         promoted, advanced, removed, evaluated = (int(x) for x in m.outcomes_ytd)
         r["cadres_promoted_ytd"].append(promoted)
         r["cadres_advanced_ytd"].append(advanced)
@@ -151,59 +187,85 @@ class Recorder:
         r["cadres_unchanged_ytd"].append(m.unchanged_ytd())
         r["cadres_evaluated_ytd"].append(evaluated)
         r["cadre_effort"].append(float(np.mean([c.effort for c in m.cadres])))
+        r["leading_vacancies"].append(int(m.leading_vacancies))
+        self._record_villages(cells)
+
+    def _record_villages(self, cells: np.ndarray) -> None:
+        m, p, r = self.model, self.model.p, self.rows
         villages = m.village_list
+        n_v = len(villages)
         income = np.array([v.collective_income for v in villages])
         self.year_income += income
         self.months_in_year += 1
         expected = self.base_income * self.months_in_year / MONTHS_PER_YEAR
         growth = np.divide(self.year_income, expected, out=np.ones(n_v), where=expected > 0) - 1
+        coop = np.array([v.cooperative for v in villages], dtype=np.int8)
         r["collective_income"].append(income)
         r["collective_income_growth"].append(growth)
+        pilots = coop == 1
         r["collective_income_growth_pilot"].append(
-            float(growth[self.pilot].mean()) if self.pilot.any() else np.nan)
-        r["cooperative"].append(np.array([v.cooperative for v in villages], dtype=np.int8))
-        multiplier = np.array([v.income_multiplier for v in villages])
+            float(growth[pilots].mean()) if pilots.any() else np.nan)
+        r["cooperative"].append(coop)
+        r["product_line"].append(np.array([v.line for v in villages], dtype=np.int8))
         r["productivity"].append(np.array([v.productivity for v in villages]))
         r["active_land"].append(np.array([v.active_land for v in villages]))
+        r["technicians_trained"].append(int(sum(v.trained for v in villages)))
+        r["returnee_businesses"].append(int(sum(v.returnees for v in villages)))
         # Local jobs of a village go to its cooperative first, the rest to returnee firms.
+        wf = m.workforce
         filled = np.bincount(wf.home[wf.coop_job], minlength=n_v)
-        coop_workers = np.minimum(filled, [v.coop_jobs for v in villages])
+        coop_jobs = np.array([v.coop_jobs for v in villages])
+        coop_workers = np.minimum(filled, coop_jobs)
         r["cooperative_workers"].append(int(coop_workers.sum()))
         r["returnee_business_workers"].append(int((filled - coop_workers).sum()))
-        uplift = MONTHS_PER_YEAR * (p.local_wage - p.farm_income * multiplier)
+        farm_return = np.array([v.farm_return() for v in villages])
+        nominal = m.nominal_index
+        uplift = MONTHS_PER_YEAR * nominal * (p.local_wage - p.farm_income * farm_return)
         r["cooperative_income_uplift"].append(
             float((uplift * coop_workers).sum() / coop_workers.sum()) if coop_workers.any()
             else 0.0)
-        self._record_income(multiplier)
-        for name in MODEL_REPORTERS:
-            setattr(m, name, r[name][-1])
+        profit = np.array([v.member_profit for v in villages])
+        revenue = np.array([v.coop_revenue for v in villages])
+        member_gain = MONTHS_PER_YEAR * (profit + p.coop_wage_share * revenue) / (
+            p.coop_member_households)
+        r["cooperative_member_income"].append(
+            float(member_gain[pilots].mean()) if pilots.any() else 0.0)
+        dividends = np.array([v.dividends for v in villages])
+        r["dividends_per_household"].append(
+            float(MONTHS_PER_YEAR * dividends.sum() / self.households.sum()))
+        self._record_income(cells, farm_return, dividends + profit)
 
-    def _record_income(self, multiplier: np.ndarray) -> None:
-        m, p, wf = self.model, self.model.p, self.model.workforce
-        wage = np.array([0.0, p.local_wage, p.urban_wage, p.migrant_wage * p.remittance_share,
-                         0.0])
-        earnings = wage[wf.state]
-        farming = wf.state == Labour.FARMING
-        earnings[farming] = p.farm_income * multiplier[wf.home[farming]]
-        rural = wf.rural
-        n_v = len(m.village_list)
-        by_village = np.bincount(wf.home[rural], weights=earnings[rural], minlength=n_v)
-        people = self.village_people
-        per_capita = MONTHS_PER_YEAR * (by_village / people + p.transfer_income)
-        urban_people = p.population * (1 - p.rural_share)
-        urban_total = earnings[~rural].sum()
+    def _record_income(self, cells: np.ndarray, farm_return: np.ndarray,
+                       village_payouts: np.ndarray) -> None:
+        """Per-capita disposable income from the workers by home and state (no per-person
+        pass): earnings by state, plus dividends and profit shares, plus transfers."""
+        m, p = self.model, self.model.p
+        nominal = m.nominal_index
+        wage = nominal * np.array([0.0, p.local_wage, p.urban_wage,
+                                   p.migrant_wage * p.remittance_share, 0.0])
+        earnings = cells @ wage
+        earnings[1:] += cells[1:, Labour.FARMING] * p.farm_income * nominal * farm_return
+        # People grow with the labour force (B2), village by village.
+        growth = cells.sum(axis=1) / np.maximum(self.initial_cells, 1)
+        people = self.village_people * growth[1:]
+        by_village = earnings[1:] + village_payouts
+        transfers = p.transfer_income * nominal
+        per_capita = MONTHS_PER_YEAR * (by_village / people + transfers)
+        urban_people = m.spec.population * (1 - m.spec.rural_share) * growth[0]
         self.rows["village_income_per_capita"].append(per_capita)
         self.rows["rural_income_per_capita"].append(
-            float(MONTHS_PER_YEAR * (by_village.sum() / people.sum() + p.transfer_income)))
+            float(MONTHS_PER_YEAR * (by_village.sum() / people.sum() + transfers)))
         self.rows["urban_income_per_capita"].append(
-            float(MONTHS_PER_YEAR * (urban_total / max(urban_people, 1.0) + p.transfer_income))
+            float(MONTHS_PER_YEAR * (earnings[0] / max(urban_people, 1.0) + transfers))
             if urban_people > 0 else 0.0)
+        for name in MODEL_REPORTERS:
+            setattr(m, name, self.rows[name][-1])
 
     def to_dataset(self) -> xr.Dataset:
         """The recorded months as an :class:`xarray.Dataset`."""
         m = self.model
         n_months = len(self.rows["workers"])
-        time = pd.date_range(m.p.start + "-01", periods=n_months, freq="MS")
+        time = pd.date_range(m.spec.start + "-01", periods=n_months, freq="MS")
         villages = m.district.villages
         coords = {
             "time": ("time", time, {"long_name": "month (start)"}),
@@ -225,18 +287,19 @@ class Recorder:
             attrs = {"units": meta.units, "long_name": meta.long_name}
             if meta.figure:
                 attrs["figure"] = meta.figure
-            if name == "cooperative":
-                attrs["flag_values"] = np.arange(len(COOPERATIVE_KINDS), dtype=np.int8)
-                attrs["flag_meanings"] = " ".join(COOPERATIVE_KINDS)
+            if name in FLAGS:
+                attrs["flag_values"] = np.arange(len(FLAGS[name]), dtype=np.int8)
+                attrs["flag_meanings"] = " ".join(FLAGS[name])
             data_vars[name] = (meta.dims, values, attrs)
         attrs = {
-            "title": f"countysim run of scenario {m.p.name}",
+            "title": f"countysim run of scenario {m.spec.name}",
             "countysim_version": __version__,
-            "scenario_name": m.p.name,
-            "scenario_toml": m.p.to_toml(),
-            "scenario_hash": m.p.digest,
+            "scenario_name": m.spec.name,
+            "scenario_toml": m.spec.to_toml(),
+            "scenario_hash": m.spec.digest,
             **describe(m.seed),
-            "start": m.p.start,
+            "start": m.spec.start,
+            "spinup_months": m.spinup,
             "Conventions": "CF-1.10",
         }
         return xr.Dataset(data_vars, coords=coords, attrs=attrs)

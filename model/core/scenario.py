@@ -355,13 +355,6 @@ def _check_consistency(path: str | Path, v: Mapping[str, Any], start: str, until
     if v["townships"] > v["villages"]:
         raise ScenarioError(path, "district.townships",
                             f"{v['townships']} townships but only {v['villages']} villages")
-    shares = ("rural_share_farming", "rural_share_local_wage", "rural_share_urban_job",
-              "rural_share_migrant")
-    total = sum(v[s] for s in shares)
-    if total > 1.0 + 1e-9:
-        raise ScenarioError(path, "district.rural_share_*",
-                            f"initial rural labour shares sum to {total:.3f}; must be <= 1 "
-                            "(the rest are seeking work)")
     needed = 2 * v["mentor_pairs"] + v["recruits"]
     if needed > v["evaluated_cadres"]:
         # Each pair takes a mentor and a mentee from the pool; each recruit a mentor.
@@ -371,9 +364,6 @@ def _check_consistency(path: str | Path, v: Mapping[str, Any], start: str, until
     if v["coop_collective_share"] + v["coop_wage_share"] > 1.0 + 1e-9:
         raise ScenarioError(path, "behaviour.coop_collective_share",
                             "coop_collective_share + coop_wage_share must be <= 1")
-    if v["promotion_score_min"] <= v["removal_score_max"]:
-        raise ScenarioError(path, "levers.promotion_score_min",
-                            "must be above levers.removal_score_max")
 
 
 def _check_listed(path: str | Path, v: Mapping[str, Any], district_data: Path | None) -> None:

@@ -50,9 +50,6 @@ FIRM_SECTOR_NAMES = tuple(FIRM_SECTORS)
 FIRM_URBAN_SHARE = 0.7  # assumption: most firms sit in the urban core and industrial parks
 
 # Month-of-year multipliers (January first).
-# Vacancies: the Spring Festival lull and the spring hiring peak; assumption from the
-# usual PRC hiring calendar (no district series is published).
-VACANCY_SEASON = (0.6, 0.7, 1.4, 1.3, 1.1, 1.0, 0.9, 0.9, 1.1, 1.1, 1.0, 0.9)
 # Seasonal local farm wage work: day-lily picking June-August (B10), vegetable harvests
 # into October; assumption for the exact shape.
 FARM_SEASON = (0.1, 0.1, 0.3, 0.5, 0.7, 1.0, 1.0, 1.0, 0.8, 0.6, 0.3, 0.1)
@@ -63,7 +60,6 @@ CADRE_QUALITIES = ("responsibility", "capability", "service", "results", "integr
 CADRE_QUALITY_MEAN = 0.6
 CADRE_QUALITY_LOAD = 0.7
 CADRE_QUALITY_UNIQUE = 0.5
-CADRE_TENURE_MAX_YEARS = 8.0  # assumption: years in current rank, uniform on [0, 8]
 CADRE_TOWNSHIP_SHARE = 0.6  # assumption: share of the pool posted in townships
 RECRUIT_PROBATION_MONTHS = 12  # civil-service probation (公务员法 art. 34: one year)
 RECRUIT_CAPABILITY_SHIFT = -0.8  # assumption: new recruits start less capable (logit)

@@ -1,10 +1,14 @@
-"""Villages: cooperatives, idle assets, collective income, product lines (step 6).
+"""Villages: cooperatives, idle assets, collective income, dividends, product lines (step 6).
 
 A pilot village's party-branch-led cooperative (A13) activates idle land and buildings at
-a pace set by its branch's capacity and the district's support, with diminishing returns
-(each month it activates a share of what is still idle). Revenue pays local wages and a
-share into collective income; alliances (A15) widen market access; trained technicians
-(A18) and returnee businesses (A21) raise productivity, income and local jobs.
+a pace set by the district's support and its branch's capacity, with diminishing returns
+(each month it activates a share of what is still idle). Its revenue pays local wages,
+a share into collective income and the rest to member households (A26); the village
+pays a share of collective income to all households as dividends (R13, B12). Alliances
+(A15) widen market access. Trained technicians (A18, A22) raise the yields of the
+households they advise and give the village the know-how to switch product line; a
+village with know-how copies a neighbour whose farm income per worker beats its own by
+more than the switching cost, while prices fall as a line's supply rises.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from .tables import MONTHS_PER_YEAR, PRODUCT_LINES
+from .tables import MONTHS_PER_YEAR, PRODUCT_LINE_NAMES, PRODUCT_LINES
 
 if TYPE_CHECKING:
     from .county import CountyModel
@@ -22,6 +26,8 @@ if TYPE_CHECKING:
 NO_COOPERATIVE, PARTY_BRANCH = 0, 1
 COOPERATIVE_KINDS = ("none", "party_branch")
 MENTEES_PER_EXPERT = 10  # A18: 25 experts for 250 technicians
+LINE_MULTIPLIER = np.array([float(PRODUCT_LINES[k]["income_multiplier"])
+                            for k in PRODUCT_LINE_NAMES])
 
 
 class Village(mesa.Agent):
@@ -32,22 +38,24 @@ class Village(mesa.Agent):
         name: Village name (``Township-NN`` when generated).
         township: Township name; villages of one township are neighbours.
         households: Households (B13 household size).
-        product_line: Main product line (a key of :data:`~countysim.core.tables.PRODUCT_LINES`).
+        line: Main product line, an index into :data:`~countysim.core.tables.PRODUCT_LINES`.
         idle_land: Idle land at the start (mu).
         idle_buildings: Idle collective buildings at the start.
         active_land: Land the cooperative has activated (mu).
         active_buildings: Buildings the cooperative has activated.
-        base_income: Collective income of 2024 (yuan/yr).
+        base_income: Collective income of 2024 (yuan/yr, at 2025 prices).
         branch_capacity: Capacity of the party branch in [0, 1].
-        pilot: Pilot village of A13.
+        pilot: Pilot village of A13 (in the current year).
         cooperative: 0 none, 1 party-branch-led.
         alliance: Alliance id (A15), or -1.
         technicians: Agri-technicians living in the village (A18).
-        trained_from: Month from which they count as trained (-1: never).
-        returnee_starts: Months at which returnee businesses start (A21).
-        productivity: Productivity index (1 = start).
+        trained: Of them, trained by an expert (from the month their training ends).
+        returnees: Returnee businesses running (A21).
+        productivity: Farm productivity index (1 without trained technicians).
         collective_income: Collective income this month (yuan).
+        dividends: Collective income paid to households this month (yuan).
         coop_revenue: Cooperative revenue this month (yuan).
+        member_profit: Cooperative profit paid to member households this month (yuan).
         coop_jobs: Cooperative jobs on offer (its wage bill / local wage).
         local_jobs: Cooperative and returnee-business jobs on offer.
     """
@@ -58,54 +66,63 @@ class Village(mesa.Agent):
         self.name = row["village"]
         self.township = row["township"]
         self.households = int(row["households"])
-        self.product_line = row["product_line"]
+        self.line = PRODUCT_LINE_NAMES.index(row["product_line"])
         self.idle_land = float(row["idle_land_mu"])
         self.idle_buildings = int(row["idle_buildings"])
         self.active_land = 0.0
         self.active_buildings = 0
         self.base_income = float(row["collective_income"])
         self.branch_capacity = float(row["branch_capacity"])
-        self.pilot = bool(row["pilot"])
-        self.cooperative = PARTY_BRANCH if self.pilot else NO_COOPERATIVE
+        self.pilot = False
+        self.cooperative = NO_COOPERATIVE
         self.alliance = -1
         self.technicians = 0
-        self.trained_from = -1
-        self.returnee_starts = np.empty(0, dtype=np.int64)
+        self.trained = 0
+        self.returnees = 0
         self.productivity = 1.0
         self.collective_income = 0.0
+        self.dividends = 0.0
         self.coop_revenue = 0.0
+        self.member_profit = 0.0
         self.coop_jobs = 0
         self.local_jobs = 0
 
     @property
-    def income_multiplier(self) -> float:
-        """Farm income multiplier of the product line times productivity."""
-        return float(PRODUCT_LINES[self.product_line]["income_multiplier"]) * self.productivity
+    def product_line(self) -> str:
+        """Name of the main product line."""
+        return PRODUCT_LINE_NAMES[self.line]
 
-    def active_returnees(self, month: int) -> int:
-        """Returnee businesses running in ``month``."""
-        return int((self.returnee_starts <= month).sum())
+    def farm_return(self) -> float:
+        """Farm income per farming worker relative to grain at 2025 prices (realised)."""
+        price = self.model.line_price[self.line]
+        if self.alliance >= 0:  # shared sales channels: a wider market saturates less
+            price **= 1.0 / (1.0 + self.model.p.alliance_market_boost)
+        return LINE_MULTIPLIER[self.line] * price * self.productivity
 
     def step(self) -> None:
-        """One month: productivity, asset activation, revenue, income and local jobs."""
-        p, month, rng = self.model.p, self.model.month, self.model.streams.villages
-        trained = self.technicians if 0 <= self.trained_from <= month else 0
-        self.productivity = 1.0 + p.technician_effect * trained
+        """One month: productivity, asset activation, revenue, income, dividends, jobs."""
+        model = self.model
+        p, rng, nominal = model.p, model.streams.villages, model.nominal_index
+        advised = self.trained * p.households_per_technician / max(self.households, 1)
+        self.productivity = 1.0 + p.technician_yield_gain * min(advised, 1.0)
         if self.cooperative == PARTY_BRANCH:
-            self._activate(p.activation_rate * p.cooperative_support * self.branch_capacity, rng)
+            self._activate(p.activation_rate * self.branch_capacity, rng)
         access = 1.0 + (p.alliance_market_boost if self.alliance >= 0 else 0.0)
         annual = (self.active_land * p.coop_revenue_per_mu
                   + self.active_buildings * p.building_revenue) * self.productivity * access
-        self.coop_revenue = annual / MONTHS_PER_YEAR
-        returnees = self.active_returnees(month)
-        trend = (1.0 + p.collective_trend_growth) ** ((month + 1) / MONTHS_PER_YEAR)
+        self.coop_revenue = annual * nominal / MONTHS_PER_YEAR
         noise = rng.lognormal(-0.5 * p.collective_income_noise ** 2, p.collective_income_noise)
-        self.collective_income = (self.base_income * trend * noise / MONTHS_PER_YEAR
-                                  + p.coop_collective_share * self.coop_revenue
-                                  + returnees * p.returnee_income / MONTHS_PER_YEAR)
+        self.collective_income = ((self.base_income * noise
+                                   + self.returnees * p.returnee_income) * nominal
+                                  / MONTHS_PER_YEAR
+                                  + p.coop_collective_share * self.coop_revenue)
+        self.dividends = p.dividend_share * self.collective_income
         wage_bill = p.coop_wage_share * self.coop_revenue
-        self.coop_jobs = int(wage_bill // p.local_wage) if p.local_wage > 0 else 0
-        self.local_jobs = self.coop_jobs + returnees * p.returnee_jobs
+        self.member_profit = max(1.0 - p.coop_wage_share - p.coop_collective_share, 0.0) * (
+            self.coop_revenue)
+        wage = p.local_wage * nominal
+        self.coop_jobs = int(wage_bill // wage) if wage > 0 else 0
+        self.local_jobs = self.coop_jobs + self.returnees * p.returnee_jobs
 
     def _activate(self, rate: float, rng: np.random.Generator) -> None:
         share = min(rate, 1.0)
@@ -115,9 +132,18 @@ class Village(mesa.Agent):
             self.active_buildings += int(rng.binomial(idle, share))
 
     def imitate(self) -> None:
-        """Copy the best-paying line of the township's villages (A22) now and then."""
-        best_line, best_multiplier = self.model.township_best_line[self.township]
-        own = float(PRODUCT_LINES[self.product_line]["income_multiplier"])
-        rng = self.model.streams.villages
-        if best_multiplier > own and rng.random() < self.model.p.imitation_rate:
-            self.product_line = best_line
+        """Now and then compare with a neighbour; switch line if it pays (A20, A22).
+
+        Only a village with a trained technician has the know-how to switch; it copies a
+        random village of its township whose realised farm income per worker beats its
+        own by more than ``switch_cost``.
+        """
+        model = self.model
+        rng = model.streams.villages
+        if self.trained == 0 or rng.random() >= model.p.imitation_rate:
+            return
+        peers = model.township_members[self.township]
+        other = peers[int(rng.integers(len(peers)))]
+        if other.line != self.line and (
+                other.farm_return() > self.farm_return() * (1.0 + model.p.switch_cost)):
+            self.line = other.line
