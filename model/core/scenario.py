@@ -242,8 +242,8 @@ class Scenario:
         for section in SECTIONS:
             lines += ["", f"[{section}]"]
             for p in (p for p in PARAMETERS.values() if p.section == section):
-                value = _toml_schedule(self.schedules[p.name]) if p.name in self.schedules \
-                    else _toml(self.values[p.name])
+                schedule = self.schedules.get(p.name)
+                value = _toml(self.values[p.name]) if schedule is None else _toml_schedule(schedule)
                 lines.append(f"{p.name} = {{ value = {value}, "
                              f"source = {_toml(self.sources[p.name])} }}")
         return "\n".join(lines) + "\n"
