@@ -64,7 +64,7 @@ def test_cli_reports_one_line_and_exits_2(path, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["too_many_pilot_villages", "invalid_syntax",
-                                  "cyclic_extends_a"])
+                                  "cyclic_extends_a", "schedule_inconsistent_in_one_year"])
 def test_console_script_exit_status_on_bad_scenario(name, tmp_path):
     path = BAD / f"{name}.toml"
     proc = subprocess.run([str(COUNTYSIM), "run", str(path), "--out", str(tmp_path / "x.nc")],

@@ -12,6 +12,12 @@ A scenario file has a few top-level keys and one table per parameter section::
     [levers]
     pilot_villages = { value = 50, source = "A13" }
     alliances = false               # a bare value is allowed; its source is the file
+    cooperative_support = { 2025 = 1.0, 2027 = 1.5 }   # a lever scheduled by year
+    returnees = { value = { 2026 = 100 }, source = "plan" }
+
+A lever's schedule maps whole years (2020..2030) to the value in force from January of
+that year; before its first year the inherited value holds (see
+:meth:`Scenario.value_in`). Only levers can be scheduled.
 
 Every key is checked against :mod:`countysim.core.parameters`; the first problem found is
 raised as :class:`ScenarioError`, whose message names the file, the key and what is
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import re
 import tomllib
 from collections.abc import Mapping
@@ -38,6 +45,9 @@ _TOP_LEVEL = ("name", "description", "extends", "start", "until", "district_data
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 FIRST_MONTH = "2025-01"
 LAST_MONTH = "2030-12"
+# Schedules may reach back into the spin-up years the model runs before 2025.
+FIRST_YEAR, LAST_YEAR = 2020, 2030
+_YEAR = re.compile(r"^\d{4}$")
 
 
 class ScenarioError(InputError):
@@ -82,6 +92,10 @@ class Scenario:
         district_data: Folder with ``villages.csv``, ``firms.csv``, ``cadres.csv``,
             or ``None`` to generate the district from the aggregates.
         path: The file the scenario was loaded from, if any.
+        schedules: The levers scheduled by year: ``name -> {year: value}``, sorted by
+            year. Each schedule has an entry at or before the start year (the loader adds
+            the inherited value at the start year if the first scheduled year is later),
+            so :attr:`values` and the schedules agree.
     """
 
     name: str
@@ -92,12 +106,17 @@ class Scenario:
     until: str = "2025-12"
     district_data: Path | None = None
     path: Path | None = field(default=None, compare=False)
+    schedules: Mapping[str, Mapping[int, Any]] = field(default_factory=dict)
 
     __iter__ = None  # by-name __getitem__ must not make a scenario look like a sequence
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", FrozenDict(self.values))
         object.__setattr__(self, "sources", FrozenDict(self.sources))
+        object.__setattr__(self, "schedules", FrozenDict(
+            {n: FrozenDict(sorted(self.schedules[n].items()))
+             for n in PARAMETERS if n in self.schedules}))
+        object.__setattr__(self, "_years", {})  # in_year cache
         # Parameters as plain instance attributes: the model reads them ~10^5 times a run.
         clash = set(self.values) & set(dir(type(self)))
         if clash:
@@ -117,6 +136,13 @@ class Scenario:
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The in_year cache is rebuilt on demand; workers need not receive it.
+        return {k: v for k, v in self.__dict__.items() if k != "_years"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _years={})
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Scenario) and self.to_toml() == other.to_toml()
 
@@ -131,17 +157,64 @@ class Scenario:
         """SHA-256 of the canonical TOML text (identifies the parameter set)."""
         return hashlib.sha256(self.to_toml().encode()).hexdigest()
 
+    def value_in(self, name: str, year: int) -> Any:
+        """The value of a parameter in force in a calendar year.
+
+        From the start year on: the value of the latest scheduled year at or before
+        ``year``, else the value at the start. Before the start year (the spin-up): the
+        latest scheduled year at or before ``year`` if any, else the registry's
+        :attr:`~countysim.core.parameters.Parameter.before` (the 2024 regime) if set,
+        else the value at the start.
+
+        Args:
+            name: A parameter name.
+            year: A calendar year, e.g. ``2027``.
+
+        Raises:
+            KeyError: ``name`` is not a parameter.
+        """
+        return _value_in(name, self.values[name], self.schedules.get(name),
+                         int(self.start[:4]), operator.index(year))
+
+    def in_year(self, year: int) -> Scenario:
+        """The scenario's parameter set in force in a calendar year.
+
+        Cached per year: the model asks for it every January.
+
+        Args:
+            year: A calendar year, e.g. ``2027``.
+
+        Returns:
+            A scenario without schedules whose values are :meth:`value_in` of every
+            parameter for ``year``; name, description, sources, months, district data
+            and path are this scenario's. It is not re-validated: the schedules were
+            validated, for every year they cover, when this scenario was built.
+        """
+        year = operator.index(year)
+        cached = self._years.get(year)
+        if cached is None:
+            values = _values_in(self.values, self.schedules, int(self.start[:4]), year)
+            cached = Scenario(self.name, self.description, values, self.sources,
+                              self.start, self.until, self.district_data, self.path)
+            self._years[year] = cached
+        return cached
+
     def replace(self, source: str = "override", **overrides: Any) -> Scenario:
         """Return a new scenario with some parameters changed and re-validated.
 
         Args:
             source: Provenance recorded for the changed values.
-            **overrides: Parameter names and new values, e.g. ``pilot_villages=0``.
+            **overrides: Parameter names and new values, e.g. ``pilot_villages=0``; a
+                lever also takes a schedule ``{year: value}`` (int or string years),
+                e.g. ``pilot_villages={2025: 50, 2027: 90}``. A value replaces the
+                lever's schedule; a schedule starting after the start year keeps the
+                current value until its first year.
 
         Raises:
             ScenarioError: An unknown name, wrong type, out-of-range or inconsistent value.
         """
         values, sources = dict(self.values), dict(self.sources)
+        schedules = dict(self.schedules)
         for key, value in overrides.items():
             if key in ("start", "until"):
                 _check_month("<overrides>", key, value)
@@ -149,13 +222,16 @@ class Scenario:
             param = PARAMETERS.get(key)
             if param is None:
                 raise ScenarioError("<overrides>", key, _unknown_parameter(key))
-            values[key] = _coerce("<overrides>", param, value)
+            _set_value("<overrides>", param, key, value, values, schedules)
             sources[key] = source
         months = {k: overrides.get(k, getattr(self, k)) for k in ("start", "until")}
+        values, schedules = _in_force_at_start(values, schedules, months["start"])
         _check_consistency("<overrides>", values, months["start"], months["until"])
-        _check_listed("<overrides>", values, self.district_data)
+        _check_years("<overrides>", values, schedules, months["start"], months["until"])
+        _check_listed("<overrides>", values, self.district_data, schedules)
         return Scenario(self.name, self.description, values, sources,
-                        months["start"], months["until"], self.district_data, self.path)
+                        months["start"], months["until"], self.district_data, self.path,
+                        schedules)
 
     def to_toml(self) -> str:
         """Canonical, self-contained TOML text (no ``extends``) that loads back equal."""
@@ -166,7 +242,9 @@ class Scenario:
         for section in SECTIONS:
             lines += ["", f"[{section}]"]
             for p in (p for p in PARAMETERS.values() if p.section == section):
-                lines.append(f"{p.name} = {{ value = {_toml(self.values[p.name])}, "
+                schedule = self.schedules.get(p.name)
+                value = _toml(self.values[p.name]) if schedule is None else _toml_schedule(schedule)
+                lines.append(f"{p.name} = {{ value = {value}, "
                              f"source = {_toml(self.sources[p.name])} }}")
         return "\n".join(lines) + "\n"
 
@@ -180,7 +258,7 @@ class Scenario:
         if "extends" in data:
             raise ScenarioError(name, "extends", "not allowed in TOML text; load a file")
         scenario = _build(Path(name), data, _layer_defaults(), None)
-        _check_listed(name, scenario.values, scenario.district_data)
+        _check_listed(name, scenario.values, scenario.district_data, scenario.schedules)
         return scenario
 
 
@@ -209,7 +287,7 @@ def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
     """
     scenario = _load(Path(path), ())
     # A parent may leave district_data to the file that extends it: check the result only.
-    _check_listed(scenario.path, scenario.values, scenario.district_data)
+    _check_listed(scenario.path, scenario.values, scenario.district_data, scenario.schedules)
     return scenario.replace(**overrides) if overrides else scenario
 
 
@@ -252,6 +330,7 @@ def _layer_defaults() -> tuple[dict[str, Any], dict[str, str]]:
 def _build(path: Path, data: Mapping[str, Any], base: tuple[dict, dict],
            parent: Scenario | None) -> Scenario:
     values, sources = dict(base[0]), dict(base[1])
+    schedules = dict(parent.schedules) if parent else {}
     for key, value in data.items():
         if key in SECTIONS:
             if not isinstance(value, dict):
@@ -259,7 +338,7 @@ def _build(path: Path, data: Mapping[str, Any], base: tuple[dict, dict],
             for name, raw in value.items():
                 param = _section_parameter(path, key, name)
                 val, src = _unwrap(path, f"{key}.{name}", raw, default_source=path.name)
-                values[name] = _coerce(path, param, val, key=f"{key}.{name}")
+                _set_value(path, param, f"{key}.{name}", val, values, schedules)
                 sources[name] = src
         elif key not in _TOP_LEVEL:
             allowed = ", ".join((*_TOP_LEVEL, *(f"[{s}]" for s in SECTIONS)))
@@ -274,7 +353,9 @@ def _build(path: Path, data: Mapping[str, Any], base: tuple[dict, dict],
     until = data.get("until", parent.until if parent else "2025-12")
     _check_month(path, "start", start)
     _check_month(path, "until", until)
+    values, schedules = _in_force_at_start(values, schedules, start)
     _check_consistency(path, values, start, until)
+    _check_years(path, values, schedules, start, until)
     district_data = parent.district_data if parent else None
     if "district_data" in data:
         district_data = (path.parent / data["district_data"]).resolve()
@@ -282,7 +363,8 @@ def _build(path: Path, data: Mapping[str, Any], base: tuple[dict, dict],
             raise ScenarioError(path, "district_data", f"folder {district_data} does not exist")
     name = data.get("name", path.stem)
     description = data.get("description", parent.description if parent else "")
-    return Scenario(name, description, values, sources, start, until, district_data, path)
+    return Scenario(name, description, values, sources, start, until, district_data, path,
+                    schedules)
 
 
 def _section_parameter(path: Path, section: str, name: str) -> Parameter:
@@ -306,8 +388,8 @@ def _unknown_parameter(name: str, section: str | None = None) -> str:
 
 
 def _unwrap(path: Path, key: str, raw: Any, default_source: str) -> tuple[Any, str]:
-    if not isinstance(raw, dict):
-        return raw, default_source
+    if not isinstance(raw, dict) or not {"value", "source"} & raw.keys():
+        return raw, default_source  # a value, or a bare schedule { 2025 = 50, ... }
     extra = set(raw) - {"value", "source"}
     if extra or "value" not in raw:
         raise ScenarioError(path, key, "a table value must be { value = ..., source = \"...\" }"
@@ -366,12 +448,125 @@ def _check_consistency(path: str | Path, v: Mapping[str, Any], start: str, until
                             "coop_collective_share + coop_wage_share must be <= 1")
 
 
-def _check_listed(path: str | Path, v: Mapping[str, Any], district_data: Path | None) -> None:
-    if v["pilot_rule"] == "listed" and district_data is None:
+def _check_listed(path: str | Path, v: Mapping[str, Any], district_data: Path | None,
+                  schedules: Mapping[str, Mapping[int, Any]] | None = None) -> None:
+    rules = {v["pilot_rule"], *(schedules or {}).get("pilot_rule", {}).values()}
+    if "listed" in rules and district_data is None:
         raise ScenarioError(path, "levers.pilot_rule",
                             "'listed' takes the pilot column of villages.csv and needs "
                             "district_data; use 'capacity', 'idle_assets' or 'random' for a "
                             "generated district")
+
+
+# ----------------------------------------------------------------------------- schedules
+
+
+def _set_value(path: str | Path, param: Parameter, key: str, value: Any,
+               values: dict[str, Any], schedules: dict[str, Mapping[int, Any]]) -> None:
+    """Set a parameter from a file or an override: a value replaces the lever's schedule."""
+    if isinstance(value, Mapping):
+        schedules[param.name] = _schedule(path, param, key, value)
+    else:
+        values[param.name] = _coerce(path, param, value, key=key)
+        schedules.pop(param.name, None)
+
+
+def _schedule(path: str | Path, param: Parameter, key: str,
+              raw: Mapping[Any, Any]) -> dict[int, Any]:
+    """A validated ``{year: value}`` schedule; each value is checked like any value."""
+    if param.section != "levers":
+        raise ScenarioError(path, key, "only levers can be scheduled by year; "
+                            f"[{param.section}] takes a value or "
+                            "{ value = ..., source = \"...\" }")
+    if not raw:
+        raise ScenarioError(path, key, "empty schedule: give at least one year and its "
+                            "value, e.g. { 2027 = ... }")
+    schedule: dict[int, Any] = {}
+    for year_key, value in raw.items():
+        if isinstance(value, Mapping) and value:
+            # TOML reads `2025.5 = x` as the dotted key {"2025": {"5": x}}.
+            year_key = f"{year_key}.{next(iter(value))}"
+        year = _year(path, key, year_key)
+        if year in schedule:
+            raise ScenarioError(path, f"{key}.{year}", "year given twice")
+        schedule[year] = _coerce(path, param, value, key=f"{key}.{year}")
+    return schedule
+
+
+def _year(path: str | Path, key: str, year_key: Any) -> int:
+    """A schedule's year from a TOML key (always a string) or an override's int or string."""
+    if isinstance(year_key, str) and _YEAR.match(year_key):
+        year = int(year_key)
+    elif isinstance(year_key, int) and not isinstance(year_key, bool):
+        year = year_key
+    else:
+        raise ScenarioError(path, f"{key}.{year_key}", f"expected a whole year "
+                            f"{FIRST_YEAR}..{LAST_YEAR} as key, got {year_key!r}")
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ScenarioError(path, f"{key}.{year}",
+                            f"year {year} is outside {FIRST_YEAR}..{LAST_YEAR}")
+    return year
+
+
+def _in_force_at_start(values: Mapping[str, Any], schedules: Mapping[str, Mapping[int, Any]],
+                       start: str) -> tuple[dict[str, Any], dict[str, Mapping[int, Any]]]:
+    """The values in force in the start year, and schedules that each cover it.
+
+    A schedule whose first year is after the start year keeps the inherited value
+    (``values``) until then; writing that value at the start year makes the schedule
+    self-contained, so that ``to_toml`` round-trips without the parent.
+    """
+    year = int(start[:4])
+    values, schedules = dict(values), dict(schedules)
+    for name, schedule in schedules.items():
+        earlier = [y for y in schedule if y <= year]
+        if earlier:
+            values[name] = schedule[max(earlier)]
+        else:
+            schedules[name] = {year: values[name], **schedule}
+    return values, schedules
+
+
+def _value_in(name: str, value: Any, schedule: Mapping[int, Any] | None, start_year: int,
+              year: int) -> Any:
+    """See :meth:`Scenario.value_in`; ``value`` is the one in force in the start year."""
+    if schedule:
+        latest = max((y for y in schedule if y <= year), default=None)
+        if latest is not None:
+            return schedule[latest]
+    if year < start_year and PARAMETERS[name].before is not None:
+        return PARAMETERS[name].before
+    return value
+
+
+def _values_in(values: Mapping[str, Any], schedules: Mapping[str, Mapping[int, Any]],
+               start_year: int, year: int) -> dict[str, Any]:
+    return {n: _value_in(n, v, schedules.get(n), start_year, year) for n, v in values.items()}
+
+
+def _check_years(path: str | Path, values: Mapping[str, Any],
+                 schedules: Mapping[str, Mapping[int, Any]], start: str, until: str) -> None:
+    """The consistency rules in every scheduled year other than the start year.
+
+    From the first scheduled year to the later of ``until`` and the last scheduled year:
+    a run may go past ``until`` (``--until``), and a schedule must not hide a bad year.
+    """
+    if not schedules:
+        return
+    start_year = int(start[:4])
+    years = {y for schedule in schedules.values() for y in schedule}
+    for year in range(min(years), max(*years, int(until[:4])) + 1):
+        if year == start_year:  # `values`, checked by the caller without naming the year
+            continue
+        try:
+            _check_consistency(path, _values_in(values, schedules, start_year, year),
+                               start, until)
+        except ScenarioError as exc:
+            raise ScenarioError(exc.file, exc.key, f"in {year}: {exc.problem}") from None
+
+
+def _toml_schedule(schedule: Mapping[int, Any]) -> str:
+    return "{ " + ", ".join(f"{year} = {_toml(v)}" for year, v in schedule.items()) + " }"
 
 
 def _toml(value: Any) -> str:

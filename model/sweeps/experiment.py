@@ -500,6 +500,10 @@ class _Loader:
         Rules between parameters are left to :meth:`_check_samples` (grid, list) or to
         the run (sampled designs): a value may be valid only beside other varied values.
         """
+        if isinstance(value, dict):
+            # replace() takes a lever's schedule, but samples are labelled by single values.
+            raise self.error(key, f"expected {PARAMETERS[name].allowed()}, got {value!r}: a "
+                             "schedule by year cannot be swept; put it in the scenario")
         try:
             return base.replace(**{name: value}).values[name]
         except ScenarioError as exc:
