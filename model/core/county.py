@@ -57,23 +57,6 @@ __all__ = ["CountyModel", "run"]
 N_LINES = len(T.PRODUCT_LINE_NAMES)
 
 
-def policy_in_year(scenario: Scenario, year: int) -> Scenario:
-    """The scenario with the levers in force in calendar ``year``.
-
-    Years before the scenario's start year are the spin-up: each lever takes its
-    pre-programme value (:attr:`Parameter.before`) unless the scenario schedules it.
-    """
-    if hasattr(scenario, "in_year"):
-        return scenario.in_year(year)
-    from .parameters import PARAMETERS  # fallback until schedules exist
-
-    if year >= int(scenario.start[:4]):
-        return scenario
-    before = {n: p.before for n, p in PARAMETERS.items()
-              if p.before is not None and scenario[n] != p.before}
-    return scenario.replace(source="before", **before) if before else scenario
-
-
 class CountyModel(mesa.Model):
     """Agent-based model of a county-level district's development targets.
 
@@ -113,7 +96,7 @@ class CountyModel(mesa.Model):
         self.spinup = int(self.spec.spinup_months)
         self.month = -self.spinup - 1
         self.horizon = month_index(self.spec.until) - self.start_index
-        self.p = policy_in_year(self.spec, self._year_of(-self.spinup))
+        self.p = self.spec.in_year(self._year_of(-self.spinup))
         self.policy_year = None
         self.district: District = build_district(self.spec)
         self.nominal_index = self._nominal(-self.spinup)
@@ -467,7 +450,7 @@ class CountyModel(mesa.Model):
 
     def _start_year(self) -> None:
         year = self.year
-        self.p = policy_in_year(self.spec, year)
+        self.p = self.spec.in_year(year)
         self.policy_year = year
         self.workforce.start_year()
         self.outcomes_ytd[:] = 0
