@@ -8,7 +8,7 @@ SCENARIO ?= scenarios/baseline_2025.toml
 SEED ?= 0
 PYTEST_ARGS ?=
 
-.PHONY: venv run test bench lint docs clean
+.PHONY: venv run test bench lint docs validate clean
 
 # Python 3.12 comes from pyenv where the machine's default python3 is older.
 $(PY):
@@ -36,6 +36,9 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check model tests benchmarks experiments
 	$(VENV)/bin/lint-imports
+
+validate: $(STAMP)
+	$(VENV)/bin/countysim validate $(SCENARIO)
 
 docs: $(STAMP)
 	$(PY) -m countysim.odd

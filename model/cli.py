@@ -90,6 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     district.add_argument("scenario", type=Path)
     district.add_argument("--out", type=Path, required=True, help="output folder")
     district.set_defaults(func=_cmd_district)
+
+    val = sub.add_parser("validate", help="check 2025-2030 paths against plausibility bands "
+                         "(exit 1 outside)")
+    val.add_argument("scenario", type=Path, nargs="?",
+                     default=Path("scenarios/baseline_2025.toml"),
+                     help="scenario TOML file (default scenarios/baseline_2025.toml)")
+    val.add_argument("--seeds", type=_workers, default=5, metavar="N",
+                     help="runs with seeds 100 .. 100+N-1, never used by the calibration "
+                     "(default 5)")
+    val.set_defaults(func=_cmd_validate)
     _add_sweep_parsers(sub)
     _add_calibrate_parser(sub)
     return parser
@@ -132,6 +142,16 @@ def _cmd_district(args: argparse.Namespace) -> int:
     print(f"wrote {len(district.villages)} villages, {len(district.firms)} firms and "
           f"{len(district.cadres)} cadres to {args.out}")
     return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import VALIDATION_SEEDS, validate
+
+    first = VALIDATION_SEEDS[0]
+    table, ok = validate(args.scenario, seeds=range(first, first + args.seeds))
+    print(table)
+    print("all runs inside every band" if ok else "some runs left a band (marked ✗)")
+    return 0 if ok else 1
 
 
 # ------------------------------------------------------------------ sweeps (issue 3)

@@ -36,7 +36,7 @@ import numpy as np
 from . import tables as T
 from .cadres import Cadre, choose_effort, evaluate, score_pool
 from .district import District, build_district, draw_cadre_qualities
-from .firms import Enterprise
+from .firms import Enterprise, FirmTable
 from .labour import RESERVE, URBAN, Workforce, sample_share, weighted_sample
 from .observe import MODEL_REPORTERS, Recorder
 from .problems import NO_CADRE, Origin, ProblemQueue, Status
@@ -162,9 +162,9 @@ class CountyModel(mesa.Model):
 
     def _create_firms(self) -> None:
         frame = self.district.firms
-        share = 1.0 + self.spec.vacancy_share
+        self.firm_table = FirmTable.create(frame["employees"].to_numpy(dtype=float))
         for i, row in enumerate(frame.to_dict("records")):
-            Enterprise(self, i, row, base_demand=float(row["employees"]) * share)
+            Enterprise(self, i, row)
         self.firm_list: list[Enterprise] = list(self.firms)
         self.n_employers = len(self.firm_list) + 1  # modelled firms + other employers
 
@@ -206,10 +206,10 @@ class CountyModel(mesa.Model):
         n_v = len(self.village_list)
         multiplier = LINE_MULTIPLIER[[v.line for v in self.village_list]]
         gap = self._migration_gap(multiplier)
-        F, L, U, M, S = (int(s) for s in Labour)  # noqa: N806 (state names)
+        F, L, U, M, S = (int(s) for s in Labour)
         year = np.broadcast_to(np.eye(5), (n_v, 5, 5)).copy()
         for month in range(MONTHS_PER_YEAR):
-            P = np.zeros((n_v, 5, 5))  # noqa: N806 (a matrix)
+            P = np.zeros((n_v, 5, 5))
             P[:, F, L] = p.seasonal_take_rate * T.FARM_SEASON[month]
             P[:, F, M] = p.migration_rate * gap
             P[:, L, F] = p.local_exit_rate
@@ -220,7 +220,7 @@ class CountyModel(mesa.Model):
             P[:, S, F] = p.local_exit_rate
             for state in (F, L, U, M):
                 P[:, state, S] += r  # retirees' rows become young seekers
-            P = np.minimum(P, 1.0)  # noqa: N806
+            P = np.minimum(P, 1.0)
             total = P.sum(axis=2)
             P /= np.maximum(total, 1.0)[:, :, None]
             P[:, np.arange(5), np.arange(5)] += 1.0 - np.minimum(total, 1.0)
@@ -272,9 +272,9 @@ class CountyModel(mesa.Model):
 
         self.workforce = Workforce(home, state, draw_skill(home.size, rng), employer,
                                    self.n_employers, active=home.size - extra.size)
-        for firm in self.firm_list:
-            firm.employees = int(self.workforce.employees[firm.index])
-            firm.base_demand = firm.employees * (1.0 + p.vacancy_share)
+        table = self.firm_table
+        table.employees = self.workforce.employees[:-1]  # a view: kept by every move
+        table.base_demand = table.employees * (1.0 + p.vacancy_share)
         self.other_base_demand = self.workforce.employees[-1] * (1.0 + p.vacancy_share)
         # Matching efficiency that yields the stationary job-finding rate at the start.
         seekers = int((state == Labour.SEEKING).sum())
@@ -455,8 +455,8 @@ class CountyModel(mesa.Model):
         self.workforce.start_year()
         self.outcomes_ytd[:] = 0
         self.firms_visited_ytd = 0
-        self.firms.set("visited", False)
-        self.firms.set("subsidies", 0.0)
+        self.firm_table.visited[:] = False
+        self.firm_table.subsidies[:] = 0.0
         self._set_pilots()
         self._form_alliances()
         self._form_mentor_pairs()
@@ -604,8 +604,8 @@ class CountyModel(mesa.Model):
         if due == 0 or routine.size == 0:
             return
         rng = self.streams.frontline
-        visited = np.array([f.visited for f in self.firm_list])
-        size = np.array([f.employees for f in self.firm_list], dtype=float) + 1.0
+        visited = self.firm_table.visited
+        size = self.firm_table.employees + 1.0
         # Unvisited firms first, larger ones more likely; revisits only once all are seen.
         weights = np.where(visited, 1e-9, size)
         chosen = weighted_sample(weights, min(due, len(self.firm_list)), rng)
@@ -614,7 +614,7 @@ class CountyModel(mesa.Model):
         annual_wage = self.p.urban_wage * self.nominal_index * MONTHS_PER_YEAR
         for i in chosen:
             firm = self.firm_list[int(i)]
-            self.firms_visited_ytd += not firm.visited
+            self.firms_visited_ytd += not visited[firm.index]
             firm.receive_visit(self.p.subsidy_per_visit, annual_wage)
         hit = firm_open[np.isin(q.source[firm_open], chosen)]
         visitor = cadres[int(routine[rng.integers(routine.size)])].unique_id
@@ -647,20 +647,19 @@ class CountyModel(mesa.Model):
 
     def _firms_post_vacancies(self) -> None:
         employees = self.workforce.employees
-        open_problems = self.problems.open_by_firm(len(self.firm_list))
-        for firm in self.firm_list:
-            firm.employees = int(employees[firm.index])
-            firm.open_problems = int(open_problems[firm.index])
-        self.firms.do("step")
+        p, table = self.p, self.firm_table
+        table.open_problems = self.problems.open_by_firm(len(self.firm_list))
+        table.post_vacancies(self.labour_demand_index, p.problem_productivity_penalty,
+                             p.labour_demand_elasticity)
         other = self.other_base_demand * self.labour_demand_index
         self.other_vacancies = max(int(round(other)) - int(employees[-1]), 0)
 
     def _labour_market(self) -> None:
         p, rng, wf, m = self.p, self.streams.labour, self.workforce, self.month
         self.separations = wf.separate(p.separation_rate, rng, m)
-        vacancies = np.array([f.vacancies for f in self.firm_list] + [self.other_vacancies])
+        vacancies = np.r_[self.firm_table.vacancies, self.other_vacancies]
         boost = np.ones(vacancies.size)
-        boost[:-1] += p.matching_boost * np.array([f.on_platform for f in self.firm_list])
+        boost[:-1] += p.matching_boost * self.firm_table.on_platform
         self.matches, self.placements, entrants = wf.match(
             vacancies, boost, self.matching_efficiency, p.matching_elasticity, rng, m)
         self.vacancies = int(vacancies.sum())
@@ -679,10 +678,11 @@ class CountyModel(mesa.Model):
         """
         p, wf, m = self.p, self.workforce, self.month
         rural, state = wf.rural, wf.state
-        farming = np.flatnonzero(rural & (state == Labour.FARMING))
+        # Only rural residents farm, do local wage work or migrate; both sides seek.
+        farming = np.flatnonzero(state == Labour.FARMING)
         seeking = np.flatnonzero(rural & (state == Labour.SEEKING))
-        seasonal = np.flatnonzero(rural & (state == Labour.LOCAL_WAGE) & ~wf.coop_job)
-        migrants = wf.indices(Labour.MIGRANT)
+        seasonal = np.flatnonzero((state == Labour.LOCAL_WAGE) & ~wf.coop_job)
+        migrants = np.flatnonzero(state == Labour.MIGRANT)
         # Seasonal local wage work ends (cooperative jobs are not seasonal).
         wf.move(sample_share(seasonal, p.local_exit_rate, rng), Labour.FARMING, m)
         # Migrants return home and look for work.

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from . import tables as T
-from .tables import MONTHS_PER_YEAR
 from .scenario import Scenario
+from .tables import MONTHS_PER_YEAR
 
 __all__ = ["District", "DistrictDataError", "build_district", "pilot_order", "select_pilots"]
 

@@ -6,13 +6,19 @@ subsidies that lower its labour cost for a year, raising demand by the labour-de
 elasticity, and puts it on the big-data matching platform for good. Vacancies are a
 stock: demand minus employees, so every separation or retirement reopens a post
 (replacement demand) and growth adds new ones.
+
+The firms' state lives in a :class:`FirmTable` of arrays (one row per firm) so that the
+monthly update is vectorised; each :class:`Enterprise` agent is the firm's identity and
+reads and writes its row.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import mesa
+import numpy as np
 
 from .tables import MONTHS_PER_YEAR
 
@@ -20,6 +26,45 @@ if TYPE_CHECKING:
     from .county import CountyModel
 
 SUBSIDY_MONTHS = MONTHS_PER_YEAR  # job-expansion and retention subsidies run for a year (A3)
+
+
+@dataclass
+class FirmTable:
+    """State of every firm, one row each (see :class:`Enterprise` for the meanings)."""
+
+    base_demand: np.ndarray
+    demand: np.ndarray
+    employees: np.ndarray
+    open_problems: np.ndarray
+    subsidies: np.ndarray
+    subsidy_months: np.ndarray
+    subsidy_rate: np.ndarray
+    visited: np.ndarray
+    on_platform: np.ndarray
+    vacancies: np.ndarray
+
+    @classmethod
+    def create(cls, base_demand: np.ndarray) -> FirmTable:
+        """A table for firms with the given initial labour demand (persons)."""
+        n = base_demand.size
+        return cls(base_demand.astype(float), base_demand.astype(float),
+                   np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n),
+                   np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n, dtype=bool),
+                   np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64))
+
+    def post_vacancies(self, demand_index: float, penalty: float, elasticity: float) -> None:
+        """Set this month's labour demand and vacancy stock of every firm.
+
+        Args:
+            demand_index: Trend labour demand relative to the initial state.
+            penalty: Relative loss of output per open problem.
+            elasticity: Labour-demand elasticity with respect to labour cost.
+        """
+        output = (1.0 - penalty) ** self.open_problems
+        subsidy = np.where(self.subsidy_months > 0, elasticity * self.subsidy_rate, 0.0)
+        self.subsidy_months = np.maximum(self.subsidy_months - 1, 0)
+        self.demand = self.base_demand * demand_index * output * (1.0 + subsidy)
+        self.vacancies = np.maximum(np.rint(self.demand).astype(np.int64) - self.employees, 0)
 
 
 class Enterprise(mesa.Agent):
@@ -31,50 +76,33 @@ class Enterprise(mesa.Agent):
         sector: Sector (see :data:`~countysim.core.tables.FIRM_SECTORS`).
         location: ``"urban"`` or ``"town"``.
         productivity: Output per worker relative to the district (from the table).
-        base_demand: Labour demand at the start (employees plus the vacancy stock).
-        demand: Labour demand this month (persons).
-        employees: Workers employed (kept by the workforce).
-        open_problems: Unresolved problems the firm has raised.
-        subsidies: Subsidies received this year (yuan).
-        subsidy_months: Months of subsidised labour cost left.
-        subsidy_rate: Subsidy as a share of the firm's labour cost while it lasts.
-        visited: Visited by cadres this year (A3).
-        on_platform: Posts its vacancies on the big-data matching platform (A3).
-        vacancies: Open vacancies this month.
+
+    Its row of the model's :class:`FirmTable` holds ``base_demand`` (labour demand at the
+    start: employees plus the vacancy stock), ``demand`` (this month), ``employees``,
+    ``open_problems``, ``subsidies`` (yuan this year), ``subsidy_months`` left,
+    ``subsidy_rate`` (share of its labour cost), ``visited`` (this year, A3),
+    ``on_platform`` (big-data matching, A3) and ``vacancies``; they read as attributes.
     """
 
-    def __init__(self, model: CountyModel, index: int, row: dict, base_demand: float) -> None:
+    def __init__(self, model: CountyModel, index: int, row: dict) -> None:
         super().__init__(model)
         self.index = index
         self.name = row["firm"]
         self.sector = row["sector"]
         self.location = row["location"]
         self.productivity = float(row["productivity"])
-        self.base_demand = base_demand
-        self.demand = base_demand
-        self.employees = int(row["employees"])
-        self.open_problems = 0
-        self.subsidies = 0.0
-        self.subsidy_months = 0
-        self.subsidy_rate = 0.0
-        self.visited = False
-        self.on_platform = False
-        self.vacancies = 0
+
+    def __getattr__(self, name: str):
+        # Only called when normal lookup fails: the firm's row of the model's table.
+        if name in FirmTable.__dataclass_fields__:
+            return getattr(self.model.firm_table, name)[self.index]
+        raise AttributeError(name)
 
     def receive_visit(self, subsidy: float, annual_wage: float) -> None:
         """A front-line visit: subsidies for a year, and the firm joins big-data matching."""
-        self.visited = True
-        self.on_platform = True
-        self.subsidies += subsidy
-        wage_bill = max(self.employees, 1) * annual_wage
-        self.subsidy_rate = subsidy / wage_bill
-        self.subsidy_months = SUBSIDY_MONTHS
-
-    def step(self) -> None:
-        """Set this month's labour demand and vacancy stock."""
-        p, model = self.model.p, self.model
-        output = (1.0 - p.problem_productivity_penalty) ** self.open_problems
-        subsidy = p.labour_demand_elasticity * self.subsidy_rate if self.subsidy_months else 0.0
-        self.subsidy_months = max(self.subsidy_months - 1, 0)
-        self.demand = self.base_demand * model.labour_demand_index * output * (1.0 + subsidy)
-        self.vacancies = max(int(round(self.demand)) - self.employees, 0)
+        t, i = self.model.firm_table, self.index
+        t.visited[i] = True
+        t.on_platform[i] = True
+        t.subsidies[i] += subsidy
+        t.subsidy_rate[i] = subsidy / (max(int(t.employees[i]), 1) * annual_wage)
+        t.subsidy_months[i] = SUBSIDY_MONTHS

@@ -106,6 +106,9 @@ class Workforce:
         self.state[self.active:] = RESERVE
         # Key of each row's (home, state) cell: home (-1 urban) shifted to 0.. and scaled.
         self._cell = ((self.home + 1) * N_STATES).astype(np.int32)
+        self._n_cells = (int(self.home.max(initial=-1)) + 2) * N_STATES
+        # Workers by (home, state), kept up to date by every change of state.
+        self.cells = np.bincount(self._cell + self.state, minlength=self._n_cells)
         held = self.employer[self.state == Labour.URBAN_JOB]
         self.employees = np.bincount(held, minlength=n_employers).astype(np.int64)
 
@@ -116,8 +119,19 @@ class Workforce:
 
     def cell_counts(self, n_villages: int) -> np.ndarray:
         """Workers by home and state, shape ``(n_villages + 1, 5)``; row 0 is urban."""
-        flat = np.bincount(self._cell + self.state, minlength=(n_villages + 1) * N_STATES)
-        return flat.reshape(n_villages + 1, N_STATES)[:, :RESERVE]
+        cells = self.cells.reshape(-1, N_STATES)[:, :RESERVE]
+        if cells.shape[0] < n_villages + 1:  # villages with no worker at all
+            cells = np.vstack([cells, np.zeros((n_villages + 1 - cells.shape[0], RESERVE),
+                                               dtype=cells.dtype)])
+        return cells.copy()
+
+    def _set_state(self, idx: np.ndarray, new_state: int) -> None:
+        """Change the state of rows ``idx``, keeping :attr:`cells` in step."""
+        if idx.size == 0:
+            return
+        self.cells -= np.bincount(self._cell[idx] + self.state[idx], minlength=self._n_cells)
+        self.cells += np.bincount(self._cell[idx] + new_state, minlength=self._n_cells)
+        self.state[idx] = new_state
 
     def counts(self) -> np.ndarray:
         """Workers by labour state (length 5)."""
@@ -157,7 +171,7 @@ class Workforce:
             self.employees -= np.bincount(self.employer[leaving_job],
                                           minlength=self.employees.size)
             self.employer[leaving_job] = NO_EMPLOYER
-        self.state[idx] = new_state
+        self._set_state(idx, new_state)
         self.since[idx] = month
         if new_state != Labour.LOCAL_WAGE:
             self.coop_job[idx] = False
@@ -192,13 +206,13 @@ class Workforce:
         self.move(retiring, Labour.SEEKING, month)  # a retiree's job becomes a vacancy
         # A shrinking labour force leaves some retirees unreplaced; growth takes new rows.
         renewed = retiring[: retiring.size + min(net, 0)]
-        self.state[retiring[renewed.size:]] = RESERVE
+        self._set_state(retiring[renewed.size:], RESERVE)
         entrants = np.concatenate([renewed,
                                    np.arange(self.next_row, self.next_row + max(net, 0))])
         self.next_row += max(net, 0)
         self.active += net
         self.skill[entrants] = draw_skill(entrants.size, rng)
-        self.state[entrants] = Labour.SEEKING
+        self._set_state(entrants, Labour.SEEKING)
         self.since[entrants] = month
         self.placed_ytd[entrants] = False
         self.nonfarm_ytd[entrants] = False

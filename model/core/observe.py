@@ -179,7 +179,7 @@ class Recorder:
         r["legacy_open"].append(int((unresolved & legacy).sum()))
         r["firm_visits"].append(m.visits_month)
         r["firms_visited_ytd"].append(m.firms_visited_ytd)
-        r["firms_on_platform"].append(sum(f.on_platform for f in m.firm_list))
+        r["firms_on_platform"].append(int(m.firm_table.on_platform.sum()))
         promoted, advanced, removed, evaluated = (int(x) for x in m.outcomes_ytd)
         r["cadres_promoted_ytd"].append(promoted)
         r["cadres_advanced_ytd"].append(advanced)

@@ -1,0 +1,193 @@
+"""Long-run plausibility: the model's 2025-2030 paths against bands from the district's
+own series and regional comparators.
+
+A forecasting model must stay credible when nothing changes: unemployment near the
+surveyed rate, incomes growing as the region's do, population on its trend, no product
+line taking over the villages, cadre outcomes near their 2025 level. Each :class:`Band`
+names its source (B*, R* facts; A* figures). ``countysim validate`` (``make validate``)
+runs a scenario over several seeds that the calibration never saw and prints one row per
+band and year; it exits 1 if any run leaves a band.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .core.county import run
+from .core.scenario import Scenario, load_scenario
+
+__all__ = ["BANDS", "Band", "band_values", "check_bands", "format_bands"]
+
+YEARS = tuple(range(2025, 2031))
+VALIDATION_SEEDS = tuple(range(100, 105))  # never used by the calibration (0-19, its root)
+
+
+def _annual_mean(ds: xr.Dataset, name: str) -> np.ndarray:
+    return ds[name].groupby("time.year").mean().values
+
+
+def _december(ds: xr.Dataset, name: str) -> np.ndarray:
+    return ds[name].sel(time=ds["time"].dt.month == 12).values
+
+
+def _growth(values: np.ndarray) -> np.ndarray:
+    return np.r_[np.nan, values[1:] / values[:-1] - 1.0]
+
+
+def unemployment(ds: xr.Dataset) -> np.ndarray:
+    """Surveyed urban unemployment rate in December."""
+    return _december(ds, "urban_unemployment_rate")
+
+
+def rural_income_growth(ds: xr.Dataset) -> np.ndarray:
+    """Growth of the yearly mean of rural per-capita income (nominal)."""
+    return _growth(_annual_mean(ds, "rural_income_per_capita"))
+
+
+def urban_income_growth(ds: xr.Dataset) -> np.ndarray:
+    """Growth of the yearly mean of urban per-capita income (nominal)."""
+    return _growth(_annual_mean(ds, "urban_income_per_capita"))
+
+
+def population_growth(ds: xr.Dataset) -> np.ndarray:
+    """Growth of the resident population, December to December."""
+    return _growth(_december(ds, "population"))
+
+
+def largest_line_share(ds: xr.Dataset) -> np.ndarray:
+    """Share of villages in the most common product line, in December."""
+    lines = _december(ds, "product_line")
+    n_lines = len(ds["product_line"].attrs["flag_meanings"].split())
+    counts = np.stack([(lines == k).sum(axis=1) for k in range(n_lines)], axis=1)
+    return counts.max(axis=1) / lines.shape[1]
+
+
+def vacancies_per_seeker(ds: xr.Dataset) -> np.ndarray:
+    """Open vacancies per worker seeking work (rural and urban), in December."""
+    seekers = ds["workers"].sel(labour_state="seeking")
+    return _december(ds, "vacancies") / np.maximum(
+        seekers.sel(time=ds["time"].dt.month == 12).values, 1)
+
+
+def _ytd_december(name: str) -> Callable[[xr.Dataset], np.ndarray]:
+    def statistic(ds: xr.Dataset) -> np.ndarray:
+        return _december(ds, name).astype(float)
+
+    statistic.__name__ = name
+    statistic.__doc__ = f"{name} in December (the year's total)."
+    return statistic
+
+
+@dataclass(frozen=True)
+class Band:
+    """A plausible range for a statistic of each year of a run.
+
+    Attributes:
+        label: What the row shows.
+        low, high: Inclusive bounds.
+        source: Where the band comes from.
+        statistic: Maps a run's Dataset to one value per calendar year (NaN: not defined).
+        percent: Show values as percentages.
+    """
+
+    label: str
+    low: float
+    high: float
+    source: str
+    statistic: Callable[[xr.Dataset], np.ndarray]
+    percent: bool = False
+
+
+BANDS: tuple[Band, ...] = (
+    Band("urban unemployment, Dec", 0.03, 0.07,
+         "R6: surveyed rate 5.1-5.2 % (2024-25); band 3-7 %", unemployment, True),
+    Band("rural income growth", 0.04, 0.09,
+         "R1 +7.1 %, R4 +6.6 %, R7 +5.8 %, R9 +5.6 %, R10 +6.9 %", rural_income_growth, True),
+    Band("urban income growth", 0.025, 0.07,
+         "R1 +5.0 %, R4 +4.6 %, R7 +4.3 %, R9 +5.5 %, R10 +4.8 %", urban_income_growth, True),
+    Band("population growth", 0.0, 0.015, "B2: +0.4 to +2.6 %/yr (2015-21)",
+         population_growth, True),
+    Band("largest product line, share of villages", 0.0, 0.6,
+         "no line in more than 60 % of villages without prices to justify it",
+         largest_line_share, True),
+    Band("vacancies per seeker, Dec", 0.3, 3.0,
+         "assumption: job-to-applicant ratios (求人倍率) of 1-1.5 in the 2020s",
+         vacancies_per_seeker),
+    Band("cadres promoted a year", 29, 116, "A7: 58 in 2025; half to twice that",
+         _ytd_december("cadres_promoted_ytd")),
+    Band("cadres advanced a year", 42, 168, "A8: 84 in 2025; half to twice that",
+         _ytd_december("cadres_advanced_ytd")),
+    Band("cadres removed a year", 6.5, 26, "A9: 13 in 2025; half to twice that",
+         _ytd_december("cadres_removed_ytd")),
+)
+
+
+def band_values(runs: Sequence[xr.Dataset], band: Band) -> np.ndarray:
+    """The band's statistic for every run and year, shape ``(runs, len(YEARS))``."""
+    out = np.full((len(runs), len(YEARS)), np.nan)
+    for i, ds in enumerate(runs):
+        years = np.unique(ds["time"].dt.year.values)
+        values = band.statistic(ds)
+        for j, year in enumerate(YEARS):
+            k = np.flatnonzero(years == year)
+            if k.size and k[0] < len(values):
+                out[i, j] = values[k[0]]
+    return out
+
+
+def check_bands(runs: Sequence[xr.Dataset],
+                bands: Sequence[Band] = BANDS) -> list[tuple[Band, np.ndarray, np.ndarray]]:
+    """Each band with its values (runs x years) and whether every run is inside, per year."""
+    rows = []
+    for band in bands:
+        values = band_values(runs, band)
+        defined = ~np.isnan(values)
+        inside = ~defined | ((values >= band.low) & (values <= band.high))
+        rows.append((band, values, inside.all(axis=0)))
+    return rows
+
+
+def format_bands(rows: list[tuple[Band, np.ndarray, np.ndarray]]) -> str:
+    """A plain-text table: per band and year, mean [min, max] over runs; ✗ outside."""
+    def fmt(x: float, band: Band) -> str:
+        return f"{100 * x:.1f}" if band.percent else f"{x:.3g}"
+
+    head = f"{'indicator':<40} {'band':>13}  " + "  ".join(f"{y:>19}" for y in YEARS)
+    lines = [head, "-" * len(head)]
+    for band, values, ok in rows:
+        unit = " %" if band.percent else ""
+        cells = []
+        for j in range(len(YEARS)):
+            v = values[:, j]
+            if np.isnan(v).all():
+                cells.append(f"{'-':>19}")
+                continue
+            cell = (f"{fmt(np.nanmean(v), band)} [{fmt(np.nanmin(v), band)}, "
+                    f"{fmt(np.nanmax(v), band)}]{'' if ok[j] else ' ✗'}")
+            cells.append(f"{cell:>19}")
+        bounds = f"{fmt(band.low, band)}-{fmt(band.high, band)}{unit}"
+        lines.append(f"{band.label:<40} {bounds:>13}  " + "  ".join(cells))
+    lines.append("")
+    lines.extend(f"  {band.label}: {band.source}" for band, _, _ in rows)
+    return "\n".join(lines)
+
+
+def validate(scenario: Scenario | str | Path, seeds: Sequence[int] = VALIDATION_SEEDS,
+             until: str = "2030-12") -> tuple[str, bool]:
+    """Run ``scenario`` for each seed to ``until`` and check every band.
+
+    Returns:
+        The table as text, and whether every run stayed inside every band.
+    """
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    runs = [run(scenario, seed=s, until=until) for s in seeds]
+    rows = check_bands(runs)
+    ok = all(r[2].all() for r in rows)
+    header = (f"countysim validate · scenario {scenario.name} · seeds "
+              f"{', '.join(map(str, seeds))} · values: mean [min, max] over seeds\n")
+    return header + format_bands(rows), ok
