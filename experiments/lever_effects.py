@@ -37,8 +37,8 @@ OUTCOMES = {
     "collective_income": ("collective income, all villages", "10k yuan/yr"),
     "problems_resolved": ("problems resolved (A6 flow)", "problems/yr"),
 }
-DEVELOPMENT = ("jobs", "rural_income", "urban_income", "placements", "rural_entrants", "unemployment",
-               "collective_income")
+DEVELOPMENT = ("jobs", "rural_income", "urban_income", "placements", "rural_entrants",
+               "unemployment", "collective_income")
 
 
 def change(name: str) -> object:
@@ -105,7 +105,8 @@ def main() -> None:
         "",
         f"Each lever of `scenarios/baseline_2025.toml` changed alone, against the baseline "
         f"with the same seeds (common random numbers), {args.seeds} seeds; outcomes are "
-        f"yearly means over {YEARS[0]}-{YEARS[1]}. A lever is switched to its pre-programme (2024) value where it has one, "
+        f"yearly means over {YEARS[0]}-{YEARS[1]}. A lever is switched to its "
+        "pre-programme (2024) value where it has one, "
         "else doubled (numbers) or flipped (switches). Cells: mean paired difference "
         "± paired sd; **bold** where |z| = |mean| / (sd / √n) ≥ 3, i.e. beyond seed noise.",
         "",

@@ -174,10 +174,23 @@ class CountyModel(mesa.Model):
         for row, q in zip(frame.to_dict("records"), frame[quality_cols].to_numpy(), strict=True):
             Cadre(self, q, row["post"], row["tenure_years"])
         pool = list(self.cadres)
-        legacy = self.streams.cadres.choice(
-            len(pool), size=round(self.spec.legacy_cadre_share * len(pool)), replace=False)
+        rng, s = self.streams.cadres, self.spec
+        legacy = rng.choice(len(pool), size=round(s.legacy_cadre_share * len(pool)),
+                            replace=False)
         for i in legacy:
             pool[int(i)].on_legacy = True
+        # In a steady state the newcomers of the past year are on probation: posts turn
+        # over at h a year, so a share 1 - exp(-h) of the pool joined within the year, as
+        # newcomers drawn afresh (not yet learned, not yet screened by evaluations).
+        h = s.cadre_exit_rate + s.leading_posts * s.leading_post_turnover / max(len(pool), 1)
+        fresh = np.flatnonzero(rng.random(len(pool)) < 1.0 - np.exp(-h))
+        q = draw_cadre_qualities(fresh.size, rng, shift=T.RECRUIT_CAPABILITY_SHIFT)
+        for k, i in enumerate(fresh):
+            cadre = pool[int(i)]
+            cadre.qualities[:] = q[k]
+            cadre.tenure = 0.0
+            cadre.evaluated = False
+            cadre.joined = self.month - int(rng.integers(0, MONTHS_PER_YEAR))
 
     # ---------------------------------------------------------- settled stocks
 
@@ -652,7 +665,7 @@ class CountyModel(mesa.Model):
         table.post_vacancies(self.labour_demand_index, p.problem_productivity_penalty,
                              p.labour_demand_elasticity)
         other = self.other_base_demand * self.labour_demand_index
-        self.other_vacancies = max(int(round(other)) - int(employees[-1]), 0)
+        self.other_vacancies = max(round(other) - int(employees[-1]), 0)
 
     def _labour_market(self) -> None:
         p, rng, wf, m = self.p, self.streams.labour, self.workforce, self.month

@@ -233,10 +233,12 @@ def stationary_qualities(s: Scenario, n: int, rng: np.random.Generator) -> np.nd
     q = draw_cadre_qualities(n, rng, shift=T.RECRUIT_CAPABILITY_SHIFT)
     # Those below the removal standard have been removed already: redraw them (results
     # at the norm score 0.5, see cadres.evaluate).
-    weights = np.full(len(T.CADRE_QUALITIES), (1.0 - s.results_weight) / (len(T.CADRE_QUALITIES) - 1))
-    weights[T.CADRE_QUALITIES.index("results")] = s.results_weight
+    results = T.CADRE_QUALITIES.index("results")
+    weights = np.full(len(T.CADRE_QUALITIES),
+                      (1.0 - s.results_weight) / (len(T.CADRE_QUALITIES) - 1))
+    weights[results] = 0.0
     for _ in range(20):
-        merit = q @ weights + s.results_weight * (0.5 - q[:, T.CADRE_QUALITIES.index("results")])
+        merit = q @ weights + s.results_weight * 0.5
         low = np.flatnonzero(merit <= s.removal_score_max)
         if low.size == 0:
             break

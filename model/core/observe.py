@@ -141,10 +141,8 @@ class Recorder:
 
     def record(self) -> None:
         """Append this month's indicators."""
-        m, p, wf, q = self.model, self.model.p, self.model.workforce, self.model.problems
+        m, wf, q = self.model, self.model.workforce, self.model.problems
         r = self.rows
-        villages = m.village_list
-        n_v = len(villages)
         cells = m.cells  # workers by home (row 0: urban residents) and state
         if self.initial_cells is None:
             self.initial_cells = cells.sum(axis=1)

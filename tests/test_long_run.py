@@ -1,0 +1,141 @@
+"""Long-run plausibility (issue 7): the model can forecast.
+
+Three claims, each over several seeds that neither the calibration (0-19, its root) nor
+``make validate`` (100-104) uses:
+
+* the baseline stays inside every band of :mod:`countysim.validate` in every year
+  2025-2030 (unemployment near the surveyed rate, incomes growing as the region's do,
+  population on its trend, no product line taking over, cadre outcomes near 2025's);
+* under the 2024 policies kept through 2030 the district is settled: flows and stocks
+  stay flat, or grow with the labour force and prices only;
+* the shipped counterfactual scenarios move incomes or jobs in the expected direction,
+  beyond seed noise (paired over common seeds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from countysim.core.county import run
+from countysim.core.scenario import load_scenario
+from countysim.validate import check_bands
+
+from conftest import SCENARIOS
+
+SEEDS = (200, 201, 202)
+UNTIL = "2030-12"
+
+
+@pytest.fixture(scope="module")
+def baseline_runs():
+    scenario = load_scenario(SCENARIOS / "baseline_2025.toml")
+    return [run(scenario, seed=s, until=UNTIL) for s in SEEDS]
+
+
+@pytest.fixture(scope="module")
+def settled_runs():
+    scenario = load_scenario(SCENARIOS / "policies_2024_forever.toml")
+    return [run(scenario, seed=s, until=UNTIL) for s in SEEDS]
+
+
+def yearly(runs, name, how="sum"):
+    """Seed-mean of a variable's yearly sum (flows) or December value (stocks)."""
+    out = []
+    for ds in runs:
+        da = ds[name]
+        if how == "sum":
+            out.append(da.groupby("time.year").sum().values)
+        elif how == "mean":
+            out.append(da.groupby("time.year").mean().values)
+        else:
+            out.append(da.sel(time=ds["time"].dt.month == 12).values)
+    return np.mean(out, axis=0)
+
+
+@pytest.mark.slow
+def test_baseline_stays_inside_every_band(baseline_runs):
+    failures = [f"{band.label}: {np.round(values, 4).tolist()} outside "
+                f"[{band.low}, {band.high}]"
+                for band, values, ok in check_bands(baseline_runs) if not ok.all()]
+    assert not failures, "\n".join(failures)
+
+
+# Flows and stocks under 2024 policies: the mean of the last two years against the first
+# two. Flows of people grow with the labour force (B2: +0.6 %/yr, ~2.4 % over four years);
+# the tolerance adds about three standard errors of the seed-mean of each ratio, measured
+# on these three seeds (Poisson counts of a few hundred to a few thousand a year: 2-6 %).
+SETTLED = {
+    "urban_placements": ("sum", 0.08),
+    "rural_nonfarm_entrants": ("sum", 0.08),
+    "separations": ("sum", 0.08),
+    "problems_resolved": ("sum", 0.08),
+    "legacy_resolved": ("sum", 0.12),
+    "problems_open": ("dec", 0.10),
+    "legacy_open": ("dec", 0.12),
+    "vacancies": ("dec", 0.08),
+    # Cadre outcomes: ~35-80 a year, Poisson sd of a two-year, three-seed mean ~6-10 %.
+    "cadres_promoted_ytd": ("dec", 0.25),
+    "cadres_advanced_ytd": ("dec", 0.25),
+    "cadres_removed_ytd": ("dec", 0.30),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SETTLED))
+def test_2024_policies_keep_the_district_settled(settled_runs, name):
+    how, tolerance = SETTLED[name]
+    values = yearly(settled_runs, name, how)
+    early, late = values[:2].mean(), values[-2:].mean()
+    growth = 1.006 ** 4  # the labour force's trend over the four years between the means
+    ratio = late / early / (growth if how == "sum" and "cadres" not in name else 1.0)
+    assert abs(ratio - 1.0) <= tolerance, (
+        f"{name} drifts under 2024 policies: {np.round(values, 1).tolist()} "
+        f"(ratio {ratio:.3f}, tolerance {tolerance})")
+
+
+@pytest.mark.slow
+def test_2024_policies_keep_rates_and_product_lines(settled_runs):
+    unemployment = yearly(settled_runs, "urban_unemployment_rate", "dec")
+    # A settled labour market: within half a point of its start (R6 5.1 %) every year.
+    assert np.abs(unemployment - unemployment[0]).max() < 0.005, unemployment
+    effort = yearly(settled_runs, "cadre_effort", "mean")
+    assert np.abs(effort - effort[0]).max() < 0.02, effort
+    # No know-how without expert-trained technicians: no village switches line.
+    for ds in settled_runs:
+        lines = ds["product_line"].values
+        assert (lines == lines[0]).all()
+    # Incomes grow with wages and prices only: nominal wage growth +-1 point.
+    wage = yearly(settled_runs, "wage_index", "mean")
+    for name in ("rural_income_per_capita", "urban_income_per_capita"):
+        income = yearly(settled_runs, name, "mean")
+        excess = income[1:] / income[:-1] - wage[1:] / wage[:-1]
+        assert np.abs(excess).max() < 0.01, (name, excess)
+
+
+# Counterfactuals against the baseline, paired over common seeds, 2025-2027: the outcome
+# each scenario is built to move, and the sign it must have. |z| >= 3 on the paired
+# differences (n = 3) is beyond seed noise.
+COUNTERFACTUALS = {
+    "no_pilot_cooperatives": ("rural_income_per_capita", -1),
+    "cooperatives_everywhere": ("rural_income_per_capita", +1),
+    "mentoring_frontline_doubled": ("urban_jobs", +1),
+    "policies_2024_forever": ("rural_income_per_capita", -1),
+}
+
+
+def _outcome(ds, name):
+    if name == "urban_jobs":
+        return float(ds["workers"].sel(labour_state="urban_job").mean())
+    return float(ds[name].mean())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", sorted(COUNTERFACTUALS))
+def test_counterfactuals_move_outcomes_in_the_expected_direction(scenario):
+    name, sign = COUNTERFACTUALS[scenario]
+    base = load_scenario(SCENARIOS / "baseline_2025.toml")
+    other = load_scenario(SCENARIOS / f"{scenario}.toml")
+    diffs = np.array([_outcome(run(other, seed=s, until="2027-12"), name)
+                      - _outcome(run(base, seed=s, until="2027-12"), name) for s in SEEDS])
+    z = diffs.mean() / (diffs.std(ddof=1) / np.sqrt(diffs.size))
+    assert sign * z >= 3, f"{scenario}: {name} differences {diffs} (z = {z:.1f})"
