@@ -99,7 +99,7 @@ class Cadre(mesa.Agent):
         return float(self.qualities[CAPABILITY] * self.qualities[RESPONSIBILITY])
 
     def step(self) -> None:
-        """Learn, age one month, finish probation, and possibly breach integrity."""
+        """Learn, age one month and finish probation (breaches: :func:`draw_breaches`)."""
         model = self.model
         p = model.p
         boost = 1.0 + (p.mentor_boost if self.mentor_id >= 0 else 0.0)
@@ -108,11 +108,20 @@ class Cadre(mesa.Agent):
         self.tenure += 1.0 / MONTHS_PER_YEAR
         if not self.evaluated and model.month - self.joined >= RECRUIT_PROBATION_MONTHS:
             self.evaluated = True
-        # Low integrity raises the hazard of a breach (twice the mean rate at integrity 0).
-        hazard = p.integrity_failure_rate / MONTHS_PER_YEAR * 2.0 * (
-            1.0 - self.qualities[INTEGRITY])
-        if model.streams.cadres.random() < hazard:
-            self.breach = True
+
+
+def draw_breaches(model: CountyModel, cadres: list[Cadre]) -> int:
+    """This month's integrity failures (A1 廉洁), drawn for all cadres at once.
+
+    Low integrity raises the hazard: twice the mean rate at integrity 0, none at 1.
+    Returns the number of new breaches.
+    """
+    integrity = np.fromiter((c.qualities[INTEGRITY] for c in cadres), float, len(cadres))
+    hazard = model.p.integrity_failure_rate / MONTHS_PER_YEAR * 2.0 * (1.0 - integrity)
+    new = np.flatnonzero(model.streams.cadres.random(len(cadres)) < hazard)
+    for i in new:
+        cadres[i].breach = True
+    return int(new.size)
 
 
 def choose_effort(model: CountyModel, cadres: list[Cadre]) -> np.ndarray:

@@ -34,7 +34,7 @@ import mesa
 import numpy as np
 
 from . import tables as T
-from .cadres import Cadre, choose_effort, evaluate, score_pool
+from .cadres import Cadre, choose_effort, draw_breaches, evaluate, score_pool
 from .district import District, build_district, draw_cadre_qualities
 from .firms import Enterprise, FirmTable
 from .labour import RESERVE, URBAN, Workforce, sample_share, weighted_sample
@@ -582,6 +582,7 @@ class CountyModel(mesa.Model):
         """Cadres choose effort and learn; collect, assign and resolve problems; visit firms."""
         self.cadres.do("step")  # independent updates: their order does not matter
         cadres = list(self.cadres)
+        draw_breaches(self, cadres)
         effort = choose_effort(self, cadres)
         ids = np.array([c.unique_id for c in cadres])
         skill = np.array([c.skill for c in cadres])
