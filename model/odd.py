@@ -59,7 +59,6 @@ def tables_section() -> str:
         lines.append(f"| `{name}` | {row['share']} | {row['source']} |")
     months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
     lines += ["", "| month | " + " | ".join(months) + " |", "|---" * 13 + "|",
-              "| vacancy season | " + " | ".join(str(x) for x in T.VACANCY_SEASON) + " |",
               "| farm season (B10) | " + " | ".join(str(x) for x in T.FARM_SEASON) + " |"]
     return "\n".join(lines)
 
