@@ -11,7 +11,7 @@ Each step is one month, in the order of the design page:
 
 1. drivers: output (B7), labour demand, nominal wages; the labour force renews (B2);
 2. problems arise (villages, firms, urban renewal);
-3. front-line work (A2, A3): cadres choose effort; collection, resolution, firm visits;
+3. front-line work (A2, A3): cadres choose effort; firm visits, collection, resolution;
 4. firms set labour demand and their vacancy stock;
 5. labour market: separations, matching (A4), rural transitions (A5), local hiring;
 6. villages and cooperatives (A13-A15, A18, A21, A22), prices, product-line imitation;
@@ -506,6 +506,7 @@ class CountyModel(mesa.Model):
         cadres = list(self.cadres)
         for c in cadres:
             c.mentor_id = -1
+        self.recruit_mentors: list[int] = []
         pool = [c for c in cadres if c.evaluated]
         if not pool or (self.p.mentor_pairs == 0 and self.p.recruits == 0):
             return
@@ -514,11 +515,10 @@ class CountyModel(mesa.Model):
         mentees = np.argsort(tenure, kind="stable")[: self.p.mentor_pairs]
         others = np.setdiff1d(np.arange(len(pool)), mentees)
         mentors = others[np.argsort(-capability[others], kind="stable")]
-        self.mentors = [pool[i].unique_id for i in mentors[: self.p.mentor_pairs
-                                                          + self.p.recruits]]
+        chosen = [pool[i].unique_id for i in mentors[: self.p.mentor_pairs + self.p.recruits]]
         for mentee, mentor in zip(mentees, mentors, strict=False):
             pool[mentee].mentor_id = pool[mentor].unique_id
-        self.recruit_mentors = self.mentors[self.p.mentor_pairs:]
+        self.recruit_mentors = chosen[self.p.mentor_pairs:]
 
     def _train_technicians(self) -> None:
         """Experts take untrained technicians (A18: 1 : 10); trained after a season."""

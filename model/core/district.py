@@ -207,7 +207,7 @@ def draw_cadre_qualities(n: int, rng: np.random.Generator, shift: float = 0.0) -
 def stationary_tenure(s: Scenario, n: int, rng: np.random.Generator) -> np.ndarray:
     """Years in rank of ``n`` cadres, drawn from the stationary distribution.
 
-    A spell in rank ends by departure or removal (hazard ``h``) at any time and, after
+    A spell in rank ends by departure or promotion (hazard ``h``) at any time and, after
     ``advance_min_tenure`` years, also by advancement (about ``advance_rate`` per
     evaluation for the half above the median). In a steady state the time since a
     spell began has density proportional to the spell's survival function: flat-topped

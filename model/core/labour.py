@@ -1,4 +1,4 @@
-"""Workers as numpy arrays, and the labour-market processes that move them (step 5).
+"""Workers as numpy arrays, and the labour-market processes that move them (steps 1, 5).
 
 There are ~2x10^5 workers, too many for Python objects: each is a row across the arrays
 of :class:`Workforce`. Every process here is vectorised; randomness comes from the

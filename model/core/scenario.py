@@ -12,7 +12,7 @@ A scenario file has a few top-level keys and one table per parameter section::
     [levers]
     pilot_villages = { value = 50, source = "A13" }
     alliances = false               # a bare value is allowed; its source is the file
-    cooperative_support = { 2025 = 1.0, 2027 = 1.5 }   # a lever scheduled by year
+    firm_visits_per_year = { 2025 = 132, 2027 = 200 }  # a lever scheduled by year
     returnees = { value = { 2026 = 100 }, source = "plan" }
 
 A lever's schedule maps whole years (2020..2030) to the value in force from January of
