@@ -50,14 +50,15 @@ def experiment(folder: Path, name: str, supports: list[float], *, small: bool, u
     text = (f'name = "{name}"\nscenario = "{BASELINE.as_posix()}"\nuntil = "{until}"\n'
             f"replicates = {replicates}\nseed = 1\n[overrides]\n{overrides}\n"
             f'[design]\nkind = "grid"\n[design.parameters]\n'
-            f"cooperative_support = {supports!r}\n")
+            f"activation_rate = {supports!r}\n")
     path = folder / f"{name}.toml"
     path.write_text(text, encoding="utf-8")
     return path
 
 
 def supports(n: int) -> list[float]:
-    return [round(float(x), 6) for x in np.linspace(0.0, 4.0, n)]
+    """``n`` paces of cooperative activation, from none to 4x the 2025 value (0.08)."""
+    return [round(float(x), 6) for x in np.linspace(0.0, 0.32, n)]
 
 
 def in_fresh_process(script: str, *args: str) -> dict:
@@ -184,7 +185,7 @@ def test_mesa_batch_run(benchmark, period):
     """The 100-run design of the memory benchmark, run by mesa.batch_run in one process."""
     months = countysim.core.scenario.month_index(SMALL_UNTIL) + 1
     args = {"parameters": {"scenario": str(BASELINE), "until": SMALL_UNTIL, **SMALL,
-                           "cooperative_support": supports(20)},
+                           "activation_rate": supports(20)},
             "rng": list(range(REPLICATES)), "max_steps": months, "period": period,
             "processes": 1}
     result = benchmark.pedantic(in_fresh_process, args=(BATCH_SCRIPT, json.dumps(args)),

@@ -222,7 +222,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
-    cal = sub.add_parser("calibrate", help="history-match behavioural parameters to targets")
+    cal = sub.add_parser("calibrate", help="history-match parameters to targets")
     cal.add_argument("experiment", type=Path, help="calibration experiment TOML "
                      "(e.g. experiments/calibrate_2025.toml)")
     cal.add_argument("--workers", type=_workers, default=None, metavar="N",

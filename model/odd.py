@@ -31,9 +31,16 @@ def _fmt(value: object) -> str:
 
 
 def parameter_table(scenario: Scenario, section: str) -> str:
-    """Markdown table of one section: unit, baseline value, default, bounds, source."""
-    lines = ["| parameter | unit | baseline | default | allowed | source | meaning |",
-             "|---|---|---|---|---|---|---|"]
+    """Markdown table of one section: unit, baseline value, default, bounds, source.
+
+    The levers' table also has the value in force before the scenario's start (the
+    registry's ``before``, the 2024 regime the spin-up runs under); "=" where it is the
+    lever's value.
+    """
+    levers = section == "levers"
+    lines = ["| parameter | unit | baseline | " + ("2024 | " if levers else "")
+             + "default | allowed | source | meaning |",
+             "|---" * (8 if levers else 7) + "|"]
     for p in (p for p in PARAMETERS.values() if p.section == section):
         if p.choices:
             allowed = ", ".join(f"`{c}`" for c in p.choices)
@@ -42,8 +49,9 @@ def parameter_table(scenario: Scenario, section: str) -> str:
         else:
             allowed = f"[{_fmt(p.bounds[0])}, {_fmt(p.bounds[1])}]"
         source = scenario.sources[p.name].replace("|", "/")
-        lines.append(f"| `{p.name}` | {p.unit} | {_fmt(scenario[p.name])} | {_fmt(p.default)} "
-                     f"| {allowed} | {source} | {p.doc} |")
+        before = ("=" if p.before is None else _fmt(p.before)) + " | " if levers else ""
+        lines.append(f"| `{p.name}` | {p.unit} | {_fmt(scenario[p.name])} | {before}"
+                     f"{_fmt(p.default)} | {allowed} | {source} | {p.doc} |")
     return "\n".join(lines)
 
 

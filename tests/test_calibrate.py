@@ -13,7 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from countysim.calibration.calibrate import CalibrationError, load_calibration, update_scenario
+from countysim.calibration.calibrate import (
+    CalibrationError,
+    calibrate,
+    load_calibration,
+    pseudo_targets,
+    update_scenario,
+)
 from countysim.calibration.emulate import Emulator, implausibility
 from countysim.core.parameters import PARAMETERS
 from countysim.core.scenario import ScenarioError, load_scenario
@@ -166,9 +172,13 @@ def test_shipped_calibration_experiment() -> None:
     assert 8 <= len(spec.parameters) <= 12
     for p in spec.parameters:
         reg = PARAMETERS[p.name]
-        assert reg.section == "behaviour"
+        # Behavioural rates, or levers and district values the article does not give.
+        assert reg.section == "behaviour" or reg.source.startswith("assumption: ")
         assert reg.bounds[0] <= p.lower < p.upper <= reg.bounds[1]
         assert p.why
+        if reg.kind is int:
+            assert float(p.lower).is_integer() and float(p.upper).is_integer()
+    assert {"leading_posts", "removal_score_max", "activation_rate"} <= set(spec.names)
     assert [t.id for t in spec.targets.held_out] == ["A29"]
     assert spec.cutoff == 3.0 and spec.until == "2025-12"
     assert spec.truth is None
@@ -191,21 +201,26 @@ def experiment(tmp_path: Path, body: str) -> Path:
     return path
 
 
-GOOD_PARAMS = '[parameters]\npromotion_rate = { range = [0.005, 0.03], why = "A7" }\n'
+GOOD_PARAMS = '[parameters]\nadvance_rate = { range = [0.05, 0.5], why = "A8" }\n'
 
 
 @pytest.mark.parametrize("body, key, words", [
     ('[parameters]\npilot_villages = { range = [10.0, 60.0] }\n', "parameters.pilot_villages",
-     "only [behaviour] parameters"),
-    ('[parameters]\ntraining_months = { range = [1.0, 12.0] }\n', "parameters.training_months",
-     "only float parameters"),
-    ('[parameters]\npromotion_rate = { range = [0.005, 0.5] }\n',
-     "parameters.promotion_rate.range", "inside the registry bounds [0, 0.2]"),
-    ('[parameters]\npromotion_rate = { range = [0.03, 0.005] }\n',
-     "parameters.promotion_rate.range", "must be increasing"),
-    ('[parameters]\npromotion_rat = { range = [0.0, 0.1] }\n', "parameters.promotion_rat",
+     "with source 'A13'; only [behaviour] parameters and assumed levers or district values"),
+    ('[parameters]\ndistrict_seed = { range = [1, 9] }\n', "parameters.district_seed",
+     "fixes the district's shape"),
+    ('[parameters]\npilot_rule = { range = [0.0, 1.0] }\n', "parameters.pilot_rule",
+     "is str; only numbers (float, or int rounded in the runs)"),
+    ('[parameters]\nleading_posts = { range = [150.5, 450] }\n',
+     "parameters.leading_posts.range", "an int parameter; give whole-number ends"),
+    ('[parameters]\nintegrity_failure_rate = { range = [0.0, 0.6] }\n',
+     "parameters.integrity_failure_rate.range", "inside the registry bounds [0, 0.5]"),
+    ('[parameters]\nadvance_rate = { range = [0.5, 0.05] }\n',
+     "parameters.advance_rate.range", "must be increasing"),
+    # A parameter of the old registry (now leading_posts x leading_post_turnover).
+    ('[parameters]\npromotion_rate = { range = [0.005, 0.03] }\n', "parameters.promotion_rate",
      "unknown parameter"),
-    ('[parameters]\npromotion_rate = [0.0, 0.1]\n', "parameters.promotion_rate",
+    ('[parameters]\nadvance_rate = [0.0, 0.1]\n', "parameters.advance_rate",
      "expected { range"),
     ('[design]\nwaves = 0\n' + GOOD_PARAMS, "design.waves", "must be >= 1"),
     ('[design]\nwave = 3\n' + GOOD_PARAMS, "design.wave", "unknown key"),
@@ -214,8 +229,11 @@ GOOD_PARAMS = '[parameters]\npromotion_rate = { range = [0.005, 0.03], why = "A7
     ('use_targets = ["A99"]\n' + GOOD_PARAMS, "use_targets", "no target 'A99'"),
     ('held_out = ["A4", "A5", "A6", "A7", "A8", "A9", "A14", "A29"]\n' + GOOD_PARAMS,
      "held_out", "nothing to fit"),
-    ('[recovery]\ntruth = { promotion_rate = 0.5 }\n' + GOOD_PARAMS,
-     "recovery.truth.promotion_rate", "expected a number in [0.005, 0.03]"),
+    ('[recovery]\ntruth = { advance_rate = 0.9 }\n' + GOOD_PARAMS,
+     "recovery.truth.advance_rate", "expected a number in [0.05, 0.5]"),
+    ('[recovery]\ntruth = { leading_posts = 300.5 }\n'
+     '[parameters]\nleading_posts = { range = [150, 450] }\n',
+     "recovery.truth.leading_posts", "expected a whole number in [150, 450], got 300.5"),
     ('[recovery]\nobs_cv = 0.05\n' + GOOD_PARAMS, "recovery.truth", "required"),
     ('seeds = 3\n' + GOOD_PARAMS, "seeds", "unknown key"),
 ])
@@ -231,7 +249,7 @@ def test_bad_experiments_name_file_key_and_problem(tmp_path: Path, body: str, ke
 
 def test_good_experiment_from_parts(tmp_path: Path) -> None:
     spec = load_calibration(experiment(tmp_path, GOOD_PARAMS))
-    assert spec.names == ["promotion_rate"]
+    assert spec.names == ["advance_rate"]
     assert spec.discrepancy_cv["A4"] == pytest.approx(0.05)
 
 
@@ -242,40 +260,116 @@ def test_update_scenario_keeps_comments_and_writes_provenance(tmp_path: Path) ->
     path = tmp_path / "baseline_2025.toml"
     shutil.copy(BASELINE, path)
     before = path.read_text(encoding="utf-8").splitlines()
-    update_scenario(path, {"promotion_rate": 0.0123, "advance_rate": 0.25},
-                    {"promotion_rate": (0.01, 0.02), "advance_rate": (0.1, 0.4)},
+    # One parameter of each section; a whole float for the int leading_posts (as the
+    # Dataset stores it) is written as an int.
+    update_scenario(path, {"advance_rate": 0.25, "leading_posts": 301.0,
+                           "activation_rate": 0.0912},
+                    {"advance_rate": (0.1, 0.4), "leading_posts": (250.0, 350.0),
+                     "activation_rate": (0.05, 0.15)},
                     "calibrate_2025", "2025-11-30")
     after = path.read_text(encoding="utf-8").splitlines()
     assert len(after) == len(before)
     changed = [(b, a) for b, a in zip(before, after, strict=True) if b != a]
-    assert [a.split(" =")[0] for _, a in changed] == ["promotion_rate", "advance_rate"]
+    # In file order: [district], [levers], [behaviour].
+    assert [a.split(" =")[0] for _, a in changed] == ["leading_posts", "activation_rate",
+                                                      "advance_rate"]
     assert [c for c in before if c.startswith("#")] == [c for c in after if c.startswith("#")]
-    line = dict((a.split(" =")[0], a) for _, a in changed)["promotion_rate"]
-    assert tomllib.loads(line)["promotion_rate"] == {
-        "value": 0.0123,
-        "source": "calibration: calibrate_2025 2025-11-30, accepted range [0.01, 0.02]"}
+    line = dict((a.split(" =")[0], a) for _, a in changed)["advance_rate"]
+    assert tomllib.loads(line)["advance_rate"] == {
+        "value": 0.25,
+        "source": "calibration: calibrate_2025 2025-11-30, accepted range [0.1, 0.4]"}
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert data["district"]["leading_posts"]["value"] == 301
+    assert isinstance(data["district"]["leading_posts"]["value"], int)
     scenario = load_scenario(path)
-    assert scenario.promotion_rate == 0.0123 and scenario.advance_rate == 0.25
-    assert scenario.sources["advance_rate"].startswith("calibration: calibrate_2025")
+    assert scenario.leading_posts == 301 and scenario.activation_rate == 0.0912
+    assert scenario.advance_rate == 0.25
+    assert scenario.sources["leading_posts"].startswith("calibration: calibrate_2025")
 
 
-def test_update_scenario_appends_a_missing_parameter(tmp_path: Path) -> None:
+def test_update_scenario_appends_a_missing_parameter_to_its_section(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
     text = BASELINE.read_text(encoding="utf-8")
     path.write_text("\n".join(x for x in text.splitlines()
-                              if not x.startswith("advance_rate")) + "\n", encoding="utf-8")
-    update_scenario(path, {"advance_rate": 0.3}, {"advance_rate": (0.2, 0.4)}, "x", "2025-01-01")
+                              if not x.startswith(("advance_rate", "activation_rate")))
+                    + "\n", encoding="utf-8")
+    update_scenario(path, {"advance_rate": 0.3, "activation_rate": 0.1},
+                    {"advance_rate": (0.2, 0.4), "activation_rate": (0.05, 0.15)},
+                    "x", "2025-01-01")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert data["behaviour"]["advance_rate"]["value"] == 0.3
+    assert data["levers"]["activation_rate"]["value"] == 0.1
     scenario = load_scenario(path)
     assert scenario.advance_rate == 0.3 and scenario.sources["advance_rate"].startswith("calib")
+    assert scenario.activation_rate == 0.1
 
 
-def test_update_scenario_refuses_invalid_values_and_leaves_the_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("values, words", [
+    ({"advance_rate": 1.5}, "out of range"),
+    ({"leading_posts": 300.5}, "expected int"),
+])
+def test_update_scenario_refuses_invalid_values_and_leaves_the_file(
+        tmp_path: Path, values: dict, words: str) -> None:
     path = tmp_path / "s.toml"
     shutil.copy(BASELINE, path)
     before = path.read_text(encoding="utf-8")
-    with pytest.raises(ScenarioError, match="out of range"):
-        update_scenario(path, {"promotion_rate": 0.9}, {"promotion_rate": (0.0, 1.0)}, "x")
+    with pytest.raises(ScenarioError, match=words):
+        update_scenario(path, values, dict.fromkeys(values, (0.0, 1.0)), "x")
     assert path.read_text(encoding="utf-8") == before
+    assert not path.with_suffix(".toml.tmp").exists()
+
+
+# --------------------------------------------------------------- integer parameters
+
+SMALL = {"villages": 20, "townships": 4, "pilot_villages": 5, "firms": 40, "population": 20000,
+         "evaluated_cadres": 60, "mentor_pairs": 5, "recruits": 3, "legacy_backlog": 100,
+         "firm_visits_per_year": 20, "expert_mentors": 2, "technicians": 20, "returnees": 4}
+
+INT_EXPERIMENT = (
+    'use_targets = ["A7", "A8"]\nheld_out = []\nworkers = 1\n[scenario_overrides]\n'
+    + "".join(f"{k} = {v}\n" for k, v in SMALL.items())
+    + "leading_posts = 30\n"
+    "[design]\nwaves = 1\npoints = 12\nreplicates = 2\nvalidation_share = 0.0\n"
+    "[history_matching]\ncandidates = 2000\nmax_candidates = 20000\naccepted = 50\n"
+    "[check]\npoints = 2\nreplicates = 2\n"
+    "[baseline]\ncandidates = 1\nreplicates = 2\nverify_replicates = 2\n"
+    "[parameters]\nleading_posts = { range = [10, 50], why = \"A7\" }\n"
+    "advance_rate = { range = [0.05, 0.5], why = \"A8\" }\n"
+    "[recovery]\ntruth = { leading_posts = 25, advance_rate = 0.3 }\nread_at = \"2025-04\"\n")
+
+
+def test_integer_parameters_are_rounded_for_the_model(tmp_path: Path) -> None:
+    spec = load_calibration(experiment(tmp_path, INT_EXPERIMENT))
+    assert spec.truth == {"leading_posts": 25, "advance_rate": 0.3}
+    assert isinstance(spec.truth["leading_posts"], int)
+    snapped = spec.snap(np.array([[24.6, 0.123], [9.7, 0.2], [50.4, 0.5]]))
+    # Rounded, and kept inside the range searched; the float parameter is untouched.
+    np.testing.assert_array_equal(snapped, [[25.0, 0.123], [10.0, 0.2], [50.0, 0.5]])
+    values = spec.values(np.array([24.6, 0.123]))
+    assert values == {"leading_posts": 25, "advance_rate": 0.123}
+    assert isinstance(values["leading_posts"], int)
+    assert isinstance(values["advance_rate"], float)
+    # The model takes a float truth for an int parameter only through the rounding.
+    pseudo = pseudo_targets(spec.targets, spec.scenario, {"leading_posts": 25.0,
+                                                          "advance_rate": 0.3}, seed=1)
+    assert [t.id for t in pseudo] == ["A7", "A8"]
+
+
+def test_calibration_with_an_integer_parameter_runs_whole_values(tmp_path: Path) -> None:
+    spec = load_calibration(experiment(tmp_path, INT_EXPERIMENT))
+    result = calibrate(spec, workers=1, log=None)
+    ds = result.dataset
+    j = spec.names.index("leading_posts")
+    for var in ("design", "check_parameters", "calibrated"):
+        column = ds[var].values[..., j]
+        assert np.array_equal(column, np.round(column)), var
+    # Every run worked: a float for the int parameter would have failed each run.
+    assert not [w for w in result.warnings if "failed to run" in w]
+    assert np.isfinite(ds["design_values"].values).all()
+    assert np.isfinite(ds["check_values"].values).all()
+    assert isinstance(result.calibrated["leading_posts"], int)
+    assert 10 <= result.calibrated["leading_posts"] <= 50
+    assert isinstance(result.calibrated["advance_rate"], float)
 
 
 # --------------------------------------------------------------------------- command

@@ -17,7 +17,9 @@ from countysim.core.district import (
     DistrictDataError,
     build_district,
     draw_cadre_qualities,
+    pilot_order,
     select_pilots,
+    stationary_tenure,
 )
 from countysim.core.scenario import Scenario, ScenarioError
 
@@ -79,6 +81,30 @@ def test_district_does_not_depend_on_the_run_seed():
     pd.testing.assert_frame_equal(a.district.cadres, b.district.cadres)
 
 
+def test_stationary_tenure_without_advancement_is_exponential():
+    """With no advancement a spell in rank ends at h = exits + post vacancies per cadre."""
+    s = create_test_scenario(evaluated_cadres=479, mentor_pairs=30, recruits=28,
+                             advance_rate=0.0)
+    h = s.cadre_exit_rate + s.leading_posts * s.leading_post_turnover / s.evaluated_cadres
+    tenure = stationary_tenure(s, 40_000, np.random.default_rng(0))
+    assert (tenure >= 0).all()
+    # Mean 1/h (5.8 years at the defaults); the sd of a mean of 40,000 is 0.5% of it.
+    assert tenure.mean() == pytest.approx(1 / h, rel=0.02)
+
+
+def test_stationary_tenure_thins_out_after_the_minimum_for_advancement():
+    s = create_test_scenario(evaluated_cadres=479, mentor_pairs=30, recruits=28,
+                             advance_rate=0.4, advance_min_tenure=2.0)
+    h = s.cadre_exit_rate + s.leading_posts * s.leading_post_turnover / s.evaluated_cadres
+    a = 0.5 * s.advance_rate * 12 / s.evaluation_interval
+    m = s.advance_min_tenure
+    tenure = stationary_tenure(s, 40_000, np.random.default_rng(1))
+    # Density proportional to survival: exp(-h t) up to m, then exp(-h m - (h + a)(t - m)).
+    below = (1 - np.exp(-h * m)) / h
+    above = np.exp(-h * m) / (h + a)
+    assert np.mean(tenure < m) == pytest.approx(below / (below + above), abs=0.01)
+
+
 def test_cadre_quality_shift_moves_all_qualities_down():
     rng = np.random.default_rng(0)
     base = draw_cadre_qualities(4000, rng)
@@ -130,6 +156,42 @@ def test_select_pilots_listed():
         select_pilots(v, 1, "listed", np.random.default_rng(0), Path("d"))
     with pytest.raises(DistrictDataError, match="'pilot' column"):
         select_pilots(v.drop(columns="pilot"), 1, "listed", np.random.default_rng(0))
+
+
+def test_pilot_order_takes_listed_villages_first_then_by_capacity():
+    v = _villages([0.9, 0.2, 0.5, 0.7, 0.1], [1.0] * 5, [10] * 5).assign(
+        pilot=[False, True, False, False, True])
+    order = pilot_order(v, 2, "listed", np.random.default_rng(0), Path("d"))
+    # Listed 1 (0.2) and 4 (0.1) by capacity, then the others by capacity: 0.9, 0.7, 0.5.
+    assert order.tolist() == [1, 4, 0, 3, 2]
+    assert select_pilots(v, 2, "listed", np.random.default_rng(0), Path("d")).tolist() == [
+        False, True, False, False, True]
+
+
+@pytest.mark.parametrize("rule", ["capacity", "idle_assets", "random"])
+def test_pilot_order_is_a_permutation_whose_head_is_the_pilot_set(rule):
+    rng = np.random.default_rng(5)
+    v = _villages(rng.random(30), rng.random(30) * 50, rng.integers(10, 100, 30))
+    order = pilot_order(v, 12, rule, np.random.default_rng(1))
+    assert sorted(order.tolist()) == list(range(30))
+    mask = select_pilots(v, 12, rule, np.random.default_rng(1))
+    assert set(np.flatnonzero(mask)) == set(order[:12].tolist())
+    if rule == "capacity":
+        assert np.all(np.diff(v["branch_capacity"].to_numpy()[order]) <= 0)
+    if rule == "idle_assets":
+        per_household = (v["idle_land_mu"] / v["households"]).to_numpy()
+        assert np.all(np.diff(per_household[order]) <= 0)
+
+
+def test_built_district_has_the_pilot_order_of_its_rule():
+    s = create_test_scenario(pilot_villages=7)
+    d = build_district(s)
+    assert sorted(d.pilot_order.tolist()) == list(range(len(d.villages)))
+    # The start year's pilots are the head of the order; a later year with more pilot
+    # villages (a schedule) extends the same list.
+    assert set(np.flatnonzero(d.villages["pilot"])) == set(d.pilot_order[:7].tolist())
+    capacity = d.villages["branch_capacity"].to_numpy()
+    assert np.all(np.diff(capacity[d.pilot_order]) <= 0)
 
 
 def test_listed_rule_without_data_is_an_error(scenario_file):

@@ -77,7 +77,7 @@ def test_missing_experiment_file(tmp_path):
 def test_pilot_coverage_grid_experiment():
     exp = load_experiment(REPO / "experiments" / "pilot_coverage_x_support.toml")
     assert exp.kind == "grid" and exp.replicates == 5
-    assert exp.varied == ("pilot_villages", "cooperative_support")
+    assert exp.varied == ("pilot_villages", "activation_rate")
     coverage = exp.factors[0].values
     support = exp.factors[1].values
     assert exp.n_samples == len(coverage) * len(support)
@@ -88,7 +88,12 @@ def test_pilot_coverage_grid_experiment():
 def test_behaviour_lhs_experiment():
     exp = load_experiment(REPO / "experiments" / "behaviour_lhs.toml")
     assert exp.kind == "lhs" and exp.n_samples >= 200
-    assert all(f.parameter.section == "behaviour" for f in exp.factors)
+    # Uncertain values only: behavioural rates, and levers the registry marks as assumed
+    # (activation_rate, fitted to A14); no programme size the article gives.
+    for f in exp.factors:
+        assert (f.parameter.section == "behaviour"
+                or f.parameter.source.startswith("assumption: ")), f.name
+    assert "activation_rate" in exp.varied and "pilot_villages" not in exp.varied
     for j, factor in enumerate(exp.factors):
         values = np.array([s[factor.name] for s in exp.samples])
         assert values.min() >= factor.low and values.max() <= factor.high
@@ -119,11 +124,11 @@ def test_grid_is_the_full_factorial_with_the_last_factor_fastest(tmp_path):
 def test_list_design_reads_the_lists_column_wise(tmp_path):
     path = experiment_file(tmp_path, 'kind = "list"\n[design.parameters]\n'
                            "pilot_villages = [0, 25, 50]\n"
-                           "cooperative_support = [0.5, 1, 2.0]\n")
+                           "activation_rate = [0.04, 1, 0.16]\n")
     exp = load_experiment(path)
-    assert [(s["pilot_villages"], s["cooperative_support"]) for s in exp.samples] == [
-        (0, 0.5), (25, 1.0), (50, 2.0)]
-    assert isinstance(exp.samples[1]["cooperative_support"], float)
+    assert [(s["pilot_villages"], s["activation_rate"]) for s in exp.samples] == [
+        (0, 0.04), (25, 1.0), (50, 0.16)]
+    assert isinstance(exp.samples[1]["activation_rate"], float)
 
 
 def test_list_design_checks_rules_between_parameters_per_point(tmp_path):
@@ -201,7 +206,7 @@ def test_sampled_designs_follow_the_seed(tmp_path, kind):
                "morris": "trajectories = 4"}[kind]
     body = (f'kind = "{kind}"\n{options}\n[design.parameters]\n'
             "matching_efficiency = { low = 0.05, high = 0.3 }\n"
-            "vacancy_rate = { low = 0.001, high = 0.01 }\n")
+            "labour_demand_elasticity = { low = 0.1, high = 0.6 }\n")
     a = load_experiment(experiment_file(tmp_path, body, name="a.toml"))
     b = load_experiment(experiment_file(tmp_path, body, name="b.toml"))
     np.testing.assert_array_equal(a.unit, b.unit)

@@ -7,9 +7,10 @@ import re
 import tomllib
 
 import pytest
-from conftest import BASELINE
+from conftest import BASELINE, SCENARIOS
 from countysim.core import tables as T
 from countysim.core.parameters import PARAMETERS, SECTIONS, by_section, defaults
+from countysim.core.scenario import default_scenario, load_scenario
 
 FIGURE_ID = re.compile(r"\b[ABR]\d+\b")
 PARAMS = list(PARAMETERS.values())
@@ -71,11 +72,38 @@ def test_defaults_is_a_fresh_copy():
 
 def test_design_levers_are_parameters():
     # The design page's levers (model.md, "Levers") must all be settable.
-    levers = {"pilot_villages", "pilot_rule", "cooperative_support", "alliances",
+    levers = {"pilot_villages", "pilot_rule", "activation_rate", "alliances",
               "alliance_size", "frontline_share", "firm_visits_per_year", "subsidy_per_visit",
               "matching_boost", "mentor_pairs", "recruits", "expert_mentors", "technicians",
               "returnees", "promotion_score_min", "removal_score_max", "integrity_checks"}
     assert levers <= {p.name for p in by_section("levers")}
+
+
+@pytest.mark.parametrize("param", PARAMS, ids=[p.name for p in PARAMS])
+def test_before_is_a_valid_value_of_a_lever(param):
+    """``before`` (the 2024 regime the spin-up runs under) is a lever value like any other."""
+    if param.section != "levers":
+        assert param.before is None
+        return
+    if param.before is None:
+        return
+    assert type(param.before) is param.kind
+    if param.choices is not None:
+        assert param.before in param.choices
+    elif param.bounds is not None:
+        lo, hi = param.bounds
+        assert lo <= param.before <= hi
+
+
+def test_the_2024_regime_is_a_valid_scenario_and_the_counterfactual_file_holds_it():
+    before = {n: p.before for n, p in PARAMETERS.items() if p.before is not None}
+    assert before, "the spin-up needs a pre-programme regime"
+    default_scenario().replace(**before)  # passes every rule between parameters
+    forever = load_scenario(SCENARIOS / "policies_2024_forever.toml")
+    baseline = load_scenario(BASELINE)
+    for p in by_section("levers"):
+        expected = baseline[p.name] if p.before is None else p.before
+        assert forever[p.name] == expected, p.name
 
 
 def test_baseline_file_gives_every_parameter_with_its_source():
@@ -95,7 +123,7 @@ def test_tables_are_consistent():
     for table in (T.PRODUCT_LINES, T.FIRM_SECTORS):
         assert math.isclose(sum(row["share"] for row in table.values()), 1.0)
         assert all(row["source"] for row in table.values())
-    assert len(T.VACANCY_SEASON) == 12 and len(T.FARM_SEASON) == 12
+    assert len(T.FARM_SEASON) == 12
     assert all(0 <= x <= 1 for x in T.FARM_SEASON)
     assert len(T.LABOUR_STATES) == len(T.Labour) == 5
     assert set(T.NONFARM) == {T.Labour.LOCAL_WAGE, T.Labour.URBAN_JOB, T.Labour.MIGRANT}

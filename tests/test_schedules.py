@@ -17,6 +17,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 DEFAULT_PILOTS = PARAMETERS["pilot_villages"].default
+# The registry's 2024 regime (`before`), in force in the spin-up years before the start.
+BEFORE_PILOTS = PARAMETERS["pilot_villages"].before
+SPIN_UP_YEARS = 5  # 2020..2024 before a 2025 start
+
+
+def test_the_registry_sets_a_2024_regime_for_pilot_villages():
+    # The tests below rely on it: no pilot villages before the programme (A13).
+    assert BEFORE_PILOTS == 0 != DEFAULT_PILOTS
+    assert PARAMETERS["technicians"].before is None  # a lever without a 2024 value
 
 
 def pilots_over_years(s: Scenario) -> list[int]:
@@ -30,15 +39,15 @@ def test_both_table_forms_load(scenario_file):
     # Years out of order in the file: the schedule comes back sorted.
     s = load_scenario(scenario_file(
         'until = "2028-12"\n[levers]\npilot_villages = { 2027 = 90, 2025 = 40 }\n'
-        'cooperative_support = { value = { 2026 = 2 }, source = "plan" }\n'))
+        'subsidy_per_visit = { value = { 2026 = 90000 }, source = "plan" }\n'))
     assert s.schedules == {"pilot_villages": {2025: 40, 2027: 90},
-                           "cooperative_support": {2025: 1.0, 2026: 2.0}}
+                           "subsidy_per_visit": {2025: 60_000.0, 2026: 90_000.0}}
     assert list(s.schedules["pilot_villages"]) == [2025, 2027]
     assert s.pilot_villages == s.values["pilot_villages"] == 40  # in force at the start
     assert s.sources["pilot_villages"] == "s.toml"
-    assert s.sources["cooperative_support"] == "plan"
+    assert s.sources["subsidy_per_visit"] == "plan"
     # An int for a float lever becomes a float in every year, as for a plain value.
-    assert all(isinstance(v, float) for v in s.schedules["cooperative_support"].values())
+    assert all(isinstance(v, float) for v in s.schedules["subsidy_per_visit"].values())
 
 
 def test_unscheduled_levers_and_plain_scenarios_have_no_schedules():
@@ -60,14 +69,17 @@ def test_schedules_are_read_only():
 def test_value_in_is_the_latest_scheduled_year_at_or_before():
     s = default_scenario().replace(pilot_villages={2025: 50, 2027: 90, 2029: 120},
                                    until="2030-12")
-    assert pilots_over_years(s) == [50] * 7 + [90, 90, 120, 120]
+    # The spin-up years before the first scheduled year take the 2024 value.
+    assert pilots_over_years(s) == [BEFORE_PILOTS] * SPIN_UP_YEARS + [50] * 2 + [90, 90, 120, 120]
     assert s.value_in("alliances", 2028) is s.alliances  # unscheduled: the value
+    assert s.value_in("alliances", 2024) is PARAMETERS["alliances"].before is False
 
 
 def test_first_year_after_start_keeps_the_inherited_value_until_then():
     s = default_scenario().replace(pilot_villages={2027: 90}, until="2030-12")
     assert s.pilot_villages == DEFAULT_PILOTS
-    assert pilots_over_years(s) == [DEFAULT_PILOTS] * 7 + [90] * 4
+    assert pilots_over_years(s) == ([BEFORE_PILOTS] * SPIN_UP_YEARS + [DEFAULT_PILOTS] * 2
+                                    + [90] * 4)
     # The resolved schedule states the inherited value at the start year.
     assert s.schedules["pilot_villages"] == {2025: DEFAULT_PILOTS, 2027: 90}
 
@@ -79,17 +91,20 @@ def test_start_after_first_scheduled_year():
 
 
 def test_spin_up_years_use_the_schedule_then_before_then_the_value(monkeypatch):
-    pilots = PARAMETERS["pilot_villages"]
     s = default_scenario().replace(pilot_villages={2023: 10, 2026: 70}, until="2030-12")
-    # No `before` in the registry: years before the first scheduled year take the value.
     assert s.pilot_villages == 10
+    # Before the first scheduled year: the registry's `before`; from 2023 the schedule.
+    assert pilots_over_years(s) == [BEFORE_PILOTS] * 3 + [10, 10, 10, 70, 70, 70, 70, 70]
+    # Unscheduled: `before` in the spin-up, the value from the start year on...
+    assert PARAMETERS["returnees"].before == 0
+    assert [s.value_in("returnees", y) for y in (2023, 2024, 2025, 2030)] == [0, 0, 77, 77]
+    # ...and the value in every year for a lever without `before`.
+    assert {s.value_in("technicians", y) for y in range(2020, 2031)} == {s.technicians}
+    # A scheduled lever without `before`: years before the schedule take the value in
+    # force at the start.
+    monkeypatch.setitem(PARAMETERS, "pilot_villages",
+                        dataclasses.replace(PARAMETERS["pilot_villages"], before=None))
     assert pilots_over_years(s) == [10, 10, 10, 10, 10, 10, 70, 70, 70, 70, 70]
-    monkeypatch.setitem(PARAMETERS, "pilot_villages", dataclasses.replace(pilots, before=3))
-    monkeypatch.setitem(PARAMETERS, "returnees",
-                        dataclasses.replace(PARAMETERS["returnees"], before=11))
-    assert pilots_over_years(s) == [3, 3, 3, 10, 10, 10, 70, 70, 70, 70, 70]
-    # Unscheduled: `before` in the spin-up, the value from the start year on.
-    assert [s.value_in("returnees", y) for y in (2023, 2024, 2025, 2030)] == [11, 11, 77, 77]
 
 
 def test_value_in_unknown_parameter():
@@ -102,7 +117,7 @@ def test_value_in_unknown_parameter():
 
 def test_in_year_values_are_value_in_of_every_parameter():
     s = default_scenario().replace(pilot_villages={2025: 50, 2027: 90},
-                                   cooperative_support={2026: 2.0}, until="2030-12")
+                                   subsidy_per_visit={2026: 90_000.0}, until="2030-12")
     for year in range(2020, 2031):
         t = s.in_year(year)
         assert dict(t.values) == {n: s.value_in(n, year) for n in PARAMETERS}
@@ -153,7 +168,8 @@ def test_child_scalar_replaces_the_parents_schedule(parent, scenario_file):
     s = load_scenario(scenario_file('extends = "parent.toml"\n[levers]\npilot_villages = 45\n',
                                     "child.toml"))
     assert "pilot_villages" not in s.schedules
-    assert pilots_over_years(s) == [45] * 11
+    # The parent's 2028 entry is gone: the child's value from the start, 2024's before it.
+    assert pilots_over_years(s) == [BEFORE_PILOTS] * SPIN_UP_YEARS + [45] * 6
 
 
 def test_child_schedule_replaces_the_parents_and_inherits_its_value(parent, scenario_file):
@@ -187,7 +203,8 @@ def test_replace_accepts_int_or_string_years():
 def test_replace_with_a_value_drops_the_schedule():
     s = default_scenario().replace(pilot_villages={2025: 50, 2027: 90}, until="2030-12")
     t = s.replace(pilot_villages=20)
-    assert t.schedules == {} and pilots_over_years(t) == [20] * 11
+    assert t.schedules == {}
+    assert pilots_over_years(t) == [BEFORE_PILOTS] * SPIN_UP_YEARS + [20] * 6
     assert s.schedules != {}  # the original is unchanged
 
 
@@ -290,7 +307,7 @@ def test_check_command_prints_schedules(scenario_file, capsys):
 
 # Levers in no rule between parameters, so any in-bounds schedule is valid ("listed"
 # needs district data).
-_FREE_LEVERS = ("cooperative_support", "alliances", "frontline_share", "firm_visits_per_year",
+_FREE_LEVERS = ("activation_rate", "alliances", "frontline_share", "firm_visits_per_year",
                 "returnees", "evaluation_interval", "pilot_rule")
 
 

@@ -51,7 +51,7 @@ def experiment_text(base: Path, design: str, *, until: str = "2025-04",
 GRID = ('kind = "grid"\n[design.parameters]\npilot_rule = ["capacity", "listed"]\n'
         "pilot_villages = [5, 6]\n")
 # 3 samples x 8 replicates, long enough to interrupt part way.
-LONG = 'kind = "grid"\n[design.parameters]\ncooperative_support = [0.0, 1.0, 2.0]\n'
+LONG = 'kind = "grid"\n[design.parameters]\nactivation_rate = [0.0, 0.08, 0.16]\n'
 
 
 def digest(store: Path) -> dict[str, str]:

@@ -1,10 +1,14 @@
-"""Calibration by history matching: which behavioural parameters reproduce the article?
+"""Calibration by history matching: which values of the parameters the article does not
+give reproduce its figures?
 
 ``countysim calibrate experiments/calibrate_2025.toml`` (or :func:`calibrate`) runs:
 
 1. **Design**: a Latin hypercube over the parameter ranges of the experiment (wave 1);
    later waves draw their points from the current non-implausible region by rejection
-   sampling through the emulators, thinned to a space-filling (maximin) subset.
+   sampling through the emulators, thinned to a space-filling (maximin) subset. Integer
+   parameters (e.g. ``leading_posts``) are searched on their continuous range; every point
+   the model runs at is rounded to whole values first, so the emulators are fitted to the
+   values the model ran with.
 2. **Runs** of the model at every design point, ``replicates`` times, in parallel
    (``ProcessPoolExecutor``). Seeds come from one ``SeedSequence`` tree: run ``r`` at
    point ``i`` of wave ``w`` is node ``(1, w, i, r)``, and results are gathered by index,
@@ -61,6 +65,7 @@ from ..core import __version__
 from ..core.errors import InputError, read_toml
 from ..core.parameters import PARAMETERS
 from ..core.scenario import Scenario, ScenarioError, load_scenario, month_index
+from ..sweeps.experiment import SHAPE_PARAMETERS
 from .emulate import Emulator, implausibility
 from .targets import Target, Targets, load_targets
 
@@ -80,10 +85,11 @@ class CalibrationError(InputError):
 
 @dataclass(frozen=True)
 class FitParameter:
-    """A behavioural parameter the calibration varies.
+    """A parameter the calibration varies.
 
     Attributes:
-        name: Registry name (section ``behaviour``).
+        name: Registry name: a ``[behaviour]`` parameter, or a lever or district value
+            whose registry source is an assumption (see :func:`load_calibration`).
         lower: Lower end of the range searched.
         upper: Upper end of the range searched.
         why: Why this range (kept with the results).
@@ -185,6 +191,23 @@ class CalibrationSpec:
         """Last month any target is read at."""
         return max(t.read_at for t in self.targets)
 
+    def snap(self, X: np.ndarray) -> np.ndarray:
+        """Points ``X`` (one row per point) with integer parameters rounded to whole values."""
+        X = np.array(X, dtype=float, ndmin=2)
+        for j, p in enumerate(self.parameters):
+            if PARAMETERS[p.name].kind is int:
+                X[:, j] = np.clip(np.round(X[:, j]), math.ceil(p.lower), math.floor(p.upper))
+        return X
+
+    def values(self, x: Sequence[float]) -> dict[str, int | float]:
+        """One point as scenario values: ``int`` for integer parameters, else ``float``."""
+        return {name: _typed(name, v) for name, v in zip(self.names, x, strict=True)}
+
+
+def _typed(name: str, value: float) -> int | float:
+    """``value`` with the registry type of parameter ``name`` (ints rounded)."""
+    return round(float(value)) if PARAMETERS[name].kind is int else float(value)
+
 
 _TOP = ("name", "description", "scenario", "targets", "use_targets", "held_out", "seed", "workers",
         "scenario_overrides", "design", "history_matching", "check", "baseline", "parameters",
@@ -215,6 +238,12 @@ def load_calibration(path: str | Path) -> CalibrationSpec:
     """Load and validate a calibration experiment file.
 
     Paths inside the file (``scenario``, ``targets``, ``output.*``) are relative to it.
+
+    The parameters fitted are numbers (``float``, or ``int``, rounded in the runs) the
+    article does not give: any ``[behaviour]`` parameter, and levers or district values
+    whose registry source is an assumption (e.g. ``activation_rate``, ``leading_posts``).
+    Programme sizes and district figures with a source (``pilot_villages``: A13) stay
+    inputs, and so do the district's shape and seed, which every run shares.
 
     Args:
         path: The experiment TOML file.
@@ -335,12 +364,15 @@ def load_calibration(path: str | Path) -> CalibrationSpec:
             if not match:
                 raise CalibrationError(path, f"recovery.truth.{name}", "not a parameter of the "
                                        "experiment; truth needs one value per parameter")
+            whole = PARAMETERS[name].kind is int
             if (isinstance(value, bool) or not isinstance(value, int | float)
-                    or not match[0].lower <= value <= match[0].upper):
-                raise CalibrationError(path, f"recovery.truth.{name}", f"expected a number in "
+                    or not match[0].lower <= value <= match[0].upper
+                    or (whole and not float(value).is_integer())):
+                raise CalibrationError(path, f"recovery.truth.{name}", f"expected a "
+                                       f"{'whole number' if whole else 'number'} in "
                                        f"[{match[0].lower:g}, {match[0].upper:g}], got "
                                        f"{value!r}")
-            truth[name] = float(value)
+            truth[name] = _typed(name, value)
         missing = [p.name for p in params if p.name not in truth]
         if missing:
             raise CalibrationError(path, "recovery.truth", f"missing {', '.join(missing)}")
@@ -389,12 +421,17 @@ def _parameters(path: Path, table: Any, scenario: Scenario) -> tuple[FitParamete
         param = PARAMETERS.get(name)
         if param is None:
             raise CalibrationError(path, key, "unknown parameter")
-        if param.section != "behaviour":
-            raise CalibrationError(path, key, f"in [{param.section}]; only [behaviour] "
-                                   "parameters are calibrated (programme sizes are inputs)")
-        if param.kind is not float:
-            raise CalibrationError(path, key, f"is {param.kind.__name__}; only float "
-                                   "parameters can be calibrated")
+        if name in SHAPE_PARAMETERS:
+            raise CalibrationError(path, key, "fixes the district's shape, which every run "
+                                   "shares; it is an input, not calibrated")
+        if param.section != "behaviour" and not param.source.startswith("assumption"):
+            raise CalibrationError(path, key, f"in [{param.section}] with source "
+                                   f"{param.source!r}; only [behaviour] parameters and "
+                                   "assumed levers or district values (source 'assumption: "
+                                   "...') are calibrated (programme sizes are inputs)")
+        if param.kind not in (int, float):
+            raise CalibrationError(path, key, f"is {param.kind.__name__}; only numbers (float, "
+                                   "or int rounded in the runs) can be calibrated")
         if not isinstance(spec, dict) or set(spec) - {"range", "why"} or "range" not in spec:
             raise CalibrationError(path, key, "expected { range = [lo, hi], why = \"...\" }")
         rng = spec["range"]
@@ -406,12 +443,15 @@ def _parameters(path: Path, table: Any, scenario: Scenario) -> tuple[FitParamete
         if not blo <= lo < hi <= bhi:
             raise CalibrationError(path, key + ".range", f"[{lo:g}, {hi:g}] must be increasing "
                                    f"and inside the registry bounds [{blo:g}, {bhi:g}]")
+        if param.kind is int and not (lo.is_integer() and hi.is_integer()):
+            raise CalibrationError(path, key + ".range", f"[{lo:g}, {hi:g}]: {name} is an int "
+                                   "parameter; give whole-number ends")
         why = spec.get("why", "")
         if not isinstance(why, str):
             raise CalibrationError(path, key + ".why", "must be a string")
         try:
-            scenario.replace(**{name: lo})
-            scenario.replace(**{name: hi})
+            scenario.replace(**{name: _typed(name, lo)})
+            scenario.replace(**{name: _typed(name, hi)})
         except ScenarioError as exc:
             raise CalibrationError(path, key + ".range", f"an end of the range is not a valid "
                                    f"scenario: {exc.problem}") from None
@@ -449,8 +489,8 @@ class _Runner:
 
     def __init__(self, spec: CalibrationSpec, targets: Targets, executor: Executor | None,
                  workers: int) -> None:
+        self.spec = spec
         self.scenario = spec.scenario
-        self.names = spec.names
         self.until = max(t.read_at for t in targets)
         start = month_index(spec.scenario.start)
         self.reads = [(t.variable, month_index(t.read_at) - start) for t in targets]
@@ -463,11 +503,12 @@ class _Runner:
                  seed: Callable[[int, int], Any]) -> np.ndarray:
         """Outputs of shape ``(len(points), replicates, n_targets)``.
 
-        ``seed(i, r)`` gives the seed of replicate ``r`` at point ``i``.
+        ``seed(i, r)`` gives the seed of replicate ``r`` at point ``i``. Integer parameters
+        are rounded (callers pass points through :meth:`CalibrationSpec.snap` first, so
+        that what they keep is what ran).
         """
         points = np.atleast_2d(points)
-        tasks = [(self.scenario, dict(zip(self.names, map(float, x), strict=True)), seed(i, r),
-                  self.until, self.reads)
+        tasks = [(self.scenario, self.spec.values(x), seed(i, r), self.until, self.reads)
                  for i, x in enumerate(points) for r in range(replicates)]
         if self.executor is None:
             results = [_run_one(t) for t in tasks]
@@ -504,7 +545,7 @@ def pseudo_targets(targets: Targets, scenario: Scenario, truth: Mapping[str, flo
     from ..core.county import run
 
     until = max(t.read_at for t in targets)
-    ds = run(scenario, seed=seed, until=until, **truth)
+    ds = run(scenario, seed=seed, until=until, **{n: _typed(n, v) for n, v in truth.items()})
     start = month_index(scenario.start)
     items = []
     for t in targets:
@@ -639,7 +680,8 @@ class CalibrationResult:
     Attributes:
         spec: The experiment.
         dataset: Everything, as an :class:`xarray.Dataset` (see :func:`results_dataset`).
-        calibrated: Calibrated parameter values (rounded, as written to the scenario).
+        calibrated: Calibrated parameter values (rounded, as written to the scenario;
+            ``int`` for integer parameters).
         accepted_range: ``(min, max)`` of each parameter over the accepted sample.
         table: One row per target: article value, simulated mean, 90% interval, inside.
         held_out: The held-out check(s), by target ID.
@@ -649,7 +691,7 @@ class CalibrationResult:
 
     spec: CalibrationSpec
     dataset: xr.Dataset
-    calibrated: dict[str, float]
+    calibrated: dict[str, int | float]
     accepted_range: dict[str, tuple[float, float]]
     table: list[dict[str, Any]]
     held_out: dict[str, dict[str, Any]]
@@ -723,6 +765,7 @@ def _calibrate(spec: CalibrationSpec, executor: Executor | None, workers: int,
             X = qmc.scale(lhs.random(spec.points), *box)
         else:
             X = _maximin(pool, spec.points, rng, box)
+        X = spec.snap(X)
         Y = runner(X, spec.replicates, lambda i, r, w=w: _seed(spec.seed, _RUNS, w, i, r))
         ok = np.all(np.isfinite(Y), axis=(1, 2))
         if not ok.all():
@@ -774,13 +817,13 @@ def _calibrate(spec: CalibrationSpec, executor: Executor | None, workers: int,
         accepted = _least_implausible(matcher, waves[-1], rng, spec.accepted)
     say(f"accepted sample: {accepted.shape[0]} points")
     # Predictive check: the real model at accepted points.
-    check_X = accepted[: spec.check_points]
+    check_X = spec.snap(accepted[: spec.check_points])
     check_Y = runner(check_X, spec.check_replicates, lambda i, r: _seed(spec.seed, _CHECK, i, r))
     check_I = _real_implausibility(matcher, targets, check_Y)
     say(f"predictive check: {check_Y.shape[0] * check_Y.shape[1]} runs at "
         f"{check_X.shape[0]} accepted points; {time.perf_counter() - t0:.0f} s")
     # Calibrated baseline: best emulated fit, confirmed by real runs, then verified.
-    cand = _baseline_candidates(spec, matcher, waves[-1], accepted)
+    cand = spec.snap(_baseline_candidates(spec, matcher, waves[-1], accepted))
     cand_Y = runner(cand, spec.baseline_replicates,
                     lambda i, r: _seed(spec.seed, _BASELINE, i, r))
     scores = _real_scores(targets, cand_Y)
@@ -919,9 +962,14 @@ def _real_scores(targets: Targets, Y: np.ndarray) -> np.ndarray:
     return np.column_stack([worst, total])
 
 
-def _round(spec: CalibrationSpec, x: np.ndarray) -> dict[str, float]:
-    out = {}
+def _round(spec: CalibrationSpec, x: np.ndarray) -> dict[str, int | float]:
+    """Values to ``significant_digits`` inside the ranges; integer parameters as ints."""
+    out: dict[str, int | float] = {}
     for p, v in zip(spec.parameters, x, strict=True):
+        if PARAMETERS[p.name].kind is int:
+            out[p.name] = int(min(max(round(float(v)), math.ceil(p.lower)),
+                                  math.floor(p.upper)))
+            continue
         if v == 0:
             out[p.name] = 0.0
             continue
@@ -1272,7 +1320,7 @@ def diagnostics_text(ds: xr.Dataset) -> str:
 
 def _result(spec: CalibrationSpec, ds: xr.Dataset, wall: float) -> CalibrationResult:
     names = spec.names
-    calibrated = {n: float(v) for n, v in zip(names, ds["calibrated"].values, strict=True)}
+    calibrated = {n: _typed(n, v) for n, v in zip(names, ds["calibrated"].values, strict=True)}
     ranges = {n: (float(lo), float(hi)) for n, lo, hi in
               zip(names, ds["accepted_lower"].values, ds["accepted_upper"].values,
                   strict=True)}
@@ -1290,9 +1338,11 @@ def update_scenario(path: str | Path, values: Mapping[str, float],
                     date: str | None = None) -> list[str]:
     """Write calibrated values into a scenario file, keeping its comments and layout.
 
-    Each parameter's line in ``[behaviour]`` becomes
+    Each parameter's line in its section (``[behaviour]``, or ``[levers]`` or
+    ``[district]`` for an assumed lever or district value) becomes
     ``name = { value = V, source = "calibration: <experiment> <date>, accepted range
-    [lo, hi]" }``; a parameter the file does not list is appended to the section.
+    [lo, hi]" }``; a parameter the file does not list is appended to its section. A whole
+    float for an integer parameter is written as an int.
 
     Args:
         path: The scenario TOML file.
@@ -1305,32 +1355,40 @@ def update_scenario(path: str | Path, values: Mapping[str, float],
         The names of the parameters written.
 
     Raises:
+        KeyError: A name is not a parameter.
+        ValueError: The file has no section for a parameter it does not list.
         ScenarioError: The file would no longer load (it is then left unchanged).
     """
     path = Path(path)
     date = date or _dt.date.today().isoformat()
+    home = {name: PARAMETERS[name].section for name in values}
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    section, done, last_in_behaviour = None, set(), None
+    section, done = None, set()
+    last: dict[str, int] = {}  # last non-comment line of each section
     for i, line in enumerate(lines):
         stripped = line.strip()
         if stripped.startswith("[") and stripped.endswith("]"):
             section = stripped.strip("[]").strip()
+            last.setdefault(section, i)
             continue
-        if section != "behaviour":
+        if section is None:
             continue
         if stripped and not stripped.startswith("#"):
-            last_in_behaviour = i
+            last[section] = i
         m = _LINE.match(line.rstrip("\n"))
-        if m and m.group("name") in values:
+        if m and home.get(m.group("name")) == section:
             name = m.group("name")
             lines[i] = _scenario_line(name, values[name], ranges[name], experiment, date)
             done.add(name)
     missing = [n for n in values if n not in done]
-    if missing:
-        if last_in_behaviour is None:
-            raise ValueError(f"{path}: no [behaviour] section to write {', '.join(missing)}")
-        extra = [_scenario_line(n, values[n], ranges[n], experiment, date) for n in missing]
-        lines[last_in_behaviour + 1:last_in_behaviour + 1] = extra
+    for name in missing:
+        if home[name] not in last:
+            raise ValueError(f"{path}: no [{home[name]}] section to write {name}")
+    # Insert from the bottom up so that earlier positions stay valid.
+    for section in sorted({home[n] for n in missing}, key=last.__getitem__, reverse=True):
+        extra = [_scenario_line(n, values[n], ranges[n], experiment, date)
+                 for n in missing if home[n] == section]
+        lines[last[section] + 1:last[section] + 1] = extra
     text = "".join(lines)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -1345,6 +1403,8 @@ def update_scenario(path: str | Path, values: Mapping[str, float],
 
 def _scenario_line(name: str, value: float, rng: tuple[float, float], experiment: str,
                    date: str) -> str:
+    if PARAMETERS[name].kind is int and float(value).is_integer():
+        value = int(value)  # a whole float would not load as an int parameter
     source = (f"calibration: {experiment} {date}, accepted range "
               f"[{_sig(rng[0])}, {_sig(rng[1])}]")
     return f"{name} = {{ value = {value!r}, source = {json.dumps(source, ensure_ascii=False)} }}\n"

@@ -16,8 +16,9 @@ A scenario file has a few top-level keys and one table per parameter section::
     returnees = { value = { 2026 = 100 }, source = "plan" }
 
 A lever's schedule maps whole years (2020..2030) to the value in force from January of
-that year; before its first year the inherited value holds (see
-:meth:`Scenario.value_in`). Only levers can be scheduled.
+that year; before its first year the inherited value holds from the start year on, and
+in the spin-up years before the start the registry's ``before`` (the 2024 regime), if
+set (see :meth:`Scenario.value_in`). Only levers can be scheduled.
 
 Every key is checked against :mod:`countysim.core.parameters`; the first problem found is
 raised as :class:`ScenarioError`, whose message names the file, the key and what is

@@ -19,7 +19,7 @@ and a design that turns them into *samples* (one parameter set each); every samp
 
     [design.parameters]
     pilot_villages = [0, 25, 50, 90, 130]
-    cooperative_support = [0.0, 0.5, 1.0, 2.0]
+    activation_rate = [0.0, 0.04, 0.08, 0.16]
 
 Designs (``design.kind``):
 
