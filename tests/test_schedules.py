@@ -307,8 +307,8 @@ def test_check_command_prints_schedules(scenario_file, capsys):
 
 # Levers in no rule between parameters, so any in-bounds schedule is valid ("listed"
 # needs district data).
-_FREE_LEVERS = ("activation_rate", "alliances", "frontline_share", "firm_visits_per_year",
-                "returnees", "evaluation_interval", "pilot_rule")
+_FREE_LEVERS = ("alliances", "frontline_share", "firm_visits_per_year", "returnees",
+                "evaluation_interval", "subsidy_per_visit", "results_weight")
 
 
 def _lever_value(name: str) -> st.SearchStrategy:

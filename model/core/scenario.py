@@ -462,6 +462,10 @@ def _check_listed(path: str | Path, v: Mapping[str, Any], district_data: Path | 
 # ----------------------------------------------------------------------------- schedules
 
 
+# Levers the model reads once, when it builds the district: a schedule would be ignored.
+STATIC_LEVERS = frozenset({"technicians", "pilot_rule", "evaluated_cadres"})
+
+
 def _set_value(path: str | Path, param: Parameter, key: str, value: Any,
                values: dict[str, Any], schedules: dict[str, Mapping[int, Any]]) -> None:
     """Set a parameter from a file or an override: a value replaces the lever's schedule."""
@@ -479,6 +483,9 @@ def _schedule(path: str | Path, param: Parameter, key: str,
         raise ScenarioError(path, key, "only levers can be scheduled by year; "
                             f"[{param.section}] takes a value or "
                             "{ value = ..., source = \"...\" }")
+    if param.name in STATIC_LEVERS:
+        raise ScenarioError(path, key, "read once, when the district is built: it cannot "
+                            "change by year (give one value)")
     if not raw:
         raise ScenarioError(path, key, "empty schedule: give at least one year and its "
                             "value, e.g. { 2027 = ... }")
