@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import SCENARIOS
 from countysim.core.county import run
 from countysim.core.scenario import load_scenario
 from countysim.validate import check_bands
-
-from conftest import SCENARIOS
 
 SEEDS = (200, 201, 202)
 UNTIL = "2030-12"

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import SCENARIOS
 from countysim.core.county import CountyModel
 from countysim.core.scenario import load_scenario
 from countysim.core.villages import MENTEES_PER_EXPERT
-
-from conftest import SCENARIOS
 
 SEEDS = (300, 301)
 FACILITY_VEGETABLES = 2  # index in tables.PRODUCT_LINES
@@ -81,7 +80,7 @@ def test_firm_visits_subsidise_labour_demand(runs):
     # A3: a visit's subsidies lower the firm's labour cost for a year; demand rises by the
     # labour-demand elasticity times the subsidy's share of the wage bill.
     for model, _ in runs:
-        table, p = model.firm_table, model.p
+        table = model.firm_table
         subsidised = table.subsidy_months > 0
         assert subsidised.any()
         assert (table.subsidy_rate[subsidised] > 0).all()

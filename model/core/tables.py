@@ -62,7 +62,8 @@ CADRE_QUALITY_LOAD = 0.7
 CADRE_QUALITY_UNIQUE = 0.5
 CADRE_TOWNSHIP_SHARE = 0.6  # assumption: share of the pool posted in townships
 RECRUIT_PROBATION_MONTHS = 12  # civil-service probation (公务员法 art. 34: one year)
-RECRUIT_CAPABILITY_SHIFT = -0.8  # assumption: newcomers start lower on all five (logit); capability grows back
+# Assumption: newcomers start lower on all five qualities (logit); only capability grows back.
+RECRUIT_CAPABILITY_SHIFT = -0.8
 
 # Village synthesis: size and asset spread across villages, and branch capacity.
 VILLAGE_SIZE_SIGMA = 0.5  # assumption: largest villages (B6: 1,097 households) ~3x median
