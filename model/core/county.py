@@ -109,6 +109,7 @@ class CountyModel(mesa.Model):
         self._create_problems()
         self.leading_vacancies = 0
         self.outcomes_ytd = np.zeros(4, dtype=np.int64)  # promoted, advanced, removed, evaluated
+        self.departed_unchanged_ytd = 0  # evaluated this year, no outcome, then departed
         self.recorder = Recorder(self)
         # For Mesa tooling (batch_run, visualisation); the Dataset is the primary output.
         self.datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS)
@@ -454,6 +455,7 @@ class CountyModel(mesa.Model):
         self.policy_year = year
         self.workforce.start_year()
         self.outcomes_ytd[:] = 0
+        self.departed_unchanged_ytd = 0
         self.firms_visited_ytd = 0
         self.firm_table.visited[:] = False
         self.firm_table.subsidies[:] = 0.0
@@ -736,6 +738,10 @@ class CountyModel(mesa.Model):
         pool = list(self.cadres)
         leaving = [pool[i] for i in sample_share(np.arange(len(pool)),
                                                  p.cadre_exit_rate / MONTHS_PER_YEAR, rng)]
+        # Evaluated this year with no outcome: they stay counted as unchanged (A10).
+        year = self.year
+        self.departed_unchanged_ytd += sum(
+            1 for c in leaving if c.evaluated_year == year and c.outcome_year != year)
         self._refill(leaving)
         self.leading_vacancies += int(rng.poisson(
             self.spec.leading_posts * p.leading_post_turnover / MONTHS_PER_YEAR))
@@ -766,10 +772,10 @@ class CountyModel(mesa.Model):
     # ---------------------------------------------------------------- indicators
 
     def unchanged_ytd(self) -> int:
-        """Cadres evaluated this year with no outcome yet (still in the pool)."""
+        """Cadres evaluated this year with no outcome (in post, or departed since)."""
         year = self.year
-        return sum(1 for c in self.cadres
-                   if c.evaluated_year == year and c.outcome_year != year)
+        return self.departed_unchanged_ytd + sum(
+            1 for c in self.cadres if c.evaluated_year == year and c.outcome_year != year)
 
     def dataset(self):
         """The run so far as an :class:`xarray.Dataset` (see :mod:`countysim.core.observe`)."""
