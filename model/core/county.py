@@ -117,6 +117,12 @@ class CountyModel(mesa.Model):
             self._advance()
         self._end_spinup()
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        # Pickling copies the firm table's view of the workforce's employees: re-link it
+        # so that moves keep updating it.
+        self.firm_table.employees = self.workforce.employees[:-1]
+
     # ------------------------------------------------------------------ creation
 
     @property
@@ -584,10 +590,11 @@ class CountyModel(mesa.Model):
         if routine.size and open_idx.size:
             p_collect = 1.0 - np.exp(-self.p.collect_rate * effort[routine].mean())
             got = sample_share(open_idx, p_collect, rng)
-            owners = routine[rng.choice(routine.size, size=got.size,
-                                        p=effort[routine] / effort[routine].sum())]
-            q.status[got] = Status.ASSIGNED
-            q.cadre[got] = ids[owners]
+            if got.size:  # none without front-line time (and no shares to draw owners by)
+                owners = routine[rng.choice(routine.size, size=got.size,
+                                            p=effort[routine] / effort[routine].sum())]
+                q.status[got] = Status.ASSIGNED
+                q.cadre[got] = ids[owners]
         # Legacy cases, new or whose cadre left, go to a legacy cadre.
         orphans = np.flatnonzero((q.origin == Origin.LEGACY) & (q.status != Status.RESOLVED)
                                  & (q.cadre == NO_CADRE))
