@@ -235,17 +235,24 @@ def _township_of_vegetable_growers(model, **levers):
     return v
 
 
+def line_after_imitating(v, times: int = 50) -> int:
+    """The village's line after ``times`` chances to imitate (imitation_rate 1).
+
+    The neighbour drawn is another village with probability > 1/2 each time, so 50
+    chances leave a ~1e-15 chance of never meeting one.
+    """
+    for _ in range(times):
+        v.imitate()
+    return v.line
+
+
 def test_switching_needs_a_trained_technician():
     model = create_test_model()
     v = _township_of_vegetable_growers(model, imitation_rate=1.0, switch_cost=0.1)
     v.trained = 0
-    for _ in range(50):
-        v.imitate()
-    assert v.line == GRAIN, "switched without know-how"
+    assert line_after_imitating(v) == GRAIN, "switched without know-how"
     v.trained = 1
-    for _ in range(50):  # the neighbour drawn is another village w.p. > 1/2 each time
-        v.imitate()
-    assert v.line == VEG
+    assert line_after_imitating(v) == VEG
 
 
 def test_switching_needs_a_gain_above_the_switching_cost():
@@ -253,13 +260,9 @@ def test_switching_needs_a_gain_above_the_switching_cost():
     model = create_test_model()
     v = _township_of_vegetable_growers(model, imitation_rate=1.0, switch_cost=0.5)
     v.trained = 1
-    for _ in range(50):
-        v.imitate()
-    assert v.line == GRAIN, "switched for a gain below the switching cost"
+    assert line_after_imitating(v) == GRAIN, "switched for a gain below the switching cost"
     model.line_price[VEG] = 1.2  # now a 68 % gain
-    for _ in range(50):
-        v.imitate()
-    assert v.line == VEG
+    assert line_after_imitating(v) == VEG
 
 
 def test_no_imitation_keeps_product_lines():
