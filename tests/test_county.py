@@ -14,8 +14,12 @@ from conftest import (
     assert_problems_balanced,
     assert_runs_equal,
     assert_workers_conserved,
+    assert_workforce_consistent,
     create_test_model,
     create_test_scenario,
+    levers_2024,
+    monthly_growth,
+    open_problems,
     run_test_model,
 )
 from countysim import CountyModel, Scenario, load_scenario, run
@@ -33,8 +37,8 @@ def test_model_is_a_mesa_model_with_agents():
     model = CountyModel(s, rng=1)
     assert isinstance(model, mesa.Model)
     assert len(model.villages) == s.villages and len(model.firms) == s.firms
-    assert len(model.cadres) == s.evaluated_cadres + s.recruits
-    assert len(model.agents) == s.villages + s.firms + s.evaluated_cadres + s.recruits
+    assert len(model.cadres) == s.evaluated_cadres  # recruits fill posts, they add none
+    assert len(model.agents) == s.villages + s.firms + s.evaluated_cadres
     assert all(isinstance(a, Village) for a in model.villages)
     assert all(isinstance(a, Enterprise) for a in model.firms)
     assert all(isinstance(a, Cadre) for a in model.cadres)
@@ -44,25 +48,27 @@ def test_model_is_a_mesa_model_with_agents():
 
 def test_constructor_accepts_keyword_overrides():
     s = create_test_scenario()
-    model = CountyModel(s, rng=1, pilot_villages=0, frontline_share=0.2)
-    assert model.p.pilot_villages == 0 and model.p.frontline_share == 0.2
-    assert model.p.sources["pilot_villages"] == "override"
-    assert s.pilot_villages == 5  # the scenario itself is unchanged
+    model = CountyModel(s, rng=1, pilot_villages=3, frontline_share=0.5)
+    assert model.spec.pilot_villages == 3 and model.spec.frontline_share == 0.5
+    assert model.spec.sources["pilot_villages"] == "override"
+    model.step()  # the levers in force from the start year on
+    assert model.p.pilot_villages == 3 and model.p.frontline_share == 0.5
+    assert s.pilot_villages == 8  # the scenario itself is unchanged
     with pytest.raises(countysim.ScenarioError, match="pilot_vilages"):
         CountyModel(s, rng=1, pilot_vilages=0)
 
 
 def test_constructor_accepts_a_path_or_none():
     from_path = CountyModel(BASELINE, rng=0)
-    assert from_path.p == load_scenario(BASELINE)
+    assert from_path.spec == load_scenario(BASELINE)
     defaults = CountyModel(None, rng=0)
     # None means the registry defaults: the baseline's district and levers, and the
     # hand-set (uncalibrated) behaviour.
-    assert defaults.p.values == default_scenario().values
+    assert defaults.spec.values == default_scenario().values
     baseline = load_scenario(BASELINE)
     for name, p in PARAMETERS.items():
         if p.section != "behaviour":
-            assert defaults.p[name] == baseline[name], name
+            assert defaults.spec[name] == baseline[name], name
 
 
 def test_rng_may_be_an_int_a_seed_sequence_or_a_generator():
@@ -122,19 +128,24 @@ def test_run_uses_the_scenario_horizon_by_default():
 
 
 def test_run_starting_mid_year_restarts_flows_in_january():
+    # The spin-up of a September start runs through January-August of 2025 under the
+    # 2025 levers, so the first year-to-date counts include those months.
     _, ds = run_test_model(months=8, start="2025-09")
     times = ds["time"].values
     assert str(times[0])[:10] == "2025-09-01" and str(times[-1])[:10] == "2026-04-01"
     jan = 4
-    assert ds["urban_placements_ytd"].values[jan] == ds["urban_placements"].values[jan]
-    assert (ds["urban_placements_ytd"].values[:jan]
-            == np.cumsum(ds["urban_placements"].values[:jan])).all()
+    ytd, monthly = ds["urban_placements_ytd"].values, ds["urban_placements"].values
+    assert ytd[0] > monthly[0]
+    assert (np.diff(ytd[:jan]) == monthly[1:jan]).all()
+    assert ytd[jan] == monthly[jan]
+    assert (ytd[jan:] == np.cumsum(monthly[jan:])).all()
 
 
 def test_step_follows_the_design_order(monkeypatch):
     calls = []
-    for name in ("_drivers", "_raise_problems", "_frontline", "_firms_post_vacancies",
-                 "_labour_market", "_villages", "_evaluation"):
+    order = ["_drivers", "_raise_problems", "_frontline", "_firms_post_vacancies",
+             "_labour_market", "_villages", "_cadre_turnover", "_evaluation"]
+    for name in order:
         original = getattr(CountyModel, name)
 
         def wrapper(self, _original=original, _name=name):
@@ -142,21 +153,99 @@ def test_step_follows_the_design_order(monkeypatch):
             return _original(self)
 
         monkeypatch.setattr(CountyModel, name, wrapper)
-    model = create_test_model()
+    model = create_test_model(spinup_months=2)
+    assert calls == order * 2  # the spin-up's months run the same steps, unrecorded
+    calls.clear()
     model.step()
-    assert calls == ["_drivers", "_raise_problems", "_frontline", "_firms_post_vacancies",
-                     "_labour_market", "_villages", "_evaluation"]
+    assert calls == order
     assert model.dataset().sizes["time"] == 1  # step 8: observation
 
 
-def test_demand_follows_growth_and_season():
-    model = create_test_model(output_growth=0.1)
-    demand = []
+def test_drivers_follow_the_trends():
+    model = create_test_model(output_growth=0.1, employment_elasticity=0.2, inflation=0.02)
+    output, wages, demand = [], [], []
     for _ in range(24):
         model.step()
-        demand.append(model.demand)
-    demand = np.array(demand)
-    np.testing.assert_allclose(demand[12:] / demand[:12], 1.1, rtol=1e-9)
+        output.append(model.output_index)
+        wages.append(model.nominal_index)
+        demand.append(model.labour_demand_index)
+    output, wages, demand = np.array(output), np.array(wages), np.array(demand)
+    assert output[0] == 1.0 and wages[0] == 1.0  # relative to the start month
+    np.testing.assert_allclose(output[12:] / output[:12], 1.1, rtol=1e-9)
+    np.testing.assert_allclose(demand[12:] / demand[:12], 1 + 0.2 * 0.1, rtol=1e-9)
+    # Wages grow with labour productivity (output over employment) plus inflation.
+    np.testing.assert_allclose(wages[12:] / wages[:12], 1.1 / 1.02 * 1.02, rtol=1e-9)
+
+
+# ------------------------------------------------------------------------- spin-up
+
+
+def test_the_spinup_runs_under_the_2024_levers_and_is_not_recorded():
+    model = create_test_model(spinup_months=12)
+    assert model.month == -1 and model.steps == 0
+    assert model.year == 2024 and model.p.pilot_villages == 0
+    for name, value in levers_2024().items():
+        assert model.p[name] == value, name
+    assert model.dataset().sizes["time"] == 0
+    model.step()
+    assert model.month == 0 and model.p.pilot_villages == model.spec.pilot_villages
+    ds = model.dataset()
+    assert ds.sizes["time"] == 1 and str(ds["time"].values[0])[:7] == "2025-01"
+    assert ds.attrs["spinup_months"] == 12
+
+
+def test_without_a_spinup_the_start_is_the_derived_state():
+    model = create_test_model(spinup_months=0)
+    assert model.month == -1 and model.p.pilot_villages == model.spec.pilot_villages
+    assert open_problems(model)[1] == model.spec.legacy_backlog
+    assert model.leading_vacancies == 0
+    assert_workforce_consistent(model.workforce)
+
+
+def test_the_spinup_keeps_the_legacy_backlog_and_sets_its_inflow():
+    # During the spin-up the backlog is replenished by as many cases as were resolved
+    # the month before, so it ends one month's resolutions short of its given size; after
+    # it, cases arise at the spin-up's mean resolution rate.
+    model = create_test_model()
+    assert open_problems(model)[1] == model.spec.legacy_backlog - model.legacy_resolved
+    assert model.legacy_inflow > 0
+    for _ in range(24):
+        model.step()
+    raised = model.dataset()["legacy_raised"].values
+    # Poisson with mean 24 x inflow: within 4 SD of it.
+    mean = 24 * model.legacy_inflow
+    assert abs(raised.sum() - mean) < 4 * np.sqrt(mean)
+
+
+def test_urban_unemployment_stays_settled_under_the_2024_levers():
+    # The derived start is stationary: with the 2024 levers kept for three years the
+    # urban unemployment rate stays at urban_seeking_share. Eight seeds; the yearly mean
+    # of one seed has an SD of ~0.35 points (~280 seekers), so the 8-seed mean of a year
+    # has an SE of ~0.12 points: +-0.5 points is ~4 SE. The small district sits ~0.3
+    # points above the share (see the report on the open-problem penalty), the full one
+    # ~0.1; a drift of the level between the first and third year must stay below 0.3.
+    target = create_test_scenario().urban_seeking_share
+    yearly = []
+    for seed in range(8):
+        _, ds = run_test_model(seed=seed, months=36, **levers_2024())
+        yearly.append(ds["urban_unemployment_rate"].values.reshape(3, 12).mean(axis=1))
+    yearly = np.mean(yearly, axis=0)
+    assert np.abs(yearly - target).max() < 0.005, yearly
+    assert abs(yearly[2] - yearly[0]) < 0.003, yearly
+
+
+def test_rural_labour_states_stay_settled_under_the_2024_levers():
+    # The rural states start from each village's stationary distribution: their
+    # January shares must not drift. 8 seeds; the SD of a share between seeds is
+    # <= 0.01, so the SE of the 8-seed mean is <= 0.0035 and 0.015 is > 4 SE.
+    shares = []
+    for seed in range(8):
+        _, ds = run_test_model(seed=seed, months=25, **levers_2024())
+        by_state = ds["village_workers"].sum("village").values[::12]  # Januaries
+        shares.append(by_state / by_state.sum(axis=1, keepdims=True))
+    shares = np.mean(shares, axis=0)
+    np.testing.assert_allclose(shares[1:], np.broadcast_to(shares[0], shares[1:].shape),
+                               atol=0.015)
 
 
 # ------------------------------------------------------------------ reproducibility
@@ -191,6 +280,9 @@ def test_model_pickles_mid_run_and_continues_identically():
     # The copy is independent: stepping it does not move the original.
     copy.step()
     assert copy.steps == model.steps + 1
+    # The firm table still reads the workforce's live employee counts.
+    assert np.shares_memory(copy.firm_table.employees, copy.workforce.employees)
+    assert_workforce_consistent(copy.workforce)
 
 
 def test_full_district_pickles_mid_run():
@@ -236,22 +328,37 @@ def test_mesa_batch_run_accepts_a_scenario_as_a_single_value():
 
 def test_workers_and_problems_balance_in_the_full_district(baseline_dataset):
     s = load_scenario(BASELINE)
-    assert_workers_conserved(baseline_dataset)
-    assert_problems_balanced(baseline_dataset, s.legacy_backlog)
+    assert_workers_conserved(baseline_dataset, monthly_growth(s))
+    assert_problems_balanced(baseline_dataset)
 
 
-def test_workers_conserved_with_exact_totals(small_run):
-    model, ds = small_run
-    rural = int(model.district.villages["workforce"].sum())
-    assert_workers_conserved(ds, total=rural + model.district.urban_labour_force,
-                             rural_total=rural)
-    assert len(model.workforce) == rural + model.district.urban_labour_force
+def test_the_labour_force_changes_by_net_entrants_only():
+    model = create_test_model()
+    wf = model.workforce
+    open_before = open_problems(model)
+    force = [wf.active]
+    for _ in range(14):
+        model.step()
+        assert wf.active == force[-1] + model.labour_force_change
+        assert_workforce_consistent(wf)
+        force.append(wf.active)
+    ds = model.dataset()
+    assert (ds["labour_force"].values == force[1:]).all()
+    assert_workers_conserved(ds, monthly_growth(model.spec))
+    assert_problems_balanced(ds, open_before)
+    # Retirements renew the labour force: about retirement_rate / 12 of it a month.
+    expected = model.spec.retirement_rate / 12 * np.mean(force)
+    assert ds["retirements"].values.mean() == pytest.approx(expected, rel=0.25)
+    np.testing.assert_allclose(ds["population"].values,
+                               ds["labour_force"].values / model.spec.labour_force_share)
 
 
 def test_no_front_line_time_resolves_no_routine_problem():
-    _, ds = run_test_model(months=6, frontline_share=0.0, problem_rate_household=0.01)
+    # No mandated time and no reward for results: cadres never go out.
+    _, ds = run_test_model(months=6, frontline_share=0.0, evaluation_strictness=0.0,
+                           problem_rate_household=0.01)
+    assert (ds["cadre_effort"].values == 0).all()
     assert ds["problems_resolved_cum"].values[-1] == 0
-    assert ds["firm_visits"].values.sum() == 0
     assert ds["problems_raised"].values.sum() > 0
 
 
@@ -259,6 +366,7 @@ def test_no_legacy_cadres_resolve_no_legacy_problem():
     model, ds = run_test_model(months=6, legacy_cadre_share=0.0)
     assert model.p.legacy_backlog > 0
     assert (ds["legacy_resolved_cum"].values == 0).all()
+    assert (ds["legacy_raised"].values == 0).all()  # nothing resolved: no inflow either
     assert (ds["legacy_open"].values == model.p.legacy_backlog).all()
 
 
@@ -273,18 +381,6 @@ def test_more_front_line_time_resolves_more_problems():
                        ["problems_resolved_cum"].values[-1]) for k in range(5))
 
     assert total(0.8) > 1.5 * total(0.1)
-
-
-def test_higher_matching_efficiency_places_more_people():
-    # Five common seeds per arm. Expected matches scale linearly with A but are capped by
-    # seekers and vacancies, so tripling A raises placements less than threefold; 1.5x is
-    # a clear effect, while the seed-to-seed noise of a five-run total of several hundred
-    # placements is a few percent (Poisson SD ~ sqrt(total)).
-    def placements(efficiency: float) -> int:
-        return sum(int(run_test_model(months=12, seed=k, matching_efficiency=efficiency)[1]
-                       ["urban_placements_ytd"].values[-1]) for k in range(5))
-
-    assert placements(0.3) > 1.5 * placements(0.1)
 
 
 def test_baseline_runs_and_has_a_pilot_effect(baseline_dataset):

@@ -4,27 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import assert_workforce_consistent, create_test_model
 from countysim.core.labour import (
     NO_EMPLOYER,
+    RESERVE,
     URBAN,
     Workforce,
     rank_within_groups,
+    sample_share,
     weighted_sample,
 )
 from countysim.core.tables import Labour
 
 F, L, U, M, S = (Labour.FARMING, Labour.LOCAL_WAGE, Labour.URBAN_JOB, Labour.MIGRANT,
                  Labour.SEEKING)
+N_EMPLOYERS = 4
 
 
-def make_workforce(home, state, employer=None, skill=None) -> Workforce:
-    """A workforce from plain lists (``home`` -1 = urban)."""
+def make_workforce(home, state, employer=None, skill=None, active=None) -> Workforce:
+    """A workforce from plain lists (``home`` -1 = urban) with :data:`N_EMPLOYERS`.
+
+    Urban-job holders work for employer 0 unless ``employer`` is given; rows from
+    ``active`` on are the reserve (their ``state`` is ignored).
+    """
     home = np.asarray(home)
     state = np.asarray(state)
     employer = (np.where(state == U, 0, NO_EMPLOYER) if employer is None
                 else np.asarray(employer))
+    if active is not None:
+        employer = np.where(np.arange(home.size) < active, employer, NO_EMPLOYER)
     skill = np.full(home.size, 0.5) if skill is None else np.asarray(skill)
-    return Workforce(home, state, skill, employer)
+    return Workforce(home, state, skill, employer, N_EMPLOYERS, active=active)
 
 
 # --------------------------------------------------------------------- weighted_sample
@@ -100,31 +110,98 @@ def test_rank_within_groups_empty():
     assert rank_within_groups(np.empty(0, dtype=np.int64), np.random.default_rng(0)).size == 0
 
 
-# ----------------------------------------------------------------------------- create
+# -------------------------------------------------------------------------- sample_share
 
 
-def test_create_places_everyone_once():
-    rng = np.random.default_rng(3)
-    village_workforce = np.array([100, 250, 0, 40])
-    shares = np.array([0.4, 0.1, 0.1, 0.3, 0.1])
-    firm_employees = np.array([30, 5, 12])
-    wf = Workforce.create(village_workforce, shares, 500, 0.05, firm_employees, rng)
-    assert len(wf) == 390 + 500
-    assert np.array_equal(np.bincount(wf.home[wf.rural], minlength=4), village_workforce)
-    assert (wf.home[~wf.rural] == URBAN).sum() == 500
-    urban_states = set(wf.state[~wf.rural].tolist())
-    assert urban_states <= {U, S}
-    assert wf.counts().sum() == len(wf)
-    assert wf.village_counts(4).sum() == 390
-    assert np.array_equal(wf.village_counts(4).sum(axis=1), village_workforce)
-    # Urban-job holders have an employer, nobody else does; modelled firms are not overfilled.
-    assert (wf.employer[wf.state == U] >= 0).all()
-    assert (wf.employer[wf.state != U] == NO_EMPLOYER).all()
-    employees = wf.employees(firm_employees.size + 1)
-    assert employees.sum() == (wf.state == U).sum()
-    assert (employees[:-1] <= firm_employees).all()
+def test_sample_share_edge_probabilities_and_sizes():
+    rng = np.random.default_rng(0)
+    idx = np.array([3, 10, 11, 40])
+    assert sample_share(idx, 0.0, rng).size == 0
+    assert sample_share(idx, -0.5, rng).size == 0
+    assert sample_share(idx, 1.0, rng).tolist() == idx.tolist()
+    assert sample_share(idx, 2.0, rng).tolist() == idx.tolist()
+    empty = np.empty(0, dtype=np.int64)
+    assert sample_share(empty, 0.5, rng).size == 0
+    assert sample_share(idx, 0.5, rng).dtype == idx.dtype
+
+
+def test_sample_share_draws_distinct_members_of_idx():
+    rng = np.random.default_rng(1)
+    idx = np.arange(0, 300, 3)
+    for _ in range(50):
+        got = sample_share(idx, 0.4, rng)
+        assert np.unique(got).size == got.size
+        assert np.isin(got, idx).all()
+
+
+def test_sample_share_includes_each_item_with_the_given_probability():
+    # 20,000 replicates: each item's inclusion frequency has SE sqrt(0.3 * 0.7 / 20000)
+    # = 0.0032, so atol 0.02 is > 6 SE; the mean count has SE sqrt(10 * 0.21 / 20000).
+    rng = np.random.default_rng(2025)
+    idx = np.arange(10) * 7 + 3
+    hits = np.zeros(idx.size)
+    sizes = []
+    for _ in range(20_000):
+        got = sample_share(idx, 0.3, rng)
+        hits[(got - 3) // 7] += 1
+        sizes.append(got.size)
+    np.testing.assert_allclose(hits / 20_000, 0.3, atol=0.02)
+    assert np.mean(sizes) == pytest.approx(3.0, abs=0.05)
+
+
+# ------------------------------------------------------------------- settled workforce
+
+
+def test_the_derived_workforce_places_everyone_once():
+    model = create_test_model(spinup_months=0)
+    wf, district = model.workforce, model.district
+    village_lf = district.villages["workforce"].to_numpy()
+    active = wf.state != RESERVE
+    assert len(wf) == wf.active == village_lf.sum() + district.urban_labour_force
+    assert active[: wf.active].all() and not active[wf.active:].any(), "reserve rows first"
+    assert np.array_equal(np.bincount(wf.home[active & wf.rural], minlength=village_lf.size),
+                          village_lf)
+    assert (active & ~wf.rural).sum() == district.urban_labour_force
+    assert set(wf.state[active & ~wf.rural].tolist()) <= {U, S}
+    # Reserve rows come from every home, for the trend's entrants up to the last month.
+    assert np.isin(np.arange(-1, village_lf.size), wf.home[~active]).all()
+    assert_workforce_consistent(wf)
+    # Modelled firms are filled up to their size first; labour demand adds the vacancy stock.
+    sizes = district.firms["employees"].to_numpy()
+    assert (wf.employees[:-1] <= sizes).all()
+    np.testing.assert_allclose(model.firm_table.base_demand,
+                               wf.employees[:-1] * (1 + model.spec.vacancy_share))
     assert ((wf.skill >= 0) & (wf.skill <= 1)).all()
     assert not wf.placed_ytd.any() and not wf.nonfarm_ytd.any() and not wf.coop_job.any()
+
+
+def test_the_derived_start_has_the_urban_seeking_share():
+    # 5,500 urban workers: the share of seekers has SD sqrt(0.051 * 0.949 / 5500) = 0.003
+    # per seed; the mean of 4 seeds has SD 0.0015, and 0.006 is 4 SD.
+    rates = []
+    for seed in range(4):
+        wf = create_test_model(seed=seed, spinup_months=0).workforce
+        urban = (wf.state != RESERVE) & ~wf.rural
+        rates.append(((wf.state == S) & urban).sum() / urban.sum())
+    assert np.mean(rates) == pytest.approx(create_test_model().spec.urban_seeking_share,
+                                           abs=0.006)
+
+
+def test_matching_efficiency_gives_the_stationary_job_finding_rate():
+    # A is derived so that A U^a V^(1-a) = f U with V the vacancy stock (a share of jobs)
+    # and f = ((s + r)(1 - u) + g) / u the rate that keeps urban unemployment at u.
+    model = create_test_model(spinup_months=0)
+    p, wf = model.spec, model.workforce
+    u, s = p.urban_seeking_share, p.separation_rate
+    r, g = p.retirement_rate / 12, p.population_growth / 12
+    f = ((s + r) * (1 - u) + g) / u
+    seekers = (wf.state == S).sum()
+    vacancies = p.vacancy_share * (wf.state == U).sum()
+    a = p.matching_elasticity
+    matches = model.matching_efficiency * seekers ** a * vacancies ** (1 - a)
+    assert matches == pytest.approx(f * seekers, rel=1e-9)
+    faster = create_test_model(spinup_months=0, separation_rate=2 * s)
+    assert faster.matching_efficiency > model.matching_efficiency
 
 
 # ------------------------------------------------------------------------------- move
@@ -141,13 +218,13 @@ def test_move_counts_an_a5_entrant_once_per_year():
     # time; the other three were counted already this year.
     assert wf.move(everyone, M, month=2) == 1
     assert wf.move(everyone, S, month=3) == 0
-    assert wf.move(everyone, U, month=4) == 0
-    assert wf.nonfarm_ytd.sum() == 4
+    assert wf.move(everyone, L, month=4) == 0  # from seeking, but counted already
+    assert wf.nonfarm_ytd.sum() == wf.nonfarm_count() == 4
     assert not wf.nonfarm_ytd[3]  # urban residents are never in the A5 flow
     wf.start_year()
-    assert not wf.nonfarm_ytd.any()
+    assert not wf.nonfarm_ytd.any() and wf.nonfarm_count() == 0
     wf.move(everyone, F, month=12)
-    assert wf.move(everyone[:2], U, month=12) == 2  # a new year counts again
+    assert wf.move(everyone[:2], M, month=12) == 2  # a new year counts again
 
 
 def test_move_between_nonfarm_states_is_not_an_entry():
@@ -165,17 +242,6 @@ def test_move_updates_state_since_employer_and_coop_flag():
     assert wf.employer.tolist() == [NO_EMPLOYER, NO_EMPLOYER, 3]
     assert not wf.coop_job.any()
     assert wf.move(np.empty(0, dtype=np.int64), U, month=8) == 0
-
-
-def test_draw_uses_scalar_or_per_worker_probability():
-    wf = make_workforce(home=[0] * 6, state=[F] * 6)
-    rng = np.random.default_rng(0)
-    mask = np.array([True, True, True, False, False, False])
-    assert wf.draw(mask, 0.0, rng).size == 0
-    assert wf.draw(mask, 1.0, rng).tolist() == [0, 1, 2]
-    prob = np.array([1.0, 0.0, 1.0, 1.0, 1.0, 1.0])
-    assert wf.draw(mask, prob, rng).tolist() == [0, 2]
-    assert wf.draw(np.zeros(6, dtype=bool), 1.0, rng).size == 0
 
 
 # ------------------------------------------------------------------------- separation
@@ -332,3 +398,103 @@ def test_hire_local_rehire_in_the_same_year_is_not_a_new_entrant():
     assert wf.hire_local(np.array([2]), np.random.default_rng(0), 0) == 2
     wf.hire_local(np.array([-2]), np.random.default_rng(0), 1)
     assert wf.hire_local(np.array([2]), np.random.default_rng(0), 2) == 0
+
+
+# ----------------------------------------------------------------------------- renew
+
+
+def _renewing(n_active: int = 100, n_reserve: int = 10) -> Workforce:
+    """Urban job holders (employer 1) and rural farmers, then reserve rows of both."""
+    home = np.r_[np.full(n_active // 2, URBAN), np.zeros(n_active - n_active // 2),
+                 np.tile([URBAN, 0], n_reserve)[:n_reserve]].astype(np.int64)
+    state = np.where(home == URBAN, U, F)
+    employer = np.where(state == U, 1, NO_EMPLOYER)
+    return make_workforce(home, state, employer=employer, active=n_active)
+
+
+def test_renew_without_retirement_or_growth_changes_nothing():
+    wf = _renewing()
+    state = wf.state.copy()
+    assert wf.renew(0.0, 0.0, np.random.default_rng(0), month=3) == (0, 0)
+    assert np.array_equal(wf.state, state) and wf.active == 100 and wf.next_row == 100
+
+
+def test_renew_turns_retirees_into_young_seekers_at_home():
+    wf = _renewing()
+    home = wf.home.copy()
+    wf.placed_ytd[:100] = True
+    retired, net = wf.renew(1.0, 0.0, np.random.default_rng(0), month=5)
+    assert (retired, net) == (100, 0)
+    assert (wf.state[:100] == S).all() and (wf.state[100:] == RESERVE).all()
+    assert np.array_equal(wf.home, home), "an entrant took another home"
+    assert wf.employees.sum() == 0 and (wf.employer == NO_EMPLOYER).all()
+    assert (wf.since[:100] == 5).all() and not wf.placed_ytd.any()
+    assert not np.allclose(wf.skill[:100], 0.5), "entrants keep the retirees' skill"
+    assert_workforce_consistent(wf)
+
+
+def test_renew_keeps_retirees_in_this_years_flows():
+    # A person placed (A4) or newly in non-farm income (A5) this year still counts after
+    # retiring, although the row is now a young entrant with the flags cleared.
+    wf = make_workforce([URBAN, 0, 0, 1], [S, F, F, F])
+    rng = np.random.default_rng(0)
+    wf.match(np.array([0, 5, 0, 0]), np.ones(N_EMPLOYERS), 50.0, 0.5, rng, month=0)
+    wf.move(np.array([2, 3]), M, month=0)
+    assert (wf.placed_count(), wf.nonfarm_count()) == (1, 2)
+    wf.renew(1.0, 0.0, rng, month=1)
+    assert not wf.placed_ytd.any() and not wf.nonfarm_ytd.any()
+    assert (wf.placed_count(), wf.nonfarm_count()) == (1, 2)
+    wf.start_year()
+    assert (wf.placed_count(), wf.nonfarm_count()) == (0, 0)
+
+
+def test_renew_adds_trend_entrants_from_the_reserve():
+    wf = _renewing(n_active=100, n_reserve=10)
+    retired, net = wf.renew(0.0, 0.05, np.random.default_rng(0), month=2)  # 5 exactly
+    assert (retired, net) == (0, 5)
+    assert wf.active == 105 and wf.next_row == 105
+    assert (wf.state[100:105] == S).all() and (wf.state[105:] == RESERVE).all()
+    assert_workforce_consistent(wf)
+    # Growth beyond the reserve takes what is left.
+    assert wf.renew(0.0, 1.0, np.random.default_rng(1), month=3) == (0, 5)
+    assert wf.active == 110 and (wf.state != RESERVE).all()
+
+
+def test_renew_with_a_shrinking_labour_force_leaves_retirees_unreplaced():
+    wf = _renewing(n_active=100, n_reserve=0)
+    retired, net = wf.renew(1.0, -0.05, np.random.default_rng(0), month=2)
+    assert (retired, net) == (100, -5)
+    assert wf.active == 95 and (wf.state == RESERVE).sum() == 5
+    assert_workforce_consistent(wf)
+    # Without retirements nobody can leave: the fall waits for retirees.
+    assert wf.renew(0.0, -0.05, np.random.default_rng(0), month=3) == (0, 0)
+
+
+def test_renew_retires_at_the_rate_on_average():
+    # 20,000 workers at 1 %: the count is Binomial with SD sqrt(200 * 0.99) = 14; 5 SD.
+    wf = make_workforce([URBAN] * 20_000, [S] * 20_000)
+    retired, _ = wf.renew(0.01, 0.0, np.random.default_rng(9), month=0)
+    assert abs(retired - 200) < 5 * 14
+
+
+def test_incremental_counts_match_a_recount_after_random_moves():
+    # cells (by home and state) and employees are updated by every move; after a long
+    # random sequence of every kind of transition they must equal a recount.
+    rng = np.random.default_rng(42)
+    n, n_reserve = 600, 60
+    home = rng.integers(-1, 5, n + n_reserve)
+    state = np.where(home == URBAN, rng.choice([U, S], n + n_reserve),
+                     rng.choice([F, L, M, S], n + n_reserve))
+    employer = np.where(state == U, rng.integers(0, N_EMPLOYERS, n + n_reserve), NO_EMPLOYER)
+    wf = make_workforce(home, state, employer=employer, active=n)
+    assert_workforce_consistent(wf)
+    for month in range(40):
+        active = np.flatnonzero(wf.state != RESERVE)
+        rural = active[wf.rural[active] & (wf.state[active] != U)]
+        wf.move(rng.choice(rural, 20, replace=False), Labour(rng.choice([F, L, M, S])), month)
+        wf.separate(0.05, rng, month)
+        wf.match(rng.integers(0, 6, N_EMPLOYERS), np.ones(N_EMPLOYERS), 0.5, 0.5, rng, month)
+        wf.hire_local(rng.integers(-3, 4, 5), rng, month)
+        wf.renew(0.02, 0.002, rng, month)
+        assert_workforce_consistent(wf)
+    assert wf.active > n, "the trend added no entrant"

@@ -1,4 +1,5 @@
-"""Villages and cooperatives (step 6): activation, revenue, alliances, technicians, imitation."""
+"""Villages and cooperatives (step 6): pilots, activation, revenue, alliances, technicians,
+returnees, product lines and prices."""
 
 from __future__ import annotations
 
@@ -7,22 +8,49 @@ from collections import Counter
 import numpy as np
 import pytest
 from conftest import create_test_model, run_test_model
-from countysim.core.tables import PRODUCT_LINES
-from countysim.core.villages import MENTEES_PER_EXPERT, NO_COOPERATIVE, PARTY_BRANCH
+from countysim.core.tables import MONTHS_PER_YEAR, PRODUCT_LINE_NAMES, Labour
+from countysim.core.villages import LINE_MULTIPLIER, NO_COOPERATIVE, PARTY_BRANCH
+
+GRAIN = PRODUCT_LINE_NAMES.index("grain")
+VEG = PRODUCT_LINE_NAMES.index("facility_vegetables")  # multiplier 1.40 vs grain 1.00
+
+
+# ------------------------------------------------------------------------------ pilots
 
 
 def test_only_pilot_villages_have_a_cooperative():
     model = create_test_model(pilot_villages=7)
+    assert not any(v.pilot for v in model.village_list), "pilots in the 2024 spin-up"
+    model.step()
     kinds = np.array([v.cooperative for v in model.village_list])
     pilots = np.array([v.pilot for v in model.village_list])
     assert pilots.sum() == 7
     assert (kinds[pilots] == PARTY_BRANCH).all() and (kinds[~pilots] == NO_COOPERATIVE).all()
+    assert set(np.flatnonzero(pilots)) == set(model.pilot_order[:7].tolist())
+
+
+def test_pilots_follow_the_lever_schedule_in_pilot_order():
+    model, ds = run_test_model(months=24, pilot_villages={2025: 2, 2026: 4})
+    order = model.pilot_order
+    coop = ds["cooperative"].values == PARTY_BRANCH  # (time, village)
+    years = ds["time"].dt.year.values
+    for year, n in ((2025, 2), (2026, 4)):
+        expected = np.zeros(coop.shape[1], dtype=bool)
+        expected[order[:n]] = True
+        assert (coop[years == year] == expected).all(), f"pilots of {year}"
+    assert int(ds["pilot"].sum()) == 2  # the coordinate: pilots of the start year
+    # The first pilots stay in the programme; their land keeps being activated.
+    land = ds["active_land"].values
+    assert (np.diff(land[:, order[:2]], axis=0) >= 0).all()
+    assert (land[years == 2025][:, order[2:4]] == 0).all()
+
+
+# -------------------------------------------------------------------------- activation
 
 
 def test_activation_has_diminishing_returns():
-    # A monthly rate of 0.1 x 1.5 x capacity < 1 never activates everything at once.
-    model, ds = run_test_model(months=12, pilot_villages=8, cooperative_support=1.5,
-                               activation_rate=0.1)
+    # A monthly share of activation_rate x capacity < 1 never activates everything at once.
+    model, ds = run_test_model(months=12, pilot_villages=8, activation_rate=0.1)
     idle = model.district.villages["idle_land_mu"].to_numpy()
     land = ds["active_land"].values  # (time, village)
     pilot = ds["pilot"].values.astype(bool)
@@ -35,46 +63,42 @@ def test_activation_has_diminishing_returns():
     assert (land[:, ~pilot] == 0).all(), "land activated in a village without a cooperative"
 
 
-def test_activation_is_zero_without_a_cooperative_or_support():
+def test_activation_is_zero_without_a_cooperative_or_pace():
     _, none = run_test_model(months=6, pilot_villages=0)
     assert (none["active_land"].values == 0).all()
     assert (none["cooperative"].values == NO_COOPERATIVE).all()
-    model, unsupported = run_test_model(months=6, cooperative_support=0.0)
-    assert (unsupported["active_land"].values == 0).all()
+    model, still = run_test_model(months=6, activation_rate=0.0)
+    assert (still["active_land"].values == 0).all()
     assert all(v.active_buildings == 0 for v in model.village_list)
 
 
-def test_more_support_activates_more_land():
-    _, low = run_test_model(months=6, cooperative_support=0.5, activation_rate=0.1)
-    _, high = run_test_model(months=6, cooperative_support=2.0, activation_rate=0.1)
+def test_a_faster_pace_activates_more_land():
+    _, low = run_test_model(months=6, activation_rate=0.05)
+    _, high = run_test_model(months=6, activation_rate=0.2)
     pilot = low["pilot"].values.astype(bool)
     a, b = low["active_land"].values[:, pilot], high["active_land"].values[:, pilot]
     assert (b >= a).all() and (b.sum() > a.sum())
 
 
-def test_buildings_activated_never_exceed_idle_buildings():
-    model, _ = run_test_model(months=14, activation_rate=1.0, cooperative_support=5.0,
-                              idle_buildings_mean=4.0)
-    full = 0
+def test_activated_assets_never_exceed_idle_assets():
+    model, _ = run_test_model(months=14, activation_rate=1.0, idle_buildings_mean=4.0)
     for v in model.village_list:
         assert 0 <= v.active_buildings <= v.idle_buildings
         assert 0 <= v.active_land <= v.idle_land
-        if v.cooperative == PARTY_BRANCH and 5.0 * v.branch_capacity >= 1.0:
-            # A monthly rate of 1 activates everything at once.
-            assert v.active_buildings == v.idle_buildings
-            assert v.active_land == pytest.approx(v.idle_land)
-            full += 1
-    assert full > 0
+    assert sum(v.active_buildings for v in model.village_list) > 0
 
 
-def test_collective_income_follows_the_trend_without_a_cooperative():
-    # Without noise, cooperatives or returnees, a village's collective income grows at
-    # exactly collective_trend_growth a year.
-    g = 0.06
-    _, ds = run_test_model(months=6, pilot_villages=0, returnees=0,
-                           collective_income_noise=0.0, collective_trend_growth=g)
-    income = ds["collective_income"].values
-    np.testing.assert_allclose(income[1:] / income[:-1], (1 + g) ** (1 / 12), rtol=1e-9)
+# -------------------------------------------------------------------- income, money
+
+
+def test_collective_income_follows_the_wage_index_without_a_cooperative():
+    # Without noise, cooperatives or returnees, collective income is the 2024 income
+    # indexed to prices and wages.
+    model, ds = run_test_model(months=6, pilot_villages=0, returnees=0,
+                               collective_income_noise=0.0)
+    base = model.district.villages["collective_income"].to_numpy()
+    expected = np.outer(ds["wage_index"].values, base) / MONTHS_PER_YEAR
+    np.testing.assert_allclose(ds["collective_income"].values, expected, rtol=1e-12)
 
 
 def test_cooperative_raises_collective_income_of_pilot_villages():
@@ -90,8 +114,33 @@ def test_cooperative_raises_collective_income_of_pilot_villages():
     np.testing.assert_allclose(a[:, ~pilot], b[:, ~pilot])
 
 
+def test_cooperative_revenue_is_shared_out_exactly():
+    # Wage bill + collective share + member profit = revenue; dividends are a share of
+    # collective income; jobs are paid from the wage bill.
+    model = create_test_model(activation_rate=0.3, returnees=6)
+    p_checked = 0
+    for _ in range(8):
+        model.step()
+        p = model.p
+        wage = p.local_wage * model.nominal_index
+        for v in model.village_list:
+            wages = p.coop_wage_share * v.coop_revenue
+            collective = p.coop_collective_share * v.coop_revenue
+            assert wages + collective + v.member_profit == pytest.approx(v.coop_revenue)
+            assert v.member_profit <= v.coop_revenue - wages + 1e-9
+            assert v.dividends == pytest.approx(p.dividend_share * v.collective_income)
+            assert v.coop_jobs * wage <= wages + 1e-6
+            assert v.local_jobs == v.coop_jobs + v.returnees * p.returnee_jobs
+            p_checked += v.coop_revenue > 0
+    assert p_checked > 0, "no cooperative earned revenue"
+
+
+# -------------------------------------------------------------------------- alliances
+
+
 def test_alliances_group_pilot_villages_of_one_township():
     model = create_test_model(villages=30, townships=3, pilot_villages=20, alliance_size=4)
+    model.step()
     members: dict[int, list] = {}
     for v in model.village_list:
         if v.alliance >= 0:
@@ -102,6 +151,7 @@ def test_alliances_group_pilot_villages_of_one_township():
         assert 2 <= len(group) <= 4
         assert len({v.township for v in group}) == 1
     off = create_test_model(villages=30, townships=3, pilot_villages=20, alliances=False)
+    off.step()
     assert all(v.alliance == -1 for v in off.village_list)
 
 
@@ -117,53 +167,102 @@ def test_alliance_raises_revenue_of_allied_villages():
     assert (a >= b - 1e-6).all() and a[-1].sum() > b[-1].sum()
 
 
-def test_trained_technicians_raise_productivity_after_training():
-    model, ds = run_test_model(months=5, technicians=60, expert_mentors=3, training_months=3,
-                               technician_effect=0.02)
-    techs = np.array([v.technicians for v in model.village_list])
-    assert techs.sum() == min(60, 3 * MENTEES_PER_EXPERT)
-    prod = ds["productivity"].values
-    before, after = prod[:3], prod[3:]
-    assert (before == 1.0).all(), "technicians count before their training is over"
-    np.testing.assert_allclose(after, np.broadcast_to(1 + 0.02 * techs, after.shape))
+# ------------------------------------------------------------------------ technicians
 
 
-def test_no_technicians_no_productivity_gain():
-    _, ds = run_test_model(months=8, technicians=0)
-    assert (ds["productivity"].values == 1.0).all()
-
-
-def test_returnee_businesses_start_during_the_first_year():
-    model = create_test_model(returnees=25)
-    starts = np.concatenate([v.returnee_starts for v in model.village_list])
-    assert starts.size == 25
-    assert ((starts >= 0) & (starts < 12)).all()
-    v = max(model.village_list, key=lambda v: v.returnee_starts.size)
-    assert v.active_returnees(11) == v.returnee_starts.size
-    assert v.active_returnees(-1) == 0
-
-
-def test_local_jobs_are_paid_from_the_wage_bill_and_returnee_firms():
-    model, _ = run_test_model(months=10, returnees=10, activation_rate=0.3)
-    p = model.p
-    for v in model.village_list:
-        returnee_jobs = v.active_returnees(model.month) * p.returnee_jobs
-        coop_jobs = v.local_jobs - returnee_jobs
-        assert coop_jobs >= 0
-        assert coop_jobs * p.local_wage <= p.coop_wage_share * v.coop_revenue + 1e-6
-
-
-def test_imitation_copies_the_best_line_of_the_township():
-    model = create_test_model(imitation_rate=1.0, villages=30, townships=3, pilot_villages=3)
-    initial = [(v.township, v.product_line) for v in model.village_list]
-    best = {}
-    for township, line in initial:
-        mult = PRODUCT_LINES[line]["income_multiplier"]
-        if township not in best or mult > best[township][1]:
-            best[township] = (line, mult)
+def test_a_trained_technician_advises_fifty_households():
+    # A22: one trained grower, 50 neighbouring households; the gain is capped at all of
+    # the village's households.
+    model = create_test_model(technician_yield_gain=0.3, households_per_technician=50)
     model.step()
-    for v in model.village_list:
-        assert v.product_line == best[v.township][0]
+    v = model.village_list[0]
+    v.households = 200
+    for trained, expected in ((0, 1.0), (1, 1.075), (2, 1.15), (4, 1.3), (9, 1.3)):
+        v.trained = trained
+        v.step()
+        assert v.productivity == pytest.approx(expected), trained
+
+
+def test_technicians_raise_productivity_only_once_trained():
+    model, ds = run_test_model(months=6, technicians=20, expert_mentors=2,
+                               training_months=3, technician_yield_gain=0.3)
+    trained = np.array([v.trained for v in model.village_list])
+    households = model.district.villages["households"].to_numpy()
+    assert trained.sum() == 20  # 2 experts x 10 mentees, all trained by month 3
+    prod = ds["productivity"].values
+    assert (prod[:3] == 1.0).all(), "technicians count before their training is over"
+    expected = 1 + 0.3 * np.minimum(trained * 50 / households, 1.0)
+    np.testing.assert_allclose(prod[3:], np.broadcast_to(expected, prod[3:].shape))
+    assert (ds["technicians_trained"].values == np.r_[[0] * 3, [20] * 3]).all()
+
+
+def test_no_experts_no_productivity_gain():
+    _, ds = run_test_model(months=8, expert_mentors=0)
+    assert (ds["productivity"].values == 1.0).all()
+    assert (ds["technicians_trained"].values == 0).all()
+
+
+# -------------------------------------------------------------------------- returnees
+
+
+def test_returnee_businesses_open_during_each_year():
+    model, ds = run_test_model(months=24, returnees=25, returnee_closure_rate=0.0)
+    assert model.returnee_start.size == 50  # 25 a year, none in the 2024 spin-up
+    first, second = model.returnee_start[:25], model.returnee_start[25:]
+    assert ((first >= 0) & (first < 12)).all() and ((second >= 12) & (second < 24)).all()
+    running = ds["returnee_businesses"].values
+    assert (np.diff(running) >= 0).all() and running[11] == 25 and running[-1] == 50
+
+
+def test_returnee_businesses_close_at_their_rate():
+    _, ds = run_test_model(months=24, returnees=25, returnee_closure_rate=1.0)
+    running = ds["returnee_businesses"].values
+    assert running[-1] < 50 and (running <= 50).all()
+
+
+# ---------------------------------------------------------- product lines and prices
+
+
+def _township_of_vegetable_growers(model, **levers):
+    """A village growing grain whose township neighbours all grow facility vegetables."""
+    model.step()
+    model.p = model.p.replace(**levers)
+    v = next(v for v in model.village_list if len(model.township_members[v.township]) > 2)
+    for other in model.township_members[v.township]:
+        other.line, other.productivity, other.alliance = VEG, 1.0, -1
+    v.line = GRAIN
+    model.line_price = np.ones(len(PRODUCT_LINE_NAMES))
+    return v
+
+
+def line_after_imitating(v, times: int = 50) -> int:
+    """The village's line after ``times`` chances to imitate (imitation_rate 1).
+
+    The neighbour drawn is another village with probability > 1/2 each time, so 50
+    chances leave a ~1e-15 chance of never meeting one.
+    """
+    for _ in range(times):
+        v.imitate()
+    return v.line
+
+
+def test_switching_needs_a_trained_technician():
+    model = create_test_model()
+    v = _township_of_vegetable_growers(model, imitation_rate=1.0, switch_cost=0.1)
+    v.trained = 0
+    assert line_after_imitating(v) == GRAIN, "switched without know-how"
+    v.trained = 1
+    assert line_after_imitating(v) == VEG
+
+
+def test_switching_needs_a_gain_above_the_switching_cost():
+    # Vegetables earn 1.40 / 1.00 of grain: a 40 % gain.
+    model = create_test_model()
+    v = _township_of_vegetable_growers(model, imitation_rate=1.0, switch_cost=0.5)
+    v.trained = 1
+    assert line_after_imitating(v) == GRAIN, "switched for a gain below the switching cost"
+    model.line_price[VEG] = 1.2  # now a 68 % gain
+    assert line_after_imitating(v) == VEG
 
 
 def test_no_imitation_keeps_product_lines():
@@ -172,3 +271,35 @@ def test_no_imitation_keeps_product_lines():
     for _ in range(6):
         model.step()
     assert Counter(v.product_line for v in model.village_list) == before
+
+
+def test_prices_fall_as_a_line_saturates():
+    # Every village turned to grain: grain's supply is the whole district's farm output,
+    # far above its base, so its price falls; a line nobody grows fetches more.
+    def prices(elasticity: float) -> np.ndarray:
+        model = create_test_model(imitation_rate=0.0, price_elasticity=elasticity)
+        for v in model.village_list:
+            v.line = GRAIN
+        model.step()
+        farming = model.cells[1:, Labour.FARMING]
+        output = farming * np.array([v.productivity for v in model.village_list])
+        base = model.base_supply * farming.sum() / model.base_supply.sum()
+        expected = (output.sum() / base[GRAIN]) ** (-1 / elasticity)
+        assert model.line_price[GRAIN] == pytest.approx(expected)
+        return model.line_price, model.base_supply
+
+    (elastic, _), (inelastic, base) = prices(8.0), prices(1.0)
+    assert inelastic[GRAIN] < elastic[GRAIN] < 1.0
+    grown = (np.arange(len(PRODUCT_LINE_NAMES)) != GRAIN) & (base > 1.0)  # at the start
+    assert grown.any() and (inelastic[grown] > 1.0).all()
+
+
+def test_farm_return_combines_line_price_productivity_and_alliance():
+    model = create_test_model(alliance_market_boost=0.5)
+    model.step()
+    v = model.village_list[0]
+    model.line_price = np.full(len(PRODUCT_LINE_NAMES), 0.64)
+    v.productivity, v.alliance = 1.2, -1
+    assert v.farm_return() == pytest.approx(LINE_MULTIPLIER[v.line] * 0.64 * 1.2)
+    v.alliance = 0  # a wider market: the price falls less (0.64 ** (1 / 1.5) = 0.743)
+    assert v.farm_return() == pytest.approx(LINE_MULTIPLIER[v.line] * 0.64 ** (1 / 1.5) * 1.2)

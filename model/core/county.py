@@ -109,12 +109,19 @@ class CountyModel(mesa.Model):
         self._create_problems()
         self.leading_vacancies = 0
         self.outcomes_ytd = np.zeros(4, dtype=np.int64)  # promoted, advanced, removed, evaluated
+        self.departed_unchanged_ytd = 0  # evaluated this year, no outcome, then departed
         self.recorder = Recorder(self)
         # For Mesa tooling (batch_run, visualisation); the Dataset is the primary output.
         self.datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS)
         for _ in range(self.spinup):
             self._advance()
         self._end_spinup()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        # Pickling copies the firm table's view of the workforce's employees: re-link it
+        # so that moves keep updating it.
+        self.firm_table.employees = self.workforce.employees[:-1]
 
     # ------------------------------------------------------------------ creation
 
@@ -467,6 +474,7 @@ class CountyModel(mesa.Model):
         self.policy_year = year
         self.workforce.start_year()
         self.outcomes_ytd[:] = 0
+        self.departed_unchanged_ytd = 0
         self.firms_visited_ytd = 0
         self.firm_table.visited[:] = False
         self.firm_table.subsidies[:] = 0.0
@@ -596,10 +604,11 @@ class CountyModel(mesa.Model):
         if routine.size and open_idx.size:
             p_collect = 1.0 - np.exp(-self.p.collect_rate * effort[routine].mean())
             got = sample_share(open_idx, p_collect, rng)
-            owners = routine[rng.choice(routine.size, size=got.size,
-                                        p=effort[routine] / effort[routine].sum())]
-            q.status[got] = Status.ASSIGNED
-            q.cadre[got] = ids[owners]
+            if got.size:  # none without front-line time (and no shares to draw owners by)
+                owners = routine[rng.choice(routine.size, size=got.size,
+                                            p=effort[routine] / effort[routine].sum())]
+                q.status[got] = Status.ASSIGNED
+                q.cadre[got] = ids[owners]
         # Legacy cases, new or whose cadre left, go to a legacy cadre.
         orphans = np.flatnonzero((q.origin == Origin.LEGACY) & (q.status != Status.RESOLVED)
                                  & (q.cadre == NO_CADRE))
@@ -750,6 +759,10 @@ class CountyModel(mesa.Model):
         pool = list(self.cadres)
         leaving = [pool[i] for i in sample_share(np.arange(len(pool)),
                                                  p.cadre_exit_rate / MONTHS_PER_YEAR, rng)]
+        # Evaluated this year with no outcome: they stay counted as unchanged (A10).
+        year = self.year
+        self.departed_unchanged_ytd += sum(
+            1 for c in leaving if c.evaluated_year == year and c.outcome_year != year)
         self._refill(leaving)
         self.leading_vacancies += int(rng.poisson(
             self.spec.leading_posts * p.leading_post_turnover / MONTHS_PER_YEAR))
@@ -780,10 +793,10 @@ class CountyModel(mesa.Model):
     # ---------------------------------------------------------------- indicators
 
     def unchanged_ytd(self) -> int:
-        """Cadres evaluated this year with no outcome yet (still in the pool)."""
+        """Cadres evaluated this year with no outcome (in post, or departed since)."""
         year = self.year
-        return sum(1 for c in self.cadres
-                   if c.evaluated_year == year and c.outcome_year != year)
+        return self.departed_unchanged_ytd + sum(
+            1 for c in self.cadres if c.evaluated_year == year and c.outcome_year != year)
 
     def dataset(self):
         """The run so far as an :class:`xarray.Dataset` (see :mod:`countysim.core.observe`)."""

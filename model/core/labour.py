@@ -87,6 +87,9 @@ class Workforce:
         employees: Urban-job holders per employer (kept up to date by every move).
         active: Workers in the labour force.
         next_row: First reserve row never used (rows from it on are future entrants).
+        retired_placed_ytd: Of this year's A4 placements, people who have since retired
+            (their rows are young entrants now, with the flag cleared).
+        retired_nonfarm_ytd: The same for this year's A5 entrants.
     """
 
     def __init__(self, home: np.ndarray, state: np.ndarray, skill: np.ndarray,
@@ -100,6 +103,8 @@ class Workforce:
         self.since = np.zeros(n, dtype=np.int16)
         self.placed_ytd = np.zeros(n, dtype=bool)
         self.nonfarm_ytd = np.zeros(n, dtype=bool)
+        self.retired_placed_ytd = 0
+        self.retired_nonfarm_ytd = 0
         self.rural = self.home >= 0
         self.active = n if active is None else active
         self.next_row = self.active
@@ -141,6 +146,16 @@ class Workforce:
         """Reset the year-to-date flow flags (January)."""
         self.placed_ytd[:] = False
         self.nonfarm_ytd[:] = False
+        self.retired_placed_ytd = 0
+        self.retired_nonfarm_ytd = 0
+
+    def placed_count(self) -> int:
+        """People placed into urban jobs this year (A4), retired ones included."""
+        return int(self.placed_ytd.sum()) + self.retired_placed_ytd
+
+    def nonfarm_count(self) -> int:
+        """Rural people newly in non-farm income this year (A5), retired ones included."""
+        return int(self.nonfarm_ytd.sum()) + self.retired_nonfarm_ytd
 
     def indices(self, state: Labour, rural: bool | None = None) -> np.ndarray:
         """Rows in ``state`` (optionally only rural or only urban residents)."""
@@ -204,6 +219,11 @@ class Workforce:
         net = int(np.floor(expected) + (rng.random() < expected - np.floor(expected)))
         net = max(min(net, self.state.size - self.next_row), -retiring.size)
         self.move(retiring, Labour.SEEKING, month)  # a retiree's job becomes a vacancy
+        # Retirees stay counted in this year's flows; their rows start afresh.
+        self.retired_placed_ytd += int(self.placed_ytd[retiring].sum())
+        self.retired_nonfarm_ytd += int(self.nonfarm_ytd[retiring].sum())
+        self.placed_ytd[retiring] = False
+        self.nonfarm_ytd[retiring] = False
         # A shrinking labour force leaves some retirees unreplaced; growth takes new rows.
         renewed = retiring[: retiring.size + min(net, 0)]
         self._set_state(retiring[renewed.size:], RESERVE)

@@ -157,12 +157,12 @@ class Recorder:
         r["output_index"].append(float(m.output_index))
         r["wage_index"].append(float(m.nominal_index))
         r["urban_placements"].append(m.placements)
-        r["urban_placements_ytd"].append(int(wf.placed_ytd.sum()))
+        r["urban_placements_ytd"].append(wf.placed_count())
         r["matches"].append(m.matches)
         r["separations"].append(m.separations)
         r["vacancies"].append(m.vacancies)
         r["rural_nonfarm_entrants"].append(m.nonfarm_entrants)
-        r["rural_nonfarm_entrants_ytd"].append(int(wf.nonfarm_ytd.sum()))
+        r["rural_nonfarm_entrants_ytd"].append(wf.nonfarm_count())
         self.cum["problems"] += m.problems_resolved
         self.cum["legacy"] += m.legacy_resolved
         r["problems_raised"].append(m.problems_raised)
