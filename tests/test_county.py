@@ -204,10 +204,10 @@ def test_without_a_spinup_the_start_is_the_derived_state():
 
 def test_the_spinup_keeps_the_legacy_backlog_and_sets_its_inflow():
     # During the spin-up the backlog is replenished by as many cases as were resolved
-    # the month before, so it ends one month's resolutions short of its given size; after
+    # (the last month's at its end), so it is exactly its given size at the start; after
     # it, cases arise at the spin-up's mean resolution rate.
     model = create_test_model()
-    assert open_problems(model)[1] == model.spec.legacy_backlog - model.legacy_resolved
+    assert open_problems(model)[1] == model.spec.legacy_backlog
     assert model.legacy_inflow > 0
     for _ in range(24):
         model.step()

@@ -37,12 +37,12 @@ def test_vacancies_are_never_negative():
     assert table.vacancies.tolist() == [0, 0, 0]
 
 
-def test_open_problems_cut_demand_by_the_penalty_each():
+def test_open_problems_drag_demand_by_the_penalty_each():
     table = make_table(base=(100.0, 100.0), employees=(80, 80))
     table.open_problems = np.array([0, 3])
     table.post_vacancies(1.0, 0.1, 0.3)
-    np.testing.assert_allclose(table.demand, [100.0, 100.0 * 0.9 ** 3])
-    assert table.vacancies.tolist() == [20, 0]  # 72.9 posts wanted, 80 held
+    np.testing.assert_allclose(table.demand, [100.0, 100.0 / (1 + 0.1 * 3)])
+    assert table.vacancies.tolist() == [20, 0]  # 76.9 posts wanted, 80 held
 
 
 def test_a_visit_raises_demand_for_a_year():

@@ -166,10 +166,13 @@ def test_the_derived_workforce_places_everyone_once():
     # Reserve rows come from every home, for the trend's entrants up to the last month.
     assert np.isin(np.arange(-1, village_lf.size), wf.home[~active]).all()
     assert_workforce_consistent(wf)
-    # Modelled firms are filled up to their size first; labour demand adds the vacancy stock.
+    # Modelled firms are filled up to their size first; labour demand adds the vacancy stock
+    # and makes up for the drag of the open problems the firm starts with.
     sizes = district.firms["employees"].to_numpy()
     assert (wf.employees[:-1] <= sizes).all()
-    np.testing.assert_allclose(model.firm_table.base_demand,
+    drag = 1 + model.spec.problem_productivity_penalty * model.problems.open_by_firm(
+        len(model.firm_list))
+    np.testing.assert_allclose(model.firm_table.base_demand / drag,
                                wf.employees[:-1] * (1 + model.spec.vacancy_share))
     assert ((wf.skill >= 0) & (wf.skill <= 1)).all()
     assert not wf.placed_ytd.any() and not wf.nonfarm_ytd.any() and not wf.coop_job.any()

@@ -163,7 +163,8 @@ def score_pool(model: CountyModel, pool: list[Cadre], noise: float) -> np.ndarra
             0.0, noise, observed.shape), 0.0, 1.0)
     # Results against a fixed norm: 0.5 at the pre-programme mean caseload per cadre.
     resolved = np.array([c.resolved_avg for c in pool])
-    observed[:, RESULTS] = resolved / (resolved + model.results_norm)
+    total = resolved + model.results_norm
+    observed[:, RESULTS] = np.divide(resolved, total, out=np.full(n, 0.5), where=total > 0)
     weights = np.full(len(CADRE_QUALITIES), (1.0 - p.results_weight) / (len(CADRE_QUALITIES) - 1))
     weights[RESULTS] = p.results_weight
     merit_now = observed @ weights

@@ -54,6 +54,8 @@ from .villages import LINE_MULTIPLIER, MENTEES_PER_EXPERT, NO_COOPERATIVE, PARTY
 
 __all__ = ["CountyModel", "run"]
 
+MAX_QUEUE_MONTHS = 120  # a derived queue longer than ten years of inflow is not settled
+
 N_LINES = len(T.PRODUCT_LINE_NAMES)
 
 
@@ -107,6 +109,7 @@ class CountyModel(mesa.Model):
         self._create_cadres()
         self._create_workforce()
         self._create_problems()
+        self._settle_labour_demand()
         self.leading_vacancies = 0
         self.outcomes_ytd = np.zeros(4, dtype=np.int64)  # promoted, advanced, removed, evaluated
         self.departed_unchanged_ytd = 0  # evaluated this year, no outcome, then departed
@@ -304,6 +307,19 @@ class CountyModel(mesa.Model):
         self.separations = self.matches = self.placements = self.vacancies = 0
         self.retirements = self.labour_force_change = self.nonfarm_entrants = 0
 
+    def _settle_labour_demand(self) -> None:
+        """Firms' demand net of their open problems equals employees plus the vacancy stock.
+
+        Open problems drag output to 1 / (1 + ``problem_productivity_penalty`` x open), so
+        the initial demand is grossed up by the derived stock of open problems: without
+        it, firms would start with fewer vacancies than ``vacancy_share`` and the settled
+        start would drift.
+        """
+        table = self.firm_table
+        open_problems = self.problems.open_by_firm(len(self.firm_list))
+        table.base_demand = table.base_demand * (
+            1.0 + self.spec.problem_productivity_penalty * open_problems)
+
     def _create_problems(self) -> None:
         """Queues at their stationary size under the pre-programme effort.
 
@@ -323,9 +339,12 @@ class CountyModel(mesa.Model):
         legacy = np.array([c.on_legacy for c in cadres])
         ids = np.array([c.unique_id for c in cadres])
         routine = np.flatnonzero(~legacy)
+        # A queue that would take longer than MAX_QUEUE_MONTHS to clear is not a settled
+        # state (no effort, no collection): it starts at that many months of inflow.
+        longest = self.routine_inflow * MAX_QUEUE_MONTHS
         collect = 1.0 - np.exp(-p.collect_rate * effort[routine].mean()) if routine.size else 0
         if collect > 0:
-            n_open = rng.poisson(self.routine_inflow * (1.0 - collect) / collect)
+            n_open = rng.poisson(min(self.routine_inflow * (1.0 - collect) / collect, longest))
             self._add_routine(n_open, rng, Status.OPEN)
         for pool, origin, beta, n_fixed in (
                 (routine, Origin.VILLAGE, T.PROBLEM_DIFFICULTY_BETA, None),
@@ -336,11 +355,12 @@ class CountyModel(mesa.Model):
             # Mean-field stationary stock: (difficulty, owner) pairs as they arrive, each
             # lingering 1/p months; drawn in proportion to that.
             d = rng.beta(*beta, 8192)
-            owner = pool[rng.choice(pool.size, size=d.size, p=effort[pool] / effort[pool].sum())]
+            share = effort[pool] / effort[pool].sum() if effort[pool].sum() > 0 else None
+            owner = pool[rng.choice(pool.size, size=d.size, p=share)]
             resolve = 1.0 / (1.0 + np.exp(-self._logit(skill[owner], d, effort[owner], origin)))
             weights = (1.0 / resolve) / (1.0 / resolve).sum()
             n = n_fixed if n_fixed is not None else rng.poisson(
-                self.routine_inflow * (1.0 / resolve).mean())
+                min(self.routine_inflow * (1.0 / resolve).mean(), longest))
             pick = rng.choice(d.size, size=n, p=weights)
             difficulty, owners = d[pick], ids[owner[pick]]
             if origin == Origin.LEGACY:
@@ -463,9 +483,17 @@ class CountyModel(mesa.Model):
         self._evaluation()
 
     def _end_spinup(self) -> None:
-        """Fix the legacy inflow at the spin-up's resolution rate (the 2024 regime)."""
+        """Fix the legacy inflow at the spin-up's resolution rate (the 2024 regime).
+
+        The spin-up replaces each month's resolved legacy cases the month after; the last
+        month's are replaced here, so the backlog is the district's given size at the start.
+        """
         if self.legacy_resolved_spinup:
             self.legacy_inflow = float(np.mean(self.legacy_resolved_spinup))
+            n = self.legacy_resolved
+            self.problems.add(Origin.LEGACY, np.full(n, -1),
+                              self.streams.problems.beta(*T.LEGACY_DIFFICULTY_BETA, n),
+                              self.month)
         self.legacy_resolved_spinup = []
 
     def _start_year(self) -> None:
@@ -749,8 +777,10 @@ class CountyModel(mesa.Model):
         lines = np.array([v.line for v in self.village_list])
         output = farming * np.array([v.productivity for v in self.village_list])
         supply = np.bincount(lines, weights=output, minlength=N_LINES)
-        base = self.base_supply * (farming.sum() / max(self.base_supply.sum(), 1.0))
-        self.line_price = (np.maximum(supply, 1.0) / base) ** (-1.0 / self.p.price_elasticity)
+        if farming.sum() > 0:  # prices are relative to the start's mix of the same supply
+            base = self.base_supply * (farming.sum() / max(self.base_supply.sum(), 1.0))
+            self.line_price = (np.maximum(supply, 1.0) / np.maximum(base, 1.0)) ** (
+                -1.0 / self.p.price_elasticity)
         self.villages.shuffle_do("imitate")
 
     def _cadre_turnover(self) -> None:

@@ -1,7 +1,7 @@
 """Enterprises: labour demand, open problems, subsidies and vacancies (step 4).
 
-A firm's labour demand grows with output (B7) at the employment elasticity; each open
-problem costs it a share of output and so of demand; a cadre's visit (A3) brings
+A firm's labour demand grows with output (B7) at the employment elasticity; open problems
+drag its output, and so its demand, to 1 / (1 + penalty x open problems); a cadre's visit (A3) brings
 subsidies that lower its labour cost for a year, raising demand by the labour-demand
 elasticity, and puts it on the big-data matching platform for good. Vacancies are a
 stock: demand minus employees, so every separation or retirement reopens a post
@@ -57,10 +57,10 @@ class FirmTable:
 
         Args:
             demand_index: Trend labour demand relative to the initial state.
-            penalty: Relative loss of output per open problem.
+            penalty: Drag of each open problem: output falls to 1 / (1 + penalty x open).
             elasticity: Labour-demand elasticity with respect to labour cost.
         """
-        output = (1.0 - penalty) ** self.open_problems
+        output = 1.0 / (1.0 + penalty * self.open_problems)
         subsidy = np.where(self.subsidy_months > 0, elasticity * self.subsidy_rate, 0.0)
         self.subsidy_months = np.maximum(self.subsidy_months - 1, 0)
         self.demand = self.base_demand * demand_index * output * (1.0 + subsidy)

@@ -235,7 +235,8 @@ _PARAMETERS: list[Parameter] = [
        "(subsidies, A3)."),
     _p("problem_productivity_penalty", "behaviour", 0.05, "1/problem", (0.0, 1.0),
        _A + "unresolved firm problems depress output",
-       "Relative loss of firm output and labour demand per open problem."),
+       "Drag of each open problem: a firm's output and labour demand fall to "
+       "1 / (1 + penalty x open problems)."),
     _p("migration_rate", "behaviour", 0.01, "1/month", (0.0, 0.5),
        "assumption: Harris-Todaro scale; R2 scaled gives ~1/3 of rural workers away",
        "Monthly migration hazard per unit expected-wage gap."),
