@@ -44,6 +44,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -61,6 +62,7 @@ from ..core import __version__
 from ..core.errors import InputError, read_toml
 from ..core.parameters import PARAMETERS
 from ..core.scenario import Scenario, ScenarioError, load_scenario, month_index
+from ..sweeps.files import write_atomically, write_netcdf
 from .emulate import Emulator, implausibility
 from .targets import Target, Targets, load_targets
 
@@ -661,11 +663,12 @@ class CalibrationResult:
         return str(self.dataset.attrs["diagnostics"])
 
     def save(self, path: str | Path) -> Path:
-        """Write the Dataset as NetCDF; returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.dataset.to_netcdf(path, engine="h5netcdf")
-        return path
+        """Write the Dataset as NetCDF (atomically: a failure keeps any previous file).
+
+        Raises:
+            OutputError: The file cannot be written (disk full, read-only, too large).
+        """
+        return write_netcdf(self.dataset, path)
 
 
 def calibrate(experiment: str | Path | CalibrationSpec, *, workers: int | None = None,
@@ -1332,14 +1335,15 @@ def update_scenario(path: str | Path, values: Mapping[str, float],
         extra = [_scenario_line(n, values[n], ranges[n], experiment, date) for n in missing]
         lines[last_in_behaviour + 1:last_in_behaviour + 1] = extra
     text = "".join(lines)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    # Check the new text as a file of the same folder (its extends and district_data are
+    # relative to it) before it replaces the scenario.
+    check = path.with_name(f".{path.name}.check-{os.getpid()}{path.suffix}")
+    write_atomically(check, text.encode("utf-8"))
     try:
-        load_scenario(tmp)
-    except ScenarioError:
-        tmp.unlink()
-        raise
-    tmp.replace(path)
+        load_scenario(check)
+    finally:
+        check.unlink(missing_ok=True)
+    write_atomically(path, text.encode("utf-8"))
     return list(values)
 
 
