@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from conftest import create_test_scenario, write_toml
 from countysim import load_scenario, run
-from countysim.core import tables as T
 from countysim.cli import main
+from countysim.core import tables as T
 from countysim.core.county import CountyModel
 from countysim.core.district import (
     LITONG_TOWNSHIPS,
