@@ -496,7 +496,9 @@ def read_status_checked(path: str | Path) -> tuple[np.ndarray, list[tuple[int, i
     import zarr
 
     try:
-        array = zarr.open_array(str(Path(path) / "status"), mode="r", zarr_format=3)
+        # Pending runs have no status chunk: they read as the fill value, "pending".
+        with zarr.config.set({"array.read_missing_chunks": True}):
+            array = zarr.open_array(str(Path(path) / "status"), mode="r", zarr_format=3)
     except Exception as exc:  # missing or corrupt metadata: any error means unreadable
         raise StoreError(f"{path}: the status array is missing or damaged ({exc}); "
                          "resume the sweep to repair it") from None
@@ -623,9 +625,15 @@ class RunWriter:
             self._index = {d: ds[d].values for d in sorted(run_dims)}
 
     def close(self) -> None:
-        """Release the writer's event loop."""
-        if not self._loop.is_closed():
-            self._loop.close()
+        """Release the writer's event loop (finishing writes cut short by an exception)."""
+        if self._loop.is_closed():
+            return
+        left = asyncio.all_tasks(self._loop)
+        for task in left:
+            task.cancel()
+        if left:  # else asyncio prints each one's traceback when it is collected
+            self._loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+        self._loop.close()
 
     def __enter__(self) -> RunWriter:
         return self

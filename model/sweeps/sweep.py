@@ -81,27 +81,63 @@ _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
                       if hasattr(signal, name))
 
 
+class _Signals:
+    """SIGINT, SIGTERM and SIGHUP as exceptions, held back while a run is being written.
+
+    A run's chunks are written concurrently on an event loop; an exception raised in the
+    middle would leave its tasks dangling (and print their tracebacks at exit). So a
+    signal that arrives during :meth:`deferred` is raised when the write is done (some
+    tens of milliseconds later), and the run's writes finish first.
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: int | None = None
+
+    def handle(self, signum: int, frame: object) -> None:
+        if self.depth:
+            self.pending = signum
+            return
+        self.raise_for(signum)
+
+    @staticmethod
+    def raise_for(signum: int) -> None:
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Stopped(signum)
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Hold signals back for the duration of the block."""
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if not self.depth and self.pending is not None:
+                signum, self.pending = self.pending, None
+                self.raise_for(signum)
+
+
 @contextmanager
-def _stop_on_signals() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into :class:`Stopped` (a KeyboardInterrupt) meanwhile.
+def _stop_on_signals() -> Iterator[_Signals]:
+    """Turn SIGTERM and SIGHUP into :class:`Stopped` (a KeyboardInterrupt), like Ctrl-C.
 
     Only signals left at their default action are taken over (``nohup`` ignores SIGHUP;
     an application's own handler stays), and only in the main thread, where Python runs
     signal handlers.
     """
+    signals = _Signals()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield signals
         return
-
-    def stop(signum: int, frame: object) -> None:
-        raise Stopped(signum)
-
     previous = {}
-    for sig in _STOP_SIGNALS:
-        if signal.getsignal(sig) is signal.SIG_DFL:
-            previous[sig] = signal.signal(sig, stop)
+    for sig in (signal.SIGINT, *_STOP_SIGNALS):
+        default = signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
+        if signal.getsignal(sig) is default:
+            previous[sig] = signal.signal(sig, signals.handle)
     try:
-        yield
+        yield signals
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -308,7 +344,7 @@ def sweep(experiment: Experiment | str | Path, store: str | Path, *,
         if folder is not None:
             read_district_tables(folder)  # bad CSVs: one clear error before any work
     path = Path(store)
-    with _stop_on_signals(), store_lock(path):
+    with _stop_on_signals() as signals, store_lock(path):
         origin, check, restored = _open_store(exp, path, resume, force_mixed)
         status = read_status(path) if check is None else check.status.copy()
         damaged = sorted({*check.damaged, *check.status_damaged}) if check else []
@@ -324,7 +360,7 @@ def sweep(experiment: Experiment | str | Path, store: str | Path, *,
                   _executor(workers, executor, dask) as (pool, slots)):
                 limit = window or max(2, 2 * slots)
                 for _ in _drive(exp, todo, pool, limit, writer, progress, counts[DONE],
-                                kept_failures):
+                                kept_failures, signals):
                     ran += 1
         final = summarise(read_status(path))
     return SweepSummary(path, exp.n_runs, final[DONE], final[FAILED], final[PENDING], ran,
@@ -509,7 +545,8 @@ def _dask_executor(workers: int | None, address: bool | str) -> Iterator[tuple[A
 
 
 def _drive(exp: Experiment, todo: list[tuple[int, int]], executor: cf.Executor, window: int,
-           writer: Any, progress: bool, done: int, failed: int) -> Iterator[str]:
+           writer: Any, progress: bool, done: int, failed: int,
+           signals: _Signals | None = None) -> Iterator[str]:
     """Submit runs with at most ``window`` in flight; write each as it finishes.
 
     Yields:
@@ -532,7 +569,13 @@ def _drive(exp: Experiment, todo: list[tuple[int, int]], executor: cf.Executor, 
                              f"{exc.problem}")
         return cached[1]
 
+    signals = signals or _Signals()
+
     def record(i: int, r: int, result: RunResult) -> str:
+        with signals.deferred():  # a run is written whole or not at all
+            return write(i, r, result)
+
+    def write(i: int, r: int, result: RunResult) -> str:
         nonlocal failed
         outcome = FAILED
         if result.dataset is not None:
