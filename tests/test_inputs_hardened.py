@@ -37,6 +37,7 @@ from countysim.sweeps.sweep import sweep
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_district import _edit, _set, _with_district_data
+from test_district import district_folder as district_folder  # the fixture, shared
 
 # Outcomes of every input the fuzz tests tried: {"ran": n, "refused": n}. With
 # COUNTYSIM_FUZZ_TALLY=<file> the counts are written there at the end of the module.
@@ -64,15 +65,6 @@ def assert_runs_or_one_line_error(status: int, err: str) -> None:
     assert lines[0].startswith("countysim: error: "), err
     assert "Traceback" not in err
     TALLY["refused"] += 1
-
-
-@pytest.fixture
-def district(tmp_path) -> tuple[Scenario, Path]:
-    """A small scenario and its district written as CSV files."""
-    s = create_test_scenario()
-    folder = tmp_path / "district"
-    build_district(s).to_csv(folder)
-    return s, folder
 
 
 # ------------------------------------------------------------------- district CSV files
@@ -123,9 +115,9 @@ CSV_CASES = [
 
 @pytest.mark.parametrize(("name", "edit", "fragments"), [c[1:] for c in CSV_CASES],
                          ids=[c[0] for c in CSV_CASES])
-def test_bad_district_csv_gives_one_line_naming_file_row_and_column(district, name, edit,
+def test_bad_district_csv_gives_one_line_naming_file_row_and_column(district_folder, name, edit,
                                                                      fragments, capsys):
-    s, folder = district
+    s, folder = district_folder
     _edit(folder, name, edit)
     scenario = _with_district_data(s, folder)
     with pytest.raises(DistrictDataError) as info:
@@ -139,8 +131,8 @@ def test_bad_district_csv_gives_one_line_naming_file_row_and_column(district, na
     assert not (folder.parent / "x.nc").exists()
 
 
-def test_a_sweep_on_bad_district_csv_is_refused_before_any_work(district, tmp_path, capsys):
-    s, folder = district
+def test_a_sweep_on_bad_district_csv_is_refused_before_any_work(district_folder, tmp_path, capsys):
+    s, folder = district_folder
     _edit(folder, "villages", _set(0, "collective_income", "inf"))
     scenario = _with_district_data(s, folder)
     exp = write_toml(tmp_path / "e.toml", f'scenario = "{scenario.path.as_posix()}"\nseed = 1\n'
@@ -153,8 +145,8 @@ def test_a_sweep_on_bad_district_csv_is_refused_before_any_work(district, tmp_pa
     assert not (tmp_path / "s.zarr").exists()
 
 
-def test_ids_keep_leading_zeros_and_pilot_flags_read_as_0_or_1(district):
-    s, folder = district
+def test_ids_keep_leading_zeros_and_pilot_flags_read_as_0_or_1(district_folder):
+    s, folder = district_folder
     ids = [f"{k:03d}" for k in range(1, 21)]
     ids[1] = "1"  # "001" and "1" are different villages
     _edit(folder, "villages", lambda f: f.assign(village=ids, pilot=["1"] * 5 + ["0"] * 15))

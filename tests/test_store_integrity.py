@@ -37,42 +37,27 @@ from countysim.sweeps.store import read_status
 from test_district import _edit, _set
 from test_sweep import (
     GRID,
-    LONG,
     InterruptingExecutor,
     assert_same_store,
     digest,
     experiment_text,
 )
-from test_sweep import small_base as small_base  # the fixture, shared
+
+# The fixtures of the sweep tests, shared (module-scoped: made again for this module).
+from test_sweep import grid_file as grid_file
+from test_sweep import long_file as long_file
+from test_sweep import long_store as long_store
+from test_sweep import serial_store as serial_store
+from test_sweep import small_base as small_base
 
 COUNTYSIM = Path(sys.executable).with_name("countysim")
 PROC = Path("/proc")
 
 
 @pytest.fixture(scope="module")
-def grid_file(small_base, tmp_path_factory) -> Path:
-    return write_toml(tmp_path_factory.mktemp("exp") / "grid.toml",
-                      experiment_text(small_base, GRID))
-
-
-@pytest.fixture(scope="module")
-def long_file(small_base, tmp_path_factory) -> Path:
-    return write_toml(tmp_path_factory.mktemp("exp") / "long.toml",
-                      experiment_text(small_base, LONG, until="2025-09", replicates=8))
-
-
-@pytest.fixture(scope="module")
-def grid_store(grid_file, tmp_path_factory) -> Path:
-    store = tmp_path_factory.mktemp("ref") / "grid.zarr"
-    sweep(grid_file, store, workers=1, progress=False)
-    return store
-
-
-@pytest.fixture(scope="module")
-def long_store(long_file, tmp_path_factory) -> Path:
-    store = tmp_path_factory.mktemp("ref") / "long.zarr"
-    sweep(long_file, store, workers=1, progress=False)
-    return store
+def grid_store(serial_store) -> Path:
+    """The grid swept in this process (``test_sweep.serial_store``): the reference."""
+    return serial_store
 
 
 def copy_store(store: Path, to: Path) -> Path:
