@@ -52,7 +52,7 @@ _BLOCK_BYTES = 64 << 20
 
 def lock_path(store: str | Path) -> Path:
     """The lock file of a store: ``.<name>.lock`` in the store's folder."""
-    store = Path(store)
+    store = Path(os.path.abspath(store))  # "." and "a/.." have names once normalised
     return store.with_name(f".{store.name}.lock")
 
 
