@@ -123,9 +123,10 @@ class _Signals:
 def _stop_on_signals() -> Iterator[_Signals]:
     """Turn SIGTERM and SIGHUP into :class:`Stopped` (a KeyboardInterrupt), like Ctrl-C.
 
-    Only signals left at their default action are taken over (``nohup`` ignores SIGHUP;
-    an application's own handler stays), and only in the main thread, where Python runs
-    signal handlers.
+    Ctrl-C (SIGINT) keeps raising KeyboardInterrupt; all three are held back while a run
+    is being written (see :class:`_Signals`). Only signals left at their default action
+    are taken over (``nohup`` ignores SIGHUP; an application's own handler stays), and
+    only in the main thread, where Python runs signal handlers.
     """
     signals = _Signals()
     if threading.current_thread() is not threading.main_thread():
