@@ -206,9 +206,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         return 1
     except OSError as exc:
         where = exc.filename or args.store
-        print(f"countysim: error: {where}: cannot write: {describe_os_error(exc)}; the runs "
-              f"finished so far are kept in {args.store}: fix that, then run the same "
-              "command with --resume", file=sys.stderr)
+        then = (f"the runs finished so far are kept in {args.store}: fix that, then run the "
+                "same command with --resume" if args.store.is_dir() else
+                "no store was created: fix that, then run the command again")
+        print(f"countysim: error: {where}: cannot write: {describe_os_error(exc)}; {then}",
+              file=sys.stderr)
         return EXIT_USAGE if exc.errno in USER_ERRNOS else 1
     except KeyboardInterrupt as exc:
         how = f"stopped by {signal.Signals(exc.signum).name}" if isinstance(

@@ -612,7 +612,7 @@ class RunWriter:
         self._loop = asyncio.new_event_loop()
         self._written: dict[int, dict[str, np.ndarray]] = {}
         names = [*self.run_vars, *self.per_sample, "status", "error"]
-        if mixed:
+        if mixed and (self.path / ORIGIN / "zarr.json").is_file():  # not in format-1 stores
             names.append(ORIGIN)
         fast = _FAST_PIPELINE if hasattr(pipelines, "FusedCodecPipeline") else {}
         with zarr.config.set({**fast, "array.write_empty_chunks": True}):
