@@ -8,7 +8,7 @@ SCENARIO ?= scenarios/baseline_2025.toml
 SEED ?= 0
 PYTEST_ARGS ?=
 
-.PHONY: venv run test bench lint docs validate clean
+.PHONY: venv run test test-slow bench lint docs validate clean
 
 # Python 3.12 comes from pyenv where the machine's default python3 is older.
 $(PY):
@@ -29,6 +29,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Long fuzz, kill-at-random and concurrency campaigns (marker `stress`); CI does not run them.
+test-slow: $(STAMP)
+	$(PY) -m pytest -m stress $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json $(PYTEST_ARGS)

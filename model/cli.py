@@ -9,18 +9,25 @@ Subcommands:
 * ``countysim sweep EXPERIMENT --store PATH [--workers N | --dask [ADDRESS]] [--resume]
   [--quiet]``: run an experiment's sweep into a Zarr store (see ``docs/sweeps.md``);
 * ``countysim export STORE OUT.nc``: write a sweep's store as one NetCDF file;
+* ``countysim verify STORE``: check that every finished run of a store is present and
+  readable (exit status 1 if not);
 * ``countysim calibrate EXPERIMENT [--workers N] [--out PATH] [--no-report]
   [--update-scenario]``: history matching to the article's figures (see
   ``docs/calibration.md``).
 
 Bad input (scenario files, arguments) is reported on one line, without a traceback,
-with exit status 2.
+with exit status 2; so are outputs that cannot be written for reasons on the user's side
+(disk full, read-only file system, a file-size limit, a path inside a Zarr store). Every
+output file is written to a temporary file renamed into place, so a failed write leaves
+the previous file intact. SIGTERM and SIGHUP stop a sweep like Ctrl-C (exit status
+``128 + signal``, 143 for SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +36,7 @@ from .core import __version__
 from .core.district import DistrictDataError
 from .core.errors import InputError
 from .core.scenario import LAST_MONTH, month_index
+from .sweeps.files import USER_ERRNOS, check_output_path, describe_os_error
 
 EXIT_USAGE = 2
 
@@ -109,6 +117,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .core.county import run
     from .core.report import format_table
     from .core.scenario import load_scenario
+    from .sweeps.files import write_netcdf
 
     scenario = load_scenario(args.scenario)
     until = args.until or scenario.until
@@ -117,10 +126,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if until > LAST_MONTH:
         raise UsageError(f"--until {until} is after the last month the model covers, "
                          f"{LAST_MONTH}")
-    out = args.out or Path("runs") / f"{scenario.name}.nc"
+    # The scenario's name is validated as a name (not a path) when it is loaded.
+    out = check_output_path(args.out or Path("runs") / f"{scenario.name}.nc", "--out")
     ds = run(scenario, seed=args.seed, until=until)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ds.to_netcdf(out, engine="h5netcdf")
+    write_netcdf(ds, out)
     print(format_table(ds))
     print(f"wrote {out}")
     return 0
@@ -136,9 +145,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_district(args: argparse.Namespace) -> int:
     from .core.district import build_district
     from .core.scenario import load_scenario
+    from .sweeps.files import write_atomically
 
     district = build_district(load_scenario(args.scenario))
-    district.to_csv(args.out)
+    for name in ("villages", "firms", "cadres"):
+        out = check_output_path(args.out / f"{name}.csv", "--out")
+        write_atomically(out, getattr(district, name).to_csv(index=False).encode())
     print(f"wrote {len(district.villages)} villages, {len(district.firms)} firms and "
           f"{len(district.cadres)} cadres to {args.out}")
     return 0
@@ -172,6 +184,9 @@ def _add_sweep_parsers(sub: argparse._SubParsersAction) -> None:
                        help="continue an interrupted sweep: run only the missing runs")
     sweep.add_argument("--retry-failed", action="store_true",
                        help="with --resume, run the failed runs again too")
+    sweep.add_argument("--force-mixed", action="store_true",
+                       help="with --resume, go on although the store was written from other "
+                       "input files or code; the store records which runs came from what")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.set_defaults(func=_cmd_sweep)
 
@@ -180,14 +195,21 @@ def _add_sweep_parsers(sub: argparse._SubParsersAction) -> None:
     export.add_argument("out", type=Path, help="NetCDF file to write")
     export.set_defaults(func=_cmd_export)
 
+    verify = sub.add_parser("verify", help="check that every finished run of a sweep's "
+                            "store is present and readable")
+    verify.add_argument("store", type=Path, help="Zarr store written by 'countysim sweep'")
+    verify.set_defaults(func=_cmd_verify)
+
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from .sweeps.experiment import ExperimentError
     from .sweeps.store import StoreError
-    from .sweeps.sweep import SweepError, sweep
+    from .sweeps.sweep import Stopped, SweepError, sweep
 
-    if args.retry_failed and not args.resume:
-        raise UsageError("--retry-failed needs --resume")
+    for flag, given in (("--retry-failed", args.retry_failed),
+                        ("--force-mixed", args.force_mixed)):
+        if given and not args.resume:
+            raise UsageError(f"{flag} needs --resume")
     if args.workers is not None and args.dask not in (None, True):
         raise UsageError("--workers sizes a local cluster; it cannot be used with a "
                          "--dask scheduler address")
@@ -196,16 +218,26 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     try:
         summary = sweep(args.experiment, args.store, workers=args.workers, dask=args.dask,
                         resume=args.resume, retry_failed=args.retry_failed,
-                        progress=not args.quiet)
+                        force_mixed=args.force_mixed, progress=not args.quiet)
     except (ExperimentError, StoreError) as exc:
         raise UsageError(str(exc)) from None
     except SweepError as exc:
         print(f"countysim: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"countysim: interrupted; the finished runs are in {args.store}: run the same "
+    except OSError as exc:
+        where = exc.filename or args.store
+        then = (f"the runs finished so far are kept in {args.store}: fix that, then run the "
+                "same command with --resume" if args.store.is_dir() else
+                "no store was created: fix that, then run the command again")
+        print(f"countysim: error: {where}: cannot write: {describe_os_error(exc)}; {then}",
+              file=sys.stderr)
+        return EXIT_USAGE if exc.errno in USER_ERRNOS else 1
+    except KeyboardInterrupt as exc:
+        how = f"stopped by {signal.Signals(exc.signum).name}" if isinstance(
+            exc, Stopped) else "interrupted"
+        print(f"countysim: {how}; the finished runs are in {args.store}: run the same "
               "command with --resume to complete it", file=sys.stderr)
-        return 130
+        return 128 + exc.signum if isinstance(exc, Stopped) else 130
     print(summary)
     return 0
 
@@ -219,6 +251,18 @@ def _cmd_export(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     print(f"wrote {out}")
     return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .sweeps.integrity import check_store
+    from .sweeps.store import StoreError
+
+    try:
+        check = check_store(args.store)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    print(check.describe(args.store))
+    return 0 if check.ok else 1
 
 
 def _add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
@@ -246,6 +290,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         update_scenario,
     )
     from .calibration.targets import TargetError
+    from .core.scenario import NAME_RULE, is_name
 
     try:
         spec = load_calibration(args.experiment)
@@ -254,8 +299,12 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     if args.update_scenario and spec.truth is not None:
         raise UsageError(f"{args.experiment} is a recovery experiment (pseudo-targets); "
                          "refusing to write its values into a scenario")
+    out = args.out or spec.output.get("dataset")
+    if out is None and not is_name(spec.name):
+        raise UsageError(f"{args.experiment}: name: {spec.name!r} is not {NAME_RULE}; the "
+                         "default output file is named after it")
+    out = check_output_path(out or Path("runs/calibration") / f"{spec.name}.nc", "--out")
     result = calibrate(spec, workers=args.workers)
-    out = args.out or spec.output.get("dataset") or Path("runs/calibration") / f"{spec.name}.nc"
     print(f"wrote {result.save(out)}")
     if not args.no_report and "report" in spec.output:
         from .calibration.calreport import write_report
@@ -276,11 +325,19 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``countysim`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if hasattr(signal, "SIGXFSZ"):
+        # Past a file-size limit (ulimit -f) a write then fails with EFBIG, reported on
+        # one line, instead of the signal killing the process.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         return args.func(args)
     except (InputError, DistrictDataError, UsageError) as exc:
-        print(f"countysim: error: {exc}", file=sys.stderr)
+        print(f"countysim: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"countysim: error: {where}{describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_USAGE if exc.errno in USER_ERRNOS else 1
     except KeyboardInterrupt:
         print("countysim: interrupted", file=sys.stderr)
         return 130

@@ -3,7 +3,7 @@ keep the known values and rule out the rest?
 
 Uses ``experiments/recover_small.toml``: a small district (tests/conftest.py's
 SMALL_DISTRICT), six months, three parameters each with a target that responds to it
-(A4 matching_efficiency, A5 seasonal_take_rate, A29 legacy_logit), 2 waves of 40 points x
+(A4 separation_rate, A5 seasonal_take_rate, A29 legacy_logit), 2 waves of 40 points x
 2 replicates. Each calibration takes a few seconds in one process. The known values are
 away from the hand-set defaults, so agreeing with the defaults cannot pass the test.
 

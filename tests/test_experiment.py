@@ -146,7 +146,7 @@ def test_list_design_checks_rules_between_parameters_per_point(tmp_path):
 def test_lhs_stratifies_every_factor_and_maps_categorical_levers(tmp_path):
     n = 40
     path = experiment_file(tmp_path, f'kind = "lhs"\nsamples = {n}\n[design.parameters]\n'
-                           "matching_efficiency = { low = 0.05, high = 0.3 }\n"
+                           "return_rate = { low = 0.05, high = 0.3 }\n"
                            "pilot_villages = { low = 10, high = 13 }\n"
                            'pilot_rule = { choices = ["capacity", "idle_assets", "random"] }\n'
                            "alliances = { choices = [true, false] }\n")
@@ -155,7 +155,7 @@ def test_lhs_stratifies_every_factor_and_maps_categorical_levers(tmp_path):
     # Latin hypercube: every column has exactly one point in each of the n strata.
     for j in range(4):
         assert sorted(np.floor(exp.unit[:, j] * n).astype(int)) == list(range(n))
-    eff = [s["matching_efficiency"] for s in exp.samples]
+    eff = [s["return_rate"] for s in exp.samples]
     assert all(isinstance(v, float) and 0.05 <= v <= 0.3 for v in eff)
     pilots = [s["pilot_villages"] for s in exp.samples]
     assert all(isinstance(v, int) for v in pilots)
@@ -173,13 +173,13 @@ def test_sobol_sample_count(tmp_path, second_order):
     flag = "true" if second_order else "false"
     path = experiment_file(tmp_path, f'kind = "sobol"\nsamples = 8\nsecond_order = {flag}\n'
                            "[design.parameters]\n"
-                           "matching_efficiency = { low = 0.05, high = 0.3 }\n"
+                           "return_rate = { low = 0.05, high = 0.3 }\n"
                            "separation_rate = { low = 0.001, high = 0.005 }\n"
                            'pilot_rule = { choices = ["capacity", "random"] }\n')
     exp = load_experiment(path)
     d = 3
     assert exp.n_samples == 8 * ((2 * d + 2) if second_order else (d + 2))
-    assert exp.salib_problem()["names"] == ["matching_efficiency", "separation_rate",
+    assert exp.salib_problem()["names"] == ["return_rate", "separation_rate",
                                             "pilot_rule"]
 
 
@@ -205,7 +205,7 @@ def test_sampled_designs_follow_the_seed(tmp_path, kind):
     options = {"lhs": "samples = 16", "sobol": "samples = 8",
                "morris": "trajectories = 4"}[kind]
     body = (f'kind = "{kind}"\n{options}\n[design.parameters]\n'
-            "matching_efficiency = { low = 0.05, high = 0.3 }\n"
+            "return_rate = { low = 0.05, high = 0.3 }\n"
             "labour_demand_elasticity = { low = 0.1, high = 0.6 }\n")
     a = load_experiment(experiment_file(tmp_path, body, name="a.toml"))
     b = load_experiment(experiment_file(tmp_path, body, name="b.toml"))
@@ -218,7 +218,7 @@ def test_sampled_designs_follow_the_seed(tmp_path, kind):
 
 
 def test_factor_maps_the_unit_interval_ends():
-    rate = Factor("matching_efficiency", low=0.1, high=0.3)
+    rate = Factor("return_rate", low=0.1, high=0.3)
     assert rate.from_unit(np.array([0.0, 0.5, 1.0])) == pytest.approx([0.1, 0.2, 0.3])
     count = Factor("pilot_villages", low=0, high=2)
     assert count.from_unit(np.array([0.0, 0.33, 0.34, 0.66, 0.67, 1.0])) == [0, 0, 1, 1, 2, 2]

@@ -48,6 +48,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -66,6 +67,7 @@ from ..core.errors import InputError, read_toml
 from ..core.parameters import PARAMETERS
 from ..core.scenario import Scenario, ScenarioError, load_scenario, month_index
 from ..sweeps.experiment import SHAPE_PARAMETERS
+from ..sweeps.files import write_atomically, write_netcdf
 from .emulate import Emulator, implausibility
 from .targets import Target, Targets, load_targets
 
@@ -703,11 +705,12 @@ class CalibrationResult:
         return str(self.dataset.attrs["diagnostics"])
 
     def save(self, path: str | Path) -> Path:
-        """Write the Dataset as NetCDF; returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.dataset.to_netcdf(path, engine="h5netcdf")
-        return path
+        """Write the Dataset as NetCDF (atomically: a failure keeps any previous file).
+
+        Raises:
+            OutputError: The file cannot be written (disk full, read-only, too large).
+        """
+        return write_netcdf(self.dataset, path)
 
 
 def calibrate(experiment: str | Path | CalibrationSpec, *, workers: int | None = None,
@@ -1390,14 +1393,15 @@ def update_scenario(path: str | Path, values: Mapping[str, float],
                  for n in missing if home[n] == section]
         lines[last[section] + 1:last[section] + 1] = extra
     text = "".join(lines)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    # Check the new text as a file of the same folder (its extends and district_data are
+    # relative to it) before it replaces the scenario.
+    check = path.with_name(f".{path.name}.check-{os.getpid()}{path.suffix}")
+    write_atomically(check, text.encode("utf-8"))
     try:
-        load_scenario(tmp)
-    except ScenarioError:
-        tmp.unlink()
-        raise
-    tmp.replace(path)
+        load_scenario(check)
+    finally:
+        check.unlink(missing_ok=True)
+    write_atomically(path, text.encode("utf-8"))
     return list(values)
 
 

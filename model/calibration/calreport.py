@@ -11,6 +11,7 @@ NetCDF file), so the report can be rebuilt without re-running the model::
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -22,6 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
+from ..sweeps.files import write_atomically
 from .calibrate import _fmt, held_out_rows, table_rows
 
 __all__ = ["plot_accepted", "plot_fit", "plot_waves", "write_report"]
@@ -148,12 +150,11 @@ def plot_accepted(ds: xr.Dataset, path: str | Path) -> Path:
 
 
 def _save(fig: plt.Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     # Fixed metadata keeps the PNG bytes the same for the same results.
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110, metadata={"Software": None})
     plt.close(fig)
-    return path
+    return write_atomically(path, png.getvalue())
 
 
 def write_report(ds: xr.Dataset, path: str | Path, figures: str | Path | None = None,
@@ -176,9 +177,7 @@ def write_report(ds: xr.Dataset, path: str | Path, figures: str | Path | None = 
             "waves": plot_waves(ds, figures / f"{stem}_waves.png"),
             "accepted": plot_accepted(ds, figures / f"{stem}_accepted.png")}
     rel = {k: Path(os.path.relpath(v, path.parent)).as_posix() for k, v in figs.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report_markdown(ds, rel, command=command), encoding="utf-8")
-    return path
+    return write_atomically(path, report_markdown(ds, rel, command=command).encode("utf-8"))
 
 
 def _held_out_detail(ds: xr.Dataset, tid: str, h: dict) -> list[str]:

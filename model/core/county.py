@@ -840,12 +840,30 @@ def run(scenario: Scenario | str | Path | None = None, *, seed: SeedLike = 0,
     Args:
         scenario: Scenario, path to a scenario file, or ``None`` for the defaults.
         seed: Seed of the run (``int`` or ``numpy.random.SeedSequence``).
-        until: Last month to simulate, ``YYYY-MM``; default the scenario's ``until``.
-        **overrides: Parameter values replacing the scenario's.
+        until: Last month to simulate, ``YYYY-MM``; default (``None``) the scenario's
+            ``until``.
+        **overrides: Parameter values replacing the scenario's; NumPy scalars
+            (``np.int64(3)``, ``np.bool_(True)``) count as the Python values they hold.
 
     Returns:
         The run's Dataset with dims ``time`` and ``village`` (and ``labour_state``).
+
+    Raises:
+        TypeError: ``seed`` is ``None`` or not an int or ``SeedSequence`` (a run must be
+            reproducible).
+        ScenarioError: A bad scenario, override or ``until`` (not a month string, or
+            outside the scenario's start .. 2030-12).
     """
+    # Imported here so that this function's changes stay inside it.
+    from .scenario import ScenarioError, _check_month
+
+    seed = as_seed_sequence(seed)
+    overrides = {k: v.item() if isinstance(v, np.generic) else v for k, v in overrides.items()}
+    if until is not None:
+        _check_month("<arguments>", "until", until)
     model = CountyModel(scenario, rng=seed, **overrides)
+    if until is not None and until < model.spec.start:
+        raise ScenarioError("<arguments>", "until", f"{until} is before the scenario's "
+                            f"start {model.spec.start}")
     model.run_until(until or model.spec.until)
     return model.dataset()

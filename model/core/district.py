@@ -25,7 +25,8 @@ from . import tables as T
 from .scenario import Scenario
 from .tables import MONTHS_PER_YEAR
 
-__all__ = ["District", "DistrictDataError", "build_district", "pilot_order", "select_pilots"]
+__all__ = ["District", "DistrictDataError", "build_district", "pilot_order",
+           "read_district_tables", "select_pilots"]
 
 # Pinyin names of the 12 township-level units (B4), used when the district has 12.
 LITONG_TOWNSHIPS = ("Jinji", "Jinyintan", "Gaozha", "Biandangou", "Shangqiao", "Gucheng",
@@ -37,7 +38,7 @@ _SCHEMA: dict[str, dict[str, str]] = {
                  "collective_income": "float", "branch_capacity": "unit",
                  "distance_km": "float"},
     "firms": {"firm": "str", "sector": "str", "location": "str", "employees": "int",
-              "productivity": "float"},
+              "productivity": "positive"},
     "cadres": {"cadre": "str", "post": "str", "tenure_years": "float",
                **{q: "unit" for q in T.CADRE_QUALITIES}},
 }
@@ -93,8 +94,7 @@ def build_district(scenario: Scenario) -> District:
         firms = _generate_firms(scenario, rng)
         cadres = _generate_cadres(scenario, rng)
     else:
-        villages, firms, cadres = (_read_csv(scenario.district_data, n)
-                                   for n in ("villages", "firms", "cadres"))
+        villages, firms, cadres = read_district_tables(scenario.district_data)
         _check_counts(scenario, villages, firms, cadres)
     order = pilot_order(villages, scenario.pilot_villages, scenario.pilot_rule, rng,
                         scenario.district_data)
@@ -268,15 +268,48 @@ def _generate_cadres(s: Scenario, rng: np.random.Generator) -> pd.DataFrame:
 # ------------------------------------------------------------------------------ loading
 
 
+# Numeric columns: the allowed range and the words for it. Upper ends keep a district
+# within what the model can hold in memory (the whole population is at most 5 million,
+# see district.population) and turn 1e19 or inf into an error, not an overflow.
+_RANGES: dict[str, tuple[float, float, bool, str]] = {
+    # kind: (low, high, whole numbers only, what is allowed)
+    "count": (1, 1_000_000, True, "a whole number in [1, 1000000]"),
+    "int": (0, 1_000_000, True, "a whole number in [0, 1000000]"),
+    "float": (0.0, 1e12, False, "a finite number in [0, 1e12]"),
+    "positive": (0.0, 1e6, False, "a finite number in (0, 1e6]"),
+    "unit": (0.0, 1.0, False, "a number in [0, 1]"),
+}
+# Totals over the rows: workers live in arrays, one entry per person.
+_TOTALS = {("villages", "workforce"): (1, 5_000_000), ("firms", "employees"): (0, 5_000_000)}
+_FLAGS = {"1": True, "0": False, "true": True, "false": False}
+
+
+def read_district_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                      pd.DataFrame]:
+    """Read and validate ``villages.csv``, ``firms.csv`` and ``cadres.csv`` of a folder.
+
+    Raises:
+        DistrictDataError: A file is missing or a value is invalid (the message names the
+            file, the row and the column, and what is allowed).
+    """
+    folder = Path(folder)
+    villages, firms, cadres = (_read_csv(folder, n) for n in ("villages", "firms", "cadres"))
+    return villages, firms, cadres
+
+
 def _read_csv(folder: Path, name: str) -> pd.DataFrame:
     path = folder / f"{name}.csv"
     if not path.is_file():
         raise DistrictDataError(f"{path}: file missing (a district folder needs "
                                 "villages.csv, firms.csv and cadres.csv)")
     try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DistrictDataError(f"{path}: cannot be read as CSV: {exc}") from None
+        # Every cell as text: IDs keep leading zeros ("001"), a blank cell stays blank
+        # (not NaN, not the name "nan"), and numbers are checked below.
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+            OSError) as exc:
+        problem = " ".join(str(exc).split())
+        raise DistrictDataError(f"{path}: cannot be read as CSV: {problem}") from None
     schema = _SCHEMA[name]
     missing = [c for c in schema if c not in frame.columns]
     if missing:
@@ -284,30 +317,43 @@ def _read_csv(folder: Path, name: str) -> pd.DataFrame:
                                 f"required: {', '.join(schema)}")
     if frame.empty:
         raise DistrictDataError(f"{path}: no rows")
+
+    def bad(col: str, mask: pd.Series | np.ndarray, want: str) -> DistrictDataError:
+        row = int(np.flatnonzero(np.asarray(mask))[0])
+        return DistrictDataError(f"{path}: row {row + 2}, column {col!r}: "
+                                 f"{frame[col].iloc[row]!r} is not {want}")
+
     for col, kind in schema.items():
         values = frame[col]
         if kind == "str":
-            frame[col] = values.astype(str)
+            blank = values.str.strip() == ""
+            if blank.any():
+                raise bad(col, blank, "a name (the cell is blank)")
             allowed = _CHOICES.get((name, col))
-            if allowed is not None and not frame[col].isin(allowed).all():
-                row = int(np.flatnonzero(~frame[col].isin(allowed).to_numpy())[0])
-                raise DistrictDataError(f"{path}: row {row + 2}, column {col!r}: "
-                                        f"{frame[col].iloc[row]!r} is not one of "
-                                        f"{', '.join(allowed)}")
+            if allowed is not None and not values.isin(allowed).all():
+                raise bad(col, ~values.isin(allowed), f"one of {', '.join(allowed)}")
             continue
-        numeric = pd.to_numeric(values, errors="coerce")
-        lo, hi = {"unit": (0.0, 1.0), "count": (1.0, np.inf)}.get(kind, (0.0, np.inf))
-        bad = numeric.isna() | (numeric < lo) | (numeric > hi)
-        if kind in ("int", "count"):
-            bad |= numeric.notna() & (numeric != np.round(numeric))
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            want = {"int": "a whole number >= 0", "count": "a whole number >= 1",
-                    "float": "a number >= 0",
-                    "unit": "a number in [0, 1]"}[kind]
-            raise DistrictDataError(f"{path}: row {row + 2}, column {col!r}: "
-                                    f"{values.iloc[row]!r} is not {want}")
-        frame[col] = numeric.astype(np.int64 if kind in ("int", "count") else float)
+        numeric = pd.to_numeric(values.str.strip(), errors="coerce").astype(float)
+        lo, hi, whole, want = _RANGES[kind]
+        wrong = ~np.isfinite(numeric) | (numeric < lo) | (numeric > hi)
+        if kind == "positive":
+            wrong |= numeric <= 0
+        if whole:
+            wrong |= np.isfinite(numeric) & (numeric != np.round(numeric))
+        if wrong.any():
+            raise bad(col, wrong, want)
+        frame[col] = numeric.astype(np.int64 if whole else float)
+        if (name, col) in _TOTALS:
+            low, high = _TOTALS[(name, col)]
+            total = int(frame[col].sum())
+            if not low <= total <= high:
+                raise DistrictDataError(f"{path}: column {col!r}: the rows sum to {total}; "
+                                        f"the district needs a total in [{low}, {high}]")
+    if name == "villages" and "pilot" in frame.columns:
+        flags = frame["pilot"].str.strip().str.lower()
+        if not flags.isin(list(_FLAGS)).all():
+            raise bad("pilot", ~flags.isin(list(_FLAGS)), "a pilot flag: 1/0 or true/false")
+        frame["pilot"] = flags.map(_FLAGS).astype(bool)
     key = next(iter(schema))
     if frame[key].duplicated().any():
         dup = frame[key][frame[key].duplicated()].iloc[0]

@@ -42,3 +42,8 @@ def read_toml(path: Path, error: type[InputError], what: str) -> tuple[str, dict
         return text, tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise error(path, "<syntax>", f"not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays or tables
+        raise error(path, "<syntax>", "not valid TOML here: arrays or tables nested too "
+                    "deeply") from None
+    except OSError as exc:
+        raise error(path, "<file>", f"cannot be read: {exc.strerror}") from None

@@ -37,13 +37,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, read_toml
 from .parameters import PARAMETERS, SECTIONS, Parameter
 
 __all__ = ["Scenario", "ScenarioError", "default_scenario", "load_scenario"]
 
 _TOP_LEVEL = ("name", "description", "extends", "start", "until", "district_data")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# A scenario's name becomes a file name (runs/<name>.nc): a name, never a path.
+_NAME = re.compile(r"^\w[\w.+-]{0,99}$")
+NAME_RULE = ("a name of 1 to 100 letters, digits, '_', '-', '+' or '.', starting with a "
+             "letter, digit or '_' (not a path)")
+# Longer extends chains are surely mistakes; the limit also keeps recursion shallow.
+MAX_EXTENDS = 32
 FIRST_MONTH = "2025-01"
 LAST_MONTH = "2030-12"
 # Schedules may reach back into the spin-up years the model runs before 2025.
@@ -53,6 +59,11 @@ _YEAR = re.compile(r"^\d{4}$")
 
 class ScenarioError(InputError):
     """A scenario file or override is invalid."""
+
+
+def is_name(value: object) -> bool:
+    """Whether ``value`` is a valid scenario or experiment name (see :data:`NAME_RULE`)."""
+    return isinstance(value, str) and _NAME.fullmatch(value) is not None
 
 
 def month_index(month: str) -> int:
@@ -256,6 +267,9 @@ class Scenario:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ScenarioError(name, "<syntax>", f"not valid TOML: {exc}") from None
+        except RecursionError:
+            raise ScenarioError(name, "<syntax>", "not valid TOML here: arrays or tables "
+                                "nested too deeply") from None
         if "extends" in data:
             raise ScenarioError(name, "extends", "not allowed in TOML text; load a file")
         scenario = _build(Path(name), data, _layer_defaults(), None)
@@ -296,10 +310,17 @@ def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
 
 
 def _load(path: Path, chain: tuple[Path, ...]) -> Scenario:
-    path = path.resolve()
+    where, key = (chain[-1], "extends") if chain else (path, "<file>")
+    try:
+        path = path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.12)
+        raise ScenarioError(where, key, f"cannot resolve {path}: {exc}") from None
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise ScenarioError(chain[-1], "extends", f"cyclic extends: {cycle}")
+    if len(chain) >= MAX_EXTENDS:
+        raise ScenarioError(where, key, f"extends chain longer than {MAX_EXTENDS} files; "
+                            "flatten it (countysim check prints a scenario resolved)")
     data = _read(path, chain)
     parent = data.get("extends")
     if parent is None:
@@ -317,10 +338,7 @@ def _read(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
         where = chain[-1] if chain else path
         key = "extends" if chain else "<file>"
         raise ScenarioError(where, key, f"scenario file {path} does not exist")
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ScenarioError(path, "<syntax>", f"not valid TOML: {exc}") from None
+    return read_toml(path, ScenarioError, "scenario")[1]
 
 
 def _layer_defaults() -> tuple[dict[str, Any], dict[str, str]]:
@@ -350,6 +368,8 @@ def _build(path: Path, data: Mapping[str, Any], base: tuple[dict, dict],
     for key in ("name", "description", "start", "until", "district_data"):
         if key in data and not isinstance(data[key], str):
             raise ScenarioError(path, key, "must be a string")
+    if "name" in data and not is_name(data["name"]):
+        raise ScenarioError(path, "name", f"{data['name']!r} is not {NAME_RULE}")
     start = data.get("start", parent.start if parent else FIRST_MONTH)
     until = data.get("until", parent.until if parent else "2025-12")
     _check_month(path, "start", start)
@@ -578,9 +598,12 @@ def _toml_schedule(schedule: Mapping[int, Any]) -> str:
 
 
 def _toml(value: Any) -> str:
-    """One TOML scalar; JSON string escapes are valid TOML basic-string escapes."""
+    """One TOML scalar; JSON string escapes are valid TOML basic-string escapes.
+
+    JSON leaves DEL (U+007F) as it is, but TOML forbids it in strings: escape it too.
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    return json.dumps(str(value), ensure_ascii=False)
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")

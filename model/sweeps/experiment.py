@@ -68,6 +68,8 @@ import hashlib
 import itertools
 import json
 import math
+import os
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,13 +81,15 @@ from ..core.parameters import PARAMETERS, Parameter
 from ..core.scenario import (
     FIRST_MONTH,
     LAST_MONTH,
+    NAME_RULE,
     Scenario,
     ScenarioError,
+    is_name,
     load_scenario,
     month_index,
 )
 
-__all__ = ["DESIGNS", "Experiment", "ExperimentError", "Factor", "load_experiment"]
+__all__ = ["DESIGNS", "Experiment", "ExperimentError", "Factor", "limit", "load_experiment"]
 
 DESIGNS = ("grid", "list", "lhs", "sobol", "morris", "scenarios")
 SAMPLED = ("lhs", "sobol", "morris")
@@ -102,6 +106,22 @@ _DESIGN_KEYS = {
 # Parameters that change the village dimension (names and number of villages): the runs
 # of one sweep share it, so these can only be fixed (in [overrides]), not varied.
 SHAPE_PARAMETERS = ("villages", "townships", "district_seed")
+# Size limits, checked before anything is drawn or run: a typo (samples = 2e9) should not
+# cost hours and all the memory. Each is raised with an environment variable.
+LIMITS = {"samples": ("COUNTYSIM_MAX_SAMPLES", 100_000),
+          "runs": ("COUNTYSIM_MAX_RUNS", 100_000)}
+
+
+def limit(what: str) -> int:
+    """The limit on ``"samples"`` or ``"runs"`` per sweep (environment, else default)."""
+    variable, default = LIMITS[what]
+    text = os.environ.get(variable, "")
+    try:
+        value = int(text) if text.strip() else default
+    except ValueError:
+        raise ExperimentError(f"${variable}", "<environment>", f"expected a whole number, "
+                              f"got {text!r}") from None
+    return value
 
 
 class ExperimentError(InputError):
@@ -249,6 +269,27 @@ class Experiment:
         text = json.dumps(self.definition(), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def input_files(self) -> list[Path]:
+        """Every file the runs read: scenario files (each ``extends`` chain) and CSVs.
+
+        The experiment file itself is not listed: what in it matters is in
+        :attr:`digest`.
+        """
+        files: list[Path] = []
+        for scenario in (*self.scenarios, self.base):
+            if scenario is None:
+                continue
+            path = scenario.path
+            while path is not None and path not in files:
+                files.append(path)
+                # The chain was validated when the scenario loaded.
+                parent = tomllib.loads(path.read_text(encoding="utf-8")).get("extends")
+                path = (path.parent / parent).resolve() if isinstance(parent, str) else None
+            if scenario.district_data is not None:
+                files += [scenario.district_data / f"{name}.csv"
+                          for name in ("villages", "firms", "cadres")]
+        return list(dict.fromkeys(files))
+
     def salib_problem(self) -> dict[str, Any] | None:
         """The SALib problem of a sampled design, in unit-hypercube coordinates."""
         if self.kind not in SAMPLED:
@@ -297,8 +338,12 @@ class _Loader:
                 raise self.error(key, "unknown top-level key" + (f" ({hint})" if hint else "")
                                  + "; allowed: " + ", ".join(_TOP_LEVEL))
         name = self._string("name", self.path.stem)
+        if "name" in data and not is_name(name):
+            raise self.error("name", f"{name!r} is not {NAME_RULE}")
         description = self._string("description", "")
         replicates = self._int("replicates", 1, minimum=1)
+        if replicates > limit("runs"):
+            raise self.error("replicates", self._too_many(replicates, "runs"))
         if "seed" not in data:
             raise self.error("seed", "missing: a sweep needs a root seed (an integer >= 0)")
         seed = self._int("seed", 0, minimum=0)
@@ -316,6 +361,9 @@ class _Loader:
                                  + ", ".join(_DESIGN_KEYS[kind]))
         overrides = self._overrides()
         if kind == "scenarios":
+            files = design.get("files")
+            if isinstance(files, list):
+                self._check_size(len(files), replicates, "design.files")
             if "scenario" in data:
                 raise self.error("scenario", "not used with design kind 'scenarios': each "
                                  "file in design.files is a sample; remove 'scenario'")
@@ -327,6 +375,11 @@ class _Loader:
         until = self._until(first)
         options = self._options(kind, design)
         factors = () if kind == "scenarios" else self._factors(kind, design, overrides, base)
+        if kind != "scenarios":
+            self._check_size(_design_size(kind, options, factors), replicates,
+                             "design.samples" if "samples" in options else
+                             "design.trajectories" if kind == "morris" else
+                             "design.parameters")
         samples, unit = self._samples(kind, options, factors, seed, scenarios)
         if kind in ("grid", "list"):
             self._check_samples(base, samples)
@@ -339,6 +392,20 @@ class _Loader:
                           self.path, self.text)
 
     # ------------------------------------------------------------------ top level
+
+    @staticmethod
+    def _too_many(n: int, what: str) -> str:
+        variable, _ = LIMITS[what]
+        return (f"{n:,} {what} exceed the limit of {limit(what):,} {what} per sweep; "
+                f"make the design smaller, or raise the limit with the environment "
+                f"variable {variable}")
+
+    def _check_size(self, n_samples: int, replicates: int, key: str) -> None:
+        if n_samples > limit("samples"):
+            raise self.error(key, self._too_many(n_samples, "samples"))
+        if n_samples * replicates > limit("runs"):
+            raise self.error(key, f"{n_samples:,} samples x {replicates:,} replicates: "
+                             + self._too_many(n_samples * replicates, "runs"))
 
     def _string(self, key: str, default: str) -> str:
         value = self.data.get(key, default)
@@ -371,7 +438,10 @@ class _Loader:
     def _scenario(self, key: str, file: Any, overrides: dict[str, Any]) -> Scenario:
         if not isinstance(file, str):
             raise self.error(key, f"expected a scenario file name (string), got {file!r}")
-        scenario_path = (self.path.parent / file).resolve()
+        try:
+            scenario_path = (self.path.parent / file).resolve()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+            raise self.error(key, f"cannot resolve {file!r}: {exc}") from None
         if not scenario_path.is_file():
             raise self.error(key, f"scenario file {scenario_path} does not exist")
         try:
@@ -485,13 +555,17 @@ class _Loader:
             if kind in SAMPLED:
                 factors.append(self._range_factor(key, name, spec, base))
             else:
-                factors.append(self._listed_factor(key, name, spec, base))
+                factors.append(self._listed_factor(kind, key, name, spec, base))
         if kind == "list":
             lengths = {f.name: len(f.values) for f in factors}
             if len(set(lengths.values())) > 1:
                 raise self.error("design.parameters", "kind = 'list' reads the lists "
                                  "column-wise, so they need equal lengths; got "
                                  + ", ".join(f"{k}: {n}" for k, n in lengths.items()))
+            points = list(zip(*(f.values for f in factors), strict=True))
+            _no_repeats(points, lambda i, first: self.error(
+                "design.parameters", f"point {i} {points[i]!r} repeats point {first}; each "
+                "point is one sample"))
         return tuple(factors)
 
     def _value(self, key: str, name: str, value: Any, base: Scenario) -> Any:
@@ -514,14 +588,15 @@ class _Loader:
             return float(value)
         return value
 
-    def _listed_factor(self, key: str, name: str, spec: Any, base: Scenario) -> Factor:
+    def _listed_factor(self, kind: str, key: str, name: str, spec: Any,
+                       base: Scenario) -> Factor:
         if not isinstance(spec, list) or not spec:
             raise self.error(key, "expected a non-empty list of values, e.g. "
                              f"{name} = [{_example(PARAMETERS[name])}]")
         values = tuple(self._value(f"{key}[{i}]", name, v, base) for i, v in enumerate(spec))
-        for i, v in enumerate(values):
-            if values.index(v) != i:
-                raise self.error(f"{key}[{i}]", f"{v!r} repeats {key}[{values.index(v)}]")
+        if kind == "grid":  # a list design's points are columns: a column may repeat
+            _no_repeats(values, lambda i, first: self.error(
+                f"{key}[{i}]", f"{values[i]!r} repeats {key}[{first}]"))
         return Factor(name, values=values)
 
     def _range_factor(self, key: str, name: str, spec: Any, base: Scenario) -> Factor:
@@ -575,6 +650,30 @@ class _Loader:
                 point = ", ".join(f"{k}={v!r}" for k, v in values.items())
                 raise self.error("design.parameters", f"sample {i} ({point}) is not a valid "
                                  f"scenario: {exc.key}: {exc.problem}") from None
+
+
+def _no_repeats(values: Any, error: Any) -> None:
+    """Raise ``error(i, first)`` for the first value equal to an earlier one."""
+    seen: dict[Any, int] = {}
+    for i, v in enumerate(values):
+        key = (type(v), v)  # 1 and True are different values here
+        if key in seen:
+            raise error(i, seen[key])
+        seen[key] = i
+
+
+def _design_size(kind: str, options: dict[str, Any], factors: tuple[Factor, ...]) -> int:
+    """Number of samples a design will have, computed before anything is drawn."""
+    d = len(factors)
+    if kind == "grid":
+        return math.prod(len(f.values) for f in factors)
+    if kind == "list":
+        return len(factors[0].values)
+    if kind == "lhs":
+        return options["samples"]
+    if kind == "sobol":
+        return options["samples"] * ((2 * d + 2) if options["second_order"] else (d + 2))
+    return options["trajectories"] * (d + 1)  # morris
 
 
 def draw_unit_samples(kind: str, options: dict[str, Any], n_factors: int,

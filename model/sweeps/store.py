@@ -25,6 +25,16 @@ whose status is still ``pending`` and rewrites its chunks, which are a determini
 function of the run's scenario and seed, so the finished store is identical, file by
 file, to one written without interruption.
 
+Integrity. Every chunk is compressed with zstd *with its checksum*, and every chunk of a
+finished run is written even when it holds only fill values, so a run marked done whose
+chunk is missing, truncated or altered is detected (:mod:`countysim.sweeps.integrity`)
+and run again on resume. Only one sweep writes a store at a time (a file lock beside it).
+
+Provenance. The store records the digest of every input file (the scenario files of each
+``extends`` chain and the district CSVs) and of the installed countysim code; resuming
+with other inputs or other code is refused unless forced, and a forced resume records
+which runs came from which inputs (``origin`` and ``attrs["origins"]``).
+
 Missing values. Runs that are pending or failed have no chunks; reading gives the fill
 value, which is declared as ``_FillValue`` (NaN for floats, the smallest integer for
 integers), so xarray shows them as NaN and integer variables read as floats.
@@ -34,13 +44,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import uuid
-import warnings
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -51,16 +61,29 @@ import pandas as pd
 import xarray as xr
 
 from ..core import __version__
+from .files import check_output_path, write_netcdf
 
 if TYPE_CHECKING:
     from .experiment import Experiment
 
-__all__ = ["DONE", "FAILED", "PENDING", "RunWriter", "StoreError", "create_store", "export",
-           "open_results", "provenance", "read_status"]
+__all__ = ["DONE", "FAILED", "PENDING", "RunWriter", "StoreError", "code_digest",
+           "create_store", "export", "input_digests", "open_results", "provenance",
+           "read_status"]
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
 RUN_DIMS = ("sample", "replicate")
 _PACKAGES = ("numpy", "pandas", "scipy", "xarray", "zarr", "mesa", "SALib")
+# Version of the store's layout rules: 2 adds chunk checksums, chunks written even when
+# they hold only fill values, the list of arrays, input and code digests and origins.
+STORE_FORMAT = 2
+ORIGIN = "origin"
+
+
+def checksummed() -> tuple[Any, ...]:
+    """The chunk compressor of every array: zstd (level 0, the default) with checksum."""
+    from zarr.codecs import ZstdCodec
+
+    return (ZstdCodec(level=0, checksum=True),)
 
 
 class StoreError(ValueError):
@@ -83,7 +106,35 @@ def provenance() -> dict[str, str]:
             versions[name] = version(name)
         except PackageNotFoundError:
             versions[name] = "not installed"
-    return {"versions": json.dumps(versions, sort_keys=True), "git_commit": _git_commit()}
+    return {"versions": json.dumps(versions, sort_keys=True), "git_commit": _git_commit(),
+            "code_digest": code_digest()}
+
+
+@functools.cache
+def code_digest() -> str:
+    """SHA-256 of the installed countysim code: every ``.py`` file, by path and content.
+
+    Unlike the git commit it sees uncommitted changes and works outside a checkout, so a
+    resumed store can tell whether its runs came from the same model code.
+    """
+    package = Path(__file__).resolve().parents[1]
+    sha = hashlib.sha256()
+    for file in sorted(package.rglob("*.py")):
+        sha.update(file.relative_to(package).as_posix().encode() + b"\0")
+        sha.update(hashlib.sha256(file.read_bytes()).digest())
+    return sha.hexdigest()
+
+
+def input_digests(experiment: Experiment) -> dict[str, str]:
+    """SHA-256 of the contents of every input file of an experiment, by file.
+
+    Covers the scenario files of every ``extends`` chain and the district CSV files (see
+    :meth:`Experiment.input_files`), named relative to the experiment's folder so that a
+    project moved elsewhere keeps its digests.
+    """
+    root = experiment.path.parent if experiment.path else Path.cwd()
+    return {Path(os.path.relpath(f, root)).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in experiment.input_files()}
 
 
 def _git_commit() -> str:
@@ -164,8 +215,8 @@ def create_store(path: str | Path, experiment: Experiment, template: xr.Dataset,
     per_sample = [c for c in template.coords
                   if c not in template.dims and "time" not in template[c].dims]
     clash = {*run_vars, *per_sample, *index} & {*experiment.varied, *RUN_DIMS, "status",
-                                                "error", "scenario_hash", "design_unit",
-                                                "parameter", "seed_spawn_key"}
+                                                "error", ORIGIN, "scenario_hash",
+                                                "design_unit", "parameter", "seed_spawn_key"}
     if clash:
         raise StoreError(f"sweep names collide with run variables: {sorted(clash)}")
 
@@ -191,23 +242,44 @@ def create_store(path: str | Path, experiment: Experiment, template: xr.Dataset,
                            {"long_name": f"status of the run: {PENDING}, {DONE} or {FAILED}"})
     data_vars["error"] = (RUN_DIMS, np.full((1, 1), "", dtype=object),
                           {"long_name": "error raised by the run (empty unless failed)"})
+    data_vars[ORIGIN] = (RUN_DIMS, np.zeros((1, 1), dtype=np.int16),
+                         {"long_name": "inputs and code the run came from: an index into "
+                          "attrs['origins'] (0 = those that created the store)"})
     encoding["status"] = {"chunks": (1, 1), "fill_value": PENDING}
     encoding["error"] = {"chunks": (1, 1)}
+    encoding[ORIGIN] = {"chunks": (1, 1)}
     runs = xr.Dataset(data_vars, coords=coords)
+    for enc in encoding.values():
+        enc["compressors"] = checksummed()
 
-    # Step 2: the design, seeds and provenance at full size.
+    # Step 2: the design, seeds and provenance at full size. Every chunk is written, even
+    # one holding only fill values, so a missing chunk always means damage.
     design = _design_dataset(experiment, scenario_hashes)
     design.attrs = _attributes(experiment, run_vars, per_sample)
+    design_encoding = {name: {"compressors": checksummed()} for name in design.variables
+                       if name not in runs.variables}
 
     tmp = path.with_name(f".{path.name}.creating-{uuid.uuid4().hex[:12]}")
     try:
         runs.to_zarr(tmp, mode="w-", encoding=encoding, zarr_format=3, consolidated=False)
         _grow(tmp, S, R)
-        design.to_zarr(tmp, mode="a", zarr_format=3, consolidated=False)
+        design.to_zarr(tmp, mode="a", zarr_format=3, consolidated=False,
+                       encoding=design_encoding, write_empty_chunks=True)
+        _record_arrays(tmp)
         tmp.rename(path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _record_arrays(path: Path) -> None:
+    """Add the names of all arrays to ``sweep_layout``: a vanished array is then noticed."""
+    import zarr
+
+    group = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    layout = json.loads(group.attrs["sweep_layout"])
+    layout["arrays"] = sorted(name for name, _ in group.arrays())
+    group.attrs["sweep_layout"] = json.dumps(layout)
 
 
 def remove_unfinished_creations(path: str | Path) -> None:
@@ -288,8 +360,11 @@ def _attributes(experiment: Experiment, run_vars: list[str],
                        "sample (common random numbers); a sampled design is drawn from "
                        "default_rng(SeedSequence(seed_entropy))",
         "sweep_layout": json.dumps({"run": run_vars, "per_sample": per_sample}),
+        "store_format": STORE_FORMAT,
         **provenance(),
     }
+    attrs["inputs"] = json.dumps(input_digests(experiment), sort_keys=True)
+    attrs["origins"] = json.dumps([origin_record(attrs)])
     if experiment.kind == "scenarios":
         attrs["scenarios_toml"] = json.dumps(
             {s.name: s.to_toml() for s in experiment.scenarios}, ensure_ascii=False)
@@ -319,15 +394,59 @@ def _group_attrs(path: Path) -> dict[str, Any]:
     return attrs
 
 
-def check_resumable(path: str | Path, experiment: Experiment) -> None:
-    """Check that a store was created for this experiment, and remove stray temp files.
+def origin_record(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run's results depend on besides the experiment: input files and code."""
+    return {"inputs": json.loads(attrs.get("inputs", "null")),
+            "code_digest": attrs.get("code_digest"),
+            "countysim_version": attrs.get("countysim_version"),
+            "git_commit": attrs.get("git_commit")}
 
-    A store written by another countysim version or commit is resumed with a warning:
-    runs written by different code need not match.
+
+def _same_origin(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    # The git commit is informational: a commit that changes no code changes nothing.
+    return all(a.get(k) == b.get(k) for k in ("inputs", "code_digest", "countysim_version"))
+
+
+def _differences(was: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    if was.get("inputs") is None or was.get("code_digest") is None:
+        return ["the store was written by a countysim without input and code digests"]
+    out = []
+    before, after = was["inputs"], now["inputs"]
+    for name in sorted(before.keys() | after.keys()):
+        if name not in after:
+            out.append(f"{name} is no longer an input")
+        elif name not in before:
+            out.append(f"{name} is a new input")
+        elif before[name] != after[name]:
+            out.append(f"{name} changed")
+    if was["countysim_version"] != now["countysim_version"]:
+        out.append(f"countysim {was['countysim_version']} is now {now['countysim_version']}")
+    if was["code_digest"] != now["code_digest"]:
+        out.append(f"the countysim code changed (commit {was.get('git_commit')}, now "
+                   f"{now.get('git_commit')})")
+    return out
+
+
+def check_resumable(path: str | Path, experiment: Experiment, *,
+                    force_mixed: bool = False) -> int:
+    """Check that a store may be resumed with this experiment, its inputs and this code.
+
+    Args:
+        path: The store.
+        experiment: The experiment to resume with.
+        force_mixed: Accept other input files or code than the store's first runs came
+            from; the new origin is appended to ``attrs["origins"]`` and the runs written
+            now are labelled with it in the ``origin`` variable.
+
+    Returns:
+        The index in ``attrs["origins"]`` of what this session's runs come from.
 
     Raises:
-        StoreError: Not a sweep store, or a store of a different experiment.
+        StoreError: Not a sweep store, a store of a different experiment, or (without
+            ``force_mixed``) one written from other input files or other code.
     """
+    import zarr
+
     path = Path(path)
     attrs = _group_attrs(path)
     if attrs["experiment_hash"] != experiment.digest:
@@ -336,25 +455,68 @@ def check_resumable(path: str | Path, experiment: Experiment) -> None:
                          f"{attrs['experiment_hash'][:12]}; this one is "
                          f"{experiment.digest[:12]}): resume with the experiment that "
                          "created it, or write to a new store")
-    now = provenance()
-    for key, label in (("countysim_version", "countysim version"), ("git_commit", "commit")):
-        was = attrs.get(key)
-        current = __version__ if key == "countysim_version" else now["git_commit"]
-        if was != current and "unknown" not in (was, current):
-            warnings.warn(f"{path} was started with {label} {was}; resuming with {current}. "
-                          "Runs written by different code may not be comparable.",
-                          RuntimeWarning, stacklevel=3)
-    # A process killed while zarr wrote a chunk leaves its temporary file behind.
-    for stray in path.rglob("*.partial"):
-        stray.unlink(missing_ok=True)
+    now = origin_record({**provenance(), "countysim_version": __version__,
+                         "inputs": json.dumps(input_digests(experiment), sort_keys=True)})
+    origins = json.loads(attrs.get("origins", "null")) or [origin_record(attrs)]
+    for index, origin in enumerate(origins):
+        if _same_origin(origin, now) and (index == 0 or force_mixed):
+            return index
+    if not force_mixed:
+        diffs = _differences(origins[0], now)
+        raise StoreError(f"{path} was written from other inputs or code ("
+                         + "; ".join(diffs[:4]) + (f"; {len(diffs) - 4} more" if len(diffs) > 4
+                                                   else "")
+                         + "): resuming would mix runs of both in one store; resume with "
+                         "the same inputs and code, write to a new store, or pass "
+                         "--force-mixed (force_mixed=True) to mix them, recording which "
+                         "runs came from what")
+    if len(origins) >= np.iinfo(np.int16).max:
+        raise StoreError(f"{path} already mixes {len(origins)} origins; write a new store")
+    origins.append(now)
+    group = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    group.attrs["origins"] = json.dumps(origins)
+    return len(origins) - 1
 
 
 def read_status(path: str | Path) -> np.ndarray:
-    """The status of every run, an array of ``"pending"``/``"done"``/``"failed"``."""
+    """The status of every run, an array of ``"pending"``/``"done"``/``"failed"``.
+
+    A status chunk that cannot be read (damaged) or holds another value counts as
+    ``"pending"``: the run is then simply run again.
+    """
+    return read_status_checked(path)[0]
+
+
+def read_status_checked(path: str | Path) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The status of every run and the runs whose status chunk could not be read.
+
+    Raises:
+        StoreError: The ``status`` array itself (its metadata) is missing or unreadable.
+    """
     import zarr
 
-    array = zarr.open_array(str(Path(path) / "status"), mode="r", zarr_format=3)
-    return np.asarray(array[...], dtype=object)
+    try:
+        # Pending runs have no status chunk: they read as the fill value, "pending".
+        with zarr.config.set({"array.read_missing_chunks": True}):
+            array = zarr.open_array(str(Path(path) / "status"), mode="r", zarr_format=3)
+    except Exception as exc:  # missing or corrupt metadata: any error means unreadable
+        raise StoreError(f"{path}: the status array is missing or damaged ({exc}); "
+                         "resume the sweep to repair it") from None
+    damaged: list[tuple[int, int]] = []
+    try:
+        status = np.asarray(array[...], dtype=object)
+    except Exception:  # one damaged chunk spoils the bulk read: read them one by one
+        status = np.full(array.shape, PENDING, dtype=object)
+        for i, r in np.ndindex(*array.shape):
+            try:
+                status[i, r] = array[i, r]
+            except Exception:
+                damaged.append((i, r))
+    valid = np.isin(status.astype(str), [PENDING, DONE, FAILED])
+    for i, r in np.argwhere(~valid):
+        damaged.append((int(i), int(r)))
+    status[~valid] = PENDING
+    return status, sorted(set(damaged))
 
 
 def open_results(store: str | Path, chunks: Any = None) -> xr.Dataset:
@@ -394,16 +556,20 @@ def export(store: str | Path, out: str | Path) -> Path:
 
     Args:
         store: The sweep's store.
-        out: The NetCDF file to write (parent folders are created).
+        out: The NetCDF file to write (parent folders are created). It is written to a
+            temporary file renamed into place, so a failure leaves any previous file.
 
     Returns:
         The path written.
+
+    Raises:
+        StoreError: ``store`` is not a sweep store.
+        OutputError: ``out`` is inside a Zarr store or a folder, or cannot be written
+            (disk full, read-only, too large).
     """
-    out = Path(out)
+    out = check_output_path(out, "out")
     ds = open_results(store)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ds.to_netcdf(out, engine="h5netcdf")
-    return out
+    return write_netcdf(ds.load(), out)
 
 
 # ---------------------------------------------------------------------------- writing
@@ -419,13 +585,16 @@ class RunWriter:
     """Writes finished runs into an existing store (used by the sweep's parent process).
 
     Each run's chunks are written concurrently, then its ``status``, so that a run is
-    marked done only when its data are on disk.
+    marked done only when its data are on disk. Every chunk is written, even one holding
+    only fill values, so that a missing chunk of a finished run always means damage.
 
     Args:
         path: The store created by :func:`create_store`.
+        origin: Index in ``attrs["origins"]`` of this session's inputs and code (see
+            :func:`check_resumable`); written per run once a store mixes origins.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, origin: int = 0) -> None:
         import zarr
         import zarr.api.asynchronous as za
         import zarr.core.codec_pipeline as pipelines
@@ -435,13 +604,18 @@ class RunWriter:
         layout = json.loads(attrs["sweep_layout"])
         self.run_vars: list[str] = layout["run"]
         self.per_sample: list[str] = layout["per_sample"]
+        self.origin = origin
+        # Label runs only in a store that mixes origins: a plain store has no origin chunks.
+        mixed = len(json.loads(attrs.get("origins", "[]"))) > 1
         # A private event loop: zarr's async API writes a run's chunks concurrently,
         # about twice as fast as one synchronous write per array.
         self._loop = asyncio.new_event_loop()
         self._written: dict[int, dict[str, np.ndarray]] = {}
         names = [*self.run_vars, *self.per_sample, "status", "error"]
+        if mixed and (self.path / ORIGIN / "zarr.json").is_file():  # not in format-1 stores
+            names.append(ORIGIN)
         fast = _FAST_PIPELINE if hasattr(pipelines, "FusedCodecPipeline") else {}
-        with zarr.config.set(fast):
+        with zarr.config.set({**fast, "array.write_empty_chunks": True}):
             group = self._loop.run_until_complete(
                 za.open_group(store=str(self.path), mode="r+", zarr_format=3))
             self._arrays = {n: self._loop.run_until_complete(group.getitem(n)) for n in names}
@@ -451,9 +625,15 @@ class RunWriter:
             self._index = {d: ds[d].values for d in sorted(run_dims)}
 
     def close(self) -> None:
-        """Release the writer's event loop."""
-        if not self._loop.is_closed():
-            self._loop.close()
+        """Release the writer's event loop (finishing writes cut short by an exception)."""
+        if self._loop.is_closed():
+            return
+        left = asyncio.all_tasks(self._loop)
+        for task in left:
+            task.cancel()
+        if left:  # else asyncio prints each one's traceback when it is collected
+            self._loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+        self._loop.close()
 
     def __enter__(self) -> RunWriter:
         return self
@@ -498,6 +678,8 @@ class RunWriter:
                                          if ds[n].dtype.kind in "UT" else ds[n].values)
                        for n in self.per_sample]
         writes.append(arrays["error"].setitem(key, ""))
+        if ORIGIN in arrays:
+            writes.append(arrays[ORIGIN].setitem(key, self.origin))
         self._run(*writes)
         self._written[sample] = {n: np.asarray(ds[n].values) for n in self.per_sample}
         self._run(arrays["status"].setitem(key, DONE))
@@ -505,7 +687,10 @@ class RunWriter:
     def write_failed(self, sample: int, replicate: int, error: str) -> None:
         """Record a failed run: its error text, then its status."""
         key = (sample, replicate)
-        self._run(self._arrays["error"].setitem(key, error))
+        writes = [self._arrays["error"].setitem(key, error)]
+        if ORIGIN in self._arrays:
+            writes.append(self._arrays[ORIGIN].setitem(key, self.origin))
+        self._run(*writes)
         self._run(self._arrays["status"].setitem(key, FAILED))
 
     def _run(self, *coroutines: Any) -> None:

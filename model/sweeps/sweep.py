@@ -24,8 +24,12 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import shutil
+import signal
+import threading
 import time
 import traceback
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,8 +40,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..core import county
+from ..core.district import read_district_tables
 from ..core.scenario import Scenario, ScenarioError
 from .experiment import Experiment, load_experiment
+from .integrity import StoreCheck, check_store, restore_arrays, store_lock
 from .store import (
     DONE,
     FAILED,
@@ -51,12 +57,91 @@ from .store import (
     summarise,
 )
 
-__all__ = ["RunResult", "RunTask", "SerialExecutor", "SweepError", "SweepSummary",
+__all__ = ["RunResult", "RunTask", "SerialExecutor", "Stopped", "SweepError", "SweepSummary",
            "execute_run", "replicate_seed", "sweep"]
 
 
 class SweepError(RuntimeError):
     """A sweep could not go on (for example its worker processes died)."""
+
+
+class Stopped(KeyboardInterrupt):
+    """A sweep stopped by SIGTERM or SIGHUP, handled like Ctrl-C.
+
+    Attributes:
+        signum: The signal's number (the command line exits with ``128 + signum``).
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                      if hasattr(signal, name))
+
+
+class _Signals:
+    """SIGINT, SIGTERM and SIGHUP as exceptions, held back while a run is being written.
+
+    A run's chunks are written concurrently on an event loop; an exception raised in the
+    middle would leave its tasks dangling (and print their tracebacks at exit). So a
+    signal that arrives during :meth:`deferred` is raised when the write is done (some
+    tens of milliseconds later), and the run's writes finish first.
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: int | None = None
+
+    def handle(self, signum: int, frame: object) -> None:
+        if self.depth:
+            self.pending = signum
+            return
+        self.raise_for(signum)
+
+    @staticmethod
+    def raise_for(signum: int) -> None:
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Stopped(signum)
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Hold signals back for the duration of the block."""
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if not self.depth and self.pending is not None:
+                signum, self.pending = self.pending, None
+                self.raise_for(signum)
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[_Signals]:
+    """Turn SIGTERM and SIGHUP into :class:`Stopped` (a KeyboardInterrupt), like Ctrl-C.
+
+    Ctrl-C (SIGINT) keeps raising KeyboardInterrupt; all three are held back while a run
+    is being written (see :class:`_Signals`). Only signals left at their default action
+    are taken over (``nohup`` ignores SIGHUP; an application's own handler stays), and
+    only in the main thread, where Python runs signal handlers.
+    """
+    signals = _Signals()
+    if threading.current_thread() is not threading.main_thread():
+        yield signals
+        return
+    previous = {}
+    for sig in (signal.SIGINT, *_STOP_SIGNALS):
+        default = signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
+        if signal.getsignal(sig) is default:
+            previous[sig] = signal.signal(sig, signals.handle)
+    try:
+        yield signals
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def replicate_seed(root: int, replicate: int) -> np.random.SeedSequence:
@@ -172,6 +257,10 @@ class SweepSummary:
         pending: Runs not run (only when the sweep stopped early).
         ran: Runs executed by this call.
         seconds: Wall time of this call.
+        damaged: Runs marked finished whose data were missing or unreadable when the
+            store was resumed; they were run again (and are counted in ``ran``).
+        restored: Arrays whose metadata or design data were missing or damaged when the
+            store was resumed, restored from a freshly made layout.
     """
 
     store: Path
@@ -181,18 +270,30 @@ class SweepSummary:
     pending: int
     ran: int = 0
     seconds: float = field(default=0.0, repr=False)
+    damaged: int = 0
+    restored: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         text = (f"{self.store}: {self.done} of {self.runs} runs done, {self.failed} failed")
         if self.pending:
             text += f", {self.pending} pending"
-        return text + f"; {self.ran} ran in {self.seconds:.1f} s"
+        text += f"; {self.ran} ran in {self.seconds:.1f} s"
+        repairs = []
+        if self.restored:
+            repairs.append(f"{len(self.restored)} damaged arrays restored: "
+                           + ", ".join(self.restored[:5]) + (", ..." if len(self.restored) > 5
+                                                              else ""))
+        if self.damaged:
+            repairs.append(f"{self.damaged} finished runs were missing or damaged in the "
+                           "store and ran again")
+        return text + (f" ({'; '.join(repairs)})" if repairs else "")
 
 
 def sweep(experiment: Experiment | str | Path, store: str | Path, *,
           workers: int | None = None, executor: cf.Executor | None = None,
           dask: bool | str | None = None, resume: bool = False, retry_failed: bool = False,
-          progress: bool = True, window: int | None = None) -> SweepSummary:
+          force_mixed: bool = False, progress: bool = True,
+          window: int | None = None) -> SweepSummary:
     """Run every sample x replicate of an experiment into a Zarr store.
 
     Args:
@@ -205,52 +306,104 @@ def sweep(experiment: Experiment | str | Path, store: str | Path, *,
         dask: ``True`` for a local ``dask.distributed`` cluster, or a scheduler address
             such as ``"tcp://10.0.0.5:8786"``.
         resume: Continue a store left by an interrupted sweep: runs already done (or
-            failed) are kept, the others run. Without it, an existing store is an error.
-        retry_failed: When resuming, run the failed runs again too.
+            failed) are kept, the others run. Every finished run is checked first; those
+            missing or damaged run again. Without it, an existing store is an error.
+        retry_failed: When resuming, run the failed runs again too (needs ``resume``).
+        force_mixed: When resuming a store written from other input files or other code,
+            go on anyway and record which runs came from what (needs ``resume``).
         progress: Show a progress bar (runs done, failures, ETA) on stderr.
-        window: Maximum runs in flight; default twice the number of workers.
+        window: Maximum runs in flight (an integer >= 1); default twice the number of
+            workers.
 
     Returns:
         The counts of done, failed and pending runs.
 
     Raises:
         ExperimentError: The experiment file is invalid.
-        StoreError: The store exists (without ``resume``) or belongs to another experiment.
+        DistrictDataError: The district CSV files are invalid.
+        StoreError: The store exists (without ``resume``), is being written by another
+            sweep, belongs to another experiment, or (without ``force_mixed``) was
+            written from other inputs or code.
         SweepError: The workers died; the store keeps every run finished before.
-        ValueError: Conflicting executor options.
+        Stopped: SIGTERM or SIGHUP arrived (a KeyboardInterrupt, like Ctrl-C); workers
+            are ended and the runs in flight stay pending.
+        ValueError: Conflicting or invalid options.
     """
     started = time.perf_counter()
     if executor is not None and (workers is not None or dask not in (None, False)):
         raise ValueError("pass either executor= or workers=/dask=, not both")
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    for name, value in (("workers", workers), ("window", window)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < 1):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    for name, value in (("retry_failed", retry_failed), ("force_mixed", force_mixed)):
+        if value and not resume:
+            raise ValueError(f"{name}=True needs resume=True: it applies to an existing "
+                             "store only")
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    for folder in {s.district_data for s in (*exp.scenarios, exp.base) if s is not None}:
+        if folder is not None:
+            read_district_tables(folder)  # bad CSVs: one clear error before any work
     path = Path(store)
-    if path.exists():
-        if not resume:
-            raise StoreError(f"{path} already exists: resume it (--resume, resume=True) or "
-                             "write to another store")
-        check_resumable(path, exp)
-    else:
-        if resume:
-            remove_unfinished_creations(path)
-        template, hashes = _template(exp)
-        create_store(path, exp, template, hashes)
-    status = read_status(path)
-    wanted = (status == PENDING) | ((status == FAILED) if retry_failed else False)
-    todo = [(int(i), int(r)) for i, r in np.argwhere(wanted)]  # sample-major order
-    counts = summarise(status)
-    kept_failures = 0 if retry_failed else counts[FAILED]
-    ran = 0
-    if todo:  # a finished store needs no workers (nor a Dask cluster started for it)
-        with RunWriter(path) as writer, _executor(workers, executor, dask) as (pool, slots):
-            limit = window or max(2, 2 * slots)
-            for _ in _drive(exp, todo, pool, limit, writer, progress, counts[DONE],
-                            kept_failures):
-                ran += 1
-    final = summarise(read_status(path))
+    with _stop_on_signals() as signals, store_lock(path):
+        origin, check, restored = _open_store(exp, path, resume, force_mixed)
+        status = read_status(path) if check is None else check.status.copy()
+        damaged = sorted({*check.damaged, *check.status_damaged}) if check else []
+        for i, r in damaged:
+            status[i, r] = PENDING  # run again
+        wanted = (status == PENDING) | ((status == FAILED) if retry_failed else False)
+        todo = [(int(i), int(r)) for i, r in np.argwhere(wanted)]  # sample-major order
+        counts = summarise(status)
+        kept_failures = 0 if retry_failed else counts[FAILED]
+        ran = 0
+        if todo:  # a finished store needs no workers (nor a Dask cluster started for it)
+            with (RunWriter(path, origin) as writer,
+                  _executor(workers, executor, dask) as (pool, slots)):
+                limit = window or max(2, 2 * slots)
+                for _ in _drive(exp, todo, pool, limit, writer, progress, counts[DONE],
+                                kept_failures, signals):
+                    ran += 1
+        final = summarise(read_status(path))
     return SweepSummary(path, exp.n_runs, final[DONE], final[FAILED], final[PENDING], ran,
-                        time.perf_counter() - started)
+                        time.perf_counter() - started, len(damaged), restored)
+
+
+def _open_store(exp: Experiment, path: Path, resume: bool, force_mixed: bool
+                ) -> tuple[int, StoreCheck | None, tuple[str, ...]]:
+    """Create the store, or check it for a resume and repair its layout (under the lock).
+
+    Returns:
+        The origin index of this session's runs; for a resumed store, what the check of
+        its finished runs found (``None`` for a new store); the arrays restored.
+    """
+    # Under the lock no other process creates, resumes or cleans this store: leftovers of
+    # a killed process (a half-made layout, zarr's temporary chunk files) are stale.
+    remove_unfinished_creations(path)
+    if not path.exists():
+        create_store(path, exp, *_template(exp))
+        return 0, None, ()
+    if not resume:
+        raise StoreError(f"{path} already exists: resume it (--resume, resume=True) or "
+                         "write to another store")
+    origin = check_resumable(path, exp, force_mixed=force_mixed)
+    for stray in path.rglob("*.partial"):
+        stray.unlink(missing_ok=True)
+    check = check_store(path)
+    restored = tuple(sorted(check.broken_arrays))
+    if restored:
+        # Metadata or design arrays vanished or changed: take them from a fresh layout
+        # of the same experiment (the same bytes), then look again.
+        fresh = path.with_name(f".{path.name}.creating-{uuid.uuid4().hex[:12]}")
+        try:
+            create_store(fresh, exp, *_template(exp))
+            restore_arrays(path, fresh, list(restored))
+        finally:
+            shutil.rmtree(fresh, ignore_errors=True)
+        check = check_store(path)
+        if check.broken_arrays:
+            raise StoreError(f"{path}: arrays {sorted(check.broken_arrays)} cannot be "
+                             "repaired from the experiment; write to a new store")
+    return origin, check, restored
 
 
 def _template(exp: Experiment) -> tuple[Any, list[str]]:
@@ -300,13 +453,52 @@ def _executor(workers: int | None, executor: cf.Executor | None,
     if n == 1:
         yield SerialExecutor(), 1
         return
-    pool = cf.ProcessPoolExecutor(n, mp_context=_process_context())
+    pool = cf.ProcessPoolExecutor(n, mp_context=_process_context(),
+                                  initializer=_watch_parent, initargs=(os.getpid(),))
     try:
         yield pool, n
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        _terminate(pool)
         raise
     pool.shutdown(wait=True)
+
+
+def _terminate(pool: cf.ProcessPoolExecutor) -> None:
+    """End a pool's workers now (a worker would otherwise finish its run first).
+
+    ``_processes`` is private, but the only handle on the workers the pool offers.
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.join(timeout=10)
+
+
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: end the worker when the sweep's process is gone.
+
+    A parent killed with SIGKILL (or by ``subprocess.run(..., timeout=)``) cannot end its
+    workers. The fork server exits when the parent does, so a worker's own parent
+    process changes (or, without a fork server, the parent is gone): either way the
+    worker exits instead of living on.
+    """
+    start_ppid = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # exists, owned by someone else: pid reused
+                os._exit(1)
+            if os.getppid() != start_ppid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="countysim-watch-parent", daemon=True).start()
 
 
 def _process_context() -> multiprocessing.context.BaseContext:
@@ -354,7 +546,8 @@ def _dask_executor(workers: int | None, address: bool | str) -> Iterator[tuple[A
 
 
 def _drive(exp: Experiment, todo: list[tuple[int, int]], executor: cf.Executor, window: int,
-           writer: Any, progress: bool, done: int, failed: int) -> Iterator[str]:
+           writer: Any, progress: bool, done: int, failed: int,
+           signals: _Signals | None = None) -> Iterator[str]:
     """Submit runs with at most ``window`` in flight; write each as it finishes.
 
     Yields:
@@ -377,7 +570,13 @@ def _drive(exp: Experiment, todo: list[tuple[int, int]], executor: cf.Executor, 
                              f"{exc.problem}")
         return cached[1]
 
+    signals = signals or _Signals()
+
     def record(i: int, r: int, result: RunResult) -> str:
+        with signals.deferred():  # a run is written whole or not at all
+            return write(i, r, result)
+
+    def write(i: int, r: int, result: RunResult) -> str:
         nonlocal failed
         outcome = FAILED
         if result.dataset is not None:

@@ -1,0 +1,482 @@
+"""Nothing lost, nothing mixed: the store's lock, provenance, checks, signals, atomic files.
+
+Real processes where it matters: a second ``countysim sweep`` on a store that another
+process holds is refused and changes nothing; sweeps killed (SIGKILL) at seeded random
+moments resume to a store identical, file by file, to an unbroken one; SIGTERM and SIGHUP
+stop a sweep with one line and no worker left behind. Damaged stores (a chunk, a folder,
+metadata or a byte) are found by ``countysim verify`` and repaired by ``--resume``.
+Writes that fail (a file-size limit, a full disk) leave the previous file intact.
+
+The ``stress`` variants (``make test-slow``) repeat the kill campaign many more times.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+from conftest import write_toml
+from countysim import StoreError, open_results, sweep
+from countysim.cli import EXIT_USAGE, main
+from countysim.sweeps import store as store_module
+from countysim.sweeps.files import OutputError, write_atomically
+from countysim.sweeps.integrity import check_store, lock_path, store_lock
+from countysim.sweeps.store import read_status
+from test_district import _edit, _set
+from test_sweep import (
+    GRID,
+    InterruptingExecutor,
+    assert_same_store,
+    digest,
+    experiment_text,
+)
+
+# The fixtures of the sweep tests, shared (module-scoped: made again for this module).
+from test_sweep import grid_file as grid_file
+from test_sweep import long_file as long_file
+from test_sweep import long_store as long_store
+from test_sweep import serial_store as serial_store
+from test_sweep import small_base as small_base
+
+COUNTYSIM = Path(sys.executable).with_name("countysim")
+PROC = Path("/proc")
+
+
+@pytest.fixture(scope="module")
+def grid_store(serial_store) -> Path:
+    """The grid swept in this process (``test_sweep.serial_store``): the reference."""
+    return serial_store
+
+
+def copy_store(store: Path, to: Path) -> Path:
+    shutil.copytree(store, to)
+    return to
+
+
+def start_sweep(experiment: Path, store: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([str(COUNTYSIM), "sweep", str(experiment), "--store", str(store),
+                             "--quiet", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_runs(proc: subprocess.Popen, store: Path, n: int) -> None:
+    """Wait until ``n`` runs have a status chunk (or the process ended)."""
+    status_dir = store / "status" / "c"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if status_dir.is_dir() and sum(1 for p in status_dir.rglob("*") if p.is_file()) >= n:
+            return
+        time.sleep(0.005)
+
+
+def descendants(pid: int) -> set[int]:
+    """Process IDs below ``pid`` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in PROC.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    out = set()
+    for pid in pids:
+        try:
+            state = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            out.add(pid)
+    return out
+
+
+def wait_gone(pids: set[int]) -> set[int]:
+    """The processes of ``pids`` still alive after waiting up to a minute."""
+    deadline = time.monotonic() + 60
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return alive(pids)
+
+
+needs_proc = pytest.mark.skipif(not PROC.is_dir(), reason="needs Linux /proc")
+
+
+# ------------------------------------------------------------------------------- lock
+
+
+def test_a_second_writer_is_refused_and_changes_nothing(grid_store, grid_file, tmp_path):
+    """The store is held by this process; the CLI in another process must not touch it."""
+    store = copy_store(grid_store, tmp_path / "s.zarr")
+    zarr_json = store / "status" / "zarr.json"
+    zarr_json.write_bytes(zarr_json.read_bytes())
+    # What the holder may be doing: creating a layout, writing a chunk.
+    creating = tmp_path / ".s.zarr.creating-0123456789ab"
+    creating.mkdir()
+    partial = store / "workers" / "c" / "0" / "0" / "0" / "0.abc.partial"
+    partial.write_bytes(b"half a chunk")
+    (store / "status" / "c" / "1" / "1").unlink()  # a pending run it could run
+    before = digest(store)
+    with store_lock(store):
+        proc = subprocess.run([str(COUNTYSIM), "sweep", str(grid_file), "--store", str(store),
+                               "--resume", "--quiet"], capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert proc.returncode == EXIT_USAGE, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"countysim: error: {store} is being "
+                                                       "written by another countysim sweep")
+        assert f"(process {os.getpid()})" in lines[0] and "nothing was changed" in lines[0]
+        assert digest(store) == before and creating.is_dir() and partial.is_file()
+        # A new store beside a creation in progress: refused as well.
+        with store_lock(tmp_path / "new.zarr"):
+            assert main(["sweep", str(grid_file), "--store", str(tmp_path / "new.zarr"),
+                         "--quiet"]) == EXIT_USAGE
+        assert not (tmp_path / "new.zarr").exists()
+    # Released: the lock file stays and the next sweep goes ahead.
+    assert lock_path(store).is_file()
+    summary = sweep(grid_file, store, workers=1, resume=True, progress=False)
+    assert summary.ran == 1 and not creating.exists() and not partial.exists()
+    assert_same_store(grid_store, store)
+
+
+def test_two_sweep_processes_on_one_store(grid_store, grid_file, tmp_path):
+    """A real sweep holds the store (paused mid-way); a second one is refused."""
+    store = tmp_path / "s.zarr"
+    first = start_sweep(grid_file, store, "--workers", "1")
+    try:
+        wait_for_runs(first, store, 2)
+        first.send_signal(signal.SIGSTOP)
+        files_before = digest(store)
+        for extra in ((), ("--resume",)):
+            second = subprocess.run([str(COUNTYSIM), "sweep", str(grid_file), "--store",
+                                     str(store), "--quiet", *extra], capture_output=True,
+                                    text=True, timeout=120, check=False)
+            assert second.returncode == EXIT_USAGE, second.stderr
+            assert second.stderr.count("\n") == 1
+            assert "being written by another countysim sweep" in second.stderr
+        assert digest(store) == files_before
+    finally:
+        first.send_signal(signal.SIGCONT)
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    assert_same_store(grid_store, store)
+
+
+# -------------------------------------------------------------------- kills at random
+
+
+def kill_campaign(long_file: Path, store: Path, kills: int, seed: int) -> int:
+    """SIGKILL a 2-worker sweep ``kills`` times at seeded random delays; resume each time.
+
+    Returns:
+        How many of the kills happened before the sweep had finished.
+    """
+    rng = np.random.default_rng(seed)
+    survived = 0
+    for k in range(kills):
+        proc = start_sweep(long_file, store, "--workers", "2", *(("--resume",) if k else ()))
+        # Somewhere between the start (before the store exists) and well into the runs.
+        time.sleep(float(rng.uniform(0.0, 2.0)))
+        finished = proc.poll() is not None
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        survived += not finished
+    summary = sweep(long_file, store, workers=1, resume=True, progress=False)
+    assert summary.done == summary.runs
+    return survived
+
+
+def record_kills(kills: int, survived: int) -> None:
+    """Add to the tally file of ``COUNTYSIM_FUZZ_TALLY`` (see test_inputs_hardened)."""
+    target = os.environ.get("COUNTYSIM_FUZZ_TALLY")
+    if target:
+        with open(target, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"kills": kills, "killed_mid_sweep": survived}) + "\n")
+
+
+def test_sweeps_killed_at_random_moments_resume_to_the_same_store(long_store, long_file,
+                                                                   tmp_path):
+    store = tmp_path / "killed.zarr"
+    survived = kill_campaign(long_file, store, kills=3, seed=8)
+    record_kills(3, survived)
+    assert survived >= 1
+    assert not list(store.rglob("*.partial"))
+    assert not list(tmp_path.glob(".killed.zarr.creating-*"))
+    assert_same_store(long_store, store)
+    assert check_store(store).ok
+
+
+@pytest.mark.stress
+def test_kill_campaign_long(long_store, long_file, tmp_path):
+    store = tmp_path / "killed.zarr"
+    survived = kill_campaign(long_file, store, kills=25, seed=2025)
+    record_kills(25, survived)
+    assert survived >= 20
+    assert_same_store(long_store, store)
+
+
+# --------------------------------------------------------------------------- signals
+
+
+@needs_proc
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_stops_the_sweep_and_its_workers(long_store, long_file, tmp_path, sig,
+                                                  status):
+    store = tmp_path / "s.zarr"
+    proc = start_sweep(long_file, store, "--workers", "2")
+    wait_for_runs(proc, store, 2)
+    helpers = descendants(proc.pid)
+    assert proc.poll() is None and helpers, "the sweep ended before the signal"
+    proc.send_signal(sig)
+    assert proc.wait(timeout=120) == status
+    lines = proc.stderr.read().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"countysim: stopped by {sig.name}; the finished runs are in {store}")
+    assert not wait_gone(helpers), "workers or the fork server outlived the sweep"
+    left = read_status(store)
+    assert (left == "pending").any()
+    if sig != signal.SIGTERM:
+        return  # the store after a stop: checked once, for SIGTERM
+    summary = sweep(long_file, store, workers=1, resume=True, progress=False)
+    assert summary.ran == int((left == "pending").sum())
+    assert_same_store(long_store, store)
+
+
+@needs_proc
+def test_workers_end_when_the_sweep_is_killed(long_file, tmp_path):
+    """subprocess.run(..., timeout=) kills with SIGKILL: nothing can clean up but workers."""
+    store = tmp_path / "s.zarr"
+    proc = start_sweep(long_file, store, "--workers", "2")
+    wait_for_runs(proc, store, 2)
+    helpers = descendants(proc.pid)
+    assert proc.poll() is None and len(helpers) >= 2
+    proc.kill()
+    proc.wait()
+    assert not wait_gone(helpers), "workers outlived a killed sweep"
+
+
+# ----------------------------------------------------------------- checks and repairs
+
+
+def _flip_last_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-6] ^= 0x01  # inside the compressed frame, before zstd's 4-byte checksum
+    path.write_bytes(bytes(data))
+
+
+DAMAGE = {
+    "chunk-deleted": (lambda s: (s / "workers/c/1/0/0/0").unlink(), "1 finished runs damaged"),
+    "variable-folder-deleted": (lambda s: shutil.rmtree(s / "urban_placements"),
+                                "arrays missing or damaged (urban_placements)"),
+    "metadata-deleted": (lambda s: (s / "workers/zarr.json").unlink(),
+                         "arrays missing or damaged (workers)"),
+    "status-metadata-deleted": (lambda s: (s / "status/zarr.json").unlink(),
+                                "arrays missing or damaged (status)"),
+    "byte-flipped": (lambda s: _flip_last_byte(s / "village_workers/c/2/1/0/0/0"),
+                     "village_workers: unreadable"),
+    "status-chunk-corrupt": (lambda s: (s / "status/c/0/1").write_bytes(b"\x00garbage"),
+                             "1 status chunks unreadable"),
+    "per-sample-chunk-deleted": (lambda s: (s / "pilot/c/0/0").unlink(),
+                                 "pilot: chunk missing"),
+    "coordinate-deleted": (lambda s: shutil.rmtree(s / "time"),
+                           "arrays missing or damaged (time)"),
+    "design-chunk-deleted": (lambda s: (s / "pilot_villages/c/0").unlink(),
+                             "arrays missing or damaged (pilot_villages)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGE))
+def test_damage_is_found_by_verify_and_repaired_by_resume(grid_store, grid_file, tmp_path,
+                                                          capsys, case):
+    store = copy_store(grid_store, tmp_path / "s.zarr")
+    damage, fragment = DAMAGE[case]
+    damage(store)
+    assert main(["verify", str(store)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and fragment in out, out
+    assert main(["sweep", str(grid_file), "--store", str(store), "--resume", "--quiet"]) == 0
+    summary = capsys.readouterr().out
+    assert "runs were missing or damaged" in summary or "damaged arrays restored" in summary
+    assert_same_store(grid_store, store)
+    assert main(["verify", str(store)]) == 0
+    assert "ok; 8 finished runs of 8 checked" in capsys.readouterr().out
+
+
+def test_verify_refuses_what_is_not_a_store(tmp_path, capsys):
+    assert main(["verify", str(tmp_path)]) == EXIT_USAGE
+    assert "is not a countysim sweep store" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- provenance
+
+
+@pytest.fixture
+def own_base(small_base, tmp_path) -> Path:
+    """A private copy of the small scenario and its district CSVs (to be edited)."""
+    folder = tmp_path / "base"
+    shutil.copytree(small_base.parent, folder)
+    return folder / small_base.name
+
+
+def test_resume_refuses_changed_district_data_unless_forced(own_base, grid_store, tmp_path,
+                                                            capsys):
+    exp = write_toml(tmp_path / "grid.toml", experiment_text(own_base, GRID))
+    store = tmp_path / "s.zarr"
+    with pytest.raises(KeyboardInterrupt):
+        sweep(exp, store, executor=InterruptingExecutor(6), progress=False)
+    _edit(own_base.parent / "district", "villages", _set(0, "collective_income", "123400"))
+    before = digest(store)
+    assert main(["sweep", str(exp), "--store", str(store), "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "was written from other inputs or code (base/district/villages.csv changed)" in err
+    assert "--force-mixed" in err and digest(store) == before
+    assert main(["sweep", str(exp), "--store", str(store), "--resume", "--force-mixed",
+                 "--quiet"]) == 0
+    ds = open_results(store)
+    origins = json.loads(ds.attrs["origins"])
+    assert len(origins) == 2
+    changed = [k for k in origins[0]["inputs"] if origins[0]["inputs"][k]
+               != origins[1]["inputs"][k]]
+    assert changed == ["base/district/villages.csv"]
+    finished_first = ds["origin"].values == 0
+    assert 0 < finished_first.sum() < finished_first.size  # runs of both kinds, labelled
+    assert set(np.unique(ds["origin"].values)) == {0, 1}
+    # The same mix again: found, not appended twice; with the original inputs: origin 0.
+    assert sweep(exp, store, workers=1, resume=True, force_mixed=True,
+                 progress=False).ran == 0
+    assert len(json.loads(open_results(store).attrs["origins"])) == 2
+
+
+def test_resume_refuses_other_code_and_other_scenario_text(grid_store, grid_file, own_base,
+                                                           tmp_path, monkeypatch):
+    store = copy_store(grid_store, tmp_path / "s.zarr")
+    real = store_module.provenance()
+    monkeypatch.setattr(store_module, "provenance",
+                        lambda: {**real, "code_digest": "0" * 64, "git_commit": "abc+dirty"})
+    with pytest.raises(StoreError, match=r"the countysim code changed \(commit"):
+        sweep(grid_file, store, workers=1, resume=True, progress=False)
+    monkeypatch.undo()
+    exp = write_toml(tmp_path / "grid.toml", experiment_text(own_base, GRID))
+    store = tmp_path / "own.zarr"
+    sweep(exp, store, workers=1, progress=False)
+    own_base.write_text(own_base.read_text() + "# a comment is a change of the file\n")
+    with pytest.raises(StoreError, match=r"small\.toml changed"):
+        sweep(exp, store, workers=1, resume=True, progress=False)
+
+
+# ----------------------------------------------------------------------- atomic files
+
+
+def _limited(limit_bytes: int):
+    def preexec() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+    return preexec
+
+
+@pytest.mark.parametrize("command", ["export", "run"])
+def test_a_write_over_the_file_size_limit_keeps_the_old_file(grid_store, small_base,
+                                                             tmp_path, command):
+    out = tmp_path / "out.nc"
+    out.write_bytes(b"the previous good file")
+    args = (["export", str(grid_store), str(out)] if command == "export"
+            else ["run", str(small_base), "--until", "2025-02", "--out", str(out)])
+    proc = subprocess.run([str(COUNTYSIM), *args], capture_output=True, text=True,
+                          timeout=120, check=False, preexec_fn=_limited(50_000))
+    assert proc.returncode == EXIT_USAGE, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0] == (f"countysim: error: {out}: <output>: cannot "
+                                            "write: File too large; the previous file is "
+                                            "unchanged")
+    assert out.read_bytes() == b"the previous good file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc"]
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    target = write_toml(tmp_path / "a.txt", "old")
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OutputError, match="No space left on device; the previous file is "
+                                          "unchanged"):
+        write_atomically(target, b"new")
+    with pytest.raises(OutputError, match="nothing was written"):
+        write_atomically(tmp_path / "b.txt", b"new")
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.txt"]
+
+
+def test_a_full_disk_during_a_sweep_is_one_line_and_resumable(grid_store, grid_file,
+                                                              tmp_path, monkeypatch, capsys):
+    import zarr.storage._local as local
+
+    store = tmp_path / "s.zarr"
+    put = local._put
+    full_at = store / "workers" / "c" / "2"  # the disk fills up at sample 2's runs
+
+    def put_until_full(path, value, exclusive=False):
+        if Path(path).is_relative_to(full_at):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return put(path, value, exclusive)
+
+    monkeypatch.setattr(local, "_put", put_until_full)
+    assert main(["sweep", str(grid_file), "--store", str(store), "--workers", "1",
+                 "--quiet"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot write: No space left on device" in err
+    assert "the runs finished so far are kept" in err and "--resume" in err
+    assert (read_status(store)[:2] != "pending").all()
+    monkeypatch.undo()
+    assert main(["sweep", str(grid_file), "--store", str(store), "--workers", "1",
+                 "--resume", "--quiet"]) == 0
+    assert_same_store(grid_store, store)
+
+
+def test_outputs_are_refused_inside_a_store(grid_store, small_base, tmp_path, capsys):
+    store = copy_store(grid_store, tmp_path / "s.zarr")
+    before = digest(store)
+    assert main(["export", str(store), str(store / "zarr.json")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is inside the Zarr store" in err
+    assert main(["run", str(small_base), "--until", "2025-01", "--out",
+                 str(store / "workers" / "x.nc")]) == EXIT_USAGE
+    assert "is inside the Zarr store" in capsys.readouterr().err
+    assert main(["export", str(store), str(tmp_path)]) == EXIT_USAGE
+    assert "is a folder" in capsys.readouterr().err
+    assert digest(store) == before
+
+
+def test_export_writes_the_results(grid_store, tmp_path):
+    out = tmp_path / "x.nc"
+    assert main(["export", str(grid_store), str(out)]) == 0
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        xr.testing.assert_equal(ds["workers"], open_results(grid_store)["workers"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.nc"]
+
+
+def test_store_chunks_carry_checksums(grid_store):
+    for name in ("workers", "status", "error", "sample", "pilot"):
+        meta = json.loads((grid_store / name / "zarr.json").read_text())
+        zstd = [c for c in meta["codecs"] if c["name"] == "zstd"]
+        assert zstd and zstd[0]["configuration"]["checksum"] is True, name
+    assert zarr.open_group(str(grid_store)).attrs["store_format"] == 2
