@@ -178,8 +178,8 @@ def test_shipped_calibration_experiment() -> None:
         assert p.why
         if reg.kind is int:
             assert float(p.lower).is_integer() and float(p.upper).is_integer()
-    assert {"leading_posts", "removal_score_max", "activation_rate"} <= set(spec.names)
-    assert [t.id for t in spec.targets.held_out] == ["A29"]
+    assert {"leading_post_turnover", "removal_score_max", "activation_rate"} <= set(spec.names)
+    assert [t.id for t in spec.targets.held_out] == []  # all eight fitted (issue 7)
     assert spec.cutoff == 3.0 and spec.until == "2025-12"
     assert spec.truth is None
     # Programme sizes are inputs: the scenario keeps the article's levers.
@@ -291,17 +291,17 @@ def test_update_scenario_appends_a_missing_parameter_to_its_section(tmp_path: Pa
     path = tmp_path / "s.toml"
     text = BASELINE.read_text(encoding="utf-8")
     path.write_text("\n".join(x for x in text.splitlines()
-                              if not x.startswith(("advance_rate", "activation_rate")))
+                              if not x.startswith(("advance_rate", "vacancy_share")))
                     + "\n", encoding="utf-8")
-    update_scenario(path, {"advance_rate": 0.3, "activation_rate": 0.1},
-                    {"advance_rate": (0.2, 0.4), "activation_rate": (0.05, 0.15)},
+    update_scenario(path, {"advance_rate": 0.3, "vacancy_share": 0.06},
+                    {"advance_rate": (0.2, 0.4), "vacancy_share": (0.04, 0.08)},
                     "x", "2025-01-01")
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     assert data["behaviour"]["advance_rate"]["value"] == 0.3
-    assert data["levers"]["activation_rate"]["value"] == 0.1
+    assert data["district"]["vacancy_share"]["value"] == 0.06
     scenario = load_scenario(path)
     assert scenario.advance_rate == 0.3 and scenario.sources["advance_rate"].startswith("calib")
-    assert scenario.activation_rate == 0.1
+    assert scenario.vacancy_share == 0.06
 
 
 @pytest.mark.parametrize("values, words", [
@@ -335,7 +335,7 @@ INT_EXPERIMENT = (
     "[baseline]\ncandidates = 1\nreplicates = 2\nverify_replicates = 2\n"
     "[parameters]\nleading_posts = { range = [10, 50], why = \"A7\" }\n"
     "advance_rate = { range = [0.05, 0.5], why = \"A8\" }\n"
-    "[recovery]\ntruth = { leading_posts = 25, advance_rate = 0.3 }\nread_at = \"2025-04\"\n")
+    "[recovery]\ntruth = { leading_posts = 25, advance_rate = 0.3 }\nread_at = \"2025-12\"\n")
 
 
 def test_integer_parameters_are_rounded_for_the_model(tmp_path: Path) -> None:

@@ -149,13 +149,14 @@ def test_ids_keep_leading_zeros_and_pilot_flags_read_as_0_or_1(district_folder):
     s, folder = district_folder
     ids = [f"{k:03d}" for k in range(1, 21)]
     ids[1] = "1"  # "001" and "1" are different villages
-    _edit(folder, "villages", lambda f: f.assign(village=ids, pilot=["1"] * 5 + ["0"] * 15))
+    n = s.pilot_villages  # the listed pilots must match the scenario's count
+    _edit(folder, "villages", lambda f: f.assign(village=ids, pilot=["1"] * n + ["0"] * (20 - n)))
     _edit(folder, "firms", _set(0, "firm", "007"))
     scenario = _with_district_data(s, folder, '[levers]\npilot_rule = "listed"\n')
     villages, firms, _ = read_district_tables(folder)
     assert villages["village"].tolist() == ids
     assert firms["firm"].iloc[0] == "007"
-    assert villages["pilot"].dtype == bool and villages["pilot"].sum() == 5
+    assert villages["pilot"].dtype == bool and villages["pilot"].sum() == n
     ds = run(scenario, seed=0, until="2025-02")
     assert ds["village"].values.tolist() == ids
     assert ds["pilot"].values.tolist() == [True] * 5 + [False] * 15

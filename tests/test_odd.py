@@ -53,9 +53,6 @@ def test_every_month_table_is_rendered():
         assert " | ".join(str(x) for x in getattr(T, name)) in block, name
 
 
-@pytest.mark.xfail(strict=True, reason="the hand-written submodels (sections 5 and 7) still "
-                   "describe the pre-issue-7 core; rewrite them with the core, then drop "
-                   "this marker")
 def test_odd_prose_names_no_removed_parameter_or_table():
     text = odd.ODD.read_text(encoding="utf-8")
     stale = sorted({n for n in REMOVED if re.search(rf"`{n}`", text)})

@@ -46,10 +46,12 @@ def experiment_text(base: Path, design: str, *, until: str = "2025-04",
 
 
 # 2 x 2 samples x 2 replicates. With pilot_rule "listed" the pilots are the district
-# file's 5 listed villages, so asking for 6 passes validation and fails in the run
-# (DistrictDataError): the stores also carry failed runs and their error text.
+# file's listed villages (the small district's pilots), so asking for one more passes
+# validation and fails in the run (DistrictDataError): the stores also carry failed runs
+# and their error text.
+_PILOTS = SMALL_DISTRICT["pilot_villages"]
 GRID = ('kind = "grid"\n[design.parameters]\npilot_rule = ["capacity", "listed"]\n'
-        "pilot_villages = [5, 6]\n")
+        f"pilot_villages = [{_PILOTS}, {_PILOTS + 1}]\n")
 # 3 samples x 8 replicates, long enough to interrupt part way.
 LONG = 'kind = "grid"\n[design.parameters]\nactivation_rate = [0.0, 0.08, 0.16]\n'
 
@@ -146,14 +148,14 @@ def test_each_run_equals_a_single_run_with_the_replicate_seed(serial_store, grid
 
 def test_failed_runs_are_recorded_and_the_sweep_goes_on(serial_store):
     ds = open_results(serial_store)
-    bad = (ds["pilot_rule"].values == "listed") & (ds["pilot_villages"].values == 6)
+    bad = (ds["pilot_rule"].values == "listed") & (ds["pilot_villages"].values == _PILOTS + 1)
     status = ds["status"].values
     assert bad.sum() == 1
     assert (status[bad] == "failed").all()
     assert (status[~bad] == "done").all()
     for text in ds["error"].values[bad].ravel():
         assert text.startswith("DistrictDataError:")
-        assert "lists 5 villages but levers.pilot_villages = 6" in text
+        assert f"lists {_PILOTS} villages but levers.pilot_villages = {_PILOTS + 1}" in text
         assert "[district.py:" in text  # where it was raised, without the path
     assert (ds["error"].values[~bad] == "").all()
     assert np.isnan(ds["workers"].values[bad]).all()
