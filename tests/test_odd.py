@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from countysim import odd
 from countysim.core import tables as T
 from countysim.core.parameters import PARAMETERS, by_section

@@ -1,9 +1,9 @@
 """Enterprises: labour demand, open problems, subsidies and vacancies (step 4).
 
 A firm's labour demand grows with output (B7) at the employment elasticity; open problems
-drag its output, and so its demand, to 1 / (1 + penalty x open problems); a cadre's visit (A3) brings
-subsidies that lower its labour cost for a year, raising demand by the labour-demand
-elasticity, and puts it on the big-data matching platform for good. Vacancies are a
+drag its output, and so its demand, to 1 / (1 + penalty x open problems); a cadre's visit
+(A3) brings subsidies that lower its labour cost for a year, raising demand by the
+labour-demand elasticity, and puts it on the big-data matching platform for good. Vacancies are a
 stock: demand minus employees, so every separation or retirement reopens a post
 (replacement demand) and growth adds new ones.
 
