@@ -41,6 +41,29 @@ DEVELOPMENT = ("jobs", "rural_income", "urban_income", "placements", "rural_entr
                "unemployment", "collective_income")
 
 
+# Why a lever may not move a development outcome beyond seed noise: the mechanism's size.
+WHY_NOT = {
+    "subsidy_per_visit": "a visit's subsidy lowers a firm's labour cost for a year: 60,000 "
+    "yuan more on a wage bill of ~2 M yuan is ~3 %, +1 % demand at labour_demand_elasticity "
+    "0.3, on ~132 firms a year: a few dozen jobs, below the paired seed noise",
+    "mentor_pairs": "mentoring (A11) doubles capability growth (0.3 %/month) for 30 cadres "
+    "for a year: a few hundredths of capability, a fraction of a percent of resolutions; a "
+    "cadre-development lever whose effect on incomes and jobs is too small to detect",
+    "recruits": "as mentor_pairs: 28 newcomers a year learn a little faster",
+    "evaluated_cadres": "a larger pool shares the same problem inflow: resolutions are "
+    "limited by the problems raised, and firms' drag by the time problems stay open",
+    "evaluation_strictness": "acts on cadre careers (A7-A9) and effort; the effort change "
+    "leaves a few more problems open (A6 flow), too few to move firms' demand measurably",
+    "results_weight": "as evaluation_strictness: effort shifts a little",
+    "integrity_checks": "acts on removals (A9): removed cadres are replaced by newcomers",
+    "evaluation_interval": "a rule of the promotion tournament: it reallocates promotions "
+    "and advancements (A7, A8); average effort hardly changes",
+    "promotion_score_min": "a rule of the promotion tournament (A7)",
+    "advance_min_tenure": "a rule of rank advancement (A8)",
+    "alliance_size": "larger alliances change only which pilot villages share channels",
+}
+
+
 def change(name: str) -> object:
     """The changed value of a lever: its pre-programme value, else doubled or flipped."""
     p = PARAMETERS[name]
@@ -115,6 +138,7 @@ def main() -> None:
         "outcome |",
         "|---|---|" + "---|" * len(OUTCOMES) + "---|",
     ]
+    quiet: list[str] = []
     for name in levers:
         base_value = countysim.load_scenario(BASELINE)[name]
         cells, moves = [], False
@@ -125,11 +149,18 @@ def main() -> None:
                 math.inf if mean != 0 else 0.0)
             beyond = abs(z) >= 3
             moves |= beyond and key in DEVELOPMENT
-            text = f"{mean:+,.1f} ± {sd:,.1f}" if key == "unemployment" else (
+            text = f"{mean:+,.2f} ± {sd:,.2f}" if key == "unemployment" else (
                 f"{mean:+,.0f} ± {sd:,.0f}")
             cells.append(f"**{text}**" if beyond else text)
         lines.append(f"| `{name}` | {base_value} → {change(name)} | " + " | ".join(cells)
                      + f" | {'yes' if moves else 'no'} |")
+        if not moves:
+            quiet.append(name)
+    lines += ["", "## Levers that do not move incomes, jobs or collective income beyond noise",
+              "", "Each is context for the development outcomes: its mechanism is in the "
+              "model, sized by its source, and too small (or aimed elsewhere) to show:", ""]
+    lines += [f"- `{name}`: {WHY_NOT.get(name, 'no reason recorded: look into it')}."
+              for name in quiet]
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
