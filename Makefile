@@ -35,7 +35,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -m stress $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) -m pytest benchmarks --benchmark-only --benchmark-json=benchmarks/results.json $(PYTEST_ARGS)
+	$(PY) -m pytest benchmarks -o python_files="bench_*.py" --benchmark-only --benchmark-json=benchmarks/results.json $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check model tests benchmarks experiments
