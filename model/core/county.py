@@ -37,7 +37,7 @@ from . import tables as T
 from .cadres import Cadre, choose_effort, draw_breaches, evaluate, score_pool
 from .district import District, build_district, draw_cadre_qualities
 from .firms import Enterprise, FirmTable
-from .labour import RESERVE, URBAN, Workforce, sample_share, weighted_sample
+from .labour import RESERVE, URBAN, Workforce, draw_skill, sample_share, weighted_sample
 from .observe import MODEL_REPORTERS, Recorder
 from .problems import NO_CADRE, Origin, ProblemQueue, Status
 from .scenario import (
@@ -291,8 +291,6 @@ class CountyModel(mesa.Model):
         slots = np.repeat(np.arange(sizes.size), sizes)[: employed.size]
         employer[employed] = sizes.size
         employer[employed[: slots.size]] = slots
-        from .labour import draw_skill
-
         self.workforce = Workforce(home, state, draw_skill(home.size, rng), employer,
                                    self.n_employers, active=home.size - extra.size)
         table = self.firm_table

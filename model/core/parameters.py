@@ -1,7 +1,7 @@
 """The parameter registry: every model parameter with its unit, default, bounds and source.
 
-Figure IDs (A*, B*, R*) refer to ``shared/source/article_figures.md`` and
-``shared/data/litong_baseline.md``. A source that starts with ``assumption:`` is a
+Figure IDs: A* are the article's figures, B* the district's facts, R* regional and
+national comparators (see ``docs/odd.md``). A source that starts with ``assumption:`` is a
 documented guess; the behavioural ones are fitted by the calibration (issue 4).
 
 Parameters live in three sections, mirrored by the scenario TOML tables:
