@@ -8,7 +8,7 @@ SCENARIO ?= scenarios/baseline_2025.toml
 SEED ?= 0
 PYTEST_ARGS ?=
 
-.PHONY: venv run test test-slow bench lint docs validate clean
+.PHONY: venv run test test-slow bench lint docs notebooks validate clean
 
 # Python 3.12 comes from pyenv where the machine's default python3 is older.
 $(PY):
@@ -38,8 +38,12 @@ bench: $(STAMP)
 	$(PY) -m pytest benchmarks -o python_files="bench_*.py" --benchmark-only --benchmark-json=benchmarks/results.json $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check model tests benchmarks experiments
+	$(VENV)/bin/ruff check model tests benchmarks experiments docs/notebooks
 	$(VENV)/bin/lint-imports
+
+# The notebooks' .ipynb twins, generated from their jupytext .py sources and run.
+notebooks: $(STAMP)
+	cd docs/notebooks && for nb in *.py; do ../../$(VENV)/bin/jupytext --sync --execute "$$nb" || exit 1; done
 
 validate: $(STAMP)
 	$(VENV)/bin/countysim validate $(SCENARIO)

@@ -18,6 +18,7 @@ Article figures come from :data:`countysim.core.report.ROWS`: where a variable h
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -102,7 +103,9 @@ def _draw(ax: Axes, paths: xr.DataArray, label: str, color: str | None, style: s
                               label=label if k == 0 else "_nolegend_")
             color = line.get_color()
         return
-    low, mid, high = np.nanquantile(values, [FAN[0], 0.5, FAN[1]], axis=0)
+    with warnings.catch_warnings():  # months with no value in any run (NaN) stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, mid, high = np.nanquantile(values, [FAN[0], 0.5, FAN[1]], axis=0)
     (line,) = ax.plot(time, mid, color=color, lw=1.5,
                       label=f"{label} (median of {values.shape[0]} runs)")
     ax.fill_between(time, low, high, color=line.get_color(), alpha=0.25, lw=0,
