@@ -41,9 +41,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check model tests benchmarks experiments docs/notebooks
 	$(VENV)/bin/lint-imports
 
-# The notebooks' .ipynb twins, generated from their jupytext .py sources and run.
+# The notebooks' .ipynb twins (no outputs), generated from their jupytext .py sources.
 notebooks: $(STAMP)
-	cd docs/notebooks && for nb in *.py; do ../../$(VENV)/bin/jupytext --sync --execute "$$nb" || exit 1; done
+	$(VENV)/bin/jupytext --sync docs/notebooks/*.py
 
 validate: $(STAMP)
 	$(VENV)/bin/countysim validate $(SCENARIO)
