@@ -86,6 +86,16 @@ def _as_runs(data: Runs, name: str) -> xr.DataArray:
     return xr.concat(arrays, dim="run", join="outer")
 
 
+def _month_axis(ax: Axes) -> None:
+    """Concise month ticks (``2025``, ``Apr``, ``Jul``...) that do not overlap."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_xlabel("month")
+
+
 def _units(data: Runs, name: str) -> str:
     ds = data if isinstance(data, xr.Dataset) else data[0]
     return str(ds[name].attrs.get("units", "?"))
@@ -118,8 +128,11 @@ def _mark_article(ax: Axes, name: str) -> None:
         return
     when = pd.Timestamp(row.month + "-01")
     value = float(row.article) / row.scale
+    # The value in the variable's units (the article's wording may need CJK fonts).
+    shown = f"{value:,.0f}" if value >= 1 and value.is_integer() else f"{value:.3g}"
     ax.plot([when], [value], ls="none", marker="D", ms=7, color="black", zorder=5,
-            gid=f"article:{row.figure}", label=f"article {row.figure}: {row.wording}")
+            gid=f"article:{row.figure}",
+            label=f"article {row.figure}: {shown} at {row.month}")
     ax.annotate(row.figure, (when, value), textcoords="offset points", xytext=(6, 4),
                 fontsize=8)
 
@@ -155,7 +168,7 @@ def indicator_paths(data: Runs, names: str | Sequence[str], ax: Axes | None = No
         _draw(ax, _as_runs(data, name), name, None, style)
         if article:
             _mark_article(ax, name)
-    ax.set_xlabel("month")
+    _month_axis(ax)
     ax.set_ylabel(f"{names[0]} ({units.pop()})" if len(names) == 1 else f"({units.pop()})")
     ax.legend(fontsize=8)
     return ax
@@ -192,7 +205,7 @@ def compare(ds_a: Runs, ds_b: Runs, name: str, ax: Axes | None = None, *,
         _draw(ax, _as_runs(data, name), label, color, style)
     if article:
         _mark_article(ax, name)
-    ax.set_xlabel("month")
+    _month_axis(ax)
     ax.set_ylabel(f"{name} ({_units(ds_a, name)})")
     ax.set_title(f"{name}: {labels[0]} vs {labels[1]}", fontsize=10)
     ax.legend(fontsize=8)

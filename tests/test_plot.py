@@ -52,6 +52,7 @@ def test_indicator_paths_fan_has_median_band_and_article_a4(runs):
     assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 1  # the band
     (marker,) = article_markers(ax)
     assert marker.get_gid() == "article:A4"
+    assert marker.get_label() == "article A4: 3,906 at 2025-10"
     x, y = marker.get_xdata()[0], marker.get_ydata()[0]
     assert pd.Timestamp(mdates.num2date(mdates.date2num(x))).strftime("%Y-%m") == "2025-10"
     assert y == 3906

@@ -117,24 +117,23 @@ table.round(1)
 # %% [markdown]
 # The intervals are for the *mean* effect over the model's randomness, given the
 # scenario's parameters; they do not carry the parameters' own uncertainty (see the
-# accepted ranges in `docs/calibration.md`).
+# accepted ranges in `docs/calibration.md`). Relative to the baseline (cooperative jobs
+# are left out of the plot: without pilots there are none, so they differ by 100%):
 
 # %%
-relative = (table["difference"] / table["baseline"]).unstack("month")
+shown = [name for name in indicators if name != "cooperative_workers"]
 fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
 for k, month in enumerate([REPORT_MONTH, UNTIL]):
-    rows = table.xs(month, level="month")
-    scale = rows["baseline"].abs().replace(0, np.nan)
-    y = np.arange(len(rows)) + 0.2 * (k - 0.5)
-    ax.errorbar(100 * rows["difference"] / scale, y,
-                xerr=100 * (rows["upper"] - rows["difference"]) / scale,
+    rows = table.xs(month, level="month").loc[shown]
+    scale = rows["baseline"].abs().replace(0, np.nan) / 100
+    ax.errorbar(rows["difference"] / scale, np.arange(len(shown)) + 0.2 * (k - 0.5),
+                xerr=(rows["upper"] - rows["difference"]) / scale,
                 fmt="o", capsize=3, label=month)
 ax.axvline(0, color="0.5", lw=0.8)
-ax.set_yticks(np.arange(len(indicators)), indicators)
-ax.set_xlabel("baseline - no pilots, % of the baseline (mean over seeds, 95% t interval)")
+ax.set_yticks(np.arange(len(shown)), shown)
+ax.set_xlabel("baseline - no pilots (% of the baseline; mean over seeds, 95% t interval)")
 ax.legend(title="month")
 plt.show()
-relative.round(3)
 
 # %% [markdown]
 # ## Seed by seed
