@@ -286,14 +286,17 @@ def village_map(ds: xr.Dataset, variable: str | xr.DataArray,
     ax.add_collection(collection)
     units = da.attrs.get("units", ds[variable].attrs.get("units", "?")
                          if isinstance(variable, str) else "?")
+    # A selected DataArray names its selection: "village_workers, labour_state=migrant".
+    name = str(da.name) + "".join(f", {k}={v.item()}" for k, v in da.coords.items()
+                                  if v.ndim == 0 and k != "time")
     bar = ax.figure.colorbar(collection, ax=ax, shrink=0.8)
-    bar.set_label(f"{da.name} ({units})")
+    bar.set_label(f"{name} ({units})")
     ax.autoscale_view()
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
     when = f" at {pd.Timestamp(da['time'].values):%Y-%m}" if "time" in da.coords else ""
-    ax.set_title(f"{da.name}{when} (thick outline: pilot village)", fontsize=10)
+    ax.set_title(f"{name}{when} (thick outline: pilot village)", fontsize=10)
     return ax
 
 

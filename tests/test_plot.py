@@ -130,6 +130,7 @@ def test_village_map_takes_a_selected_dataarray_and_checks_time(runs):
     ax = plot.village_map(ds, farming)
     (cells,) = [c for c in ax.collections if isinstance(c, PatchCollection)]
     np.testing.assert_allclose(cells.get_array(), farming.isel(time=-1).values)
+    assert cells.colorbar.ax.get_ylabel() == "village_workers, labour_state=farming (persons)"
     with pytest.raises(KeyError, match="not a month"):
         plot.village_map(ds, "productivity", time="2031-01")
     with pytest.raises(ValueError, match="select"):

@@ -43,16 +43,9 @@ import xarray as xr
 from countysim import plot
 from countysim.core.report import format_table
 
-
-def repository_root(start: Path) -> Path:
-    """The folder holding pyproject.toml, at or above ``start``."""
-    for folder in (start, *start.parents):
-        if (folder / "pyproject.toml").is_file() and (folder / "scenarios").is_dir():
-            return folder
-    raise FileNotFoundError("run this notebook inside the countysim repository")
-
-
-ROOT = repository_root(Path.cwd().resolve())
+# Jupyter runs a notebook in its own folder, docs/notebooks of the repository.
+ROOT = Path.cwd().resolve().parents[1]
+assert (ROOT / "scenarios").is_dir(), f"open this notebook in docs/notebooks, not {Path.cwd()}"
 print("countysim", countysim.__version__, "in", ROOT)
 
 # %% [markdown]
