@@ -46,7 +46,10 @@ def test_there_are_notebooks_and_each_is_paired():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])
-def test_notebook_runs_on_the_venv_kernel(path: Path):
+def test_notebook_runs_on_the_venv_kernel(path: Path, monkeypatch):
+    # The kernel inherits the environment: a MPLBACKEND set for scripts (e.g. Agg) would
+    # replace the kernel's inline backend and hide the figures.
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     nb = execute(path)
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
     assert not [out for out in outputs if out.output_type == "error"]

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from conftest import SMALL_DISTRICT, create_test_scenario
-from countysim import plot, run
+from conftest import SMALL_DISTRICT, create_test_scenario, write_toml
+from countysim import open_results, plot, run, sweep
 from matplotlib.collections import PatchCollection, PolyCollection
 
 
@@ -175,6 +175,26 @@ def test_response_surface_contour_and_bad_inputs():
     with pytest.raises(ValueError, match="kind"):
         plot.response_surface(ds, "activation_rate", "pilot_villages",
                               "cooperative_workers", kind="bars")
+
+
+def test_response_surface_of_a_real_sweep(tmp_path):
+    """A 2 x 2 grid of the small district, 2 replicates, 2 months, swept in-process."""
+    base = write_toml(tmp_path / "small.toml", create_test_scenario().to_toml())
+    experiment = write_toml(tmp_path / "grid.toml", (
+        f'name = "grid"\nscenario = "{base.as_posix()}"\nuntil = "2025-02"\n'
+        'replicates = 2\nseed = 3\n[design]\nkind = "grid"\n[design.parameters]\n'
+        "pilot_villages = [4, 12]\nactivation_rate = [0.04, 0.16]\n"))
+    sweep(experiment, tmp_path / "grid.zarr", workers=1, progress=False)
+    results = open_results(tmp_path / "grid.zarr")
+    ax = plot.response_surface(results, "activation_rate", "pilot_villages",
+                               "village_income_per_capita")  # summed over villages
+    (mesh,) = ax.collections
+    expected = (results["village_income_per_capita"].isel(time=-1).sum("village")
+                .mean("replicate").values.reshape(2, 2))  # grid: last parameter fastest
+    np.testing.assert_allclose(np.asarray(mesh.get_array()).reshape(2, 2), expected)
+    assert "mean of 2 replicates" in mesh.colorbar.ax.get_ylabel()
+    ax = plot.indicator_paths(results, "cooperative_workers", style="lines")
+    assert len(data_lines(ax)) == 4 * 2
 
 
 def test_the_package_does_not_choose_a_backend():
