@@ -101,12 +101,15 @@ def _units(data: Runs, name: str) -> str:
     return str(ds[name].attrs.get("units", "?"))
 
 
+def _check_style(style: str) -> None:
+    if style not in ("fan", "lines"):
+        raise ValueError(f"style must be 'fan' or 'lines', got {style!r}")
+
+
 def _draw(ax: Axes, paths: xr.DataArray, label: str, color: str | None, style: str) -> None:
     """Draw the runs of one indicator: a fan (median + band) or one line per run."""
     time = paths["time"].values
     values = paths.values.astype(float)
-    if style not in ("fan", "lines"):
-        raise ValueError(f"style must be 'fan' or 'lines', got {style!r}")
     if style == "lines" or values.shape[0] == 1:
         for k, row in enumerate(values):
             (line,) = ax.plot(time, row, color=color, lw=1.0, alpha=0.8 if k else 1.0,
@@ -130,6 +133,8 @@ def _mark_article(ax: Axes, name: str) -> None:
     value = float(row.article) / row.scale
     # The value in the variable's units (the article's wording may need CJK fonts).
     shown = f"{value:,.0f}" if value >= 1 and value.is_integer() else f"{value:.3g}"
+    if ">=" in row.wording:  # a lower bound, e.g. A6's 千余件 (more than a thousand)
+        shown = f">= {shown}"
     ax.plot([when], [value], ls="none", marker="D", ms=7, color="black", zorder=5,
             gid=f"article:{row.figure}",
             label=f"article {row.figure}: {shown} at {row.month}")
@@ -158,6 +163,7 @@ def indicator_paths(data: Runs, names: str | Sequence[str], ax: Axes | None = No
         ValueError: Names with different units, or a variable with other dims.
         KeyError: A name that is not a variable.
     """
+    _check_style(style)
     names = [names] if isinstance(names, str) else list(names)
     units = {_units(data, n) for n in names}
     if len(units) > 1:
@@ -196,6 +202,7 @@ def compare(ds_a: Runs, ds_b: Runs, name: str, ax: Axes | None = None, *,
     Returns:
         The Axes.
     """
+    _check_style(style)
     if labels is None:
         labels = (_label(ds_a, "A"), _label(ds_b, "B"))
         if labels[0] == labels[1]:
