@@ -8,7 +8,7 @@ SCENARIO ?= scenarios/baseline_2025.toml
 SEED ?= 0
 PYTEST_ARGS ?=
 
-.PHONY: venv run test test-slow bench lint docs validate clean
+.PHONY: venv run test test-slow test-browser bench lint docs docs-site explore validate clean
 
 # Python 3.12 comes from pyenv where the machine's default python3 is older.
 $(PY):
@@ -19,7 +19,7 @@ $(PY):
 
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,viz]"
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -34,6 +34,10 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m stress $(PYTEST_ARGS)
 
+# The explorer in headless Chromium (marker `browser`; needs `apt-get install chromium`).
+test-browser: $(STAMP)
+	$(PY) -m pytest -m browser $(PYTEST_ARGS)
+
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks -o python_files="bench_*.py" --benchmark-only --benchmark-json=benchmarks/results.json $(PYTEST_ARGS)
 
@@ -46,6 +50,15 @@ validate: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) -m countysim.odd
+
+# The documentation site (mkdocs.yml) into build/site, warnings as errors.
+docs-site: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[docs]"
+	$(VENV)/bin/mkdocs build --strict --site-dir build/site
+
+# The interactive explorer on http://127.0.0.1:8765/ (PORT=... to change).
+explore: $(STAMP)
+	$(VENV)/bin/countysim explore --port $${PORT:-8765}
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .benchmarks
