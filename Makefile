@@ -51,10 +51,11 @@ validate: $(STAMP)
 docs: $(STAMP)
 	$(PY) -m countysim.odd
 
-# The documentation site (mkdocs.yml) into build/site, warnings as errors.
+# The documentation site (mkdocs.yml) into build/site, warnings as errors. `python -m`
+# keeps .venv/bin (the countysim script) off the front of the module search path.
 docs-site: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[docs]"
-	$(VENV)/bin/mkdocs build --strict --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir build/site
 
 # The interactive explorer on http://127.0.0.1:8765/ (PORT=... to change).
 explore: $(STAMP)
