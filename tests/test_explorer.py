@@ -156,3 +156,13 @@ def test_explore_rejects_a_bad_port() -> None:
     result = subprocess.run([sys.executable, "-m", "countysim.cli", "explore", "--port", "x"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "expected a non-negative integer" in result.stderr
+
+
+@pytest.mark.parametrize("end", ["min", "max"])
+def test_every_slider_end_builds_a_valid_model(end) -> None:
+    """The sliders cannot reach a value the scenario refuses (Reset would fail in the UI)."""
+    levers = {name: w.get(end, end == "max") for name, w in explorer.LEVERS.items()}
+    built = explorer.ExplorerModel(warmup=1, **levers)
+    for name, value in levers.items():
+        assert built.spec[name] == value
+    assert built.urban_placements_ytd >= 0
