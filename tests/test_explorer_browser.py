@@ -3,8 +3,9 @@ headless Chromium driven over the DevTools protocol (marker ``browser``).
 
 The page is a Solara app: its content arrives over a websocket after the HTML, so the
 test polls the rendered text until the explorer's own labels are there (bounded), then
-checks the charts (images of the figures) and takes a screenshot, kept under
-``runs/browser/`` and printed. Skipped without chromium or the ``viz`` extra (failed
+checks the charts (images of the figures), takes a screenshot, presses Step and waits
+for the next month, and takes a second screenshot of the village grid; both are kept
+under ``runs/browser/`` and printed. Skipped without chromium or the ``viz`` extra (failed
 instead when ``COUNTYSIM_REQUIRE_BROWSER`` is set, as in CI); the server and the browser
 are always killed. Run it with ``make test-browser``.
 """
@@ -164,6 +165,22 @@ def test_explorer_renders_in_headless_chromium() -> None:
             # Five indicator charts and the village grid, drawn as images by matplotlib.
             assert images >= 6, f"only {images} chart images rendered"
             assert "Traceback" not in text and "error in" not in text.lower()
+            # The app answers: Step advances the model a month (2025-06 -> 2025-07).
+            assert "2025-06," in text, text[:300]
+            tools.evaluate("[...document.querySelectorAll('button')].find("
+                           "b => b.innerText.trim().toUpperCase() === 'STEP').click()")
+            deadline = time.monotonic() + 30
+            while "2025-07," not in text and time.monotonic() < deadline:
+                time.sleep(0.3)
+                text = tools.evaluate("document.body.innerText") or ""
+            assert "2025-07," in text, "Step did not advance the model"
+            # The village grid (the last chart) scrolled into view, in a second screenshot.
+            tools.evaluate("[...document.querySelectorAll('img')].pop().scrollIntoView()")
+            time.sleep(1.0)
+            grid = ARTEFACTS / "explorer_villages.png"
+            grid.write_bytes(base64.b64decode(
+                tools.call("Page.captureScreenshot", format="png")["data"]))
+            print(f"explorer screenshot: {grid}", file=sys.stderr)
         finally:
             tools.close()
         assert _colours(shot) > 50, "the screenshot is (nearly) uniform"
