@@ -119,7 +119,8 @@ def Headline(model: CountyModel) -> None:
     # Plain HTML (solara.Markdown would fetch its maths and diagram scripts from a CDN).
     solara.HTML(tag="div", unsafe_innerHTML=(
         f"<p><b>{_month(model)}</b>, scenario {model.spec.name}, seed "
-        f"{model.seed.entropy}</p><ul>{rows}</ul>"))
+        f"{model.seed.entropy}</p><ul>{rows}</ul>"
+        "<p><i>Set the levers, then press Reset to rebuild the district with them.</i></p>"))
 
 
 def village_figure(model: CountyModel) -> Figure:
