@@ -8,7 +8,7 @@ SCENARIO ?= scenarios/baseline_2025.toml
 SEED ?= 0
 PYTEST_ARGS ?=
 
-.PHONY: venv run test test-slow bench lint docs notebooks validate clean
+.PHONY: venv run test test-slow test-browser bench lint docs docs-site explore notebooks validate clean
 
 # Python 3.12 comes from pyenv where the machine's default python3 is older.
 $(PY):
@@ -19,7 +19,7 @@ $(PY):
 
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,viz]"
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -33,6 +33,10 @@ test: $(STAMP)
 # Long fuzz, kill-at-random and concurrency campaigns (marker `stress`); CI does not run them.
 test-slow: $(STAMP)
 	$(PY) -m pytest -m stress $(PYTEST_ARGS)
+
+# The explorer in headless Chromium (marker `browser`; needs `apt-get install chromium`).
+test-browser: $(STAMP)
+	$(PY) -m pytest -m browser $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks -o python_files="bench_*.py" --benchmark-only --benchmark-json=benchmarks/results.json $(PYTEST_ARGS)
@@ -50,6 +54,16 @@ validate: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) -m countysim.odd
+
+# The documentation site (mkdocs.yml) into build/site, warnings as errors. `python -m`
+# keeps .venv/bin (the countysim script) off the front of the module search path.
+docs-site: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[docs]"
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir build/site
+
+# The interactive explorer on http://127.0.0.1:8765/ (PORT=... to change).
+explore: $(STAMP)
+	$(VENV)/bin/countysim explore --port $${PORT:-8765}
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .benchmarks

@@ -13,7 +13,9 @@ Subcommands:
   readable (exit status 1 if not);
 * ``countysim calibrate EXPERIMENT [--workers N] [--out PATH] [--no-report]
   [--update-scenario]``: history matching to the article's figures (see
-  ``docs/calibration.md``).
+  ``docs/calibration.md``);
+* ``countysim explore [--host H] [--port P] [--open]``: the interactive explorer in the
+  browser (needs the ``viz`` extra; see ``model/explorer.py``).
 
 Bad input (scenario files, arguments) is reported on one line, without a traceback,
 with exit status 2; so are outputs that cannot be written for reasons on the user's side
@@ -110,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     val.set_defaults(func=_cmd_validate)
     _add_sweep_parsers(sub)
     _add_calibrate_parser(sub)
+    explore = sub.add_parser("explore", help="serve the interactive explorer (SolaraViz; "
+                             "needs the viz extra)")
+    explore.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    explore.add_argument("--port", type=_whole_number(0), default=8765,
+                         help="port (default 8765; 0 picks a free one)")
+    explore.add_argument("--open", action="store_true", help="open a browser tab")
+    explore.set_defaults(func=_cmd_explore)
     return parser
 
 
@@ -320,6 +329,27 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                                 spec.name, result.dataset.attrs["date"])
         print(f"updated {len(names)} parameters in {spec.scenario_path}")
     return 0
+
+
+VIZ_MISSING = "the explorer needs the viz extra: pip install -e '.[viz]'"
+
+
+def explore_command(host: str = "127.0.0.1", port: int = 8765,
+                    open_browser: bool = False) -> list[str]:
+    """The command that serves the explorer: ``solara run countysim.explorer``."""
+    return [sys.executable, "-m", "solara", "run", "countysim.explorer", "--host", host,
+            "--port", str(port), "--production", "--open" if open_browser else "--no-open"]
+
+
+def _cmd_explore(args: argparse.Namespace) -> int:
+    for module in ("solara", "altair"):
+        if importlib.util.find_spec(module) is None:
+            raise UsageError(f"{VIZ_MISSING} ({module} is missing)")
+    import subprocess
+
+    print(f"countysim explorer on http://{args.host}:{args.port}/ (Ctrl-C stops it)",
+          flush=True)
+    return subprocess.call(explore_command(args.host, args.port, args.open))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

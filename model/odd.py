@@ -1,8 +1,9 @@
-"""Keep ``docs/odd.md`` true to the code: its parameter and table sections are generated.
+"""Keep ``docs/odd.md`` and ``docs/guide.md`` true to the code: their parameter (and
+table) sections are generated.
 
-``python -m countysim.odd`` (or ``make docs``) rewrites the parts of ``docs/odd.md``
-between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers; a test fails when the
-file is out of date.
+``python -m countysim.odd`` (or ``make docs``) rewrites the parts of those pages between
+``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers; a test fails when a page is
+out of date. ``docs/odd.md`` has every block; ``docs/guide.md`` has the parameter tables.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .core.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 ODD = ROOT / "docs" / "odd.md"
+GUIDE = ROOT / "docs" / "guide.md"
 BASELINE = ROOT / "scenarios" / "baseline_2025.toml"
 
 
@@ -78,23 +80,43 @@ def sections(scenario: Scenario) -> dict[str, str]:
     return blocks
 
 
-def render(text: str, scenario: Scenario) -> str:
-    """Replace every marked block of ``text`` with its generated content."""
+def render(text: str, scenario: Scenario, blocks: tuple[str, ...] | None = None,
+           page: str = "docs/odd.md") -> str:
+    """Replace the marked blocks of ``text`` with their generated content.
+
+    Args:
+        text: The page's Markdown.
+        scenario: The scenario whose values and sources the tables show.
+        blocks: Names of the blocks the page must have (default: every block).
+        page: The page's name, for the error message.
+    """
     for name, body in sections(scenario).items():
+        if blocks is not None and name not in blocks:
+            continue
         pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(<!-- END {name} -->)", re.S)
         if not pattern.search(text):
-            raise ValueError(f"docs/odd.md lacks the markers for block {name!r}")
+            raise ValueError(f"{page} lacks the markers for block {name!r}")
         text = pattern.sub(lambda m, b=body: m.group(1) + b + "\n" + m.group(2), text)
     return text
 
 
+GUIDE_BLOCKS = tuple(f"parameters-{s}" for s in SECTIONS)
+
+
+def render_guide(text: str, scenario: Scenario) -> str:
+    """``docs/guide.md`` with its parameter tables (one per section) regenerated."""
+    return render(text, scenario, GUIDE_BLOCKS, "docs/guide.md")
+
+
 def main() -> int:
-    """Rewrite docs/odd.md in place from the registry and the baseline scenario."""
-    text = ODD.read_text(encoding="utf-8")
-    new = render(text, load_scenario(BASELINE))
-    if new != text:
-        ODD.write_text(new, encoding="utf-8")
-        print(f"updated {ODD}")
+    """Rewrite docs/odd.md and docs/guide.md in place from the registry and the baseline."""
+    scenario = load_scenario(BASELINE)
+    for path, fill in ((ODD, render), (GUIDE, render_guide)):
+        text = path.read_text(encoding="utf-8")
+        new = fill(text, scenario)
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            print(f"updated {path}")
     return 0
 
 

@@ -22,6 +22,14 @@ def test_odd_tables_are_up_to_date():
     assert text == expected, "docs/odd.md is out of date: run `make docs`"
 
 
+def test_guide_tables_are_up_to_date():
+    text = odd.GUIDE.read_text(encoding="utf-8")
+    expected = odd.render_guide(text, load_scenario(odd.BASELINE))
+    assert text == expected, "docs/guide.md is out of date: run `make docs`"
+    missing = [name for name in PARAMETERS if f"| `{name}` |" not in text]
+    assert not missing, f"parameters missing from docs/guide.md: {missing}"
+
+
 def test_odd_lists_every_parameter():
     text = odd.ODD.read_text(encoding="utf-8")
     missing = [name for name in PARAMETERS if f"| `{name}` |" not in text]

@@ -1,0 +1,206 @@
+"""Interactive explorer: a Mesa SolaraViz app over the baseline scenario.
+
+Start it with ``countysim explore`` (or ``solara run countysim.explorer``); it needs the
+``viz`` extra (``pip install -e ".[viz]"``). The sidebar has sliders for the main
+levers; *Reset* rebuilds the district with the values set, *Step* and the play button
+advance it a month at a time. The main panel shows the key indicators of the article
+(A4, A5, A14), the urban unemployment rate, per-capita incomes, and the villages by
+township, coloured by collective income, with the cooperative villages outlined.
+
+The explorer runs from the scenario's start month to 2030-12; the lever values set in
+the sidebar hold in every year (a lever set there replaces the scenario's schedule).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .core.county import CountyModel
+from .core.parameters import PARAMETERS
+from .core.scenario import LAST_MONTH, Scenario, load_scenario
+
+try:
+    import solara
+    from matplotlib.colors import LogNorm
+    from matplotlib.figure import Figure
+    from mesa.visualization import SolaraViz, make_plot_component
+    from mesa.visualization.utils import update_counter
+except ImportError as exc:  # pragma: no cover - exercised by the CLI's check
+    raise ImportError("the explorer needs the viz extra: pip install -e '.[viz]' "
+                      f"({exc.name} is missing)") from exc
+
+__all__ = ["LEVERS", "ExplorerModel", "Headline", "VillageGrid", "components",
+           "model_params", "page"]
+
+BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline_2025.toml"
+WARMUP_MONTHS = 6  # months run when the model is built, so the charts open with lines
+
+# Slider ranges: the registry's bounds narrowed to what the district can use.
+LEVERS: dict[str, dict[str, Any]] = {
+    "pilot_villages": {"type": "SliderInt", "min": 0, "max": 130, "step": 5},
+    "frontline_share": {"type": "SliderFloat", "min": 0.0, "max": 1.0, "step": 0.05},
+    "firm_visits_per_year": {"type": "SliderInt", "min": 0, "max": 600, "step": 12},
+    "expert_mentors": {"type": "SliderInt", "min": 0, "max": 100, "step": 1},
+    "returnees": {"type": "SliderInt", "min": 0, "max": 400, "step": 1},
+    "evaluation_strictness": {"type": "SliderFloat", "min": 0.0, "max": 1.0, "step": 0.05},
+    "alliances": {"type": "Checkbox"},
+}
+
+
+class ExplorerModel(CountyModel):
+    """A :class:`~countysim.core.county.CountyModel` built from keyword levers, for SolaraViz.
+
+    SolaraViz rebuilds the model on *Reset* by calling the class with the sidebar's
+    values as keyword arguments (and Mesa's own ``scenario`` object, which is ignored
+    here). The lever values hold from the start month to 2030-12; the model is stepped
+    through its first ``warmup`` months so that the charts open with lines.
+
+    Args:
+        scenario: A countysim scenario or a path; anything else (Mesa's scenario object,
+            ``None``) means the baseline ``scenarios/baseline_2025.toml``.
+        rng: Seed of the run.
+        warmup: Months to run at once (the dynamics are the model's, unchanged).
+        **levers: Lever values, e.g. ``pilot_villages=80``.
+    """
+
+    def __init__(self, scenario: Any = None, *, rng: Any = 0, warmup: int = WARMUP_MONTHS,
+                 **levers: Any) -> None:
+        if isinstance(scenario, str | Path):
+            scenario = load_scenario(scenario)
+        elif not isinstance(scenario, Scenario):
+            scenario = load_scenario(BASELINE)
+        spec = scenario.replace(source="explorer", until=LAST_MONTH, **levers)
+        super().__init__(spec, rng=rng)
+        for _ in range(warmup):
+            self.step()
+
+
+def model_params(scenario: Scenario | None = None) -> dict[str, Any]:
+    """SolaraViz's ``model_params``: one input per lever at the scenario's value, a seed."""
+    scenario = scenario if scenario is not None else load_scenario(BASELINE)
+    params: dict[str, Any] = {
+        "rng": {"type": "SliderInt", "value": 0, "min": 0, "max": 99, "step": 1,
+                "label": "seed"},
+    }
+    for name, widget in LEVERS.items():
+        p = PARAMETERS[name]
+        value = scenario[name]
+        params[name] = {**widget, "value": bool(value) if widget["type"] == "Checkbox"
+                        else value, "label": name if p.unit == "1" else f"{name} ({p.unit})"}
+    return params
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:,.0f}"
+
+
+def _month(model: CountyModel) -> str:
+    return f"{model.year}-{model.calendar_month:02d}"
+
+
+@solara.component
+def Headline(model: CountyModel) -> None:
+    """The month shown and the latest value of each key indicator, as text."""
+    update_counter.get()
+    growth = float(model.collective_income_growth_pilot)
+    growth_text = "n/a" if not np.isfinite(growth) else f"{100 * growth:+.1f} %"
+    items = [
+        ("Urban placements YTD (A4)", _fmt(model.urban_placements_ytd)),
+        ("Rural workers into income YTD (A5)", _fmt(model.rural_nonfarm_entrants_ytd)),
+        ("Urban unemployment", f"{100 * model.urban_unemployment_rate:.1f} %"),
+        ("Rural income per capita", f"{_fmt(model.rural_income_per_capita)} yuan/yr"),
+        ("Urban income per capita", f"{_fmt(model.urban_income_per_capita)} yuan/yr"),
+        ("Pilot collective income growth (A14)", growth_text),
+    ]
+    rows = "".join(f"<li>{label}: <b>{value}</b></li>" for label, value in items)
+    # Plain HTML (solara.Markdown would fetch its maths and diagram scripts from a CDN).
+    solara.HTML(tag="div", unsafe_innerHTML=(
+        f"<p><b>{_month(model)}</b>, scenario {model.spec.name}, seed "
+        f"{model.seed.entropy}</p><ul>{rows}</ul>"
+        "<p><i>Set the levers, then press Reset to rebuild the district with them.</i></p>"))
+
+
+def village_figure(model: CountyModel) -> Figure:
+    """Schematic grid of the villages: one row per township, colour = collective income.
+
+    Villages with a party-branch-led cooperative (A13) are outlined in black; alliance
+    members (A15) carry a dot.
+    """
+    townships = list(model.township_members)
+    width = max(len(v) for v in model.township_members.values())
+    income = np.full((len(townships), width), np.nan)
+    fig = Figure(figsize=(7.5, 0.32 * len(townships) + 1.4), layout="constrained")
+    ax = fig.subplots()
+    for row, name in enumerate(townships):
+        for col, v in enumerate(model.township_members[name]):
+            income[row, col] = max(12 * v.collective_income, 1.0)
+            if v.cooperative:
+                ax.add_patch(_outline(col, row))
+            if v.alliance >= 0:
+                ax.plot(col, row, "o", color="black", markersize=2.5)
+    finite = income[np.isfinite(income)]
+    norm = LogNorm(vmin=max(finite.min(), 1e4), vmax=max(finite.max(), 1e5))
+    image = ax.imshow(np.ma.masked_invalid(income), cmap="viridis", norm=norm,
+                      aspect="auto", interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="collective income (yuan/yr, this month x 12)")
+    ax.set_yticks(range(len(townships)), [f"T{i + 1}" for i in range(len(townships))])
+    ax.set_xticks([])
+    ax.set_xlabel("villages of the township (outlined: cooperative A13; dot: alliance A15)")
+    ax.set_title(f"Villages by township, {_month(model)}")
+    return fig
+
+
+def _outline(col: int, row: int):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="black",
+                     linewidth=1.5, zorder=3)
+
+
+@solara.component
+def VillageGrid(model: CountyModel) -> None:
+    """The village grid of :func:`village_figure`, redrawn after each step."""
+    update_counter.get()
+    solara.FigureMatplotlib(village_figure(model), format="png")
+
+
+CHARTS = {
+    "urban_placements_ytd": "Urban placements, year to date (A4)",
+    "rural_nonfarm_entrants_ytd": "Rural workers into income, year to date (A5)",
+    "urban_unemployment_rate": "Urban unemployment rate",
+    ("rural_income_per_capita", "urban_income_per_capita"): "Income per capita (yuan/yr)",
+    "collective_income_growth_pilot": "Collective income growth of pilot villages (A14)",
+}
+
+
+def _titled(title: str):
+    def post_process(ax) -> None:
+        ax.set_title(title)
+        for line in ax.get_lines():
+            line.set_marker("o")
+            line.set_markersize(3)
+        if ax.get_legend() is not None:
+            ax.legend(fontsize="small")
+
+    return post_process
+
+
+def components() -> list:
+    """SolaraViz components: the headline, the indicator charts and the village grid."""
+    charts = [make_plot_component(list(m) if isinstance(m, tuple) else m,
+                                  post_process=_titled(title))
+              for m, title in CHARTS.items()]
+    return [(Headline, 0), *charts, (VillageGrid, 0)]
+
+
+def app(model: CountyModel | None = None):
+    """The SolaraViz page for ``model`` (default: a new baseline :class:`ExplorerModel`)."""
+    return SolaraViz(model if model is not None else ExplorerModel(),
+                     components=components(), model_params=model_params(),
+                     name="countysim explorer: Litong district")
+
+
+page = app()

@@ -1,0 +1,168 @@
+"""The explorer without a browser: the app builds, its components render with Solara's
+renderer, and a lever changed in the sidebar rebuilds the model with the new value."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from countysim.cli import VIZ_MISSING, explore_command, main
+
+solara = pytest.importorskip(
+    "solara", reason="the viz extra is not installed (pip install -e '.[viz]')")
+explorer = pytest.importorskip("countysim.explorer")
+
+import ipyvuetify as v  # noqa: E402
+from mesa.visualization.solara_viz import (  # noqa: E402
+    ModelController,
+    ModelCreator,
+    _check_model_params,
+)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return explorer.ExplorerModel(warmup=3)
+
+
+def test_model_params_cover_the_levers_with_scenario_values(model) -> None:
+    params = explorer.model_params()
+    assert set(explorer.LEVERS) | {"rng"} == set(params)
+    assert params["pilot_villages"]["value"] == 50
+    assert params["alliances"] == {"type": "Checkbox", "value": True, "label": "alliances"}
+    for name, spec in params.items():
+        if spec["type"].startswith("Slider"):
+            assert spec["min"] <= spec["value"] <= spec["max"], name
+    _check_model_params(model, params)  # Mesa's own check of the names
+
+
+def test_explorer_model_takes_levers_and_runs_to_2030(model) -> None:
+    assert model.spec.until == "2030-12"
+    assert model.month == 2 and model.running
+    frame = model.datacollector.get_model_vars_dataframe()
+    assert len(frame) == 3
+    for measure in ("urban_placements_ytd", "rural_nonfarm_entrants_ytd",
+                    "urban_unemployment_rate", "rural_income_per_capita",
+                    "urban_income_per_capita", "collective_income_growth_pilot"):
+        assert measure in frame.columns
+    other = explorer.ExplorerModel(warmup=0, pilot_villages=0, alliances=False, rng=4)
+    assert other.spec["pilot_villages"] == 0 and other.spec["alliances"] is False
+    assert other.seed.entropy == 4
+
+
+def test_bad_lever_value_is_refused() -> None:
+    from countysim import ScenarioError
+
+    with pytest.raises(ScenarioError):
+        explorer.ExplorerModel(warmup=0, frontline_share=2.0)
+
+
+def test_components_render(model) -> None:
+    components = explorer.components()
+    assert len(components) == 7  # headline, five charts, the village grid
+    for make, page in components:
+        assert page == 0
+        box, rc = solara.render(make(model), handle_error=False)
+        try:
+            assert box.children
+        finally:
+            rc.close()
+    box, rc = solara.render(explorer.Headline(model), handle_error=False)
+    try:
+        html = box.children[0].unsafe_innerHTML
+    finally:
+        rc.close()
+    assert "<b>2025-03</b>" in html
+    assert f"Urban placements YTD (A4): <b>{model.urban_placements_ytd:,}</b>" in html
+    for label in ("(A5)", "Urban unemployment", "income per capita", "(A14)"):
+        assert label in html
+
+
+def test_village_figure_has_a_row_per_township(model) -> None:
+    fig = explorer.village_figure(model)
+    ax = fig.axes[0]
+    assert len(ax.get_yticks()) == len(model.township_members) == 12
+    image = ax.get_images()[0].get_array()
+    assert image.count() == len(model.village_list)  # one coloured cell per village
+    assert "Villages by township" in ax.get_title()
+
+
+def test_page_builds() -> None:
+    """``page`` is SolaraViz over an ExplorerModel with the components and the levers; it
+    renders without error (the sidebar and grid are checked in the browser test)."""
+    page = explorer.page
+    assert page.component.name == "SolaraViz"
+    assert isinstance(page.args[0], explorer.ExplorerModel)
+    assert len(page.kwargs["components"]) == 7
+    assert set(page.kwargs["model_params"]) == set(explorer.LEVERS) | {"rng"}
+    box, rc = solara.render(page, handle_error=False)
+    try:
+        assert box.children
+    finally:
+        rc.close()
+
+
+def test_slider_change_rebuilds_the_model_with_the_new_lever(model) -> None:
+    """Change a slider in Mesa's ModelCreator, press Reset: the new model has the value."""
+    reactive_model = solara.reactive(model)
+    parameters = solara.reactive({})
+
+    @solara.component
+    def Sidebar():
+        ModelController(reactive_model, model_parameters=parameters,
+                        play_interval=solara.use_reactive(100),
+                        render_interval=solara.use_reactive(1),
+                        use_threads=solara.use_reactive(False))
+        ModelCreator(reactive_model, explorer.model_params(), model_parameters=parameters)
+
+    _, rc = solara.render(Sidebar(), handle_error=False)
+    try:
+        rc.find(v.Slider, label="pilot_villages (villages)").widget.v_model = 90
+        rc.find(v.Slider, label="evaluation_strictness").widget.v_model = 0.25
+        assert parameters.value["pilot_villages"] == 90
+        rc.find(v.Btn, children=["Reset"]).widget.click()
+        rebuilt = reactive_model.value
+        assert rebuilt is not model
+        assert rebuilt.spec["pilot_villages"] == 90
+        assert rebuilt.spec["evaluation_strictness"] == 0.25
+        assert rebuilt.spec["frontline_share"] == model.spec["frontline_share"]
+        assert rebuilt.month == explorer.WARMUP_MONTHS - 1
+        rc.find(v.Btn, children=["Step"]).widget.click()
+        assert reactive_model.value.month == explorer.WARMUP_MONTHS
+    finally:
+        rc.close()
+
+
+def test_explore_command_serves_the_module_on_localhost() -> None:
+    command = explore_command("127.0.0.1", 8123)
+    assert command[:5] == [sys.executable, "-m", "solara", "run", "countysim.explorer"]
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+    assert command[command.index("--port") + 1] == "8123"
+
+
+def test_explore_without_the_viz_extra_is_one_line(monkeypatch, capsys) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "solara" else real(name, *a))
+    assert main(["explore", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and VIZ_MISSING in err
+
+
+def test_explore_rejects_a_bad_port() -> None:
+    result = subprocess.run([sys.executable, "-m", "countysim.cli", "explore", "--port", "x"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "expected a non-negative integer" in result.stderr
+
+
+@pytest.mark.parametrize("end", ["min", "max"])
+def test_every_slider_end_builds_a_valid_model(end) -> None:
+    """The sliders cannot reach a value the scenario refuses (Reset would fail in the UI)."""
+    levers = {name: w.get(end, end == "max") for name, w in explorer.LEVERS.items()}
+    built = explorer.ExplorerModel(warmup=1, **levers)
+    for name, value in levers.items():
+        assert built.spec[name] == value
+    assert built.urban_placements_ytd >= 0
