@@ -416,3 +416,18 @@ def test_cli_usage_errors(grid_file, tmp_path, capsys):
               "0"])
     assert info.value.code == EXIT_USAGE
     assert not (tmp_path / "s.zarr").exists()
+
+
+def test_sweep_inside_a_running_event_loop(serial_store, grid_file, tmp_path):
+    """Jupyter runs cells inside an event loop: the sweep's writer must not need this one."""
+    import asyncio
+
+    store = tmp_path / "in_loop.zarr"
+
+    async def main() -> countysim.SweepSummary:
+        asyncio.get_running_loop()  # the sweep below runs while this loop is running
+        return countysim.sweep(grid_file, store, workers=1, progress=False)
+
+    summary = asyncio.run(main())
+    assert (summary.done, summary.failed, summary.pending) == (6, 2, 0)
+    assert_same_store(serial_store, store)
