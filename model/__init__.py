@@ -10,6 +10,10 @@ Sweeps (see docs/sweeps.md)::
 
     countysim.sweep("experiments/pilot_coverage_x_support.toml", "runs/coverage.zarr")
     results = countysim.open_results("runs/coverage.zarr")
+
+Calibration results (the NetCDF file ``countysim calibrate`` writes)::
+
+    ds = countysim.open_calibration("runs/calibration/calibrate_2025.nc")
 """
 
 from .calibration.targets import TargetError, load_targets
@@ -23,14 +27,17 @@ from .sweeps.sweep import SweepError, SweepSummary, sweep
 
 # The calibration pulls in statsmodels and scipy.optimize: imported on first use.
 _LAZY = {"calibrate": "calibrate", "load_calibration": "calibrate",
-         "CalibrationError": "calibrate", "update_scenario": "calibrate"}
+         "CalibrationError": "calibrate", "update_scenario": "calibrate",
+         "open_calibration": "calibrate"}
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         from importlib import import_module
 
-        return getattr(import_module(f".calibration.{_LAZY[name]}", __name__), name)
+        value = getattr(import_module(f".calibration.{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # later look-ups find the function, not a submodule
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -53,6 +60,7 @@ __all__ = [
     "load_experiment",
     "load_scenario",
     "load_targets",
+    "open_calibration",
     "open_results",
     "run",
     "sweep",

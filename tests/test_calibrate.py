@@ -370,6 +370,42 @@ def test_calibration_with_an_integer_parameter_runs_whole_values(tmp_path: Path)
     assert isinstance(result.calibrated["leading_posts"], int)
     assert 10 <= result.calibrated["leading_posts"] <= 50
     assert isinstance(result.calibrated["advance_rate"], float)
+    # The saved result opens with countysim.open_calibration, as it was.
+    import countysim
+
+    saved = result.save(tmp_path / "result.nc")
+    reopened = countysim.open_calibration(saved)
+    assert reopened.attrs["diagnostics"] == result.summary()
+    np.testing.assert_array_equal(reopened["calibrated"].values, ds["calibrated"].values)
+
+
+def test_open_calibration_refuses_other_files_on_one_line(tmp_path: Path,
+                                                          small_dataset) -> None:
+    import countysim
+    from countysim.sweeps.files import write_netcdf
+
+    toml = experiment(tmp_path, INT_EXPERIMENT)
+    run = write_netcdf(small_dataset, tmp_path / "run.nc")
+    for path, words in [(toml, "not a NetCDF file"), (run, "not a calibration result"),
+                        (tmp_path / "none.nc", "does not exist")]:
+        with pytest.raises(countysim.CalibrationError, match=words) as info:
+            countysim.open_calibration(path)
+        assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_lazy_calibration_names_stay_the_functions() -> None:
+    """Touching the calibration names, then importing the submodule, never shadows them."""
+    import subprocess
+    import sys
+
+    code = ("import countysim, inspect; f = countysim.calibrate; "
+            "import countysim.calibration.calibrate; "
+            "assert countysim.calibrate is f and inspect.isfunction(f); "
+            "assert inspect.isfunction(countysim.load_calibration); "
+            "assert inspect.isfunction(countysim.open_calibration); "
+            "from countysim import calibrate, update_scenario; "
+            "assert inspect.isfunction(calibrate) and inspect.isfunction(update_scenario)")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # --------------------------------------------------------------------------- command
