@@ -426,3 +426,19 @@ def test_cli_refuses_to_write_pseudo_targets_into_a_scenario(capsys) -> None:
     assert main(["calibrate", str(EXPERIMENTS / "recover_small.toml"),
                  "--update-scenario"]) == 2
     assert "recovery experiment" in capsys.readouterr().err
+
+
+def test_report_and_sweep_modules_leave_the_session_alone() -> None:
+    """No forced matplotlib backend (inline plots keep working), and no progress bar class
+    chosen at import: the sweep picks tqdm.auto only where ipywidgets is installed."""
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('svg'); "
+            "import countysim, countysim.calibration.calreport; "
+            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend(); "
+            "from countysim.sweeps.sweep import progress_bar; import importlib.util as u; "
+            "widgets = u.find_spec('ipywidgets') is not None; "
+            "assert progress_bar().__module__ == ('tqdm.notebook' if widgets else 'tqdm.std'), "
+            "progress_bar().__module__")
+    subprocess.run([sys.executable, "-c", code], check=True)
