@@ -5,6 +5,7 @@ The default district is Litong (利通区), Wuzhong, Ningxia. Quick start::
     import countysim
     scenario = countysim.load_scenario("scenarios/baseline_2025.toml")
     ds = countysim.run(scenario, seed=1, until="2025-12")
+    ds = countysim.open_run("runs/baseline_2025.nc")  # a file `countysim run` wrote
 
 Sweeps (see docs/sweeps.md)::
 
@@ -18,6 +19,7 @@ Calibration results (the NetCDF file ``countysim calibrate`` writes)::
 
 from .calibration.targets import TargetError, load_targets
 from .core.county import CountyModel, run
+from .core.observe import open_run
 from .core.parameters import PARAMETERS
 from .core.scenario import Scenario, ScenarioError, load_scenario
 from .core.version import __version__
@@ -62,6 +64,7 @@ __all__ = [
     "load_targets",
     "open_calibration",
     "open_results",
+    "open_run",
     "run",
     "sweep",
     "update_scenario",

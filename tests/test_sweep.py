@@ -140,6 +140,11 @@ def test_each_run_equals_a_single_run_with_the_replicate_seed(serial_store, grid
         assert list(stored["township"].values) == list(run["township"].values)
         np.testing.assert_array_equal(stored["time"].values,
                                       run["time"].values.astype("datetime64[ns]"))
+    # The district's townships are the same in every sample: a village coordinate, so
+    # groupby("township") groups villages and keeps the samples apart.
+    assert ds["township"].dims == ("village",)
+    by_township = ds["village_income_per_capita"].groupby("township").mean()
+    assert by_township.sizes["sample"] == ds.sizes["sample"]
     # The same replicate differs between replicates (else the seeds are not distinct).
     a = ds["matches"].isel(sample=0, replicate=0).values
     b = ds["matches"].isel(sample=0, replicate=1).values

@@ -383,9 +383,21 @@ def _build(path: Path, data: Mapping[str, Any], base: tuple[dict, dict],
         if not district_data.is_dir():
             raise ScenarioError(path, "district_data", f"folder {district_data} does not exist")
     name = data.get("name", path.stem)
-    description = data.get("description", parent.description if parent else "")
+    description = data.get("description", _inherited_description(parent, name))
     return Scenario(name, description, values, sources, start, until, district_data, path,
                     schedules)
+
+
+def _inherited_description(parent: Scenario | None, name: str) -> str:
+    """A child without its own description: the parent's, saying who extends it.
+
+    Down a chain only the last file is named: ``"<root description> (extended by <name>)"``.
+    """
+    if parent is None:
+        return ""
+    if not parent.description:
+        return f"{parent.name} extended by {name}"
+    return re.sub(r" \(extended by [^()]*\)$", "", parent.description) + f" (extended by {name})"
 
 
 def _section_parameter(path: Path, section: str, name: str) -> Parameter:

@@ -548,8 +548,27 @@ def open_results(store: str | Path, chunks: Any = None) -> xr.Dataset:
     # strings, can. String variables are small (per run or per sample), so load them.
     strings = {n: v.load().astype(object) for n, v in ds.variables.items()
                if v.dtype.kind == "T"}
-    return ds.assign({n: v for n, v in strings.items() if n in ds.data_vars}).assign_coords(
+    ds = ds.assign({n: v for n, v in strings.items() if n in ds.data_vars}).assign_coords(
         {n: v for n, v in strings.items() if n in ds.coords})
+    return _district_coordinates(ds)
+
+
+# Per-sample coordinates that describe the district, not the levers: the same for every
+# sample (the district's shape cannot be varied), so they are read along ``village`` only
+# and ``groupby("township")`` groups villages, not (sample, village) pairs.
+DISTRICT_COORDS = ("township",)
+
+
+def _district_coordinates(ds: xr.Dataset) -> xr.Dataset:
+    for name in DISTRICT_COORDS:
+        if name not in ds.coords or "sample" not in ds[name].dims:
+            continue
+        values = np.asarray(ds[name].load().values)
+        # Samples never run have no chunk (fill values): the others must all agree.
+        filled = [row for row in values if not all(v in ("", None) or v != v for v in row)]
+        if filled and all(np.array_equal(row, filled[0]) for row in filled):
+            ds = ds.assign_coords({name: (ds[name].dims[1:], filled[0], ds[name].attrs)})
+    return ds
 
 
 def export(store: str | Path, out: str | Path) -> Path:
