@@ -162,22 +162,27 @@ def rules_covered() -> set[str]:
 
 
 def scenarios(base: Scenario | None = None, vary: Iterable[str] | None = None, *,
-              scale: float = 2.0) -> SearchStrategy[Scenario]:
+              scale: float = 2.0, full_range: bool = False) -> SearchStrategy[Scenario]:
     """A hypothesis strategy drawing valid scenarios around ``base``.
 
-    Each varied parameter is drawn from its registry domain: floats over their bounds,
-    booleans and categorical values from their choices (``"listed"`` pilots only when
-    ``base`` has district data), integers from the lower bound up to ``scale`` times the
-    base's value (at most the upper bound; programme sizes far above the district's
-    would only make the runs slow). Values the cross-parameter rules tie together are
-    drawn in order, each capped by the others (``pilot_villages <= villages``, ...), so
-    every draw passes :func:`countysim.core.scenario.check_consistency` without
-    filtering. Varying a value a rule reads also redraws the values it caps.
+    Each varied parameter is drawn inside its registry domain: booleans and categorical
+    values from their choices (``"listed"`` pilots only when ``base`` has district data),
+    numbers within a factor ``scale`` of the base's value (``[base / scale, base x
+    scale]``; for a zero base the bottom tenth of the range, integers up to ``scale``),
+    always clipped to the registry bounds. ``full_range=True`` draws floats over their
+    whole registry range instead: a stress test, which finds values the model does not
+    survive yet (zero or extreme rates raise ZeroDivisionError, OverflowError or
+    "negative dimensions"; see ``docs/testing.md``). Values the cross-parameter rules tie
+    together are drawn in order, each capped by the others (``pilot_villages <=
+    villages``, ...), so every draw passes
+    :func:`countysim.core.scenario.check_consistency` without filtering. Varying a value
+    a rule reads also redraws the values it caps.
 
     Args:
         base: The scenario drawn around; default :func:`small_scenario`.
         vary: Names of the parameters to draw; default :data:`DEFAULT_VARIED`.
-        scale: Integers are drawn up to ``scale x`` the base's value.
+        scale: Numbers are drawn within a factor ``scale`` of the base's value.
+        full_range: Draw floats over their whole registry range.
 
     Returns:
         A strategy of validated :class:`~countysim.core.scenario.Scenario` objects.
@@ -203,12 +208,19 @@ def scenarios(base: Scenario | None = None, vary: Iterable[str] | None = None, *
             choices = [c for c in p.choices if c != "listed" or base.district_data]
             return st.sampled_from(choices)
         lo, hi = p.bounds
+        value = base[name]
+        if value > 0 and not (full_range and p.kind is float):  # within a factor scale
+            lo, hi = max(lo, value / scale), min(hi, value * scale)
+        elif value < 0 and not (full_range and p.kind is float):
+            lo, hi = max(lo, value * scale), min(hi, value / scale)
+        elif not full_range:  # a zero: the bottom tenth of the range (ints: up to scale)
+            hi = min(hi, lo + (0.1 * (hi - lo) if p.kind is float else scale))
         if name in _UPPER:
             hi = min(hi, _UPPER[name][1](read))
+        lo = min(lo, hi)
         if p.kind is float:
-            return st.floats(lo, max(lo, hi), allow_nan=False, allow_infinity=False)
-        hi = min(hi, max(lo, math.ceil(scale * max(base[name], 1))))
-        return st.integers(int(lo), int(max(lo, hi)))
+            return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+        return st.integers(math.ceil(lo), max(math.ceil(lo), math.floor(hi)))
 
     @st.composite
     def draw(draw_: Callable[[SearchStrategy[Any]], Any]) -> Scenario:

@@ -33,7 +33,7 @@ def test_conftest_uses_the_public_definitions():
             assert getattr(conftest, name) is getattr(testing, name), name
 
 
-@settings(max_examples=30, deadline=None, derandomize=True,
+@settings(max_examples=30, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(testing.scenarios())
 def test_drawn_scenarios_load_and_run_two_months(scenario):
@@ -45,7 +45,7 @@ def test_drawn_scenarios_load_and_run_two_months(scenario):
     testing.assert_invariants(ds, scenario)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
 @given(st.data())
 def test_strategy_values_stay_in_the_registry_domain(data):
     names = data.draw(st.lists(st.sampled_from(testing.DEFAULT_VARIED), max_size=6))
