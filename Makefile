@@ -25,7 +25,7 @@ $(STAMP): $(PY) pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/countysim run $(SCENARIO) --seed $(SEED) --out runs/baseline_2025.nc
+	$(VENV)/bin/countysim run $(SCENARIO) --seed $(SEED) --out runs/$(basename $(notdir $(SCENARIO))).nc
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -5,15 +5,21 @@ The default district is Litong (利通区), Wuzhong, Ningxia. Quick start::
     import countysim
     scenario = countysim.load_scenario("scenarios/baseline_2025.toml")
     ds = countysim.run(scenario, seed=1, until="2025-12")
+    ds = countysim.open_run("runs/baseline_2025.nc")  # a file `countysim run` wrote
 
 Sweeps (see docs/sweeps.md)::
 
     countysim.sweep("experiments/pilot_coverage_x_support.toml", "runs/coverage.zarr")
     results = countysim.open_results("runs/coverage.zarr")
+
+Calibration results (the NetCDF file ``countysim calibrate`` writes)::
+
+    ds = countysim.open_calibration("runs/calibration/calibrate_2025.nc")
 """
 
 from .calibration.targets import TargetError, load_targets
 from .core.county import CountyModel, run
+from .core.observe import open_run
 from .core.parameters import PARAMETERS
 from .core.scenario import Scenario, ScenarioError, load_scenario
 from .core.version import __version__
@@ -23,14 +29,17 @@ from .sweeps.sweep import SweepError, SweepSummary, sweep
 
 # The calibration pulls in statsmodels and scipy.optimize: imported on first use.
 _LAZY = {"calibrate": "calibrate", "load_calibration": "calibrate",
-         "CalibrationError": "calibrate", "update_scenario": "calibrate"}
+         "CalibrationError": "calibrate", "update_scenario": "calibrate",
+         "open_calibration": "calibrate"}
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         from importlib import import_module
 
-        return getattr(import_module(f".calibration.{_LAZY[name]}", __name__), name)
+        value = getattr(import_module(f".calibration.{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # later look-ups find the function, not a submodule
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -53,7 +62,9 @@ __all__ = [
     "load_experiment",
     "load_scenario",
     "load_targets",
+    "open_calibration",
     "open_results",
+    "open_run",
     "run",
     "sweep",
     "update_scenario",

@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .core.county import run
+    from .core.observe import to_netcdf_layout
     from .core.report import format_table
     from .core.scenario import load_scenario
     from .sweeps.files import write_netcdf
@@ -138,7 +139,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # The scenario's name is validated as a name (not a path) when it is loaded.
     out = check_output_path(args.out or Path("runs") / f"{scenario.name}.nc", "--out")
     ds = run(scenario, seed=args.seed, until=until)
-    write_netcdf(ds, out)
+    write_netcdf(to_netcdf_layout(ds), out)  # CF-1.10: countysim.open_run reads it back
     print(format_table(ds))
     print(f"wrote {out}")
     return 0

@@ -44,10 +44,10 @@ def parameter_table(scenario: Scenario, section: str) -> str:
              + "default | allowed | source | meaning |",
              "|---" * (8 if levers else 7) + "|"]
     for p in (p for p in PARAMETERS.values() if p.section == section):
-        if p.choices:
-            allowed = ", ".join(f"`{c}`" for c in p.choices)
-        elif p.bounds is None:
+        if p.kind is bool:
             allowed = "true, false"
+        elif p.choices:
+            allowed = ", ".join(f"`{c}`" for c in p.choices)
         else:
             allowed = f"[{_fmt(p.bounds[0])}, {_fmt(p.bounds[1])}]"
         source = scenario.sources[p.name].replace("|", "/")

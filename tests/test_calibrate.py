@@ -370,6 +370,42 @@ def test_calibration_with_an_integer_parameter_runs_whole_values(tmp_path: Path)
     assert isinstance(result.calibrated["leading_posts"], int)
     assert 10 <= result.calibrated["leading_posts"] <= 50
     assert isinstance(result.calibrated["advance_rate"], float)
+    # The saved result opens with countysim.open_calibration, as it was.
+    import countysim
+
+    saved = result.save(tmp_path / "result.nc")
+    reopened = countysim.open_calibration(saved)
+    assert reopened.attrs["diagnostics"] == result.summary()
+    np.testing.assert_array_equal(reopened["calibrated"].values, ds["calibrated"].values)
+
+
+def test_open_calibration_refuses_other_files_on_one_line(tmp_path: Path,
+                                                          small_dataset) -> None:
+    import countysim
+    from countysim.sweeps.files import write_netcdf
+
+    toml = experiment(tmp_path, INT_EXPERIMENT)
+    run = write_netcdf(small_dataset, tmp_path / "run.nc")
+    for path, words in [(toml, "not a NetCDF file"), (run, "not a calibration result"),
+                        (tmp_path / "none.nc", "does not exist")]:
+        with pytest.raises(countysim.CalibrationError, match=words) as info:
+            countysim.open_calibration(path)
+        assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_lazy_calibration_names_stay_the_functions() -> None:
+    """Touching the calibration names, then importing the submodule, never shadows them."""
+    import subprocess
+    import sys
+
+    code = ("import countysim, inspect; f = countysim.calibrate; "
+            "import countysim.calibration.calibrate; "
+            "assert countysim.calibrate is f and inspect.isfunction(f); "
+            "assert inspect.isfunction(countysim.load_calibration); "
+            "assert inspect.isfunction(countysim.open_calibration); "
+            "from countysim import calibrate, update_scenario; "
+            "assert inspect.isfunction(calibrate) and inspect.isfunction(update_scenario)")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # --------------------------------------------------------------------------- command
@@ -390,3 +426,19 @@ def test_cli_refuses_to_write_pseudo_targets_into_a_scenario(capsys) -> None:
     assert main(["calibrate", str(EXPERIMENTS / "recover_small.toml"),
                  "--update-scenario"]) == 2
     assert "recovery experiment" in capsys.readouterr().err
+
+
+def test_report_and_sweep_modules_leave_the_session_alone() -> None:
+    """No forced matplotlib backend (inline plots keep working), and no progress bar class
+    chosen at import: the sweep picks tqdm.auto only where ipywidgets is installed."""
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('svg'); "
+            "import countysim, countysim.calibration.calreport; "
+            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend(); "
+            "from countysim.sweeps.sweep import progress_bar; import importlib.util as u; "
+            "widgets = u.find_spec('ipywidgets') is not None; "
+            "assert progress_bar().__module__ == ('tqdm.notebook' if widgets else 'tqdm.std'), "
+            "progress_bar().__module__")
+    subprocess.run([sys.executable, "-c", code], check=True)

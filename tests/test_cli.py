@@ -129,3 +129,22 @@ def test_console_script_runs_and_exits(small_file, tmp_path):
     bad = subprocess.run([str(COUNTYSIM), "run", str(small_file), "--until", "2025-13"],
                          capture_output=True, text=True, timeout=300, check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_run_out_a_folder_is_one_line_exit_2(small_file, tmp_path, capsys):
+    assert main(["run", str(small_file), "--until", "2025-01", "--out", str(tmp_path)]) \
+        == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out: is a folder; give the path of a file" in err
+
+
+def test_make_run_names_the_output_after_the_scenario():
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    root = Path(__file__).resolve().parents[1]
+    dry = subprocess.run(["make", "-n", "-C", str(root), "run",
+                          "SCENARIO=scenarios/no_pilot_cooperatives.toml"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "--out runs/no_pilot_cooperatives.nc" in dry

@@ -274,3 +274,81 @@ def test_every_registry_parameter_can_be_varied_except_the_district_shape(tmp_pa
                 load_experiment(path)
         else:
             assert load_experiment(path).samples == ({name: value},)
+
+
+# ------------------------------------------------------------------- the Python API
+
+
+def test_experiment_built_in_python_equals_its_file(tmp_path):
+    from countysim import Experiment
+
+    kwargs = {"name": "cov", "scenario": BASELINE, "seed": 3, "replicates": 2,
+              "until": "2025-06", "overrides": {"firm_visits_per_year": 150},
+              "design": {"kind": "grid", "parameters": {"pilot_villages": [0, 50],
+                                                        "pilot_rule": ["capacity", "random"]}}}
+    exp = Experiment.build(**kwargs)
+    assert (exp.n_samples, exp.n_runs, exp.path) == (4, 8, None)
+    assert exp.samples[1] == {"pilot_villages": 0, "pilot_rule": "random"}
+    assert exp.base.firm_visits_per_year == 150
+    # The same experiment written by hand as a file.
+    by_hand = write_toml(tmp_path / "cov.toml", (
+        f'name = "cov"\nscenario = "{BASELINE.as_posix()}"\nuntil = "2025-06"\n'
+        'replicates = 2\nseed = 3\n[overrides]\nfirm_visits_per_year = 150\n[design]\n'
+        'kind = "grid"\n[design.parameters]\npilot_villages = [0, 50]\n'
+        'pilot_rule = ["capacity", "random"]\n'))
+    assert load_experiment(by_hand) == exp
+    assert Experiment.build(**{**kwargs, "seed": 4}) != exp
+
+
+@pytest.mark.parametrize("design", [
+    {"kind": "grid", "parameters": {"alliances": [True, False], "activation_rate": [0.0, 0.1]}},
+    {"kind": "list", "parameters": {"pilot_villages": [10, 20], "matching_boost": [0.1, 0.2]}},
+    {"kind": "lhs", "samples": 5, "parameters": {"activation_rate": {"low": 0.0, "high": 0.2},
+                                                 "pilot_rule": {"choices": ["capacity",
+                                                                            "random"]}}},
+    {"kind": "sobol", "samples": 4, "second_order": True,
+     "parameters": {"pilot_villages": {"low": 0, "high": 130},
+                    "alliances": {"choices": [True, False]}}},
+    {"kind": "morris", "trajectories": 2, "levels": 4,
+     "parameters": {"activation_rate": {"low": 0.0, "high": 0.2}}},
+])
+def test_to_toml_round_trips(tmp_path, design):
+    from countysim import Experiment
+
+    exp = Experiment.build(name="rt", description="round trip", scenario=BASELINE, seed=9,
+                           replicates=3, design=design)
+    back = load_experiment(write_toml(tmp_path / "rt.toml", exp.to_toml()))
+    assert back == exp and back.digest == exp.digest
+    assert back.samples == exp.samples and back.description == "round trip"
+    if exp.unit is not None:
+        np.testing.assert_array_equal(back.unit, exp.unit)
+
+
+def test_named_scenarios_design_round_trips(tmp_path):
+    from countysim import Experiment
+
+    files = [str(REPO / "scenarios" / f) for f in ("baseline_2025.toml",
+                                                   "no_pilot_cooperatives.toml")]
+    exp = Experiment.build(name="named", seed=1, design={"kind": "scenarios", "files": files})
+    back = load_experiment(write_toml(tmp_path / "n.toml", exp.to_toml()))
+    assert back == exp and back.varied == ("scenario",)
+
+
+def test_build_validates_like_a_file_with_one_line_errors():
+    from countysim import Experiment
+
+    cases = [
+        ({"design": {"kind": "grd"}}, "<Experiment.build>: design.kind: expected one of"),
+        ({"design": {"kind": "grid", "parameters": {"pilot_villages": [5000]}}},
+         "<Experiment.build>: design.parameters.pilot_villages[0]: 5000 is out of range"),
+        ({"replicates": 0, "design": {"kind": "grid", "parameters": {"alliances": [True]}}},
+         "<Experiment.build>: replicates: expected an integer >= 1"),
+        ({"overrides": {"pilot_villagez": 3},
+          "design": {"kind": "grid", "parameters": {"alliances": [True]}}},
+         "<Experiment.build>: overrides.pilot_villagez: unknown parameter"),
+    ]
+    for extra, start in cases:
+        with pytest.raises(ExperimentError) as info:
+            Experiment.build(**{"name": "x", "scenario": BASELINE, "seed": 1, **extra})
+        message = str(info.value)
+        assert message.startswith(start) and "\n" not in message, message

@@ -169,7 +169,8 @@ def test_extends_chain_longer_than_the_limit(tmp_path):
     write_toml(tmp_path / "s0.toml", 'description = "the root"\n')
     for k in range(1, 41):
         write_toml(tmp_path / f"s{k}.toml", f'extends = "s{k - 1}.toml"\n')
-    assert load_scenario(tmp_path / "s31.toml").description == "the root"  # 32 files
+    # 32 files; only the last child is named in the inherited description
+    assert load_scenario(tmp_path / "s31.toml").description == "the root (extended by s31)"
     with pytest.raises(ScenarioError) as info:
         load_scenario(tmp_path / "s40.toml")
     assert info.value.key == "extends" and "longer than 32 files" in info.value.problem

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from conftest import assert_dataset_metadata, create_test_model
+from conftest import assert_dataset_metadata, create_test_model, create_test_scenario, write_toml
 from countysim.core.observe import MODEL_REPORTERS, VARIABLES
 from countysim.core.scenario import Scenario
 from countysim.core.tables import LABOUR_STATES
@@ -48,7 +48,9 @@ def test_variables_have_the_declared_dims_units_and_names(small_dataset):
     for name, meta in VARIABLES.items():
         var = small_dataset[name]
         assert var.dims == meta.dims, name
-        assert var.attrs["units"] == meta.units
+        # CF units are UDUNITS-parsable: "1", with the counted thing or currency beside.
+        assert var.attrs["units"] == "1", name
+        assert var.attrs.get("unit_of_measure", "1") == meta.units, name
         assert var.attrs["long_name"] == meta.long_name
         assert meta.units and meta.long_name
 
@@ -122,3 +124,62 @@ def test_model_reporters_mirror_the_district_series():
         assert VARIABLES[name].dims == ("time",)
         np.testing.assert_array_equal(frame[name].to_numpy(dtype=float),
                                       ds[name].values.astype(float))
+
+
+def test_time_stamps_are_documented_month_starts(small_dataset):
+    attrs = small_dataset["time"].attrs
+    assert (attrs["standard_name"], attrs["axis"]) == ("time", "T")
+    assert "first day" in attrs["long_name"] and "end-of-month" in attrs["comment"]
+    assert small_dataset.attrs["history"].startswith("countysim ")
+
+
+def test_run_file_round_trips_through_open_run(small_dataset, tmp_path):
+    import countysim
+    from countysim.core.observe import to_netcdf_layout
+    from countysim.sweeps.files import write_netcdf
+
+    path = write_netcdf(to_netcdf_layout(small_dataset), tmp_path / "run.nc")
+    with xr.open_dataset(path, engine="h5netcdf") as raw:
+        # No string coordinate variables in the file; the labels are auxiliary coordinates.
+        assert "village" not in raw.coords and "village_name" in raw.coords
+        assert "labour_state" not in raw.coords and "labour_state_name" in raw.coords
+    back = countysim.open_run(path)
+    xr.testing.assert_identical(back, small_dataset)
+    first = str(small_dataset["village"].values[0])
+    assert back["village_workers"].sel(village=first).shape[0] == small_dataset.sizes["time"]
+
+
+def cf_errors(path) -> tuple[list[str], list[str], dict]:
+    """The IOOS compliance checker's CF-1.10 errors and warnings (messages), and the
+    exceptions its checks raised."""
+    import warnings
+
+    with warnings.catch_warnings():  # its deprecated IOOS SOS checkers warn on import
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from compliance_checker.base import BaseCheck
+        from compliance_checker.runner import CheckSuite
+
+        suite = CheckSuite()
+        suite.load_all_available_checkers()
+    results, exceptions = suite.run_all(suite.load_dataset(str(path)), ["cf:1.10"],
+                                        skip_checks=[])["cf:1.10"]
+    failed = [r for r in results if r.value[0] < r.value[1] if isinstance(r.value, tuple)]
+    failed += [r for r in results if r.value is False]
+    errors = [m for r in failed if r.weight == BaseCheck.HIGH for m in r.msgs]
+    warnings = [m for r in failed if r.weight == BaseCheck.MEDIUM for m in r.msgs]
+    return errors, warnings, exceptions
+
+
+def test_run_netcdf_passes_the_cf_compliance_checker(tmp_path):
+    pytest.importorskip("compliance_checker", reason="compliance-checker not installed "
+                        "(pip install -e '.[dev]')")
+    from countysim.cli import main
+
+    path = tmp_path / "run.nc"
+    scenario = write_toml(tmp_path / "small.toml", create_test_scenario(until="2025-03")
+                          .to_toml())
+    assert main(["run", str(scenario), "--out", str(path)]) == 0
+    errors, warnings, exceptions = cf_errors(path)
+    assert errors == [] and exceptions == {}, (errors, exceptions)
+    # Left: CF's recommended dim order (T, Z, Y, X last) for (time, village) variables.
+    assert all("recommended order" in w for w in warnings), warnings

@@ -42,3 +42,13 @@ def test_table_without_pilot_villages_is_printable():
     ds = create_test_dataset(months=2, pilot_villages=0)
     text = format_table(ds)
     assert "pilot collective income growth" in text
+
+
+def test_short_run_says_above_the_table_that_it_ends_early(small_dataset):
+    lines = format_table(create_test_dataset(months=6)).splitlines()
+    assert lines[1].startswith("NOTE: the run ends at 2025-06")
+    assert "A4" in lines[1] and "2025-10" in lines[1] and "A14: 2025-12" in lines[1]
+    assert lines[2].startswith("fig ")
+    # A run reaching December (the small run ends 2026-02) needs no note.
+    assert not [line for line in format_table(small_dataset).splitlines()
+                if line.startswith("NOTE")]

@@ -79,7 +79,7 @@ def test_extends_with_overrides(scenario_file):
                           '[behaviour]\nseparation_rate = 0.01\n', "child.toml")
     s = load_scenario(child)
     assert s.name == "child"  # the file's own name, not the parent's
-    assert s.description == "the parent"  # inherited
+    assert s.description == "the parent (extended by child)"  # inherited, marked
     assert s.until == "2026-06"  # inherited
     assert s.pilot_villages == 20 and s.sources["pilot_villages"] == "A13"  # from parent
     assert s.alliances is False and s.sources["alliances"] == "child.toml"
@@ -94,6 +94,10 @@ def test_extends_chain_of_three(scenario_file):
     c = scenario_file('extends = "b.toml"\n[levers]\npilot_villages = 35\n', "c.toml")
     s = load_scenario(c)
     assert (s.villages, s.pilot_villages) == (60, 35)
+    # No description anywhere: the chain is named; an own description wins.
+    assert s.description == "a extended by b (extended by c)"
+    own = scenario_file('extends = "b.toml"\ndescription = "mine"\n', "d.toml")
+    assert load_scenario(own).description == "mine"
 
 
 def test_extends_resolves_relative_to_the_file(tmp_path):

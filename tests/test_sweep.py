@@ -140,6 +140,11 @@ def test_each_run_equals_a_single_run_with_the_replicate_seed(serial_store, grid
         assert list(stored["township"].values) == list(run["township"].values)
         np.testing.assert_array_equal(stored["time"].values,
                                       run["time"].values.astype("datetime64[ns]"))
+    # The district's townships are the same in every sample: a village coordinate, so
+    # groupby("township") groups villages and keeps the samples apart.
+    assert ds["township"].dims == ("village",)
+    by_township = ds["village_income_per_capita"].groupby("township").mean()
+    assert by_township.sizes["sample"] == ds.sizes["sample"]
     # The same replicate differs between replicates (else the seeds are not distinct).
     a = ds["matches"].isel(sample=0, replicate=0).values
     b = ds["matches"].isel(sample=0, replicate=1).values
@@ -416,3 +421,18 @@ def test_cli_usage_errors(grid_file, tmp_path, capsys):
               "0"])
     assert info.value.code == EXIT_USAGE
     assert not (tmp_path / "s.zarr").exists()
+
+
+def test_sweep_inside_a_running_event_loop(serial_store, grid_file, tmp_path):
+    """Jupyter runs cells inside an event loop: the sweep's writer must not need this one."""
+    import asyncio
+
+    store = tmp_path / "in_loop.zarr"
+
+    async def main() -> countysim.SweepSummary:
+        asyncio.get_running_loop()  # the sweep below runs while this loop is running
+        return countysim.sweep(grid_file, store, workers=1, progress=False)
+
+    summary = asyncio.run(main())
+    assert (summary.done, summary.failed, summary.pending) == (6, 2, 0)
+    assert_same_store(serial_store, store)

@@ -72,7 +72,7 @@ from .emulate import Emulator, implausibility
 from .targets import Target, Targets, load_targets
 
 __all__ = ["CalibrationError", "CalibrationResult", "CalibrationSpec", "FitParameter",
-           "calibrate", "load_calibration", "pseudo_targets", "update_scenario"]
+           "calibrate", "load_calibration", "open_calibration", "pseudo_targets", "update_scenario"]
 
 RULES = ("max", "second_max")
 _MARGIN = 0.1  # share of a box's width added on each side when it is shrunk to the NROY set
@@ -711,6 +711,42 @@ class CalibrationResult:
             OutputError: The file cannot be written (disk full, read-only, too large).
         """
         return write_netcdf(self.dataset, path)
+
+
+# Attributes every calibration result carries (see :func:`results_dataset`).
+_RESULT_ATTRS = ("experiment_toml", "targets_toml", "scenario_toml", "diagnostics")
+
+
+def open_calibration(path: str | Path) -> xr.Dataset:
+    """Open a calibration *result* (the NetCDF file ``calibrate`` writes) as a Dataset.
+
+    :func:`load_calibration` reads the experiment (TOML) file; this reads what a
+    calibration produced, e.g. ``runs/calibration/calibrate_2025.nc``.
+
+    Args:
+        path: The NetCDF file.
+
+    Returns:
+        The Dataset of :func:`results_dataset`, loaded into memory (the file is closed).
+
+    Raises:
+        CalibrationError: The file is missing, is not NetCDF, or is not a calibration result.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CalibrationError(path, "<file>", "calibration result file does not exist")
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            ds = ds.load()
+    except Exception:  # h5py, OSError, ValueError: whatever the file is, it is not NetCDF
+        raise CalibrationError(path, "<file>", "not a NetCDF file: a calibration result is "
+                               "the .nc file `countysim calibrate` writes") from None
+    missing = [a for a in _RESULT_ATTRS if a not in ds.attrs]
+    if missing:
+        raise CalibrationError(path, "<file>", f"not a calibration result (no attribute "
+                               f"{missing[0]!r}); a run or sweep file? Open it with "
+                               "xarray.open_dataset")
+    return ds
 
 
 def calibrate(experiment: str | Path | CalibrationSpec, *, workers: int | None = None,

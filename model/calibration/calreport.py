@@ -16,12 +16,10 @@ import json
 import os
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt
+import matplotlib as mpl
 import numpy as np
 import xarray as xr
+from matplotlib.figure import Figure
 
 from ..sweeps.files import write_atomically
 from .calibrate import _fmt, held_out_rows, table_rows
@@ -51,7 +49,8 @@ def plot_fit(ds: xr.Dataset, path: str | Path) -> Path:
     ids = [str(t) for t in ds["target"].values]
     ncol = 4
     nrow = int(np.ceil(len(ids) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.4 * ncol, 2.9 * nrow), squeeze=False)
+    fig = Figure(figsize=(3.4 * ncol, 2.9 * nrow))
+    axes = fig.subplots(nrow, ncol, squeeze=False)
     wave1 = ds["design_wave"].values == 1
     for ax, (k, tid) in zip(axes.flat, enumerate(ids), strict=False):
         s = _scale(tid, ds)
@@ -94,15 +93,15 @@ def plot_waves(ds: xr.Dataset, path: str | Path) -> Path:
     names = [str(n) for n in ds["parameter"].values]
     lo, hi = ds["prior_lower"].values, ds["prior_upper"].values
     width = hi - lo
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 0.35 * len(names) + 3.2),
-                                 gridspec_kw={"width_ratios": [1, 2.2]})
+    fig = Figure(figsize=(11, 0.35 * len(names) + 3.2))
+    a1, a2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 2.2]})
     waves = ds["wave"].values
     a1.semilogy(waves, ds["wave_nroy_fraction"].values, "o-")
     a1.set_xlabel("wave")
     a1.set_ylabel("non-implausible share of the ranges")
     a1.set_xticks(waves)
     a1.grid(alpha=0.3)
-    colors = plt.cm.viridis(np.linspace(0, 0.85, len(waves)))
+    colors = mpl.colormaps["viridis"](np.linspace(0, 0.85, len(waves)))
     y = np.arange(len(names))
     step = 0.7 / (len(waves) + 1)
     for i, w in enumerate(waves):
@@ -132,7 +131,8 @@ def plot_accepted(ds: xr.Dataset, path: str | Path) -> Path:
     """Correlations of the parameters in the accepted set."""
     names = [str(n) for n in ds["parameter"].values]
     corr = ds["accepted_corr"].values
-    fig, ax = plt.subplots(figsize=(0.55 * len(names) + 3, 0.5 * len(names) + 2))
+    fig = Figure(figsize=(0.55 * len(names) + 3, 0.5 * len(names) + 2))
+    ax = fig.subplots()
     im = ax.imshow(corr, vmin=-1, vmax=1, cmap="RdBu_r")
     ax.set_xticks(range(len(names)))
     ax.set_yticks(range(len(names)))
@@ -149,11 +149,10 @@ def plot_accepted(ds: xr.Dataset, path: str | Path) -> Path:
     return _save(fig, path)
 
 
-def _save(fig: plt.Figure, path: str | Path) -> Path:
+def _save(fig: Figure, path: str | Path) -> Path:
     # Fixed metadata keeps the PNG bytes the same for the same results.
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
     return write_atomically(path, png.getvalue())
 
 

@@ -8,6 +8,7 @@ year-to-date (reset each January); ``*_cum`` are cumulative since the start of t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -106,6 +107,88 @@ VARIABLES: dict[str, Var] = {
     "village_income_per_capita": Var(V, "yuan/yr", "per-capita disposable income by village "
                                      "(annualised from the month)"),
 }
+
+
+# Every month is stamped with its first day, but holds the month's end-of-month values:
+# stocks as the month ends, flows summed over the month (docs/odd.md, "Observation").
+TIME_ATTRS = {
+    "standard_name": "time",
+    "axis": "T",
+    "long_name": "month (stamped with its first day; values are as at the month's end)",
+    "comment": "Each time stamp is the first day of a month; the values recorded at it are "
+               "end-of-month values: stocks as the month ends, flows (and year-to-date or "
+               "cumulative totals) up to and including that month.",
+}
+
+
+def cf_units(unit: str) -> dict[str, str]:
+    """A variable's unit attributes for CF-1.10 (UDUNITS-parsable ``units``).
+
+    UDUNITS knows neither persons, problems or firms (counts) nor yuan (money): those
+    variables get ``units = "1"`` and keep the unit of :data:`VARIABLES` in
+    ``unit_of_measure`` (``"persons"``, ``"yuan/yr"``), which says what is counted or which
+    currency and period a money value has (docs/outputs.md).
+
+    Args:
+        unit: The unit in :data:`VARIABLES` (``"1"`` for a ratio or index).
+
+    Returns:
+        ``{"units": "1"}``, plus ``unit_of_measure`` unless ``unit`` is ``"1"``.
+    """
+    return {"units": "1"} if unit == "1" else {"units": "1", "unit_of_measure": unit}
+
+
+# Dimensions labelled by strings: a NetCDF file cannot keep them as CF coordinate variables
+# (those must be strictly monotonic numbers), so :func:`to_netcdf_layout` moves the labels
+# to an auxiliary coordinate ``<dim>_name`` and :func:`from_netcdf_layout` moves them back.
+LABELLED_DIMS = ("village", "labour_state")
+LABEL_SUFFIX = "_name"
+
+
+def to_netcdf_layout(ds: xr.Dataset) -> xr.Dataset:
+    """A run's Dataset as a CF-1.10 file holds it: string-labelled dims without index.
+
+    ``village`` and ``labour_state`` lose their string coordinate variables, which CF
+    forbids; the labels become the auxiliary coordinates ``village_name`` and
+    ``labour_state_name``. :func:`from_netcdf_layout` (used by
+    :func:`countysim.open_run`) restores the Dataset, so ``ds.sel(village=...)`` works
+    again.
+    """
+    labelled = [d for d in LABELLED_DIMS if d in ds.indexes and ds[d].dtype.kind in "UOT"]
+    out = ds.reset_index(labelled).rename_vars({d: d + LABEL_SUFFIX for d in labelled})
+    for d in labelled:
+        out[d + LABEL_SUFFIX].attrs["comment"] = (
+            f"labels of dimension {d}; countysim.open_run makes them its index again")
+    return out
+
+
+def from_netcdf_layout(ds: xr.Dataset) -> xr.Dataset:
+    """Undo :func:`to_netcdf_layout`: the labels index their dims again."""
+    labelled = [d for d in LABELLED_DIMS if d + LABEL_SUFFIX in ds.coords and d not in ds.coords]
+    out = ds.rename_vars({d + LABEL_SUFFIX: d for d in labelled})
+    for d in labelled:
+        attrs = {k: v for k, v in out[d].attrs.items() if k != "comment"}
+        out = out.assign_coords({d: (d, out[d].values.astype(str), attrs)})
+    return out
+
+
+def open_run(path: str | Path) -> xr.Dataset:
+    """Open a run's NetCDF file (``countysim run --out``) as :func:`countysim.run` returns it.
+
+    The file keeps the village and labour-state labels in ``village_name`` and
+    ``labour_state_name`` (CF-1.10 has no string coordinate variables); this puts them
+    back as the dims' indexes, so ``ds.sel(village="Jinji-01")`` works. A plain
+    ``xarray.open_dataset`` also reads the file: select with
+    ``ds.set_xindex("village_name").sel(village_name=...)`` there.
+
+    Args:
+        path: The NetCDF file.
+
+    Returns:
+        The run's Dataset, loaded into memory (the file is closed).
+    """
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return from_netcdf_layout(ds.load())
 
 
 # District-wide indicators mirrored as model attributes after each step (e.g.
@@ -266,7 +349,7 @@ class Recorder:
         time = pd.date_range(m.spec.start + "-01", periods=n_months, freq="MS")
         villages = m.district.villages
         coords = {
-            "time": ("time", time, {"long_name": "month (start)"}),
+            "time": ("time", time, TIME_ATTRS),
             "village": ("village", villages["village"].to_numpy(dtype=str),
                         {"long_name": "administrative village"}),
             "township": ("village", villages["township"].to_numpy(dtype=str),
@@ -282,7 +365,7 @@ class Recorder:
             if values.size == 0:
                 values = np.zeros((0, *[len(villages) if d == "village" else len(Labour)
                                         for d in meta.dims[1:]]))
-            attrs = {"units": meta.units, "long_name": meta.long_name}
+            attrs = cf_units(meta.units) | {"long_name": meta.long_name}
             if meta.figure:
                 attrs["figure"] = meta.figure
             if name in FLAGS:
@@ -299,5 +382,8 @@ class Recorder:
             "start": m.spec.start,
             "spinup_months": m.spinup,
             "Conventions": "CF-1.10",
+            # No date: the same scenario and seed give the same file, byte for byte.
+            "history": f"countysim {__version__}: run of scenario {m.spec.name} from "
+                       f"{m.spec.start}, seed {m.seed.entropy}",
         }
         return xr.Dataset(data_vars, coords=coords, attrs=attrs)

@@ -34,7 +34,8 @@ class Parameter:
         bounds: Inclusive ``(low, high)`` for numbers; ``None`` for booleans and choices.
         source: Figure ID(s), or ``"assumption: <reason>"``.
         doc: One-line meaning.
-        choices: Allowed values of a categorical parameter.
+        choices: Allowed values of a categorical parameter; ``(False, True)`` for a boolean
+            (so samplers and strategies can list every parameter's values alike).
         before: For levers, the value in force before the scenario's start year (the
             2024 policy regime the spin-up runs under); ``None``: the same as the value.
     """
@@ -46,7 +47,7 @@ class Parameter:
     bounds: tuple[float, float] | None
     source: str
     doc: str
-    choices: tuple[str, ...] | None = None
+    choices: tuple[Any, ...] | None = None
     before: Any = None
 
     @property
@@ -56,10 +57,10 @@ class Parameter:
 
     def allowed(self) -> str:
         """Human-readable description of the allowed values."""
-        if self.choices is not None:
-            return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind is bool:
             return "true or false"
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
         lo, hi = self.bounds
         return f"{self.kind.__name__} in [{lo:g}, {hi:g}]"
 
@@ -141,7 +142,7 @@ _PARAMETERS: list[Parameter] = [
        ("capacity", "idle_assets", "random", "listed")),
     _p("alliances", "levers", True, "1", None, "A15",
        "Cross-village alliances (跨村联建) pool pilot villages of one township.",
-       before=False),
+       (False, True), before=False),
     _p("alliance_size", "levers", 3, "villages", (2, 20),
        _A + "A15 names no size; a few neighbouring villages per alliance",
        "Pilot villages per alliance."),
@@ -179,7 +180,7 @@ _PARAMETERS: list[Parameter] = [
        "A1: five dimensions (担当, 能力, 服务, 实绩, 廉洁); equal weights assumed",
        "Weight of front-line results (实绩) among the five dimensions."),
     _p("integrity_checks", "levers", True, "1", None, "A1",
-       "Integrity (廉洁) is checked and failures lead to removal."),
+       "Integrity (廉洁) is checked and failures lead to removal.", (False, True)),
     _p("evaluation_interval", "levers", 3, "months", (1, 12),
        _A + "quarterly evaluation; the article gives no frequency",
        "Months between evaluations (decisions at each)."),

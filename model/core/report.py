@@ -66,6 +66,23 @@ def indicator_table(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
+def short_run_notes(ds: xr.Dataset) -> list[str]:
+    """Lines saying which rows the run ends too early for (read at its last month instead).
+
+    A run cut short (``--until 2025-06``) reads year-to-date values over fewer months than
+    the article's figures cover: its ratios are not comparable, and the table says so.
+    """
+    last = pd.DatetimeIndex(ds["time"].values)[-1]
+    late = [r for r in ROWS if r.article is not None and pd.Timestamp(r.month + "-01") > last]
+    if not late:
+        return []
+    months = "; ".join(f"{', '.join(r.figure for r in late if r.month == m)}: {m}"
+                       for m in dict.fromkeys(r.month for r in late))
+    return [f"NOTE: the run ends at {last:%Y-%m}, before the months the article's figures "
+            f"refer to ({months}): those rows read {last:%Y-%m}, so model/article compares "
+            "different periods"]
+
+
 def format_table(ds: xr.Dataset) -> str:
     """The indicator table as aligned text, with a heading naming the month and seed."""
     table = indicator_table(ds)
@@ -73,6 +90,7 @@ def format_table(ds: xr.Dataset) -> str:
     lines = [f"countysim {ds.attrs.get('countysim_version', '?')} · scenario "
              f"{ds.attrs.get('scenario_name', '?')} · seed {ds.attrs.get('seed_entropy', '?')}"
              f" · values at {when} unless noted",
+             *short_run_notes(ds),
              f"{'fig':<4} {'indicator':<36} {'model':>12} {'article':>18} {'ratio':>6}"]
     for rec in table.itertuples(index=False):
         integral = np.isfinite(rec.model) and float(rec.model).is_integer()

@@ -32,7 +32,7 @@ import json
 import operator
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,8 @@ from typing import Any
 from .errors import InputError, read_toml
 from .parameters import PARAMETERS, SECTIONS, Parameter
 
-__all__ = ["Scenario", "ScenarioError", "default_scenario", "load_scenario"]
+__all__ = ["CONSISTENCY_RULES", "Rule", "Scenario", "ScenarioError", "check_consistency",
+           "default_scenario", "load_scenario"]
 
 _TOP_LEVEL = ("name", "description", "extends", "start", "until", "district_data")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -238,7 +239,7 @@ class Scenario:
             sources[key] = source
         months = {k: overrides.get(k, getattr(self, k)) for k in ("start", "until")}
         values, schedules = _in_force_at_start(values, schedules, months["start"])
-        _check_consistency("<overrides>", values, months["start"], months["until"])
+        check_consistency(values, months["start"], months["until"], "<overrides>")
         _check_years("<overrides>", values, schedules, months["start"], months["until"])
         _check_listed("<overrides>", values, self.district_data, schedules)
         return Scenario(self.name, self.description, values, sources,
@@ -375,7 +376,7 @@ def _build(path: Path, data: Mapping[str, Any], base: tuple[dict, dict],
     _check_month(path, "start", start)
     _check_month(path, "until", until)
     values, schedules = _in_force_at_start(values, schedules, start)
-    _check_consistency(path, values, start, until)
+    check_consistency(values, start, until, path)
     _check_years(path, values, schedules, start, until)
     district_data = parent.district_data if parent else None
     if "district_data" in data:
@@ -383,9 +384,21 @@ def _build(path: Path, data: Mapping[str, Any], base: tuple[dict, dict],
         if not district_data.is_dir():
             raise ScenarioError(path, "district_data", f"folder {district_data} does not exist")
     name = data.get("name", path.stem)
-    description = data.get("description", parent.description if parent else "")
+    description = data.get("description", _inherited_description(parent, name))
     return Scenario(name, description, values, sources, start, until, district_data, path,
                     schedules)
+
+
+def _inherited_description(parent: Scenario | None, name: str) -> str:
+    """A child without its own description: the parent's, saying who extends it.
+
+    Down a chain only the last file is named: ``"<root description> (extended by <name>)"``.
+    """
+    if parent is None:
+        return ""
+    if not parent.description:
+        return f"{parent.name} extended by {name}"
+    return re.sub(r" \(extended by [^()]*\)$", "", parent.description) + f" (extended by {name})"
 
 
 def _section_parameter(path: Path, section: str, name: str) -> Parameter:
@@ -447,26 +460,65 @@ def _check_month(path: str | Path, key: str, value: Any) -> None:
         raise ScenarioError(path, key, f"{value} is outside {FIRST_MONTH}..{LAST_MONTH}")
 
 
-def _check_consistency(path: str | Path, v: Mapping[str, Any], start: str, until: str) -> None:
-    """Relations between parameters that single bounds cannot express."""
+@dataclass(frozen=True)
+class Rule:
+    """A relation between parameters that single bounds cannot express.
+
+    Attributes:
+        key: The dotted key an error names (``"levers.pilot_villages"``).
+        text: The rule, for people (``"pilot_villages <= villages"``).
+        broken: Given the values, the problem if the rule is broken, else ``None``.
+    """
+
+    key: str
+    text: str
+    broken: Callable[[Mapping[str, Any]], str | None]
+
+
+def _mentors(v: Mapping[str, Any]) -> str | None:
+    # Each pair takes a mentor and a mentee from the pool; each recruit a mentor.
+    needed = 2 * v["mentor_pairs"] + v["recruits"]
+    return (f"{v['mentor_pairs']} pairs and {v['recruits']} recruits need {needed} distinct "
+            f"evaluated cadres; only {v['evaluated_cadres']}"
+            if needed > v["evaluated_cadres"] else None)
+
+
+#: Every cross-parameter rule a scenario must respect (in every year of its schedules);
+#: ``start <= until`` is checked beside them. :func:`check_consistency` applies them and
+#: :mod:`countysim.testing` draws scenarios that respect them.
+CONSISTENCY_RULES: tuple[Rule, ...] = (
+    Rule("levers.pilot_villages", "pilot_villages <= villages",
+         lambda v: f"{v['pilot_villages']} pilot villages but only {v['villages']} villages "
+                   "(district.villages)" if v["pilot_villages"] > v["villages"] else None),
+    Rule("district.townships", "townships <= villages",
+         lambda v: f"{v['townships']} townships but only {v['villages']} villages"
+                   if v["townships"] > v["villages"] else None),
+    Rule("levers.mentor_pairs", "2 * mentor_pairs + recruits <= evaluated_cadres", _mentors),
+    Rule("behaviour.coop_collective_share", "coop_collective_share + coop_wage_share <= 1",
+         lambda v: "coop_collective_share + coop_wage_share must be <= 1"
+                   if v["coop_collective_share"] + v["coop_wage_share"] > 1.0 + 1e-9 else None),
+)
+
+
+def check_consistency(values: Mapping[str, Any], start: str = FIRST_MONTH,
+                      until: str = LAST_MONTH, path: str | Path = "<values>") -> None:
+    """Check the rules between parameters (:data:`CONSISTENCY_RULES`) and ``start <= until``.
+
+    Args:
+        values: Every parameter's value, by name (e.g. ``scenario.values``).
+        start: First simulated month, ``"YYYY-MM"``.
+        until: Last simulated month.
+        path: The file named in the error.
+
+    Raises:
+        ScenarioError: The first rule broken, naming ``path`` and the rule's key.
+    """
     if until < start:
         raise ScenarioError(path, "until", f"{until} is before start {start}")
-    if v["pilot_villages"] > v["villages"]:
-        raise ScenarioError(path, "levers.pilot_villages",
-                            f"{v['pilot_villages']} pilot villages but only "
-                            f"{v['villages']} villages (district.villages)")
-    if v["townships"] > v["villages"]:
-        raise ScenarioError(path, "district.townships",
-                            f"{v['townships']} townships but only {v['villages']} villages")
-    needed = 2 * v["mentor_pairs"] + v["recruits"]
-    if needed > v["evaluated_cadres"]:
-        # Each pair takes a mentor and a mentee from the pool; each recruit a mentor.
-        raise ScenarioError(path, "levers.mentor_pairs",
-                            f"{v['mentor_pairs']} pairs and {v['recruits']} recruits need "
-                            f"{needed} distinct evaluated cadres; only {v['evaluated_cadres']}")
-    if v["coop_collective_share"] + v["coop_wage_share"] > 1.0 + 1e-9:
-        raise ScenarioError(path, "behaviour.coop_collective_share",
-                            "coop_collective_share + coop_wage_share must be <= 1")
+    for rule in CONSISTENCY_RULES:
+        problem = rule.broken(values)
+        if problem is not None:
+            raise ScenarioError(path, rule.key, problem)
 
 
 def _check_listed(path: str | Path, v: Mapping[str, Any], district_data: Path | None,
@@ -587,8 +639,8 @@ def _check_years(path: str | Path, values: Mapping[str, Any],
         if year == start_year:  # `values`, checked by the caller without naming the year
             continue
         try:
-            _check_consistency(path, _values_in(values, schedules, start_year, year),
-                               start, until)
+            check_consistency(_values_in(values, schedules, start_year, year),
+                              start, until, path)
         except ScenarioError as exc:
             raise ScenarioError(exc.file, exc.key, f"in {year}: {exc.problem}") from None
 

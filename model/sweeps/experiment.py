@@ -70,7 +70,7 @@ import json
 import math
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,7 @@ from ..core.scenario import (
     load_scenario,
     month_index,
 )
+from ..core.scenario import _toml as _toml  # one TOML scalar writer for every input file
 
 __all__ = ["DESIGNS", "Experiment", "ExperimentError", "Factor", "limit", "load_experiment"]
 
@@ -177,7 +178,11 @@ class Factor:
 
 @dataclass(frozen=True, eq=False)
 class Experiment:
-    """A validated experiment. Build it with :func:`load_experiment`.
+    """A validated experiment. Load it with :func:`load_experiment`, or build it in Python
+    with :meth:`Experiment.build` (the same keys and validation as the file).
+
+    Two experiments are equal when they run the same thing: same name, description and
+    :meth:`definition` (design, samples, base scenario, seeds), wherever they came from.
 
     Attributes:
         name: Short name (default: the file's stem).
@@ -215,6 +220,95 @@ class Experiment:
     unit: np.ndarray | None = None
     path: Path | None = field(default=None, compare=False)
     text: str = ""
+
+    @classmethod
+    def build(cls, *, name: str, design: dict[str, Any], seed: int,
+              scenario: str | Path | None = None, replicates: int = 1,
+              until: str | None = None, description: str = "",
+              overrides: dict[str, Any] | None = None) -> Experiment:
+        """Build an experiment from Python, with the keys of an experiment file.
+
+        The arguments mirror the file's top-level keys (see the module docstring) and are
+        validated exactly as :func:`load_experiment` validates a file; errors name
+        ``<Experiment.build>`` as their file. Relative scenario paths are relative to the
+        working directory. :meth:`to_toml` writes the experiment as a file::
+
+            exp = countysim.Experiment.build(
+                name="coverage", scenario="scenarios/baseline_2025.toml", seed=1,
+                design={"kind": "grid", "parameters": {"pilot_villages": [0, 50, 90]}},
+                replicates=5, until="2026-12")
+            countysim.sweep(exp, "runs/coverage.zarr")
+
+        Args:
+            name: Short name (letters, digits, ``_`` and ``-``).
+            design: The ``[design]`` table: ``kind`` and its keys, e.g. ``{"kind":
+                "lhs", "samples": 20, "parameters": {"activation_rate": {"low": 0.0,
+                "high": 0.2}}}``; for ``kind = "scenarios"``, ``files``.
+            seed: Root seed of the sweep (an integer >= 0).
+            scenario: The base scenario file (not with ``kind = "scenarios"``).
+            replicates: Runs per sample.
+            until: Horizon ``YYYY-MM``; default the scenario's.
+            description: One or two sentences for humans.
+            overrides: Fixed parameter values applied to the base (``[overrides]``).
+
+        Returns:
+            The validated experiment with its samples drawn.
+
+        Raises:
+            ExperimentError: An invalid value; the message reads
+                ``"<Experiment.build>: <key>: <problem>"``.
+        """
+        data: dict[str, Any] = {"name": name, "description": description,
+                                "replicates": replicates, "seed": seed, "design": design}
+        if scenario is not None:
+            data["scenario"] = Path(scenario).as_posix() if isinstance(scenario, Path) \
+                else scenario
+        if until is not None:
+            data["until"] = until
+        if overrides:
+            data["overrides"] = overrides
+        loader = _Loader(Path.cwd() / "<Experiment.build>", data, "", "<Experiment.build>")
+        exp = loader.build()
+        return replace(exp, text=exp.to_toml())
+
+    def to_toml(self) -> str:
+        """The experiment as an experiment file: :func:`load_experiment` reads it back equal.
+
+        Scenario files are written as absolute paths, so the text can be saved anywhere.
+        """
+        lines = [f"name = {_toml(self.name)}", f"description = {_toml(self.description)}"]
+        if self.kind != "scenarios":
+            lines.append(f"scenario = {_toml(self.base.path.as_posix())}")
+        lines += [f"until = {_toml(self.until)}", f"replicates = {self.replicates}",
+                  f"seed = {self.seed}"]
+        if self.overrides:
+            lines += ["", "[overrides]"]
+            lines += [f"{k} = {_toml(v)}" for k, v in self.overrides.items()]
+        lines += ["", "[design]", f"kind = {_toml(self.kind)}"]
+        lines += [f"{k} = {_toml(v)}" for k, v in self.options.items()]
+        if self.kind == "scenarios":
+            files = ", ".join(_toml(s.path.as_posix()) for s in self.scenarios)
+            lines.append(f"files = [{files}]")
+        else:
+            lines += ["", "[design.parameters]"]
+            for f in self.factors:
+                if f.values is not None:
+                    spec = "[" + ", ".join(_toml(v) for v in f.values) + "]"
+                elif f.choices is not None:
+                    spec = "{ choices = [" + ", ".join(_toml(v) for v in f.choices) + "] }"
+                else:
+                    spec = f"{{ low = {_toml(f.low)}, high = {_toml(f.high)} }}"
+                lines.append(f"{f.name} = {spec}")
+        return "\n".join(lines) + "\n"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Experiment):
+            return NotImplemented
+        return (self.description == other.description
+                and self.definition() == other.definition())
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
 
     def __repr__(self) -> str:
         return (f"Experiment({self.name!r}, {self.kind}, {self.n_samples} samples x "
@@ -320,13 +414,14 @@ def load_experiment(path: str | Path) -> Experiment:
 
 
 class _Loader:
-    """Validates one experiment file; every error names ``self.path``."""
+    """Validates one experiment file; every error names ``self.path`` (or ``label``)."""
 
-    def __init__(self, path: Path, data: dict[str, Any], text: str) -> None:
-        self.path, self.data, self.text = path, data, text
+    def __init__(self, path: Path, data: dict[str, Any], text: str,
+                 label: str | None = None) -> None:
+        self.path, self.data, self.text, self.label = path, data, text, label
 
     def error(self, key: str, problem: str) -> ExperimentError:
-        return ExperimentError(self.path, key, problem)
+        return ExperimentError(self.label or self.path, key, problem)
 
     def build(self) -> Experiment:
         data = self.data
@@ -389,7 +484,7 @@ class _Loader:
                                  f"scenario {s.name!r}")
         return Experiment(name, description, kind, options, factors, base, scenarios,
                           overrides, until, first.start, replicates, seed, samples, unit,
-                          self.path, self.text)
+                          None if self.label else self.path, self.text)
 
     # ------------------------------------------------------------------ top level
 

@@ -52,6 +52,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -547,8 +548,27 @@ def open_results(store: str | Path, chunks: Any = None) -> xr.Dataset:
     # strings, can. String variables are small (per run or per sample), so load them.
     strings = {n: v.load().astype(object) for n, v in ds.variables.items()
                if v.dtype.kind == "T"}
-    return ds.assign({n: v for n, v in strings.items() if n in ds.data_vars}).assign_coords(
+    ds = ds.assign({n: v for n, v in strings.items() if n in ds.data_vars}).assign_coords(
         {n: v for n, v in strings.items() if n in ds.coords})
+    return _district_coordinates(ds)
+
+
+# Per-sample coordinates that describe the district, not the levers: the same for every
+# sample (the district's shape cannot be varied), so they are read along ``village`` only
+# and ``groupby("township")`` groups villages, not (sample, village) pairs.
+DISTRICT_COORDS = ("township",)
+
+
+def _district_coordinates(ds: xr.Dataset) -> xr.Dataset:
+    for name in DISTRICT_COORDS:
+        if name not in ds.coords or "sample" not in ds[name].dims:
+            continue
+        values = np.asarray(ds[name].load().values)
+        # Samples never run have no chunk (fill values): the others must all agree.
+        filled = [row for row in values if not all(v in ("", None) or v != v for v in row)]
+        if filled and all(np.array_equal(row, filled[0]) for row in filled):
+            ds = ds.assign_coords({name: (ds[name].dims[1:], filled[0], ds[name].attrs)})
+    return ds
 
 
 def export(store: str | Path, out: str | Path) -> Path:
@@ -610,15 +630,17 @@ class RunWriter:
         # A private event loop: zarr's async API writes a run's chunks concurrently,
         # about twice as fast as one synchronous write per array.
         self._loop = asyncio.new_event_loop()
+        # Inside a running event loop (Jupyter, ``asyncio.run``) this thread cannot run
+        # another: the writer's loop then runs in a private thread of its own.
+        self._thread = ThreadPoolExecutor(1) if _loop_running() else None
         self._written: dict[int, dict[str, np.ndarray]] = {}
         names = [*self.run_vars, *self.per_sample, "status", "error"]
         if mixed and (self.path / ORIGIN / "zarr.json").is_file():  # not in format-1 stores
             names.append(ORIGIN)
         fast = _FAST_PIPELINE if hasattr(pipelines, "FusedCodecPipeline") else {}
         with zarr.config.set({**fast, "array.write_empty_chunks": True}):
-            group = self._loop.run_until_complete(
-                za.open_group(store=str(self.path), mode="r+", zarr_format=3))
-            self._arrays = {n: self._loop.run_until_complete(group.getitem(n)) for n in names}
+            group = self._complete(za.open_group(store=str(self.path), mode="r+", zarr_format=3))
+            self._arrays = {n: self._complete(group.getitem(n)) for n in names}
         with xr.open_zarr(self.path, consolidated=False, zarr_format=3) as ds:
             self._dims = {n: ds[n].dims for n in [*self.run_vars, *self.per_sample]}
             run_dims = {d for n in self.run_vars for d in ds[n].dims} - set(RUN_DIMS)
@@ -632,8 +654,18 @@ class RunWriter:
         for task in left:
             task.cancel()
         if left:  # else asyncio prints each one's traceback when it is collected
-            self._loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
-        self._loop.close()
+            self._complete(asyncio.gather(*left, return_exceptions=True))
+        if self._thread is not None:
+            self._thread.submit(self._loop.close).result()
+            self._thread.shutdown()
+        else:
+            self._loop.close()
+
+    def _complete(self, awaitable: Any) -> Any:
+        """Run an awaitable to completion on the writer's loop (in its thread if it has one)."""
+        if self._thread is None:
+            return self._loop.run_until_complete(awaitable)
+        return self._thread.submit(self._loop.run_until_complete, awaitable).result()
 
     def __enter__(self) -> RunWriter:
         return self
@@ -697,7 +729,16 @@ class RunWriter:
         async def gather() -> None:
             await asyncio.gather(*coroutines)
 
-        self._loop.run_until_complete(gather())
+        self._complete(gather())
+
+
+def _loop_running() -> bool:
+    """Whether this thread is already running an event loop (Jupyter, ``asyncio.run``)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def summarise(status: np.ndarray) -> Mapping[str, int]:

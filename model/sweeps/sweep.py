@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..core import county
 from ..core.district import read_district_tables
@@ -142,6 +141,21 @@ def _stop_on_signals() -> Iterator[_Signals]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def progress_bar() -> type:
+    """The progress-bar class, imported on first use (``import countysim`` imports no tqdm).
+
+    tqdm's notebook widget where ipywidgets is installed, else plain tqdm: ``tqdm.auto``
+    without ipywidgets warns "IProgress not found" in Jupyter.
+    """
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        from tqdm import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm
 
 
 def replicate_seed(root: int, replicate: int) -> np.random.SeedSequence:
@@ -556,7 +570,7 @@ def _drive(exp: Experiment, todo: list[tuple[int, int]], executor: cf.Executor, 
     tasks = iter(todo)
     in_flight: dict[cf.Future, tuple[int, int]] = {}
     cached: tuple[int, Scenario | str] = (-1, "")
-    bar = tqdm(total=exp.n_runs, initial=done + failed, disable=not progress, unit="run",
+    bar = progress_bar()(total=exp.n_runs, initial=done + failed, disable=not progress, unit="run",
                desc=exp.name, dynamic_ncols=True, smoothing=0.05)
     bar.set_postfix(failed=failed)
 
