@@ -33,13 +33,20 @@ _LAZY = {"calibrate": "calibrate", "load_calibration": "calibrate",
          "open_calibration": "calibrate"}
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        from importlib import import_module
+# Submodules for notebooks and tests (matplotlib, hypothesis): imported on first use, so
+# `countysim.plot.indicator_paths(...)` works after a plain `import countysim`.
+_LAZY_MODULES = ("plot", "testing", "validate")
 
+
+def __getattr__(name: str):
+    from importlib import import_module
+
+    if name in _LAZY:
         value = getattr(import_module(f".calibration.{_LAZY[name]}", __name__), name)
         globals()[name] = value  # later look-ups find the function, not a submodule
         return value
+    if name in _LAZY_MODULES:
+        return import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

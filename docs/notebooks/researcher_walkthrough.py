@@ -32,7 +32,6 @@
 
 # %%
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import countysim
@@ -157,21 +156,12 @@ print(experiment.n_samples, "samples x", experiment.replicates, "replicates")
 
 # %% [markdown]
 # `workers=1` runs in this process. A Jupyter kernel runs an asyncio event loop in its
-# main thread, and `countysim.sweep` of this version writes the store through an event
-# loop of its own, which asyncio refuses to start there ("Cannot run the event loop while
-# another loop is running", even with `workers=1`). Until the fix of issue 11 lands, run
-# the call in a worker thread, where no loop runs; afterwards a plain
-# `countysim.sweep(experiment, store, workers=1, progress=False)` does the same.
+# main thread; the sweep writes its store through a loop of its own, which it runs in a
+# private thread when a loop is already running, so the call is the same as in a script.
 
 # %%
-def sweep_in_a_thread(*args, **kwargs) -> countysim.SweepSummary:
-    """``countysim.sweep`` run outside the kernel's event loop (a worker thread)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(countysim.sweep, *args, **kwargs).result()
-
-
 store = workdir / "grid.zarr"
-summary = sweep_in_a_thread(experiment, store, workers=1, progress=False)
+summary = countysim.sweep(experiment, store, workers=1, progress=False)
 print(summary)
 results = countysim.open_results(store)
 results
