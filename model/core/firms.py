@@ -104,5 +104,7 @@ class Enterprise(mesa.Agent):
         t.visited[i] = True
         t.on_platform[i] = True
         t.subsidies[i] += subsidy
-        t.subsidy_rate[i] = subsidy / (max(int(t.employees[i]), 1) * annual_wage)
+        # A subsidy covers at most the firm's whole labour cost for the year.
+        cost = max(int(t.employees[i]), 1) * annual_wage
+        t.subsidy_rate[i] = min(subsidy / cost, 1.0) if cost > 0 else float(subsidy > 0)
         t.subsidy_months[i] = SUBSIDY_MONTHS

@@ -38,6 +38,7 @@ class Village(mesa.Agent):
         name: Village name (``Township-NN`` when generated).
         township: Township name; villages of one township are neighbours.
         households: Households (B13 household size).
+        workforce: Workers living in the village at the start.
         line: Main product line, an index into :data:`~countysim.core.tables.PRODUCT_LINES`.
         idle_land: Idle land at the start (mu).
         idle_buildings: Idle collective buildings at the start.
@@ -66,6 +67,7 @@ class Village(mesa.Agent):
         self.name = row["village"]
         self.township = row["township"]
         self.households = int(row["households"])
+        self.workforce = int(row["workforce"])
         self.line = PRODUCT_LINE_NAMES.index(row["product_line"])
         self.idle_land = float(row["idle_land_mu"])
         self.idle_buildings = int(row["idle_buildings"])
@@ -121,7 +123,8 @@ class Village(mesa.Agent):
         self.member_profit = max(1.0 - p.coop_wage_share - p.coop_collective_share, 0.0) * (
             self.coop_revenue)
         wage = p.local_wage * nominal
-        self.coop_jobs = int(wage_bill // wage) if wage > 0 else 0
+        # No more jobs than the village has workers, however low the wage.
+        self.coop_jobs = int(min(wage_bill / wage, self.workforce)) if wage > 0 else 0
         self.local_jobs = self.coop_jobs + self.returnees * p.returnee_jobs
 
     def _activate(self, rate: float, rng: np.random.Generator) -> None:
