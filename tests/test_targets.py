@@ -53,7 +53,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_targets_are_the_article_figures() -> None:
     t = load_targets(SHIPPED)
-    # Values as printed in shared/source/article_figures.md.
+    # Values as printed in the article's figures (docs/sources.md).
     expected = {"A4": 3906, "A5": 26000, "A6": 1000, "A7": 58, "A8": 84, "A9": 13,
                 "A14": 0.10, "A29": 1172}
     assert {x.id: x.value for x in t} == pytest.approx(expected)
