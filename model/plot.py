@@ -96,9 +96,14 @@ def _month_axis(ax: Axes) -> None:
     ax.set_xlabel("month")
 
 
+def _unit_of(attrs: dict) -> str:
+    """What a value is measured in: ``unit_of_measure`` where CF's ``units`` is "1"."""
+    return str(attrs.get("unit_of_measure", attrs.get("units", "?")))
+
+
 def _units(data: Runs, name: str) -> str:
     ds = data if isinstance(data, xr.Dataset) else data[0]
-    return str(ds[name].attrs.get("units", "?"))
+    return _unit_of(ds[name].attrs)
 
 
 def _check_style(style: str) -> None:
@@ -291,8 +296,10 @@ def village_map(ds: xr.Dataset, variable: str | xr.DataArray,
                                  linewidths=widths, gid="villages")
     collection.set_array(values)
     ax.add_collection(collection)
-    units = da.attrs.get("units", ds[variable].attrs.get("units", "?")
-                         if isinstance(variable, str) else "?")
+    if "units" in da.attrs or "unit_of_measure" in da.attrs:
+        units = _unit_of(da.attrs)
+    else:
+        units = _unit_of(ds[variable].attrs) if isinstance(variable, str) else "?"
     # A selected DataArray names its selection: "village_workers, labour_state=migrant".
     name = str(da.name) + "".join(f", {k}={v.item()}" for k, v in da.coords.items()
                                   if v.ndim == 0 and k != "time")
@@ -349,7 +356,7 @@ def response_surface(results: xr.Dataset, x: str, y: str, outcome: str,
                           "value": mean.values.astype(float)})
     grid = frame.pivot_table(index=y, columns=x, values="value", aggfunc="mean",
                              dropna=False)
-    units = results[outcome].attrs.get("units", "?")
+    units = _unit_of(results[outcome].attrs)
     ax = _new_axes(ax)
     if kind == "heatmap":
         mesh = ax.pcolormesh(np.arange(grid.shape[1] + 1) - 0.5,

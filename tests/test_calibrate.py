@@ -439,6 +439,7 @@ def test_report_and_sweep_modules_leave_the_session_alone() -> None:
             "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend(); "
             "from countysim.sweeps.sweep import progress_bar; import importlib.util as u; "
             "widgets = u.find_spec('ipywidgets') is not None; "
-            "assert progress_bar().__module__ == ('tqdm.notebook' if widgets else 'tqdm.std'), "
+            "import tqdm.auto; assert progress_bar() is (tqdm.auto.tqdm if widgets else "
+            "__import__('tqdm').tqdm), "
             "progress_bar().__module__")
     subprocess.run([sys.executable, "-c", code], check=True)
