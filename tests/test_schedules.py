@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import re
-import time
 
 import pytest
 from conftest import BASELINE
@@ -129,16 +128,14 @@ def test_in_year_values_are_value_in_of_every_parameter():
     assert s.in_year(2027).pilot_villages == 90 and s.in_year(2026).pilot_villages == 50
 
 
-def test_in_year_is_cached_and_cheap():
+def test_in_year_is_cached():
+    # The model calls in_year every January: a cache hit returns the same object, so the
+    # cost is a dict look-up (speed itself belongs in benchmarks, not in tests).
     s = default_scenario().replace(pilot_villages={2025: 50, 2027: 90}, until="2030-12")
     first = s.in_year(2027)
     assert s.in_year(2027) is first
     assert s.in_year(2026) is not first and s.in_year(2026).pilot_villages == 50
     assert s.in_year(2027) is first and first.pilot_villages == 90  # unaffected by others
-    t0 = time.perf_counter()
-    for _ in range(1_000):
-        s.in_year(2027)
-    assert (time.perf_counter() - t0) / 1_000 < 1e-4
 
 
 def test_in_year_of_a_plain_scenario_has_its_values():
