@@ -43,6 +43,13 @@ CAPABILITY = CADRE_QUALITIES.index("capability")
 EQUAL_WEIGHT = 1.0 / len(CADRE_QUALITIES)
 
 
+def merit_weights(results_weight: float) -> np.ndarray:
+    """Weights of the five dimensions (A1): ``results_weight`` for 实绩, the rest equal."""
+    weights = np.full(len(CADRE_QUALITIES), (1.0 - results_weight) / (len(CADRE_QUALITIES) - 1))
+    weights[RESULTS] = results_weight
+    return weights
+
+
 def _density(z: np.ndarray) -> np.ndarray:
     """Standard normal density relative to its peak: 1 at the cut-off, falling away."""
     return np.exp(-0.5 * z * z)
@@ -165,9 +172,7 @@ def score_pool(model: CountyModel, pool: list[Cadre], noise: float) -> np.ndarra
     resolved = np.array([c.resolved_avg for c in pool])
     total = resolved + model.results_norm
     observed[:, RESULTS] = np.divide(resolved, total, out=np.full(n, 0.5), where=total > 0)
-    weights = np.full(len(CADRE_QUALITIES), (1.0 - p.results_weight) / (len(CADRE_QUALITIES) - 1))
-    weights[RESULTS] = p.results_weight
-    merit_now = observed @ weights
+    merit_now = observed @ merit_weights(p.results_weight)
     tenure = np.array([c.tenure for c in pool])
     s = p.evaluation_strictness
     score_now = s * _standardise(merit_now) + (1.0 - s) * _standardise(tenure)

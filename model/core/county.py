@@ -35,7 +35,7 @@ import numpy as np
 
 from . import tables as T
 from .cadres import Cadre, choose_effort, draw_breaches, evaluate, score_pool
-from .district import District, build_district, draw_cadre_qualities
+from .district import District, build_district, draw_cadre_qualities, pool_turnover
 from .firms import Enterprise, FirmTable
 from .labour import RESERVE, URBAN, Workforce, draw_skill, sample_share, weighted_sample
 from .observe import MODEL_REPORTERS, Recorder
@@ -190,10 +190,9 @@ class CountyModel(mesa.Model):
         for i in legacy:
             pool[int(i)].on_legacy = True
         # In a steady state the newcomers of the past year are on probation: posts turn
-        # over at h a year, so a share 1 - exp(-h) of the pool joined within the year, as
+        # over at h a year (pool_turnover), so a share 1 - exp(-h) joined within the year, as
         # newcomers drawn afresh (not yet learned, not yet screened by evaluations).
-        h = s.cadre_exit_rate + s.leading_posts * s.leading_post_turnover / max(len(pool), 1)
-        fresh = np.flatnonzero(rng.random(len(pool)) < 1.0 - np.exp(-h))
+        fresh = np.flatnonzero(rng.random(len(pool)) < 1.0 - np.exp(-pool_turnover(s)))
         q = draw_cadre_qualities(fresh.size, rng, shift=T.RECRUIT_CAPABILITY_SHIFT)
         for k, i in enumerate(fresh):
             cadre = pool[int(i)]

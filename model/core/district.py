@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import tables as T
+from .cadres import RESULTS, merit_weights
 from .scenario import Scenario
 from .tables import MONTHS_PER_YEAR
 
@@ -204,6 +205,13 @@ def draw_cadre_qualities(n: int, rng: np.random.Generator, shift: float = 0.0) -
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def pool_turnover(s: Scenario) -> float:
+    """Share of the evaluated pool leaving a year: departures plus promotions to the
+    leading posts that fall vacant (the rate at which newcomers refill posts)."""
+    return s.cadre_exit_rate + s.leading_posts * s.leading_post_turnover / max(
+        s.evaluated_cadres, 1)
+
+
 def stationary_tenure(s: Scenario, n: int, rng: np.random.Generator) -> np.ndarray:
     """Years in rank of ``n`` cadres, drawn from the stationary distribution.
 
@@ -213,8 +221,7 @@ def stationary_tenure(s: Scenario, n: int, rng: np.random.Generator) -> np.ndarr
     spell began has density proportional to the spell's survival function: flat-topped
     exponential with rate ``h`` up to the minimum, then with rate ``h + a``.
     """
-    h = s.cadre_exit_rate + s.leading_posts * s.leading_post_turnover / max(
-        s.evaluated_cadres, 1)
+    h = pool_turnover(s)
     a = 0.5 * s.advance_rate * MONTHS_PER_YEAR / s.evaluation_interval
     m = s.advance_min_tenure
     grid = np.linspace(0.0, m + 10.0 / max(h + a, 0.05), 2001)
@@ -233,18 +240,15 @@ def stationary_qualities(s: Scenario, n: int, rng: np.random.Generator) -> np.nd
     q = draw_cadre_qualities(n, rng, shift=T.RECRUIT_CAPABILITY_SHIFT)
     # Those below the removal standard have been removed already: redraw them (results
     # at the norm score 0.5, see cadres.evaluate).
-    results = T.CADRE_QUALITIES.index("results")
-    weights = np.full(len(T.CADRE_QUALITIES),
-                      (1.0 - s.results_weight) / (len(T.CADRE_QUALITIES) - 1))
-    weights[results] = 0.0
+    weights = merit_weights(s.results_weight)
+    weights[RESULTS] = 0.0
     for _ in range(20):
         merit = q @ weights + s.results_weight * 0.5
         low = np.flatnonzero(merit <= s.removal_score_max)
         if low.size == 0:
             break
         q[low] = draw_cadre_qualities(low.size, rng, shift=T.RECRUIT_CAPABILITY_SHIFT)
-    h = s.cadre_exit_rate + s.leading_posts * s.leading_post_turnover / max(
-        s.evaluated_cadres, 1)
+    h = pool_turnover(s)
     years = rng.exponential(1.0 / max(h, 1e-3), n)
     capability = T.CADRE_QUALITIES.index("capability")
     keep = (1.0 - s.capability_growth) ** (MONTHS_PER_YEAR * years)
