@@ -48,7 +48,7 @@ from ..core.parameters import PARAMETERS
 from ..core.version import __version__
 
 __all__ = ["ATTRS", "ROLES", "EnsembleError", "ensemble_from_points", "ensemble_names",
-           "ensemble_path", "load_ensemble", "member_values", "validate_ensemble",
+           "ensemble_path", "is_path", "load_ensemble", "member_values", "validate_ensemble",
            "write_ensemble"]
 
 ROLES = ("calibrated", "carried")
@@ -81,7 +81,8 @@ def ensemble_names() -> list[str]:
                   if p.name.endswith(".nc") and not p.name.startswith("."))
 
 
-def _is_path(name_or_path: str | Path) -> bool:
+def is_path(name_or_path: str | Path) -> bool:
+    """Whether ``name_or_path`` names a file (a Path, has a ``/``, or ends in ``.nc``)."""
     text = str(name_or_path)
     return isinstance(name_or_path, Path) or "/" in text or "\\" in text or text.endswith(".nc")
 
@@ -103,7 +104,7 @@ def ensemble_path(name_or_path: str | Path, *, relative_to: Path | None = None,
     Raises:
         EnsembleError: No such file, or no packaged ensemble of that name.
     """
-    if _is_path(name_or_path):
+    if is_path(name_or_path):
         path = Path(name_or_path)
         if relative_to is not None and not path.is_absolute():
             path = relative_to / path
