@@ -288,6 +288,15 @@ def test_outputs_keep_only_the_named_variables_and_shrink_the_store(ensemble_sto
     assert size["kept"] / 18 < size["all"] / 6 / 4
 
 
+def test_run_builds_only_the_variables_asked_for():
+    scenario = load_scenario(BASELINE).replace(**SMALL_DISTRICT)
+    full = countysim.run(scenario, seed=3, until="2025-02")
+    some = countysim.run(scenario, seed=3, until="2025-02", variables=KEEP)
+    assert list(some.data_vars) == KEEP
+    for name in KEEP:
+        xr.testing.assert_identical(some[name], full[name])
+
+
 @pytest.mark.parametrize(("design", "top", "key", "fragment"), [
     ('ensemble = "litong_2052"', "", "design.ensemble",
      "did you mean 'litong_2025'? packaged ensembles: litong_2025"),
