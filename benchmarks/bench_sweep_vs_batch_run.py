@@ -194,6 +194,10 @@ def write_report(results: dict[str, dict]) -> None:
                   f"wall time sweep {cpu['sweep_wall']:.2f} s, batch_run "
                   f"{cpu['batch_run_wall']:.2f} s (batch_run / sweep "
                   f"{cpu['batch_run_wall'] / cpu['sweep_wall']:.2f})."]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines += ["", "The table's medians are taken test by test, minutes apart; on a shared "
+              f"machine (load average {load} when this was written) they move with the other "
+              "jobs, so the in-turn figures are the comparison."]
     every, kept = results.get("sweep_all_1"), results.get("sweep_1")
     if every and kept:
         lines += ["", "The sweep in 1 process keeping every variable instead of `outputs`: "
