@@ -288,6 +288,16 @@ def test_outputs_keep_only_the_named_variables_and_shrink_the_store(ensemble_sto
     assert size["kept"] / 18 < size["all"] / 6 / 4
 
 
+def test_shipped_example_experiment_loads():
+    from conftest import REPO
+
+    exp = load_experiment(REPO / "experiments" / "ensemble_baseline.toml")
+    assert (exp.kind, exp.n_samples, exp.options["ensemble"]) == ("ensemble", 10,
+                                                                  "litong_2025")
+    assert exp.members == tuple(range(10)) and exp.packages == ()
+    assert set(exp.outputs) <= set(VARIABLES)
+
+
 def test_run_builds_only_the_variables_asked_for():
     scenario = load_scenario(BASELINE).replace(**SMALL_DISTRICT)
     full = countysim.run(scenario, seed=3, until="2025-02")
