@@ -256,22 +256,28 @@ def plot_indices(indices: xr.Dataset, index: str | None = None, *,
     axes = fig.subplots(-(-n // 3), min(n, 3), squeeze=False).ravel()
     conf = f"{index}_conf" if f"{index}_conf" in indices else None
     years = indices["year"].values
+    # 20 distinct colours, and a second line style past them, so no two factors look alike.
+    colours = plt.get_cmap("tab20").colors
     for ax, outcome in zip(axes, outcomes, strict=False):
         sub = indices.sel(outcome=outcome)
-        for factor in indices["factor"].values:
+        for k, factor in enumerate(indices["factor"].values):
             line = sub[index].sel(factor=factor).values
-            (h,) = ax.plot(years, line, marker="o", ms=3, label=str(factor))
+            colour = colours[(2 * k) % 20 if k < 10 else (2 * k + 1) % 20]
+            ax.plot(years, line, marker="o", ms=3, color=colour, label=str(factor),
+                    ls="-" if k < 20 else "--")
             if conf is not None:
                 half = sub[conf].sel(factor=factor).values
-                ax.fill_between(years, line - half, line + half, color=h.get_color(),
-                                alpha=0.15, lw=0)
+                ax.fill_between(years, line - half, line + half, color=colour, alpha=0.12,
+                                lw=0)
         ax.set_title(outcome)
         ax.set_xlabel("year")
         ax.set_ylabel(index)
         ax.set_xticks(years)
     for ax in axes[n:]:
         ax.set_visible(False)
-    axes[0].legend(fontsize="small", ncol=1 + len(indices["factor"]) // 8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", fontsize="small",
+               ncol=min(len(labels), 6))
     fig.suptitle(f"{index} by year ({indices.attrs['method']}; bands: "
                  f"{indices.attrs['conf_level']:.0%} bootstrap intervals)")
     return fig
