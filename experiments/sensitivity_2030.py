@@ -42,10 +42,10 @@ OUTCOMES = {
 }
 
 
-def small_experiment(folder: Path) -> countysim.Experiment:
+def small_experiment(folder: Path, trajectories: int = 4) -> countysim.Experiment:
     """The experiment on the small district (its scenario written to ``folder``)."""
     data = tomllib.loads(EXPERIMENT.read_text(encoding="utf-8"))
-    design = dict(data["design"], trajectories=4)
+    design = dict(data["design"], trajectories=trajectories)
     params = dict(design["parameters"])
     params["pilot_villages"] = {"low": 0, "high": SMALL_DISTRICT["villages"]}
     design["parameters"] = params
@@ -63,13 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="worker processes (<= 2 here)")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default runs/sensitivity_2030[_small])")
+    parser.add_argument("--trajectories", type=int, default=4,
+                        help="Morris trajectories with --small (default 4)")
     parser.add_argument("--resume", action="store_true", help="resume an interrupted sweep")
     args = parser.parse_args(argv)
 
     out = args.out or Path("runs") / ("sensitivity_2030_small" if args.small
                                       else "sensitivity_2030")
     out.mkdir(parents=True, exist_ok=True)
-    exp = small_experiment(out) if args.small else countysim.load_experiment(EXPERIMENT)
+    exp = (small_experiment(out, args.trajectories) if args.small
+           else countysim.load_experiment(EXPERIMENT))
     store = out / "store.zarr"
     print(f"{exp!r}: {exp.n_runs} runs into {store}", file=sys.stderr)
     summary = countysim.sweep(exp, store, workers=args.workers, resume=args.resume)

@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from scipy import stats
-
 from countysim.forecasting import baseline
+from scipy import stats
 
 
 def test_packaged_series_carry_sources():

@@ -86,7 +86,7 @@ def test_perform_experiments_prim_and_plot(tmp_path):
 
 def test_failure_counts_nan_as_failed():
     class M:
-        years = [2026, 2027]
+        years = (2026, 2027)
 
     out = {"v": np.array([[1.0, 5.0], [1.0, np.nan], [1.0, 2.0]])}
     assert ema.failure(out, M, "v", 2027, 3.0).tolist() == [False, True, True]
@@ -95,11 +95,11 @@ def test_failure_counts_nan_as_failed():
 
 def test_bad_arguments():
     s = small_scenario()
-    with pytest.raises(ValueError, match="either ensemble= .* or ranges="):
+    with pytest.raises(ValueError, match=r"either ensemble= .* or ranges="):
         ema.countysim_model(s, until=UNTIL)
-    with pytest.raises(ValueError, match="levers.output_growth: not a lever"):
+    with pytest.raises(ValueError, match=r"levers\.output_growth: not a lever"):
         ema.countysim_model(s, until=UNTIL, ranges={}, levers={"output_growth": (0, 1)})
     with pytest.raises(ValueError, match=r"ranges.activation_rate: \(0.5, 2\.0\) must satisfy"):
         ema.countysim_model(s, until=UNTIL, ranges={"activation_rate": (0.5, 2.0)})
-    with pytest.raises(ValueError, match="ranges.nonsense: unknown parameter"):
+    with pytest.raises(ValueError, match=r"ranges\.nonsense: unknown parameter"):
         ema.countysim_model(s, until=UNTIL, ranges={"nonsense": (0, 1)})

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import xarray as xr
-
 from countysim.forecasting import sensitivity as sa
 from countysim.sweeps.experiment import draw_unit_samples
 

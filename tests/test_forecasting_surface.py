@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from scipy import special
-
 from countysim.forecasting.surface import fit_surface, surface_from_sweep
+from scipy import special
 
 RUNS = 20  # runs per design point, a typical lever sweep's replicates
 

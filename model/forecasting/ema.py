@@ -152,7 +152,7 @@ def _python(name: str, value: Any) -> Any:
     if kind is bool:
         return bool(value)
     if kind is int:
-        return int(round(float(value)))
+        return round(float(value))
     if kind is float:
         return float(value)
     return value
@@ -325,7 +325,10 @@ def plot_prim_box(box: Any, i: int | None = None, *, fig: Figure | None = None) 
         ax.barh(row, (bhi - blo) / span, left=(blo - lo) / span, color="tab:red", alpha=0.7)
         ax.text(-0.02, row, f"{_fmt(blo)}", ha="right", va="center", fontsize="small")
         ax.text(1.02, row, f"{_fmt(bhi)}", ha="left", va="center", fontsize="small")
-    ax.set_yticks(range(len(restricted)), restricted)
+    ax.set_yticks(range(len(restricted)),
+                  [f"{c}\n[{_fmt(full[c].iloc[0])}, {_fmt(full[c].iloc[1])}]"
+                   if not isinstance(full[c].iloc[0], set | frozenset) else c
+                   for c in restricted])
     ax.set_xlim(-0.25, 1.25)
     ax.set_xticks([0, 1], ["range low", "range high"])
     ax.invert_yaxis()
