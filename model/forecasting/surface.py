@@ -190,7 +190,9 @@ def fit_surface(levers: pd.DataFrame | Mapping[str, Sequence[float]],
                          "degree=1")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PerfectSeparationWarning)
-        result = sm.GLM(np.column_stack([y, n - y]), design,
+        # Named columns, so the summary's coefficient table reads "pilot_villages^2".
+        exog = pd.DataFrame(design, columns=_term_names(list(table.columns), degree))
+        result = sm.GLM(np.column_stack([y, n - y]), exog,
                         family=sm.families.Binomial()).fit()
     if any(issubclass(w.category, PerfectSeparationWarning) for w in caught) or \
             not result.converged:
