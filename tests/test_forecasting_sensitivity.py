@@ -173,3 +173,15 @@ def test_yearly_reducer_and_plot(tmp_path):
     fig = sa.plot_indices(out)
     fig.savefig(tmp_path / "indices.png")
     assert len([a for a in fig.axes if a.get_visible()]) == 2
+
+
+def test_sobol_second_order_design_blocks():
+    """With second_order = true a Saltelli group has 2D + 2 rows; the first- and
+    total-order indices must come out the same as without (tolerance as above)."""
+    ds = fake_results("sobol", {"samples": 4096, "second_order": True}, ["x1", "x2", "x3"],
+                      ishigami, 8)
+    out = sa.analyse(ds, {"y": take_y}, num_resamples=100, seed=8)
+    assert out.attrs["block_size"] == 8 and (out.n_groups.values == 4096).all()
+    s = out.sel(outcome="y", year=2026)
+    np.testing.assert_allclose(s.S1.values, S1_TRUE, atol=0.05)
+    np.testing.assert_allclose(s.ST.values, ST_TRUE, atol=0.05)
