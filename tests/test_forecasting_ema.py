@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import numpy as np
@@ -49,6 +50,10 @@ def test_model_from_ensemble_runs_the_member():
     np.testing.assert_allclose(out["min_collective_income"], income.values, rtol=1e-12)
     np.testing.assert_allclose(out["urban_placements"],
                                ds.urban_placements_ytd.sel(time=["2025-12", "2026-12"]).values)
+    # The function pickles (the Workbench's multiprocessing evaluator sends it to workers).
+    again = pickle.loads(pickle.dumps(model.function))(
+        seed=7, member=2, pilot_villages=12.0, alliances=np.bool_(False))
+    np.testing.assert_array_equal(again["min_collective_income"], out["min_collective_income"])
 
 
 def test_perform_experiments_prim_and_plot(tmp_path):
