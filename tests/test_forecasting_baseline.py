@@ -74,8 +74,10 @@ def test_bad_series_file(tmp_path):
     with pytest.raises(ValueError, match=r"s.toml: series.population.values: expected one"):
         baseline.load_series(path)
     path.write_text('[series.population]\nunit = "1"\nyears = [1, 2]\nvalues = [1.0, 2.0]\n')
-    with pytest.raises(ValueError, match=r"series.population.source: missing"):
+    with pytest.raises(baseline.SeriesError, match=r"series.population.source: missing"):
         baseline.load_series(path)
+    with pytest.raises(baseline.SeriesError, match=r"series file .* does not exist"):
+        baseline.load_series(tmp_path / "nope.toml")
 
 
 def test_plot_beside_model(tmp_path):

@@ -50,11 +50,13 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
+from ..core.errors import InputError, read_toml
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["OUTPUT_GROWTH_SD", "POPULATION_SPECS", "QUANTILES", "Series", "load_series",
-           "naive_baseline", "plot_baseline"]
+__all__ = ["OUTPUT_GROWTH_SD", "POPULATION_SPECS", "QUANTILES", "Series", "SeriesError",
+           "load_series", "naive_baseline", "plot_baseline"]
 
 #: Quantiles of the forecast, as in the forecast Dataset's fan charts.
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -67,6 +69,10 @@ OUTPUT_GROWTH_SD = 0.02
 POPULATION_SPECS = ("smooth trend", "local linear trend", "rwdrift")
 #: The model's variable each series is compared with, and the factor to its units.
 MODEL_VARIABLES = {"population": ("population", 1e4), "output_index": ("output_index", 1.0)}
+
+
+class SeriesError(InputError):
+    """A series file is invalid (the message names the file and the key)."""
 
 
 @dataclass(frozen=True)
@@ -101,25 +107,25 @@ def load_series(path: str | Path | None = None) -> dict[str, Series]:
     """The district's series (default: the packaged ``litong.toml``).
 
     Raises:
-        ValueError: A series lacks a key or its years and values differ in length; the
-            message names the file and the key.
+        SeriesError: The file is missing or not TOML, a series lacks a key, or its years
+            and values differ in length; the message names the file and the key.
     """
     if path is None:
         text = resources.files("countysim").joinpath("data/series/litong.toml").read_text(
             encoding="utf-8")
         path = "countysim/data/series/litong.toml"
+        data = tomllib.loads(text)
     else:
-        text = Path(path).read_text(encoding="utf-8")
-    data = tomllib.loads(text)
+        data = read_toml(Path(path), SeriesError, "series")[1]
     out = {}
     for name, entry in data.get("series", {}).items():
         for key in ("years", "values", "unit", "source"):
             if key not in entry:
-                raise ValueError(f"{path}: series.{name}.{key}: missing")
+                raise SeriesError(path, f"series.{name}.{key}", "missing")
         if len(entry["years"]) != len(entry["values"]) or len(entry["years"]) < 2:
-            raise ValueError(f"{path}: series.{name}.values: expected one value per year "
-                             f"(at least two), got {len(entry['values'])} values for "
-                             f"{len(entry['years'])} years")
+            raise SeriesError(path, f"series.{name}.values", "expected one value per year "
+                              f"(at least two), got {len(entry['values'])} values for "
+                              f"{len(entry['years'])} years")
         out[name] = Series(name, tuple(int(y) for y in entry["years"]),
                            tuple(float(v) for v in entry["values"]), entry["unit"],
                            entry["source"], entry.get("long_name", name))
