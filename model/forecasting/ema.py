@@ -52,8 +52,8 @@ from ..core.scenario import Scenario, load_scenario
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["KEY_OUTCOMES", "MAX_SEED", "CountysimFunction", "Outcome", "countysim_model",
-           "failure", "plot_prim_box", "with_member_parameters"]
+__all__ = ["KEY_OUTCOMES", "MAX_SEED", "CountysimFunction", "Outcome", "box_limits",
+           "countysim_model", "failure", "plot_prim_box", "with_member_parameters"]
 
 #: Upper end of the sampled ``seed`` and ``district_seed`` uncertainties (any value is a
 #: valid seed; a large range keeps sampled seeds distinct).
@@ -335,6 +335,24 @@ def plot_prim_box(box: Any, i: int | None = None, *, fig: Figure | None = None) 
     ax.set_title(f"PRIM box {i}: coverage {stats_row['coverage']:.2f}, density "
                  f"{stats_row['density']:.2f}, mass {stats_row['mass']:.2f}")
     return fig
+
+
+def box_limits(box: Any, i: int | None = None) -> pd.DataFrame:
+    """The restricted dimensions of a PRIM box: one row each, ``low`` and ``high``
+    (or ``values`` for a categorical one), beside the sampled range."""
+    i = box._cur_box if i is None else i
+    limits, full = box.box_lims[i], box.prim.box_init
+    rows = []
+    for column in limits.columns:
+        if _same(limits[column], full[column]):
+            continue
+        lo, hi = limits[column]
+        if isinstance(lo, set | frozenset):
+            rows.append({"dimension": column, "values": sorted(map(str, lo))})
+        else:
+            rows.append({"dimension": column, "low": lo, "high": hi,
+                         "range_low": full[column].iloc[0], "range_high": full[column].iloc[1]})
+    return pd.DataFrame(rows)
 
 
 def _same(a: pd.Series, b: pd.Series) -> bool:
