@@ -31,6 +31,7 @@ from pathlib import Path
 
 import countysim
 import numpy as np
+import xarray as xr
 from countysim.forecasting import ema
 from countysim.sweeps.files import write_atomically
 from countysim.testing import SMALL_DISTRICT, small_scenario
@@ -59,13 +60,18 @@ def target_level() -> tuple[float, str]:
     return LEVEL, "issue 10's illustrative target (local definition)"
 
 
-def uncertainty(members: int | None) -> dict:
-    """The ensemble if one is installed, else the calibration's prior ranges."""
+def uncertainty(ensemble: str, members: int | None) -> dict:
+    """The calibrated ensemble (a packaged name or a file), else the calibration's priors."""
+    loader = getattr(countysim, "load_ensemble", None)   # countysim.sweeps.ensemble
     try:
-        return {"ensemble": countysim.load_ensemble("litong_2025"), "members": members}
-    except (AttributeError, ValueError, OSError):
-        data = tomllib.loads((HERE / "calibrate_2025.toml").read_text(encoding="utf-8"))
-        return {"ranges": {k: tuple(v["range"]) for k, v in data["parameters"].items()}}
+        if loader is not None:
+            return {"ensemble": loader(ensemble), "members": members}
+        if Path(ensemble).is_file():
+            return {"ensemble": xr.open_dataset(ensemble).load(), "members": members}
+    except (ValueError, OSError):
+        pass
+    data = tomllib.loads((HERE / "calibrate_2025.toml").read_text(encoding="utf-8"))
+    return {"ranges": {k: tuple(v["range"]) for k, v in data["parameters"].items()}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="uncertainty samples (default 100; 20 with --small)")
     parser.add_argument("--policies", type=int, default=None,
                         help="lever samples (default 3; 2 with --small)")
+    parser.add_argument("--ensemble", default="litong_2025",
+                        help="ensemble name or file (default litong_2025; without one the "
+                             "calibration's prior ranges are used)")
     parser.add_argument("--members", type=int, default=None, help="first N members only")
     parser.add_argument("--workers", type=int, default=1, help="processes (<= 2 here)")
     parser.add_argument("--seed", type=int, default=2027, help="root seed of the sampling")
@@ -97,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     level, level_source = target_level()
     source = "prior ranges of experiments/calibrate_2025.toml"
     model = ema.countysim_model(
-        scenario, until=f"{YEAR}-12", **uncertainty(args.members),
+        scenario, until=f"{YEAR}-12", **uncertainty(args.ensemble, args.members),
         levers={"pilot_villages": (0, pilots), "technicians": technicians,
                 "alliances": [True, False]},
         outcomes={k: ema.KEY_OUTCOMES[k] for k in ("min_collective_income",
