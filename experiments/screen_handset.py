@@ -25,11 +25,11 @@ has noise sd ``s / sqrt(R)``. A parameter that does nothing then shows ``mu_star
 about ``noise * sqrt(2 / pi)`` with sd ``noise * sqrt(1 - 2 / pi) / sqrt(r)`` over ``r``
 trajectories; an effect counts as *detected* only above that mean plus 3 sd.
 
-District parameters (``rural_share``, ``firms``, ``idle_buildings_mean``, ...) are drawn
-by one generator (``countysim.core.district``): changing one changes how many random
-numbers come before the cadres' and firms' draws, so part of their "effect" on the cadre
-targets is a different district draw (the ``district_seed`` uncertainty), not their
-mechanism. The report says so where it matters.
+District parameters such as ``firms`` and ``idle_buildings_mean`` are drawn by one
+generator with the rest of the district (``countysim.core.district``): changing one changes
+how many random numbers come before the firms' and cadres' draws, so part of their
+"effect" on the cadre targets is a different district draw (the ``district_seed``
+uncertainty), not their mechanism. The report says so.
 
 Run from the repository root (writes ``docs/screening.md`` and
 ``docs/figures/screen_handset.png``; the runs go to ``runs/screen_handset.zarr`` and are
@@ -378,25 +378,39 @@ def recommendations(ds: xr.Dataset) -> dict[str, str]:
     return {str(p): verdict(float(best.sel(parameter=p))) for p in ds.parameter.values}
 
 
-def stability(ds: xr.Dataset, other: xr.Dataset) -> list[str]:
-    """Markdown lines comparing two independent screens (designs and seeds) per target."""
+def split_halves(results: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
+    """The results of the first and the second half of the trajectories.
+
+    Each half is a Morris design of its own (trajectories are drawn independently), so the
+    two screens of the halves are independent checks of each other's ranking.
+    """
+    k = results.sizes["parameter"]
+    n = results.sizes["sample"] // (k + 1)
+    cut = (n // 2) * (k + 1)
+    return results.isel(sample=slice(0, cut)), results.isel(sample=slice(cut, None))
+
+
+def stability(a: xr.Dataset, b: xr.Dataset) -> list[str]:
+    """Markdown table comparing two independent screens per target."""
     from scipy.stats import spearmanr
 
-    L = ["| target | Spearman rank correlation of mu* | 'matters' here | 'matters' there | "
+    L = ["| target | Spearman rank correlation of mu* | matters in half 1 | in half 2 | "
          "in both |", "|---|---|---|---|---|"]
-    for t in ds.target.values:
-        a = ds.mu_star_scaled.sel(target=t)
-        b = other.mu_star_scaled.sel(target=t, parameter=a.parameter)
-        rho = spearmanr(a.values, b.values).statistic
-        here = {str(p) for p in a.parameter.values if bool(ds.matters.sel(target=t, parameter=p))}
-        there = {str(p) for p in a.parameter.values
-                 if bool(other.matters.sel(target=t, parameter=p))}
-        L.append(f"| {t} | {rho:.2f} | {len(here)} | {len(there)} | {len(here & there)} |")
+    for t in a.target.values:
+        x = a.mu_star_scaled.sel(target=t)
+        y = b.mu_star_scaled.sel(target=t, parameter=x.parameter)
+        rho = spearmanr(x.values, y.values).statistic
+        one = {str(p) for p, m in zip(a.parameter.values, a.matters.sel(target=t).values,
+                                      strict=True) if m}
+        two = {str(p) for p, m in zip(b.parameter.values, b.matters.sel(target=t).values,
+                                      strict=True) if m}
+        L.append(f"| {t} | {rho:.2f} | {len(one)} | {len(two)} | {len(one & two)} |")
     return L
 
 
 def report(ds: xr.Dataset, exp: Experiment, summary: countysim.SweepSummary,
-           workers: int, figure: str, other: xr.Dataset | None = None) -> str:
+           workers: int, figure: str,
+           halves: tuple[xr.Dataset, xr.Dataset] | None = None) -> str:
     """The Markdown report (docs/screening.md)."""
     ms = ds["mu_star_scaled"]
     best = largest_detected(ds)
@@ -416,8 +430,9 @@ def report(ds: xr.Dataset, exp: Experiment, summary: countysim.SweepSummary,
          f"{ds.attrs['replicates']} replicates: {ds.attrs['runs']} runs of the 2025 "
          f"baseline to {exp.until}; {ds.attrs['runs_failed']} failed; "
          f"{r} trajectories used (a trajectory with a point without a finished run is "
-         f"dropped whole); this call ran {summary.ran} runs in {summary.seconds:.0f} s on "
-         f"{workers} worker(s) (0 runs: all reused from the store)",
+         f"dropped whole); " + (f"this call ran {summary.ran} runs in {summary.seconds:.0f} s "
+                                f"on {workers} worker(s)" if summary.ran else
+                                "runs reused from the store (its sweep log has the time)"),
          "- Which parameters: every registry parameter that is neither a lever nor one of "
          "the 12 fitted by `experiments/calibrate_2025.toml`, behavioural or an "
          "`assumption:` of the district; not the district's shape (villages, townships, "
@@ -448,10 +463,11 @@ def report(ds: xr.Dataset, exp: Experiment, summary: countysim.SweepSummary,
          f"noise x (0.80 + {DETECT_Z:g} x 0.60 / sqrt({r}))). Effects on the cadre targets "
          "(A7-A9, A29) are close to it: those counts are small and noisy.", "",
          "District parameters share one random generator with the rest of the district "
-         "draw (`countysim.core.district`): changing `firms`, `rural_share` or "
-         "`idle_buildings_mean` also redraws the cadres and villages that come after them. "
-         "Their modest effects on the cadre targets are most likely that redraw (the "
-         "`district_seed` uncertainty the ensemble carries anyway), not their mechanism.",
+         "draw (`countysim.core.district`): changing `idle_buildings_mean` (Poisson draws "
+         "of varying length) or `firms` (the number of firms drawn) also redraws the firms "
+         "and cadres drawn after them. Their modest effects on the cadre targets (A7-A9, "
+         "A29) are most likely that redraw (the `district_seed` uncertainty the ensemble "
+         "carries anyway), not a mechanism.",
          "",
          f"![Morris screening]({figure})", "",
          "## Largest effect per parameter", "",
@@ -485,11 +501,13 @@ def report(ds: xr.Dataset, exp: Experiment, summary: countysim.SweepSummary,
             f"(+-{sub.mu_star_conf_scaled.values[i]:.2f}, {sub.sigma_scaled.values[i]:.2f})"
             for i in hits) or "none"))
         L.append("")
-    if other is not None:
+    if halves is not None:
+        a, b = halves
         L += ["## Stability of the ranking", "",
-              f"An independent, smaller screen ({other.attrs['trajectories']} trajectories, "
-              f"{other.attrs['replicates']} replicates, its own Morris design) against this "
-              "one:", "", *stability(ds, other), ""]
+              f"The trajectories split in two halves ({a.attrs['trajectories_used']} and "
+              f"{b.attrs['trajectories_used']} used), each an independent Morris design, "
+              "screened separately (each half's own noise and detection level, so fewer "
+              "effects clear it):", "", *stability(a, b), ""]
     L += ["## Stated ranges", "",
           "| parameter | baseline | range | unit | why this range |", "|---|---|---|---|---|"]
     for p in ds.parameter.values:
@@ -532,9 +550,6 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--store", type=Path, default=REPO / "runs" / "screen_handset.zarr")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screening.md")
-    parser.add_argument("--compare", type=Path, default=None,
-                        help="store of an independent earlier screen of the same parameters "
-                             "(another design size), for the stability table")
     parser.add_argument("--netcdf", type=Path, default=REPO / "runs" / "screen_handset.nc")
     args = parser.parse_args()
     exp = load_experiment(EXPERIMENT)
@@ -548,12 +563,9 @@ def main() -> None:
     write_netcdf(ds, args.netcdf)
     fig_path = args.out.parent / "figures" / "screen_handset.png"
     figure(ds, fig_path)
-    other = None
-    if args.compare is not None:
-        # Same parameters and ranges, another design size: the design is read from the
-        # store (design_unit), so the current experiment serves for names and ranges.
-        other = screen(countysim.open_results(args.compare), exp, targets)
-    text = report(ds, exp, summary, args.workers, f"figures/{fig_path.name}", other)
+    results = countysim.open_results(args.store)
+    halves = tuple(screen(half, exp, targets) for half in split_halves(results))
+    text = report(ds, exp, summary, args.workers, f"figures/{fig_path.name}", halves)
     write_atomically(args.out, text.encode())
     print(f"wrote {args.out} and {fig_path}")
 

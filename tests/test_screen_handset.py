@@ -222,3 +222,14 @@ def test_screen_drops_only_trajectories_with_a_point_without_any_finished_run():
     assert out.noise_scaled.sel(target="A4").item() == pytest.approx(0.0, abs=1e-9)
     assert out.matters.sel(target="A4").values.tolist() == [True, True]
     assert out.baseline.sel(parameter="inflation").item() == pytest.approx(0.01)
+
+
+def test_split_halves_keeps_whole_trajectories():
+    X = _design(r=5, seed=21)
+    ds = _fake_results(X, np.array([100.0, 0.0, 0.0, 0.0, 0.0]), 1.0, seed=3)
+    one, two = screen.split_halves(ds)
+    assert one.sizes["sample"] == 2 * (K + 1) and two.sizes["sample"] == 3 * (K + 1)
+    # Every half is a valid Morris design: each step moves exactly one coordinate.
+    for half in (one, two):
+        steps = np.diff(half.design_unit.values.reshape(-1, K + 1, K), axis=1)
+        assert ((np.abs(steps) > 0).sum(axis=2) == 1).all()
