@@ -142,8 +142,16 @@ RANGE_WHY: dict[str, str] = {
 
 def fitted_parameters() -> list[str]:
     """The parameters experiments/calibrate_2025.toml fits (not screened here)."""
+    return list(fitted_by_target_table())
+
+
+def fitted_by_target_table() -> dict[str, list[str]]:
+    """Fitted parameter -> the target IDs its ``why`` in calibrate_2025.toml names first."""
     with open(REPO / "experiments" / "calibrate_2025.toml", "rb") as f:
-        return list(tomllib.load(f)["parameters"])
+        table = tomllib.load(f)["parameters"]
+    # Each why starts with the targets, "A6, A29. Logit of ...".
+    return {name: [t.strip() for t in spec["why"].split(".")[0].split(",")]
+            for name, spec in table.items()}
 
 
 def target_scale(target: Target) -> float:
@@ -408,6 +416,35 @@ def stability(a: xr.Dataset, b: xr.Dataset) -> list[str]:
     return L
 
 
+def plain_reading(ds: xr.Dataset) -> list[str]:
+    """A few generated sentences: counts, and the largest effect on each target."""
+    rec = recommendations(ds)
+    n = len(rec)
+    fit = [p for p, v in rec.items() if v == "fit"]
+    carry = [p for p, v in rec.items() if v == "carry"]
+    partners: dict[str, list[str]] = {}
+    for name, ids in fitted_by_target_table().items():
+        for t in ids:
+            partners.setdefault(t, []).append(name)
+    L = [f"Of the {n} hand-set parameters, {len(fit) + len(carry)} matter for at least one "
+         f"target: {len(fit)} move some target by more than 3 observation sd over their "
+         f"range and {len(carry)} by 0.5-3 sd; the other {n - len(fit) - len(carry)} can "
+         "stay fixed at their baseline values. Every large effect lands on a target that "
+         "already has its own fitted parameter, so a target constrains the hand-set and the "
+         "fitted parameter together, not each alone:", ""]
+    for t in ds.target.values:
+        sub = ds.mu_star_scaled.sel(target=t)
+        detected = sub >= float(ds.detect_scaled.sel(target=t))
+        top = sub.where(detected & ds.matters.sel(target=t), drop=True)
+        top = top.sortby(top, ascending=False)
+        named = ", ".join(f"`{p}` {float(v):.1f}" for p, v in
+                          zip(top.parameter.values[:3], top.values[:3], strict=True))
+        fitted = ", ".join(f"`{p}`" for p in partners.get(str(t), [])) or "none"
+        L.append(f"- {t}: largest hand-set effects (mu*/sd) {named or 'none'}; fitted "
+                 f"for it by calibrate_2025: {fitted}.")
+    return L
+
+
 def report(ds: xr.Dataset, exp: Experiment, summary: countysim.SweepSummary,
            workers: int, figure: str,
            halves: tuple[xr.Dataset, xr.Dataset] | None = None) -> str:
@@ -469,6 +506,7 @@ def report(ds: xr.Dataset, exp: Experiment, summary: countysim.SweepSummary,
          "A29) are most likely that redraw (the `district_seed` uncertainty the ensemble "
          "carries anyway), not a mechanism.",
          "",
+         "## What it says", "", *plain_reading(ds), "",
          f"![Morris screening]({figure})", "",
          "## Largest effect per parameter", "",
          "mu*/sd per target (bold: *matters*; plain above 0.5 but not detected); the "
