@@ -469,7 +469,8 @@ def report(ds: xr.Dataset, exp: Experiment, summary: countysim.SweepSummary,
          f"{r} trajectories used (a trajectory with a point without a finished run is "
          f"dropped whole); " + (f"this call ran {summary.ran} runs in {summary.seconds:.0f} s "
                                 f"on {workers} worker(s)" if summary.ran else
-                                "runs reused from the store (written by an earlier sweep of this experiment)"),
+                                "runs reused from the store (written by an earlier sweep "
+                                "of this experiment)"),
          "- Which parameters: every registry parameter that is neither a lever nor one of "
          "the 12 fitted by `experiments/calibrate_2025.toml`, behavioural or an "
          "`assumption:` of the district; not the district's shape (villages, townships, "
