@@ -342,8 +342,10 @@ def forecast_dataset(results: xr.Dataset, targets: ForecastTargets, *,
 def _parameter_values(member: np.ndarray, experiment: Experiment | None,
                       ensemble: xr.Dataset | None) -> xr.DataArray:
     """``parameter_value(run, parameter)``: the ensemble member's values of each run."""
-    if ensemble is None and experiment is not None and _ensemble_name(experiment):
-        ensemble = _load_ensemble(experiment)
+    if ensemble is None and experiment is not None:
+        ensemble = getattr(experiment, "ensemble", None)
+        if ensemble is None and _ensemble_name(experiment):
+            ensemble = _load_ensemble(experiment)
     if ensemble is None or (member < 0).all():
         return xr.DataArray(np.empty((member.size, 0)), dims=("run", "parameter"),
                             coords={"parameter": np.asarray([], dtype=object)},
@@ -358,14 +360,11 @@ def _parameter_values(member: np.ndarray, experiment: Experiment | None,
         long_name="parameter values of the run's ensemble member")
 
 
-def _load_ensemble(experiment: Experiment) -> xr.Dataset | None:
-    try:
-        from ..sweeps.ensemble import load_ensemble
-    except ImportError:  # an older countysim without ensembles
-        return None
-    name = _ensemble_name(experiment)
-    candidate = (experiment.path.parent / name) if experiment.path is not None else None
-    return load_ensemble(candidate if candidate is not None and candidate.is_file() else name)
+def _load_ensemble(experiment: Experiment) -> xr.Dataset:
+    from ..sweeps.ensemble import load_ensemble
+
+    folder = experiment.path.parent if experiment.path is not None else None
+    return load_ensemble(_ensemble_name(experiment), relative_to=folder)
 
 
 # --------------------------------------------------------------------- files, tables
