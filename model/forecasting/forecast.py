@@ -286,7 +286,9 @@ def forecast_dataset(results: xr.Dataset, targets: ForecastTargets, *,
     from ..sweeps.store import provenance
 
     packages, index, member, replicate = package_runs(results)
-    evaluated = evaluate(results, targets, run_dims=RUN_DIMS)
+    # Read each indicator from the store once (evaluation slices it by year many times).
+    keep = [v for v in (*targets.indicators, "status") if v in results.data_vars]
+    evaluated = evaluate(results[keep].load(), targets, run_dims=RUN_DIMS)
     value = _by_package(evaluated["value"], index, replicate)
     attained = _by_package(evaluated["attained"], index, replicate)
     coords = {"package": np.asarray(packages, dtype=object),
