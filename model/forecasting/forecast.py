@@ -37,6 +37,7 @@ import json
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -308,6 +309,7 @@ def forecast_dataset(results: xr.Dataset, targets: ForecastTargets, *,
             long_name="probability that the township's villages meet the target")
         ds["township_probability_low"] = town["probability_low"]
         ds["township_probability_high"] = town["probability_high"]
+    ds["seed_variance_share"] = _seed_variance_share(ds["value"], member, replicate)
     ds = ds.assign_coords({k: evaluated[k] for k in evaluated.coords
                            if evaluated[k].dims == ("target",)})
     ds["parameter_value"] = _parameter_values(member, experiment, ensemble)
@@ -339,6 +341,35 @@ def forecast_dataset(results: xr.Dataset, targets: ForecastTargets, *,
                    "random numbers): package differences at one run are paired",
     }
     return ds
+
+
+def _seed_variance_share(value: xr.DataArray, member: np.ndarray,
+                         replicate: np.ndarray) -> xr.DataArray:
+    """Within-member (seed) variance of ``value`` over its total variance across runs.
+
+    Near 1: the runs differ by seed noise only; near 0: members (parameters and district)
+    carry the spread. NaN without an ensemble or with one seed per member.
+    """
+    n_members, n_seeds = len(np.unique(member)), len(np.unique(replicate))
+    attrs = {"long_name": "share of the variance of value over runs that is within "
+             "ensemble members (seed noise); the rest is between members (parameters and "
+             "district)", "units": "1"}
+    template = value.isel(run=0, drop=True)
+    if n_members < 2 or n_seeds < 2 or (member < 0).any():
+        return xr.full_like(template, np.nan).assign_attrs(attrs)
+    order = np.lexsort((replicate, member))
+    ordered = value.transpose("package", "run", ...)
+    template = ordered.isel(run=0, drop=True)
+    data = np.moveaxis(ordered.values[:, order], 1, -1)  # (package, ..., run) member-major
+    grid = data.reshape(*data.shape[:-1], n_members, n_seeds)
+    with warnings.catch_warnings():  # targets without outcomes give NaN
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        # Population variances (ddof 0): with every run present, total = mean within-
+        # member variance + variance of the member means, so the share lies in [0, 1].
+        within = np.nanmean(np.nanvar(grid, axis=-1), axis=-1)
+        total = np.nanvar(data, axis=-1)
+        share = np.where(total > 0, within / total, np.nan)
+    return template.copy(data=share).assign_attrs(attrs)
 
 
 def _parameter_values(member: np.ndarray, experiment: Experiment | None,
