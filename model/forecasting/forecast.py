@@ -550,6 +550,8 @@ def summary_table(ds: xr.Dataset, *, year: int | None = None) -> str:
     members, reps = ds.attrs.get("members", "?"), ds.attrs.get("replicates", "?")
     note = (f"probability of attainment [95 % Jeffreys interval] over {runs} runs per "
             f"package ({members} ensemble members x {reps} seeds)")
+    if (ds["n"] == 0).any():
+        note += "; -: no run has an outcome (e.g. no pilot villages)"
     if ds.attrs.get("failed_runs"):
         note += f"; {ds.attrs['failed_runs']} runs failed (left out)"
     if ds.attrs.get("targets_illustrative"):
