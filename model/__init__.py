@@ -19,6 +19,12 @@ Parameter ensembles shipped with the package (the calibration's accepted points)
 Calibration results (the NetCDF file ``countysim calibrate`` writes)::
 
     ds = countysim.open_calibration("runs/calibration/calibrate_2025.nc")
+
+Forecasts to 2030 and paired comparisons (see docs/forecast.md)::
+
+    fc = countysim.forecast("experiments/forecast_2030.toml", out="runs/forecast.nc")
+    diff = countysim.compare("scenarios/baseline_2025.toml",
+                             "scenarios/programme_withdrawn.toml", ensemble="litong_2025")
 """
 
 from .calibration.targets import TargetError, load_targets
@@ -38,6 +44,14 @@ _LAZY = {"calibrate": "calibrate", "load_calibration": "calibrate",
          "open_calibration": "calibrate"}
 
 
+# Forecasts (issue 10): countysim.forecast(...) and countysim.compare(...) are functions of
+# the countysim.forecasting subpackage, imported on first use like the calibration.
+_LAZY_FORECASTING = {"forecast": ("forecast", "forecast"),
+                     "open_forecast": ("forecast", "open_forecast"),
+                     "load_forecast_targets": ("targets", "load_forecast_targets"),
+                     "compare": ("compare", "paired_comparison")}
+
+
 # Submodules for notebooks and tests (matplotlib, hypothesis): imported on first use, so
 # `countysim.plot.indicator_paths(...)` works after a plain `import countysim`.
 _LAZY_MODULES = ("plot", "testing", "validate")
@@ -49,6 +63,11 @@ def __getattr__(name: str):
     if name in _LAZY:
         value = getattr(import_module(f".calibration.{_LAZY[name]}", __name__), name)
         globals()[name] = value  # later look-ups find the function, not a submodule
+        return value
+    if name in _LAZY_FORECASTING:
+        module, attribute = _LAZY_FORECASTING[name]
+        value = getattr(import_module(f".forecasting.{module}", __name__), attribute)
+        globals()[name] = value
         return value
     if name in _LAZY_MODULES:
         return import_module(f".{name}", __name__)
@@ -70,13 +89,17 @@ __all__ = [
     "TargetError",
     "__version__",
     "calibrate",
+    "compare",
     "export",
+    "forecast",
     "load_calibration",
     "load_ensemble",
     "load_experiment",
+    "load_forecast_targets",
     "load_scenario",
     "load_targets",
     "open_calibration",
+    "open_forecast",
     "open_results",
     "open_run",
     "run",

@@ -138,6 +138,9 @@ SHAPE_PARAMETERS = ("villages", "townships", "district_seed")
 # cost hours and all the memory. Each is raised with an environment variable.
 LIMITS = {"samples": ("COUNTYSIM_MAX_SAMPLES", 100_000),
           "runs": ("COUNTYSIM_MAX_RUNS", 100_000)}
+# A forecast experiment's [forecast] table (its targets file, its store) is read by
+# countysim.forecasting; a sweep accepts and ignores it (the runs do not depend on it).
+_TOP_LEVEL += ("forecast",)
 
 
 def limit(what: str) -> int:
