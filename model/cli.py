@@ -14,6 +14,8 @@ Subcommands:
 * ``countysim calibrate EXPERIMENT [--workers N] [--out PATH] [--no-report]
   [--update-scenario]``: history matching to the article's figures (see
   ``docs/calibration.md``);
+* ``countysim report FORECAST --out DIR [--sensitivity PATH] [--prim PATH]``: a
+  forecast's report, Markdown with PNG figures (see ``docs/forecast_report.md``);
 * ``countysim explore [--host H] [--port P] [--open]``: the interactive explorer in the
   browser (needs the ``viz`` extra; see ``model/explorer.py``).
 
@@ -112,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     val.set_defaults(func=_cmd_validate)
     _add_sweep_parsers(sub)
     _add_calibrate_parser(sub)
+    _add_report_parser(sub)
     explore = sub.add_parser("explore", help="serve the interactive explorer (SolaraViz; "
                              "needs the viz extra)")
     explore.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
@@ -329,6 +332,36 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         names = update_scenario(spec.scenario_path, result.calibrated, result.accepted_range,
                                 spec.name, result.dataset.attrs["date"])
         print(f"updated {len(names)} parameters in {spec.scenario_path}")
+    return 0
+
+
+# ------------------------------------------------------------------ report (issue 10)
+
+
+def _add_report_parser(sub: argparse._SubParsersAction) -> None:
+    report = sub.add_parser("report", help="write a forecast's report: Markdown and PNG "
+                            "figures")
+    report.add_argument("forecast", type=Path, help="forecast Dataset (NetCDF) written by "
+                        "'countysim forecast'")
+    report.add_argument("--out", type=Path, required=True,
+                        help="report folder (new, empty, or an earlier report's: replaced)")
+    report.add_argument("--sensitivity", type=Path, default=None, metavar="PATH",
+                        help="sensitivity indices over time (NetCDF) to include")
+    report.add_argument("--prim", type=Path, default=None, metavar="PATH",
+                        help="PRIM scenario-discovery result to include")
+    report.set_defaults(func=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .forecasting.report import open_extra, open_forecast, write_report
+
+    ds = open_forecast(args.forecast)
+    extra = {k: open_extra(getattr(args, k), k) for k in ("sensitivity", "prim")
+             if getattr(args, k) is not None}
+    command = " ".join(["countysim report", str(args.forecast), "--out", str(args.out)]
+                       + [f"--{k} {getattr(args, k)}" for k in extra])
+    path = write_report(ds, args.out, command=command, **extra)
+    print(f"wrote {path}")
     return 0
 
 

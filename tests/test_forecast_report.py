@@ -1,0 +1,369 @@
+"""The forecast report and its figures, on synthetic forecast Datasets with known answers.
+
+``countysim.forecasting.synthetic.synthetic_forecast`` builds a Dataset with the layout
+of ``countysim.forecast``'s from a known generative model, so the report can be checked
+without running the model: every package and target is in the Markdown, every figure it
+links is a PNG on disk, the numbers in its tables are the Dataset's, targets that are
+always met or never met read 1 and 0, and bad input gives one line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+import xarray as xr
+from countysim.cli import EXIT_USAGE, main
+from countysim.forecasting import figures, report
+from countysim.forecasting.report import ReportError, paired_difference, write_report
+from countysim.forecasting.synthetic import (
+    DEFAULT_TARGETS,
+    QUANTILES,
+    SyntheticTarget,
+    synthetic_forecast,
+)
+from countysim.sweeps.files import OutputError
+
+matplotlib.use("Agg")  # the tests only: the package never picks a backend
+
+PNG = b"\x89PNG\r\n\x1a\n"
+YEARS = (2025, 2026, 2027, 2028, 2029, 2030)
+# Known answers: no run can miss the first (threshold far below every value) and none can
+# reach the second (far above): probabilities exactly 1 and 0 in every package.
+ALWAYS = SyntheticTarget("always_met", "always met", "urban_placements", -1e9, ">=",
+                         "flow_per_year", "persons/yr", (2026, 2030), 3900.0, 10.0,
+                         member_sd=50.0, seed_sd=100.0)
+NEVER = SyntheticTarget("impossible", "never met", "urban_placements", 1e9, ">=",
+                        "flow_per_year", "persons/yr", (2027,), 3900.0, 10.0,
+                        member_sd=50.0, seed_sd=100.0)
+
+
+@pytest.fixture(scope="module")
+def forecast() -> xr.Dataset:
+    return synthetic_forecast(targets=(*DEFAULT_TARGETS, ALWAYS, NEVER), members=10,
+                              replicates=2, seed=3)
+
+
+@pytest.fixture(scope="module")
+def written(forecast, tmp_path_factory) -> Path:
+    """One report on disk, shared by the read-only tests."""
+    out = tmp_path_factory.mktemp("report") / "forecast_report"
+    write_report(forecast, out, command="countysim report f.nc --out forecast_report")
+    return out
+
+
+# ------------------------------------------------------------------ the synthetic Dataset
+
+
+def test_synthetic_forecast_has_the_spec_layout(forecast):
+    ds = forecast
+    for name, dims in report.REQUIRED.items():
+        assert set(ds[name].dims) == set(dims), name
+    assert ds["value"].dims == ("package", "run", "target", "year")
+    assert ds["attained"].dims == ("package", "run", "target", "year")
+    assert ds["parameter_value"].dims == ("run", "parameter")
+    assert ds["township_probability"].dims == ("package", "target", "year", "township")
+    assert tuple(ds["quantile"].values) == QUANTILES
+    for coord in ("indicator", "threshold", "direction", "aggregation", "units", "label"):
+        assert ds[coord].dims == ("target",), coord
+    assert ds["member"].dims == ds["replicate"].dims == ("run",)
+    assert set(np.unique(ds["attained"].values[np.isfinite(ds["attained"].values)])) <= {0, 1}
+
+
+def test_probability_is_the_share_of_runs_and_inside_its_interval(forecast):
+    ds = forecast
+    share = ds["attained"].mean("run")  # NaN outside the target's years
+    np.testing.assert_allclose(ds["probability"], share, equal_nan=True)
+    finite = np.isfinite(ds["probability"])
+    assert (ds["probability_low"] <= ds["probability"]).where(finite, True).all()
+    assert (ds["probability"] <= ds["probability_high"]).where(finite, True).all()
+    # Outside a target's years nothing is evaluated: no runs count.
+    assert int(ds["n"].sel(target="impossible", year=2030).max()) == 0
+    assert ds["n"].sel(target="impossible", year=2027).min() == ds.sizes["run"]
+
+
+def test_known_answers_always_met_and_impossible(forecast):
+    always = forecast.sel(target="always_met", year=2030)
+    never = forecast.sel(target="impossible", year=2027)
+    assert (always["probability"] == 1).all() and (always["probability_high"] == 1).all()
+    assert (never["probability"] == 0).all() and (never["probability_low"] == 0).all()
+    # The Jeffreys interval still leaves room for the unobserved outcome at n = 20.
+    assert (always["probability_low"] < 1).all() and (never["probability_high"] > 0).all()
+
+
+def test_packages_are_paired_on_member_and_seed(forecast):
+    # Same run index, same member and seed noise: under packages with equal effects
+    # (none here for always_met) the values are identical run by run.
+    v = forecast["value"].sel(target="always_met")
+    xr.testing.assert_equal(v.isel(package=0, drop=True), v.isel(package=1, drop=True))
+
+
+def test_synthetic_forecast_is_reproducible_and_seeded():
+    a, b = synthetic_forecast(seed=5), synthetic_forecast(seed=5)
+    xr.testing.assert_identical(a, b)
+    assert not synthetic_forecast(seed=6)["value"].equals(a["value"])
+
+
+# ------------------------------------------------------------------ the report
+
+
+def test_report_files_are_written(written):
+    text = (written / "report.md").read_text(encoding="utf-8")
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert links, "the report shows no figure"
+    for link in links:
+        assert (written / link).read_bytes().startswith(PNG), link
+    on_disk = {p.relative_to(written).as_posix() for p in (written / "figures").iterdir()}
+    assert on_disk == set(links), "a figure is written but not shown, or the reverse"
+    # Written atomically: no temporary or old folder is left beside the report.
+    assert [p.name for p in written.parent.iterdir()] == [written.name]
+
+
+def test_report_names_every_package_and_target(forecast, written):
+    text = (written / "report.md").read_text(encoding="utf-8")
+    for package in forecast["package"].values:
+        assert f"`{package}`" in text
+    for target in forecast["target"].values:
+        assert f"`{target}`" in text
+        assert f"figures/fan_{target}.png" in text
+    assert "## What was run" in text and "## Probability of attainment" in text
+    assert "synthetic" in text.splitlines()[2].lower()  # the banner under the title
+    assert "countysim report f.nc --out forecast_report" in text
+    assert f"{forecast.sizes['run']} (10 ensemble members x 2 replicates)" in text
+
+
+def test_attainment_table_holds_the_datasets_numbers(forecast, written):
+    text = (written / "report.md").read_text(encoding="utf-8")
+    table = text.split("## Probability of attainment")[1].split("![")[0]
+    rows = {line.split("|")[1].strip(" `"): [c.strip() for c in line.split("|")[2:-1]]
+            for line in table.splitlines() if line.startswith("| `")}
+    targets = [str(t) for t in forecast["target"].values]
+    assert set(rows) == {str(p) for p in forecast["package"].values}
+    for package, cells in rows.items():
+        for target, cell in zip(targets, cells, strict=True):
+            year = figures.target_year(forecast, target)
+            x = forecast.sel(package=package, target=target, year=year)
+            assert cell == (f"{float(x.probability):.2f} [{float(x.probability_low):.2f}, "
+                            f"{float(x.probability_high):.2f}]"), (package, target)
+        assert cells[targets.index("always_met")].startswith("1.00 [")
+        assert cells[targets.index("impossible")].startswith("0.00 [0.00, ")
+
+
+def test_per_village_targets_get_a_township_figure(forecast, written):
+    text = (written / "report.md").read_text(encoding="utf-8")
+    per_village = [str(t) for t in forecast["target"].values
+                   if figures.is_per_village(forecast, str(t))]
+    assert per_village == ["collective_income_100k"]
+    assert "figures/township_collective_income_100k.png" in text
+    assert "township_urban_placements" not in text
+
+
+def test_rewriting_replaces_the_report_and_is_deterministic(forecast, written, tmp_path):
+    again = tmp_path / "again"
+    write_report(forecast, again, command="countysim report f.nc --out forecast_report")
+    for path in written.rglob("*"):
+        if path.is_file():
+            assert (again / path.relative_to(written)).read_bytes() == path.read_bytes(), path
+    # Over an earlier report: replaced, nothing else left.
+    (again / "figures" / "stale.png").write_bytes(PNG)
+    write_report(forecast.isel(target=[0]), again)
+    assert not (again / "figures" / "stale.png").exists()
+    assert "fan_urban_placements_4000" not in (again / "report.md").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again"]
+
+
+def test_a_failed_write_keeps_the_previous_report(forecast, tmp_path, monkeypatch):
+    out = tmp_path / "rep"
+    small = forecast.isel(target=[0, 1])
+    write_report(small, out)
+    before = (out / "report.md").read_bytes()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(report.os, "fsync", full_disk)
+    with pytest.raises(OutputError, match="No space left on device; the previous report"):
+        write_report(forecast, out)
+    assert (out / "report.md").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
+
+
+def test_paired_difference_known_answers(forecast):
+    same = paired_difference(forecast, "programme_expanded", "programme_expanded")
+    finite = np.isfinite(same["difference"])
+    assert finite.any()
+    assert (same["difference"].where(finite, 0) == 0).all()
+    assert (same["difference_high"].where(finite, 0) == 0).all()
+    # always_met: 1 - 1 = 0 in every run; impossible: 0 - 0.
+    d = paired_difference(forecast, "programme_withdrawn", "baseline_continued")
+    assert float(d["difference"].sel(target="always_met", year=2030)) == 0
+    # One package met everywhere and the other nowhere: +1 exactly.
+    ds = forecast.copy()
+    att = ds["attained"].copy()
+    att.loc[{"package": "programme_expanded", "target": "impossible"}] = xr.where(
+        att.sel(package="programme_expanded", target="impossible").notnull(), 1.0, np.nan)
+    ds["attained"] = att
+    d = paired_difference(ds, "programme_expanded", "baseline_continued")
+    x = d.sel(target="impossible", year=2027)
+    assert float(x["difference"]) == float(x["difference_low"]) == 1.0
+    assert int(x["groups"]) == 10  # members, not runs: the interval is over members
+
+
+# ------------------------------------------------------------------ the figures
+
+
+def test_heatmap_cells_show_probabilities_with_intervals(forecast):
+    ax = figures.attainment_heatmap(forecast)
+    texts = [t.get_text() for t in ax.texts]
+    assert len(texts) == forecast.sizes["package"] * forecast.sizes["target"]
+    x = forecast.sel(package="baseline_continued", target="impossible", year=2027)
+    assert f"{float(x.probability):.2f}\n[0.00, {float(x.probability_high):.2f}]" in texts
+    ax.figure.clf()
+
+
+def test_fan_chart_draws_the_threshold_and_the_quantiles(forecast):
+    ax = figures.fan_chart(forecast, "urban_placements_4000", "programme_expanded")
+    dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert len(dashed) == 1 and dashed[0].get_ydata()[0] == 4000
+    median = forecast["fan"].sel(package="programme_expanded",
+                                 target="urban_placements_4000", quantile=0.5)
+    solid = next(ln for ln in ax.lines if ln.get_label() == "median")
+    np.testing.assert_allclose(solid.get_ydata(), median.values)
+    assert len(ax.collections) == 2  # the 5-95 % and 25-75 % bands
+    # Shares are drawn in percent.
+    ax2 = figures.fan_chart(forecast, "urban_unemployment_5_5", "baseline_continued")
+    assert next(ln for ln in ax2.lines if ln.get_linestyle() == "--").get_ydata()[0] == 5.5
+
+
+def test_figures_refuse_unknown_names(forecast):
+    with pytest.raises(KeyError, match="not a target"):
+        figures.fan_charts(forecast, "nope")
+    with pytest.raises(KeyError, match="not a package"):
+        figures.fan_chart(forecast, "always_met", "nope")
+    with pytest.raises(ValueError, match="no township breakdown"):
+        figures.township_breakdown(forecast, "urban_placements_4000")
+    with pytest.raises(KeyError, match="not a year"):
+        figures.attainment_heatmap(forecast, year=2040)
+
+
+# ------------------------------------------------------------------ optional sections
+
+
+def _sensitivity() -> xr.Dataset:
+    rng = np.random.default_rng(0)
+    st = rng.uniform(0, 1, (2, len(YEARS), 3))
+    return xr.Dataset({"ST": (("outcome", "year", "parameter"), st,
+                              {"long_name": "total-order Sobol index"}),
+                       "ST_conf": (("outcome", "year", "parameter"), 0.1 * st)},
+                      coords={"outcome": ["a", "b"], "year": list(YEARS),
+                              "parameter": ["p1", "p2", "p3"]},
+                      attrs={"method": "Sobol (synthetic)"})
+
+
+def _prim() -> xr.Dataset:
+    return xr.Dataset({"box_low": ("parameter", [0.2, 10.0]),
+                       "box_high": ("parameter", [0.5, 30.0]),
+                       "range_low": ("parameter", [0.0, 0.0]),
+                       "range_high": ("parameter", [1.0, 100.0])},
+                      coords={"parameter": ["p1", "p2"]},
+                      attrs={"coverage": 0.8, "density": 0.7,
+                             "description": "runs missing the 2027 target"})
+
+
+def test_sensitivity_and_prim_are_included_when_given(forecast, tmp_path):
+    out = tmp_path / "rep"
+    write_report(forecast.isel(target=[0]), out, sensitivity=_sensitivity(), prim=_prim())
+    text = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Sensitivity over time" in text and "## Scenario discovery" in text
+    assert (out / "figures" / "sensitivity_ST.png").read_bytes().startswith(PNG)
+    assert (out / "figures" / "prim_box.png").read_bytes().startswith(PNG)
+    assert "| `p2` | 10 .. 30 | 0 .. 100 |" in text
+    assert "coverage 0.80, density 0.70" in text
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def _one_line_error(capsys) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("countysim: error: ") and "Traceback" not in captured.err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def forecast_file(forecast, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("nc") / "forecast.nc"
+    forecast.isel(target=[0, 5]).to_netcdf(path, engine="h5netcdf")
+    return path
+
+
+def test_cli_report_from_a_netcdf_file(forecast_file, tmp_path, capsys):
+    out = tmp_path / "rep"
+    assert main(["report", str(forecast_file), "--out", str(out)]) == 0
+    assert f"wrote {out / 'report.md'}" in capsys.readouterr().out
+    text = (out / "report.md").read_text(encoding="utf-8")
+    assert "`always_met`" in text and f"countysim report {forecast_file}" in text
+
+
+def test_cli_report_with_sensitivity_and_prim_files(forecast_file, tmp_path, capsys):
+    sens, prim = tmp_path / "sens.nc", tmp_path / "prim.nc"
+    _sensitivity().to_netcdf(sens, engine="h5netcdf")
+    _prim().to_netcdf(prim, engine="h5netcdf")
+    out = tmp_path / "rep"
+    assert main(["report", str(forecast_file), "--out", str(out), "--sensitivity",
+                 str(sens), "--prim", str(prim)]) == 0
+    text = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Sensitivity over time" in text and "PRIM" in text
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("what", ["missing", "not_netcdf", "no_fan", "no_threshold",
+                                  "bad_sensitivity"])
+def test_cli_bad_input_is_one_line(what, forecast, forecast_file, tmp_path, capsys):
+    path, extra = tmp_path / "f.nc", []
+    if what == "not_netcdf":
+        path.write_text("not a forecast", encoding="utf-8")
+    elif what == "no_fan":
+        forecast.drop_vars("fan").to_netcdf(path, engine="h5netcdf")
+    elif what == "no_threshold":
+        forecast.drop_vars("threshold").to_netcdf(path, engine="h5netcdf")
+    elif what == "bad_sensitivity":
+        path = forecast_file
+        sens = tmp_path / "sens.nc"
+        _sensitivity().isel(year=0).to_netcdf(sens, engine="h5netcdf")
+        extra = ["--sensitivity", str(sens)]
+    out = tmp_path / "rep"
+    assert main(["report", str(path), "--out", str(out), *extra]) == EXIT_USAGE
+    line = _one_line_error(capsys)
+    expected = {"missing": f"{path}: <file>: forecast file {path} does not exist",
+                "not_netcdf": f"{path}: <file>: not a NetCDF file",
+                "no_fan": f"{path}: fan: missing: a forecast Dataset needs",
+                "no_threshold": f"{path}: threshold: missing",
+                "bad_sensitivity": "sens.nc: year: missing"}[what]
+    assert expected in line
+    assert not out.exists()
+
+
+def test_cli_refuses_an_output_that_is_not_a_report_folder(forecast_file, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me", encoding="utf-8")
+    assert main(["report", str(forecast_file), "--out", str(mine)]) == EXIT_USAGE
+    assert "no report.md" in _one_line_error(capsys)
+    assert (mine / "notes.txt").read_text(encoding="utf-8") == "keep me"
+    afile = tmp_path / "a.txt"
+    afile.write_text("x", encoding="utf-8")
+    assert main(["report", str(forecast_file), "--out", str(afile)]) == EXIT_USAGE
+    assert "is a file" in _one_line_error(capsys)
+
+
+def test_check_forecast_names_the_variable_with_wrong_dims(forecast):
+    bad = forecast.assign(n=forecast["n"].isel(year=0, drop=True))
+    with pytest.raises(ReportError, match=r"n: has dims \(package, target\), needs"):
+        report.check_forecast(bad, "f.nc")
