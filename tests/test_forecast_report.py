@@ -254,14 +254,18 @@ def test_figures_refuse_unknown_names(forecast):
 
 
 def _sensitivity() -> xr.Dataset:
+    """Indices laid out as countysim.forecasting.sensitivity.analyse returns them."""
     rng = np.random.default_rng(0)
-    st = rng.uniform(0, 1, (2, len(YEARS), 3))
-    return xr.Dataset({"ST": (("outcome", "year", "parameter"), st,
-                              {"long_name": "total-order Sobol index"}),
-                       "ST_conf": (("outcome", "year", "parameter"), 0.1 * st)},
+    dims = ("outcome", "factor", "year")
+    st = rng.uniform(0, 1, (2, 3, len(YEARS)))
+    return xr.Dataset({"ST": (dims, st, {"long_name": "total-order Sobol' index"}),
+                       "ST_conf": (dims, 0.1 * st),
+                       "S1": (dims, 0.5 * st, {"long_name": "first-order Sobol' index"}),
+                       "S1_conf": (dims, 0.05 * st),
+                       "n_groups": (("outcome", "year"), np.full((2, len(YEARS)), 64))},
                       coords={"outcome": ["a", "b"], "year": list(YEARS),
-                              "parameter": ["p1", "p2", "p3"]},
-                      attrs={"method": "Sobol (synthetic)"})
+                              "factor": ["p1", "p2", "p3"]},
+                      attrs={"method": "sobol", "failed_runs": "none in this test"})
 
 
 def _prim() -> xr.Dataset:
@@ -279,7 +283,14 @@ def test_sensitivity_and_prim_are_included_when_given(forecast, tmp_path):
     write_report(forecast.isel(target=[0]), out, sensitivity=_sensitivity(), prim=_prim())
     text = (out / "report.md").read_text(encoding="utf-8")
     assert "## Sensitivity over time" in text and "## Scenario discovery" in text
-    assert (out / "figures" / "sensitivity_ST.png").read_bytes().startswith(PNG)
+    for index in ("ST", "S1"):  # Sobol's main indices; no figure of the half-widths
+        assert (out / "figures" / f"sensitivity_{index}.png").read_bytes().startswith(PNG)
+    assert sorted(p.name for p in (out / "figures").glob("sensitivity_*")) == [
+        "sensitivity_S1.png", "sensitivity_ST.png"]
+    assert "from 64 groups of runs" in text
+    st = _sensitivity()["ST"].sel(outcome="b", year=YEARS[-1]).to_series()
+    top = st.sort_values(ascending=False).index[0]
+    assert f"| `b` | `{top}` {st[top]:.2f}," in text
     assert (out / "figures" / "prim_box.png").read_bytes().startswith(PNG)
     assert "| `p2` | 10 .. 30 | 0 .. 100 |" in text
     assert "coverage 0.80, density 0.70" in text

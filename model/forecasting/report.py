@@ -68,6 +68,9 @@ PROVENANCE = ("experiment", "ensemble", "members", "replicates", "seed", "interv
 # Attributes too long for the table (a resolved scenario's TOML text).
 LONG_ATTR = 200
 FACTOR_DIMS = figures.FACTOR_DIMS
+# The indices shown per method of countysim.forecasting.sensitivity: Morris's mu_star
+# (importance) and sigma (interactions, non-linearity); Sobol's total and first order.
+MAIN_INDICES = {"morris": ("mu_star", "sigma"), "sobol": ("ST", "S1")}
 # Factors shown per outcome in the sensitivity summary (the most influential).
 TOP_FACTORS = 5
 
@@ -163,12 +166,19 @@ def _factor_dim(ds: xr.Dataset) -> str | None:
 
 
 def sensitivity_indices(ds: xr.Dataset) -> list[str]:
-    """The index variables of a sensitivity Dataset: dims ``year`` and a factor dim, at
-    most one more (the outcome), and not a confidence half-width (``*_conf``)."""
+    """The index variables of a sensitivity Dataset the report shows.
+
+    Those with dims ``year`` and a factor dim, at most one more (the outcome), and not a
+    confidence half-width (``*_conf``); of the indices of
+    :func:`countysim.forecasting.sensitivity.analyse`, the main ones of its ``method``
+    (:data:`MAIN_INDICES`).
+    """
     factor = _factor_dim(ds)
-    return [str(v) for v, da in ds.data_vars.items()
-            if factor is not None and {"year", factor} <= set(da.dims)
-            and len(da.dims) <= 3 and not str(v).endswith("_conf")]
+    found = [str(v) for v, da in ds.data_vars.items()
+             if factor is not None and {"year", factor} <= set(da.dims)
+             and len(da.dims) <= 3 and not str(v).endswith("_conf")]
+    main = [v for v in MAIN_INDICES.get(str(ds.attrs.get("method", "")), ()) if v in found]
+    return main or found
 
 
 def check_sensitivity(ds: xr.Dataset, source: str | Path = "<sensitivity>") -> None:
@@ -458,13 +468,22 @@ def _sensitivity(sens: xr.Dataset | None, paths: dict[str, str]) -> list[str]:
     if sens is None:
         return []
     factor = _factor_dim(sens)
-    method = sens.attrs.get("method", "")
+    method = str(sens.attrs.get("method", ""))
+    what = {"sobol": "Sobol' indices: the share of each outcome's variance due to each "
+                     f"{factor} (first order S1) or to it and its interactions (total ST)",
+            "morris": "Morris screening: the mean absolute effect on each outcome of moving "
+                      f"each {factor} over its range (mu_star), and the spread of that "
+                      "effect (sigma: interactions, non-linearity)"}.get(
+        method, f"sensitivity indices of each outcome to each {factor}")
     lines = ["## Sensitivity over time", "",
-             "How much of each outcome's spread each "
-             f"{factor} explains, year by year{f' ({method})' if method else ''}. A "
-             "factor whose index grows over the years matters more for the later "
-             "targets; one near 0 in every year can be fixed without changing the "
-             "forecast.", ""]
+             f"{what[0].upper()}{what[1:]}, year by year. A {factor} whose index grows "
+             "over the years matters more for the later targets; one near 0 in every year "
+             "can be fixed without changing the forecast.", ""]
+    if "n_groups" in sens:
+        low, high = (int(f(sens["n_groups"].values)) for f in (np.nanmin, np.nanmax))
+        unit = "trajectories" if method == "morris" else "groups"
+        lines += [f"Each index is estimated from {low if low == high else f'{low}-{high}'} "
+                  f"{unit} of runs per outcome and year.", ""]
     if sens.attrs.get("failed_runs"):
         lines += [f"Failed runs: {sens.attrs['failed_runs']}.", ""]
     last = int(sens["year"].max())
@@ -480,7 +499,7 @@ def _sensitivity(sens: xr.Dataset | None, paths: dict[str, str]) -> list[str]:
                                      top.head(TOP_FACTORS).items())])
         long_name = da.attrs.get("long_name", name)
         lines += [f"### `{name}`: {long_name}", "",
-                  f"The {TOP_FACTORS} largest in {last}:", ""]
+                  f"The largest (at most {TOP_FACTORS}) in {last}:", ""]
         lines += _md_table(([outcome] if outcome else []) + [f"largest {name}"], rows)
         lines += [f"![{name} over time]({paths[name]})", ""]
     return lines
