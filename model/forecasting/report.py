@@ -63,8 +63,8 @@ LEVEL = 0.95
 REPORT = "report.md"
 FIGURES = "figures"
 # Provenance attributes shown first, in this order; the rest follow alphabetically.
-PROVENANCE = ("experiment", "ensemble", "members", "replicates", "seed", "interval",
-              "countysim_version", "git_commit", "created")
+PROVENANCE = ("experiment", "experiment_name", "ensemble", "members", "replicates", "seed",
+              "interval", "countysim_version", "git_commit", "created")
 # Attributes too long for the table (a resolved scenario's TOML text).
 LONG_ATTR = 200
 FACTOR_DIMS = figures.FACTOR_DIMS
@@ -608,7 +608,8 @@ def render(ds: xr.Dataset, *, sensitivity: xr.Dataset | None = None,
             files[towns[t]] = _figure(
                 lambda f, t=t: figures.township_breakdown(ds, t, f.subplots()),
                 (1.5 * len(packages) + 3, 0.32 * ds.sizes.get("township", 1) + 2))
-    experiment = ds.attrs.get("experiment", "forecast")
+    experiment = next((str(ds.attrs[k]) for k in ("experiment", "experiment_name", "name")
+                       if k in ds.attrs), "forecast")
     lines = [f"# Forecast report: {experiment}", ""]
     lines += _synthetic_banner(ds)
     lines += [f"Probabilities that each of {len(packages)} policy packages attains each of "
