@@ -132,6 +132,7 @@ def test_report_names_every_package_and_target(forecast, written):
         assert f"figures/fan_{target}.png" in text
     assert "## What was run" in text and "## Probability of attainment" in text
     assert "synthetic" in text.splitlines()[2].lower()  # the banner under the title
+    assert "**Illustrative targets.**" in text  # targets_illustrative = 1
     assert "countysim report f.nc --out forecast_report" in text
     assert f"{forecast.sizes['run']} (10 ensemble members x 2 replicates)" in text
 

@@ -30,6 +30,7 @@
 # machinery, not the district's plan.
 
 # %%
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -91,15 +92,19 @@ name = "analyst_packages"
 until = "2030-12"
 replicates = {REPLICATES}
 seed = 2026
-targets = "{TARGETS}"
 
 [design]
 kind = "ensemble"
 ensemble = "litong_2025"
 members = {MEMBERS}
-files = {files!r}
-""".replace("'", '"'), encoding="utf-8")
-forecast = countysim.forecast(experiment)
+files = {json.dumps(files)}
+
+[forecast]
+targets = {json.dumps(str(TARGETS))}
+""", encoding="utf-8")
+# The runs go to a Zarr store in the temporary folder (resumable: resume=True).
+forecast = countysim.forecast(experiment, store=workdir / "runs.zarr",
+                              workers=1 if SMALL else None, progress=False)
 forecast
 
 # %% [markdown]

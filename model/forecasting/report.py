@@ -544,6 +544,16 @@ def _synthetic_banner(ds: xr.Dataset) -> list[str]:
             "runs. Its numbers say nothing about the district.", ""]
 
 
+def _illustrative_banner(ds: xr.Dataset) -> list[str]:
+    flag = str(ds.attrs.get("targets_illustrative", "0")).strip().lower()
+    if flag not in ("1", "true", "yes"):
+        return []
+    where = f" ({ds.attrs['targets_file']})" if ds.attrs.get("targets_file") else ""
+    return [f"> **Illustrative targets.** The targets{where} show how targets are written "
+            "and evaluated; they are not the district's plan. Read the probabilities as a "
+            "demonstration, not as statements about policy.", ""]
+
+
 def _caveats() -> list[str]:
     return ["## How to read this report", "",
             "- A probability is the share of runs, over the calibrated ensemble's parameter "
@@ -612,6 +622,7 @@ def render(ds: xr.Dataset, *, sensitivity: xr.Dataset | None = None,
                        if k in ds.attrs), "forecast")
     lines = [f"# Forecast report: {experiment}", ""]
     lines += _synthetic_banner(ds)
+    lines += _illustrative_banner(ds)
     lines += [f"Probabilities that each of {len(packages)} policy packages attains each of "
               f"{len(targets)} targets by {int(ds['year'].max())}, and the paths of the "
               "targeted indicators, from the runs of one forecast.", ""]
