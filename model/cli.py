@@ -14,6 +14,11 @@ Subcommands:
 * ``countysim calibrate EXPERIMENT [--workers N] [--out PATH] [--no-report]
   [--update-scenario]``: history matching to the article's figures (see
   ``docs/calibration.md``);
+* ``countysim forecast EXPERIMENT [--out PATH] [--store PATH] [--workers N | --dask
+  [ADDRESS]] [--resume]``: policy packages x ensemble members x seeds to 2030, the
+  probability of each target (see ``docs/forecast.md``);
+* ``countysim compare A B [--results STORE] [--ensemble NAME] [--members N] [--seeds N]``:
+  paired differences B - A of every indicator over common seeds and ensemble members;
 * ``countysim report FORECAST --out DIR [--sensitivity PATH] [--prim PATH]``: a
   forecast's report, Markdown with PNG figures (see ``docs/forecast_report.md``);
 * ``countysim explore [--host H] [--port P] [--open]``: the interactive explorer in the
@@ -114,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     val.set_defaults(func=_cmd_validate)
     _add_sweep_parsers(sub)
     _add_calibrate_parser(sub)
+    _add_forecast_parsers(sub)
     _add_report_parser(sub)
     explore = sub.add_parser("explore", help="serve the interactive explorer (SolaraViz; "
                              "needs the viz extra)")
@@ -332,6 +338,116 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         names = update_scenario(spec.scenario_path, result.calibrated, result.accepted_range,
                                 spec.name, result.dataset.attrs["date"])
         print(f"updated {len(names)} parameters in {spec.scenario_path}")
+    return 0
+
+
+# ---------------------------------------------------------------- forecasts (issue 10)
+
+
+def _add_forecast_parsers(sub: argparse._SubParsersAction) -> None:
+    fc = sub.add_parser("forecast", help="policy packages x ensemble members x seeds to "
+                        "2030: probability of each target (see docs/forecast.md)")
+    fc.add_argument("experiment", type=Path, help="forecast experiment TOML (e.g. "
+                    "experiments/forecast_2030.toml)")
+    fc.add_argument("--out", type=Path, default=None, help="forecast Dataset, .nc or .zarr "
+                    "(default runs/forecast/<name>.nc)")
+    fc.add_argument("--store", type=Path, default=None, help="Zarr store of the runs "
+                    "(default: the experiment's [forecast] store, else "
+                    "runs/forecast/<name>.zarr)")
+    fc.add_argument("--targets", type=Path, default=None, help="targets file instead of the "
+                    "experiment's [forecast] targets")
+    fc.add_argument("--workers", type=_workers, default=None, metavar="N",
+                    help="worker processes (default: one per core; 1 = in this process)")
+    fc.add_argument("--dask", nargs="?", const=True, default=None, metavar="ADDRESS",
+                    help="run on a dask.distributed scheduler (a local cluster if no "
+                    "address)")
+    fc.add_argument("--resume", action="store_true", help="continue (or re-evaluate) the "
+                    "runs in an existing store")
+    fc.add_argument("--quiet", action="store_true", help="no progress bar")
+    fc.set_defaults(func=_cmd_forecast)
+
+    cmp = sub.add_parser("compare", help="paired differences B - A of every indicator over "
+                         "common seeds and ensemble members")
+    cmp.add_argument("a", help="reference: a scenario file, or a package name with --results")
+    cmp.add_argument("b", help="compared with A: likewise")
+    cmp.add_argument("--results", type=Path, default=None, metavar="STORE",
+                     help="compare packages A and B of this sweep or forecast store instead "
+                     "of running scenario files")
+    cmp.add_argument("--ensemble", default="litong_2025", help="ensemble whose members "
+                     "carry parameter and district uncertainty (packaged name or file; "
+                     "'none': the scenarios' own parameters, seeds only; default "
+                     "litong_2025)")
+    cmp.add_argument("--members", type=_workers, default=20, metavar="N",
+                     help="the first N ensemble members (default 20)")
+    cmp.add_argument("--seeds", type=_workers, default=None, metavar="N",
+                     help="seeds per member (default 3; 10 with --ensemble none)")
+    cmp.add_argument("--seed", type=_seed, default=0, help="root seed (default 0)")
+    cmp.add_argument("--until", type=_month, default=None,
+                     help="last month YYYY-MM (default: the scenarios')")
+    cmp.add_argument("--year", type=_whole_number(2025), default=None,
+                     help="year of the printed table (default: the last)")
+    cmp.add_argument("--moved", action="store_true",
+                     help="print only indicators moved beyond noise (|z| >= 3)")
+    cmp.add_argument("--out", type=Path, default=None,
+                     help="write the whole comparison (every year) as NetCDF")
+    cmp.add_argument("--workers", type=_workers, default=None, metavar="N",
+                     help="worker processes (default: one per core)")
+    cmp.add_argument("--quiet", action="store_true", help="no progress bar")
+    cmp.set_defaults(func=_cmd_compare)
+
+
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    from .forecasting.forecast import forecast, load_forecast_spec, summary_table
+    from .sweeps.store import StoreError
+    from .sweeps.sweep import SweepError
+
+    if args.workers is not None and args.dask not in (None, True):
+        raise UsageError("--workers sizes a local cluster; it cannot be used with a "
+                         "--dask scheduler address")
+    if args.dask is not None and importlib.util.find_spec("distributed") is None:
+        raise UsageError("--dask needs dask.distributed: pip install 'countysim[dask]'")
+    spec = load_forecast_spec(args.experiment, targets=args.targets, store=args.store)
+    out = args.out or Path("runs") / "forecast" / f"{spec.name}.nc"
+    try:
+        ds = forecast(spec, out=out, workers=args.workers, dask=args.dask,
+                      resume=args.resume, progress=not args.quiet)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    except SweepError as exc:
+        print(f"countysim: error: {exc}", file=sys.stderr)
+        return 1
+    print(summary_table(ds))
+    print(f"runs in {spec.store}; wrote {out}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .forecasting.compare import comparison_table, paired_comparison
+    from .sweeps.files import write_netcdf
+    from .sweeps.store import StoreError
+
+    out = check_output_path(args.out, "--out") if args.out is not None else None
+    ensemble = None if args.ensemble.lower() == "none" else args.ensemble
+    if args.results is None:
+        for key, file in (("A", args.a), ("B", args.b)):
+            if not Path(file).is_file():
+                raise UsageError(f"{file}: {key}: no such scenario file (to compare packages "
+                                 "of a forecast, pass --results STORE)")
+    # Without an ensemble, seeds are the only source of pairs: take more of them.
+    seeds = args.seeds or (3 if ensemble is not None else 10)
+    try:
+        ds = paired_comparison(args.a, args.b, results=args.results, ensemble=ensemble,
+                               members=args.members, replicates=seeds, seed=args.seed,
+                               until=args.until, workers=args.workers,
+                               progress=not args.quiet)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    if args.year is not None and args.year not in ds["year"].values:
+        raise UsageError(f"--year {args.year}: the runs cover "
+                         f"{int(ds['year'].min())}-{int(ds['year'].max())}")
+    print(comparison_table(ds, year=args.year, only_moved=args.moved))
+    if out is not None:
+        print(f"wrote {write_netcdf(ds, out)}")
     return 0
 
 

@@ -1,0 +1,246 @@
+"""Forecast targets: the file format, its one-line errors, and evaluate() on synthetic runs
+whose yearly values are known by construction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from countysim.forecasting.targets import (
+    AGGREGATIONS,
+    ForecastTargetError,
+    default_per_year,
+    evaluate,
+    load_forecast_targets,
+    targets_from_data,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "scenarios" / "targets" / "litong_2030_illustrative.toml"
+
+GOOD = """
+[[targets]]
+id = "placements"
+label = ">= 4,000 placements a year"
+indicator = "urban_placements"
+aggregation = "flow_per_year"
+direction = ">="
+threshold = 4000
+units = "persons/yr"
+window = [2026, 2027]
+source = "test"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "targets.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def months(first: str, last: str) -> pd.DatetimeIndex:
+    return pd.date_range(f"{first}-01", f"{last}-01", freq="MS")
+
+
+def synthetic_runs(n_runs: int = 4) -> xr.Dataset:
+    """Runs over 2025-01..2027-12 whose yearly values follow from simple formulas.
+
+    Run r places 300 + 50 r people a month in 2026 (so 3,600 + 600 r a year) and 400 a
+    month in other years; village v of run r earns (v + 1) * 1,000 * (1 + r) yuan a month;
+    the unemployment rate is 0.05 + 0.001 r every month; rural income grows 10 % a year
+    in run 0 and 5 % in the others (annualised level, constant within each year).
+    """
+    time = months("2025-01", "2027-12")
+    year = time.year.to_numpy()
+    runs = np.arange(n_runs)
+    villages = [f"V{v}" for v in range(6)]
+    placements = np.where(year[None, :] == 2026, 300 + 50 * runs[:, None], 400.0)
+    income = ((np.arange(6) + 1) * 1000.0)[None, None, :] * (1 + runs)[:, None, None]
+    income = np.broadcast_to(income, (n_runs, time.size, 6))
+    growth = np.where(runs == 0, 1.10, 1.05)[:, None] ** (year - 2025)[None, :]
+    ds = xr.Dataset(
+        {
+            "urban_placements": (("run", "time"), placements,
+                                 {"unit_of_measure": "persons", "units": "1"}),
+            "collective_income": (("run", "time", "village"), income,
+                                  {"unit_of_measure": "yuan/month", "units": "1"}),
+            "urban_unemployment_rate": (("run", "time"), np.broadcast_to(
+                (0.05 + 0.001 * runs)[:, None], (n_runs, time.size)), {"units": "1"}),
+            "rural_income_per_capita": (("run", "time"), 20000.0 * growth,
+                                        {"unit_of_measure": "yuan/yr", "units": "1"}),
+            "legacy_open": (("run", "time"), np.broadcast_to(
+                np.linspace(500, 0, time.size), (n_runs, time.size)),
+                {"unit_of_measure": "problems", "units": "1"}),
+        },
+        coords={"run": runs, "time": time, "village": villages,
+                "township": ("village", ["A", "A", "A", "B", "B", "B"])})
+    return ds
+
+
+def targets_of(*entries: dict) -> object:
+    base = {"label": "t", "units": "u", "source": "test", "direction": ">="}
+    return targets_from_data({"targets": [{**base, **e} for e in entries]})
+
+
+def test_shipped_file_loads_and_is_labelled_illustrative() -> None:
+    targets = load_forecast_targets(SHIPPED)
+    assert targets.meta["illustrative"] is True
+    assert all(t.illustrative and t.source.startswith("illustrative") for t in targets)
+    assert set(targets.ids) == {"village_income_100k", "pilot_income_growth",
+                                "urban_placements", "rural_workers_into_income",
+                                "rural_income_growth", "legacy_backlog_cleared",
+                                "urban_unemployment"}
+    assert {t.aggregation for t in targets} <= set(AGGREGATIONS)
+
+
+def test_flow_per_year_sums_the_months_and_compares_with_the_threshold() -> None:
+    ds = synthetic_runs()
+    targets = targets_of({"id": "p", "indicator": "urban_placements",
+                          "aggregation": "flow_per_year", "threshold": 4000,
+                          "window": [2026, 2027]})
+    ev = evaluate(ds, targets)
+    value = ev.value.sel(target="p")
+    np.testing.assert_allclose(value.sel(year=2026), 3600 + 600 * np.arange(4))
+    np.testing.assert_allclose(value.sel(year=2027), 4800)
+    # 2025 has a value (fan charts) but is no year of the target: attained NaN.
+    assert value.sel(year=2025).notnull().all()
+    assert ev.attained.sel(target="p", year=2025).isnull().all()
+    np.testing.assert_array_equal(ev.attained.sel(target="p", year=2026), [0, 1, 1, 1])
+    np.testing.assert_array_equal(ev.attained.sel(target="p", year=2027), [1, 1, 1, 1])
+    assert ev.attained.dims == ("run", "target", "year")
+
+
+def test_village_aggregations_and_townships() -> None:
+    ds = synthetic_runs()
+    # Village v of run r earns 12,000 (v + 1)(1 + r) yuan a year.
+    targets = targets_of(
+        {"id": "share", "indicator": "collective_income", "aggregation": "share_of_villages",
+         "level": 36000, "threshold": 0.5, "years": [2026]},
+        {"id": "mean", "indicator": "collective_income", "aggregation": "mean_over_villages",
+         "threshold": 50000, "years": [2026]},
+        {"id": "total", "indicator": "collective_income", "aggregation": "total",
+         "threshold": 300000, "years": [2026]})
+    ev = evaluate(ds, targets).sel(year=2026)
+    r = np.arange(4)
+    yearly = 12000.0 * (np.arange(6)[None, :] + 1) * (1 + r)[:, None]
+    np.testing.assert_allclose(ev.value.sel(target="share"), (yearly >= 36000).mean(1))
+    np.testing.assert_allclose(ev.value.sel(target="mean"), yearly.mean(1))
+    np.testing.assert_allclose(ev.value.sel(target="total"), yearly.sum(1))
+    np.testing.assert_array_equal(ev.attained.sel(target="total"),
+                                  (yearly.sum(1) >= 300000).astype(float))
+    # Township A holds villages 0-2, B villages 3-5.
+    town = ev.township_value.sel(target="share")
+    np.testing.assert_allclose(town.sel(township="A"), (yearly[:, :3] >= 36000).mean(1))
+    np.testing.assert_allclose(town.sel(township="B"), (yearly[:, 3:] >= 36000).mean(1))
+    assert ev.township_value.sel(target="total").isnull().all()
+
+
+def test_growth_rate_and_annual_mean_and_december() -> None:
+    ds = synthetic_runs()
+    targets = targets_of(
+        {"id": "g", "indicator": "rural_income_per_capita", "aggregation": "growth_rate",
+         "threshold": 0.07, "window": [2026, 2027]},
+        {"id": "u", "indicator": "urban_unemployment_rate", "aggregation": "annual_mean",
+         "direction": "<=", "threshold": 0.0515, "window": [2025, 2027]},
+        {"id": "l", "indicator": "legacy_open", "aggregation": "december",
+         "direction": "<=", "threshold": 1.0, "years": [2027]})
+    ev = evaluate(ds, targets)
+    g = ev.value.sel(target="g")
+    assert g.sel(year=2025).isnull().all()  # no 2024 in the runs
+    np.testing.assert_allclose(g.sel(year=2027), [0.10, 0.05, 0.05, 0.05])
+    np.testing.assert_array_equal(ev.attained.sel(target="g", year=2027), [1, 0, 0, 0])
+    np.testing.assert_allclose(ev.value.sel(target="u", year=2026), 0.05 + 0.001 * np.arange(4))
+    np.testing.assert_array_equal(ev.attained.sel(target="u", year=2026), [1, 1, 0, 0])
+    np.testing.assert_allclose(ev.value.sel(target="l", year=2027), 0.0, atol=1e-9)
+    np.testing.assert_array_equal(ev.attained.sel(target="l", year=2027), 1.0)
+
+
+def test_incomplete_years_and_failed_runs_give_nan() -> None:
+    ds = synthetic_runs().sel(time=slice(None, "2027-10-01"))
+    ds["urban_placements"] = ds.urban_placements.where(ds.run != 2)  # run 2 failed
+    targets = targets_of({"id": "p", "indicator": "urban_placements",
+                          "aggregation": "flow_per_year", "threshold": 4000,
+                          "window": [2026, 2027]})
+    ev = evaluate(ds, targets)
+    assert ev.value.sel(target="p", year=2027).isnull().all()  # only 10 months of 2027
+    assert ev.attained.sel(target="p", year=2026, run=2).isnull()
+    assert ev.attained.sel(target="p", year=2026).notnull().sum() == 3
+
+
+def test_default_reductions_follow_units() -> None:
+    assert default_per_year("yuan/month", "total") == "sum"
+    assert default_per_year("yuan/yr", "growth_rate") == "mean"
+    assert default_per_year("1", "mean_over_villages") == "mean"
+    assert default_per_year("problems", "growth_rate") == "december"
+    assert default_per_year("yuan/month", "december") == "december"
+
+
+def test_missing_indicator_in_results_is_one_line() -> None:
+    ds = synthetic_runs().drop_vars("urban_placements")
+    targets = targets_of({"id": "p", "indicator": "urban_placements",
+                          "aggregation": "flow_per_year", "threshold": 1, "years": [2026]})
+    with pytest.raises(ForecastTargetError, match=r"targets\[0\]\.indicator: "
+                       r"'urban_placements' \(p\) is not a variable"):
+        evaluate(ds, targets)
+
+
+@pytest.mark.parametrize(("old", "new", "key", "message"), [
+    ('indicator = "urban_placements"', 'indicator = "urban_placement"', "indicator",
+     "unknown variable 'urban_placement' (did you mean urban_placements"),
+    ('aggregation = "flow_per_year"', 'aggregation = "sum"', "aggregation",
+     "expected one of december, annual_mean"),
+    ('aggregation = "flow_per_year"', 'aggregation = "share_of_villages"', "aggregation",
+     "reduces over villages but urban_placements has dims"),
+    ('direction = ">="', 'direction = ">"', "direction", "expected '>=' or '<='"),
+    ("threshold = 4000", 'threshold = "4000"', "threshold", "expected a finite number"),
+    ("window = [2026, 2027]", "window = [2027, 2026]", "window", "before the first"),
+    ("window = [2026, 2027]", "window = [2026, 2031]", "window[1]",
+     "whole years in 2025..2030"),
+    ("window = [2026, 2027]", "years = [2027, 2026]", "years", "increasing years"),
+    ("window = [2026, 2027]", "", "years", "give exactly one of years"),
+    ('source = "test"', "", "source", "missing (required"),
+    ('source = "test"', 'source = "test"\nlevle = 3', "levle", "unknown key (did you mean level"),
+    ('source = "test"', 'source = "test"\nlevel = 3', "level",
+     "only share_of_villages takes a per-village level"),
+    ('source = "test"', 'source = "test"\nheadline_year = 2030', "headline_year",
+     "not one of the target's years"),
+    ('id = "placements"', 'id = "two words"', "id", "is not an id"),
+])
+def test_bad_target_files_name_file_key_and_problem(tmp_path: Path, old: str, new: str,
+                                                    key: str, message: str) -> None:
+    path = write(tmp_path, GOOD.replace(old, new))
+    with pytest.raises(ForecastTargetError) as info:
+        load_forecast_targets(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: targets[0].{key}: "), text
+    assert message in text, text
+    assert "\n" not in text
+
+
+def test_file_level_errors(tmp_path: Path) -> None:
+    with pytest.raises(ForecastTargetError, match=r"<file>: forecast targets file .* does "
+                       "not exist"):
+        load_forecast_targets(tmp_path / "nope.toml")
+    with pytest.raises(ForecastTargetError, match=r"<syntax>: not valid TOML"):
+        load_forecast_targets(write(tmp_path, "[[targets]\n"))
+    with pytest.raises(ForecastTargetError, match=r": targets: missing or empty"):
+        load_forecast_targets(write(tmp_path, 'title = "x"\n'))
+    with pytest.raises(ForecastTargetError, match=r": titel: unknown top-level key \(did "
+                       "you mean title"):
+        load_forecast_targets(write(tmp_path, 'titel = "x"\n' + GOOD))
+    with pytest.raises(ForecastTargetError, match=r"targets\[1\]\.id: 'placements' repeats "
+                       r"targets\[0\]"):
+        load_forecast_targets(write(tmp_path, GOOD + GOOD))
+    growth = GOOD.replace('"flow_per_year"', '"growth_rate"').replace("[2026, 2027]",
+                                                                      "[2025, 2027]")
+    with pytest.raises(ForecastTargetError, match=r"window: a growth rate needs the previous"):
+        load_forecast_targets(write(tmp_path, growth))
+    share = GOOD.replace('"urban_placements"', '"collective_income"').replace(
+        '"flow_per_year"', '"share_of_villages"')
+    with pytest.raises(ForecastTargetError, match=r"level: missing: share_of_villages"):
+        load_forecast_targets(write(tmp_path, share))
+    with pytest.raises(ForecastTargetError, match=r"threshold: a share of villages lies in"):
+        load_forecast_targets(write(tmp_path, share.replace("source", "level = 1\nsource")))
