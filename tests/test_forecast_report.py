@@ -379,3 +379,22 @@ def test_check_forecast_names_the_variable_with_wrong_dims(forecast):
     bad = forecast.assign(n=forecast["n"].isel(year=0, drop=True))
     with pytest.raises(ReportError, match=r"n: has dims \(package, target\), needs"):
         report.check_forecast(bad, "f.nc")
+
+
+def test_summary_and_paired_tables_say_what_was_seen(forecast, written):
+    text = (written / "report.md").read_text(encoding="utf-8")
+    # Every package meets always_met in every run: no ranking of equal probabilities,
+    # and no zero-width "interval" for paired differences that are all 0.
+    assert ("- `always_met` (>= -1,000,000,000 persons/yr in 2030): the same under every "
+            "package, 1.00 [0.88, 1.00].") in text
+    table = text.split("**Probability of attainment** (difference")[1].split("**The")[0]
+    row = next(line for line in table.splitlines() if line.startswith("| `programme_exp"))
+    header = next(line for line in table.splitlines() if line.startswith("| package"))
+    column = [c.strip() for c in header.split("|")].index("`always_met` (2030)")
+    assert row.split("|")[column].strip() == "0 (no run differs)"
+    # The indicators' paired differences: in the targets' units, shares in points.
+    assert "`urban_unemployment_5_5` (2030, pp)" in text
+    assert "`urban_placements_4000` (2030, persons/yr)" in text
+    d = paired_difference(forecast, "programme_withdrawn", "baseline_continued",
+                          variable="value").sel(target="urban_placements_4000", year=2030)
+    assert f"{float(d.difference):+.3g} [{float(d.difference_low):+.3g}" in text

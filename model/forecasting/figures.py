@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["attainment_heatmap", "evaluated_years", "fan_chart", "fan_charts",
-           "format_value", "indices_over_time", "is_per_village", "prim_box", "target_year",
-           "township_breakdown"]
+           "format_value", "indices_over_time", "is_fraction", "is_per_village", "prim_box",
+           "target_year", "township_breakdown"]
 
 # Units whose values are shares or rates: shown in percent.
 FRACTION_UNITS = ("1", "1/yr", "fraction", "share")
@@ -104,7 +104,8 @@ def is_per_village(ds: xr.Dataset, target: str) -> bool:
     return bool(np.isfinite(ds["township_probability"].sel(target=target)).any())
 
 
-def _is_fraction(units: str) -> bool:
+def is_fraction(units: str) -> bool:
+    """Whether values in ``units`` are shares or rates (shown in percent)."""
     return units in FRACTION_UNITS or units.startswith("share")
 
 
@@ -120,7 +121,7 @@ def format_value(value: float, units: str) -> str:
     """
     if not np.isfinite(value):
         return "n/a"
-    if _is_fraction(units):
+    if is_fraction(units):
         per = "/yr" if units == "1/yr" else ""
         return f"{100 * value:.3g} %{per}"
     text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
@@ -223,7 +224,7 @@ def fan_chart(ds: xr.Dataset, target: str, package: str, ax: Axes | None = None,
     fan = ds["fan"].sel(target=target, package=package)
     years = ds["year"].values.astype(int)
     units = _target_attr(ds, target, "units")
-    scale = 100.0 if _is_fraction(units) else 1.0
+    scale = 100.0 if is_fraction(units) else 1.0
 
     def q(level: float) -> np.ndarray:
         return fan.sel(quantile=level, method="nearest").values * scale
@@ -250,6 +251,11 @@ def fan_chart(ds: xr.Dataset, target: str, package: str, ax: Axes | None = None,
                                 ha="center", va="bottom", fontsize=7,
                                 bbox={"boxstyle": "round,pad=0.15", "fc": "white",
                                       "ec": "0.7", "lw": 0.5})
+    evaluated = evaluated_years(ds, target)
+    if not evaluated or not np.isfinite(fan.sel(year=evaluated).values).any():
+        # E.g. pilot villages' growth under a package without pilots: say so, not blank.
+        ax.text(0.5, 0.5, "no run has a value\nin the years evaluated", ha="center",
+                va="center", transform=ax.transAxes, fontsize=8, color="0.4")
     ax.set_xticks(years)
     ax.set_xlabel("year")
     ax.set_ylabel(f"{_target_attr(ds, target, 'indicator', target)} "

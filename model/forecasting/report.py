@@ -65,6 +65,9 @@ FIGURES = "figures"
 # Provenance attributes shown first, in this order; the rest follow alphabetically.
 PROVENANCE = ("experiment", "experiment_name", "ensemble", "members", "replicates", "seed",
               "interval", "countysim_version", "git_commit", "created")
+# Attributes the report shows in other rows or sections (or, for the title, as its title).
+SHOWN_ELSEWHERE = ("synthetic", "title", "runs_per_package", "targets_toml",
+                   "targets_illustrative")
 # Attributes too long for the table (a resolved scenario's TOML text).
 LONG_ATTR = 200
 FACTOR_DIMS = figures.FACTOR_DIMS
@@ -218,8 +221,8 @@ def check_prim(ds: xr.Dataset, source: str | Path = "<prim>") -> None:
 
 
 def paired_difference(ds: xr.Dataset, package: str, reference: str,
-                      level: float = LEVEL) -> xr.Dataset:
-    """Difference in attainment between two packages, paired run by run.
+                      level: float = LEVEL, *, variable: str = "attained") -> xr.Dataset:
+    """Difference between two packages, paired run by run: attainment or the value.
 
     Runs with the same index share ensemble member and seed (common random numbers), so
     the difference is taken within each run. Runs of one member are not independent (they
@@ -227,16 +230,21 @@ def paired_difference(ds: xr.Dataset, package: str, reference: str,
     the interval is a t interval over members (over runs if there is no ``member``).
 
     Args:
-        ds: A forecast Dataset with ``attained(package, run, target, year)``.
+        ds: A forecast Dataset with ``attained`` and ``value`` ``(package, run, target,
+            year)``.
         package: The package compared.
         reference: The package it is compared with.
         level: Two-sided level of the interval.
+        variable: ``"attained"`` (difference of probabilities) or ``"value"`` (of the
+            targets' indicators, in their units).
 
     Returns:
-        ``difference``, ``difference_low``, ``difference_high`` and ``groups`` (members
-        that count) over ``(target, year)``; NaN where fewer than 2 members count.
+        ``difference``, ``difference_low``, ``difference_high``, ``groups`` (members that
+        count) and ``runs_differing`` (runs whose two values differ) over ``(target,
+        year)``; NaN where fewer than 2 members count.
     """
-    diff = ds["attained"].sel(package=package) - ds["attained"].sel(package=reference)
+    diff = ds[variable].sel(package=package) - ds[variable].sel(package=reference)
+    differing = (diff != 0).where(diff.notnull()).sum("run")
     if "member" in diff.coords:
         diff = diff.groupby("member").mean("run")  # NaN if no run of the member counts
         dim = "member"
@@ -250,7 +258,7 @@ def paired_difference(ds: xr.Dataset, package: str, reference: str,
     return xr.Dataset({"difference": mean.where(ok),
                        "difference_low": (mean - t * sem).where(ok),
                        "difference_high": (mean + t * sem).where(ok),
-                       "groups": count})
+                       "groups": count, "runs_differing": differing.astype(np.int64)})
 
 
 def _p(ds: xr.Dataset, package: str, target: str, year: int) -> tuple[float, float, float]:
@@ -308,7 +316,7 @@ def _provenance(ds: xr.Dataset, command: str | None) -> list[str]:
                      ", ".join(f"`{p}`" for p in _names(ds, "parameter"))])
     rows.append(["years", f"{int(ds['year'].min())}-{int(ds['year'].max())}"])
     keys = [k for k in PROVENANCE if k in ds.attrs]
-    keys += sorted(k for k in ds.attrs if k not in PROVENANCE and k != "synthetic")
+    keys += sorted(k for k in ds.attrs if k not in PROVENANCE and k not in SHOWN_ELSEWHERE)
     for k in keys:
         text = " ".join(str(ds.attrs[k]).split())
         if len(text) > LONG_ATTR:
@@ -387,17 +395,42 @@ def _headline(ds: xr.Dataset, years: dict[str, int | None]) -> list[str]:
             lines.append(f"- `{t}` ({y}): no run counted.")
             continue
         best, worst = ranked[0], ranked[-1]
-        text = (f"- `{t}` ({_target_text(ds, t)} in {y}): most likely under `{best}`, "
-                f"{_cell(*ps[best])}")
-        if worst != best:
-            text += f"; least likely under `{worst}`, {_cell(*ps[worst])}"
-            if len(ranked) > 1:
-                second = ranked[1]
-                if ps[second][0] >= ps[best][1]:
-                    text += (f". `{best}` and `{second}` are within each other's "
-                             "intervals: the runs do not tell them apart")
+        head = f"- `{t}` ({_target_text(ds, t)} in {y}): "
+        if ps[best][0] == ps[worst][0]:
+            every = "every package" if len(ranked) == len(packages) else (
+                "every package with a value")
+            lines.append(f"{head}the same under {every}, {_cell(*ps[best])}.")
+            continue
+        text = (f"{head}most likely under `{best}`, {_cell(*ps[best])}; least likely "
+                f"under `{worst}`, {_cell(*ps[worst])}")
+        second = ranked[1]
+        if ps[second][0] >= ps[best][1] or ps[best][0] <= ps[second][2]:
+            text += (f"; `{best}` and `{second}` are within each other's intervals (see "
+                     "the paired differences below)")
         lines.append(text + ".")
     return [*lines, ""]
+
+
+def _difference_cell(x: xr.Dataset, fmt: Callable[[float], str]) -> str:
+    v, lo, hi = (float(x[k]) for k in ("difference", "difference_low", "difference_high"))
+    if not np.isfinite(v):
+        return "n/a"
+    if int(x["runs_differing"]) == 0:
+        # A t interval of width 0 would claim certainty; say what was seen instead.
+        return "0 (no run differs)"
+    return f"{fmt(v)} [{fmt(lo)}, {fmt(hi)}]"
+
+
+def _signed(value: float) -> str:
+    """A signed difference: whole numbers from 100 up, else 3 significant digits."""
+    return f"{value:+,.0f}" if abs(value) >= 100 else f"{value:+.3g}"
+
+
+def _difference_units(units: str) -> tuple[float, str]:
+    """Scale and unit of a difference of values: shares and rates in percentage points."""
+    if figures.is_fraction(units):
+        return 100.0, "pp/yr" if units == "1/yr" else "pp"
+    return 1.0, units
 
 
 def _differences(ds: xr.Dataset) -> list[str]:
@@ -407,28 +440,43 @@ def _differences(ds: xr.Dataset) -> list[str]:
     reference = packages[0]
     targets = _names(ds, "target")
     years = {t: figures.target_year(ds, t) for t in targets}
-    rows = []
+    header = ["package"] + [f"`{t}` ({years[t]})" for t in targets]
+    units = {t: _difference_units(str(ds["units"].sel(target=t).values)
+                                  if "units" in ds.coords else "") for t in targets}
+    value_header = ["package"] + [f"`{t}` ({years[t]}, {units[t][1]})" for t in targets]
+    rows, value_rows = [], []
     for p in packages[1:]:
         d = paired_difference(ds, p, reference)
-        cells = []
+        dv = paired_difference(ds, p, reference, variable="value") if "value" in ds else None
+        cells, value_cells = [], []
         for t in targets:
             if years[t] is None:
                 cells.append("n/a")
+                value_cells.append("n/a")
                 continue
-            x = d.sel(target=t, year=years[t])
-            v, lo, hi = (float(x[k]) for k in ("difference", "difference_low",
-                                               "difference_high"))
-            cells.append("n/a" if not np.isfinite(v) else f"{v:+.2f} [{lo:+.2f}, {hi:+.2f}]")
+            cells.append(_difference_cell(d.sel(target=t, year=years[t]),
+                                          lambda v: f"{v:+.2f}"))
+            if dv is not None:
+                scale = units[t][0]
+                value_cells.append(_difference_cell(dv.sel(target=t, year=years[t]),
+                                                    lambda v, k=scale: _signed(k * v)))
         rows.append([f"`{p}`", *cells])
+        value_rows.append([f"`{p}`", *value_cells])
     unit = "ensemble members" if "member" in ds.coords else "runs"
-    return (["## Difference from the first package", "",
-             f"Each package's probability minus `{reference}`'s, from paired runs (the "
-             "same ensemble member and seed under both packages), averaged within each "
-             f"member, with a {LEVEL:.0%} t interval over {unit}. An interval that excludes "
-             "0 means the package changes the chance of attainment beyond what the finite "
-             "number of runs can explain. Pairing makes this sharper than comparing the "
-             "two probabilities' intervals above.", "",
-             *_md_table(["package"] + [f"`{t}` ({years[t]})" for t in targets], rows)])
+    lines = ["## Difference from the first package", "",
+             f"Each package minus `{reference}`, from paired runs (the same ensemble member "
+             "and seed under both packages), averaged within each member, with a "
+             f"{LEVEL:.0%} t interval over {unit}. An interval that excludes 0 means the "
+             "package makes a difference beyond what the finite number of runs can "
+             "explain. Pairing makes this sharper than comparing the intervals above.", "",
+             "**Probability of attainment** (difference of probabilities):", "",
+             *_md_table(header, rows)]
+    if "value" in ds:
+        lines += ["**The targets' indicators** (mean paired difference, in the units in "
+                  "each column's header; pp = percentage points): a package can move an "
+                  "indicator without moving it across the threshold.", "",
+                  *_md_table(value_header, value_rows)]
+    return lines
 
 
 def _fans(ds: xr.Dataset, paths: dict[str, str]) -> list[str]:
