@@ -15,6 +15,7 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from countysim.cli import EXIT_USAGE, main
@@ -398,3 +399,30 @@ def test_summary_and_paired_tables_say_what_was_seen(forecast, written):
     d = paired_difference(forecast, "programme_withdrawn", "baseline_continued",
                           variable="value").sel(target="urban_placements_4000", year=2030)
     assert f"{float(d.difference):+.3g} [{float(d.difference_low):+.3g}" in text
+
+
+def test_a_workbench_prim_box_goes_into_the_report(forecast, tmp_path):
+    prim = pytest.importorskip("ema_workbench.analysis.prim",
+                               reason="needs the ema extra (ema-workbench)")
+    rng = np.random.default_rng(7)
+    x = pd.DataFrame({"a": rng.uniform(0, 1, 600), "b": rng.uniform(10, 20, 600),
+                      "c": rng.uniform(0, 1, 600)})
+    # The runs of interest are exactly a < 0.3 and b > 15: PRIM must restrict a and b
+    # near those limits and leave c free.
+    y = ((x["a"] < 0.3) & (x["b"] > 15)).to_numpy()
+    box = prim.Prim(x, y).find_box()
+    ds = report.prim_box_dataset(box, description="runs of interest")
+    assert list(ds["factor"].values) == ["a", "b", "c"]
+    assert list(ds["restricted"].values) == [1, 1, 0]
+    # Within a few peeling steps (alpha 0.05 of 600 points) of the true limits.
+    assert ds["box_high"].sel(factor="a") == pytest.approx(0.3, abs=0.05)
+    assert ds["box_low"].sel(factor="b") == pytest.approx(15, abs=0.5)
+    assert ds.attrs["coverage"] == pytest.approx(box.coverage)
+    path = tmp_path / "prim.nc"
+    ds.to_netcdf(path, engine="h5netcdf")
+    out = tmp_path / "rep"
+    write_report(forecast.isel(target=[0]), out, prim=report.open_extra(path, "prim"))
+    text = (out / "report.md").read_text(encoding="utf-8")
+    assert "Which conditions lead to runs of interest?" in text
+    assert "| `a` |" in text and "| `c` |" not in text
+    assert "Not restricted by the box (any value): `c`." in text

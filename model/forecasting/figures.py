@@ -425,13 +425,16 @@ def prim_box(prim: xr.Dataset, ax: Axes | None = None) -> Axes:
     Args:
         prim: ``box_low`` and ``box_high`` along a factor dim; ``range_low`` and
             ``range_high`` (the range searched) scale each bar, else the bar is drawn on
-            the box's own limits.
+            the box's own limits; with ``restricted``, only the restricted factors (see
+            :func:`countysim.forecasting.report.prim_box_dataset`).
         ax: Axes to draw on; default a new figure's.
 
     Returns:
         The Axes.
     """
     factor = _factor_dim(prim)
+    if "restricted" in prim:  # only the factors the box restricts, as the report lists
+        prim = prim.isel({factor: prim["restricted"].values.astype(bool)})
     names = [str(f) for f in prim[factor].values]
     low = prim["box_low"].values.astype(float)
     high = prim["box_high"].values.astype(float)

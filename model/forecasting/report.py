@@ -29,7 +29,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["REQUIRED", "ReportError", "check_forecast", "check_prim", "check_sensitivity",
-           "open_extra", "open_forecast", "paired_difference", "render",
+           "open_extra", "open_forecast", "paired_difference", "prim_box_dataset", "render",
            "sensitivity_indices", "write_report"]
 
 # The variables a forecast Dataset must have for the report, with their dims.
@@ -215,6 +215,54 @@ def check_prim(ds: xr.Dataset, source: str | Path = "<prim>") -> None:
         if name not in ds or ds[name].dims != (factor,):
             raise ReportError(source, name, f"missing: a PRIM result needs box_low({factor}) "
                               f"and box_high({factor}), the box's limits")
+
+
+def prim_box_dataset(box: Any, i: int | None = None, *, description: str = "") -> xr.Dataset:
+    """A PRIM box of the EMA Workbench as a Dataset the report reads (``--prim``).
+
+    Save it with ``prim_box_dataset(box).to_netcdf("prim.nc")`` and pass the file to
+    ``countysim report ... --prim prim.nc``. Only numeric dimensions have limits;
+    categorical ones (sets of values) are listed in the ``categorical`` attribute.
+
+    Args:
+        box: An ``ema_workbench.analysis.prim.PrimBox`` (``Prim(x, y).find_box()``); read
+            through its ``box_lims``, ``prim.box_init`` and ``peeling_trajectory``, so
+            ``ema_workbench`` is not imported here.
+        i: The peeling step (default the box's selected one).
+        description: What the runs of interest are, e.g. ``"runs missing the 2027
+            collective-income target"`` (the report's question).
+
+    Returns:
+        ``box_low``, ``box_high``, ``range_low``, ``range_high`` and ``restricted`` along
+        ``factor``; attributes ``coverage``, ``density``, ``mass``, ``box``,
+        ``description``.
+    """
+    i = box._cur_box if i is None else int(i)
+    limits, full = box.box_lims[i], box.prim.box_init
+    row = box.peeling_trajectory.iloc[i]
+    numeric, categorical = [], []
+    for column in limits.columns:
+        if any(isinstance(v, set | frozenset) for v in (*limits[column], *full[column])):
+            categorical.append(f"{column}: {sorted(limits[column].iloc[0], key=str)}")
+        else:
+            numeric.append(str(column))
+
+    def column(frame: Any, k: int) -> np.ndarray:
+        return np.array([float(frame[c].iloc[k]) for c in numeric])
+
+    low, high, r0, r1 = column(limits, 0), column(limits, 1), column(full, 0), column(full, 1)
+    restricted = ~(np.isclose(low, r0) & np.isclose(high, r1))
+    return xr.Dataset(
+        {"box_low": ("factor", low, {"long_name": "lower limit of the box"}),
+         "box_high": ("factor", high, {"long_name": "upper limit of the box"}),
+         "range_low": ("factor", r0, {"long_name": "lower end of the range searched"}),
+         "range_high": ("factor", r1, {"long_name": "upper end of the range searched"}),
+         "restricted": ("factor", restricted.astype(np.int8),
+                        {"long_name": "1 if the box restricts the factor"})},
+        coords={"factor": np.array(numeric, dtype=str)},
+        attrs={"coverage": float(row["coverage"]), "density": float(row["density"]),
+               "mass": float(row["mass"]), "box": i, "description": description,
+               "categorical": "; ".join(categorical)})
 
 
 # ------------------------------------------------------------------ numbers
@@ -569,7 +617,9 @@ def _prim(prim: xr.Dataset | None, path: str | None) -> list[str]:
                   "interest inside the box; density: share of the box's runs that are "
                   "of interest).", ""]
     rows = []
-    for f in prim[factor].values:
+    shown = _prim_factors(prim)
+    free = [str(f) for f in prim[factor].values if str(f) not in shown]
+    for f in shown:
         low, high = float(prim["box_low"].sel({factor: f})), float(
             prim["box_high"].sel({factor: f}))
         full = ""
@@ -578,9 +628,23 @@ def _prim(prim: xr.Dataset | None, path: str | None) -> list[str]:
                     f"{float(prim['range_high'].sel({factor: f})):.4g}")
         rows.append([f"`{f}`", f"{low:.4g} .. {high:.4g}", full])
     lines += _md_table([factor, "box", "range searched"], rows)
+    if free:
+        lines += ["Not restricted by the box (any value): "
+                  + ", ".join(f"`{f}`" for f in free) + ".", ""]
+    if a.get("categorical"):
+        lines += [f"Categorical limits: {a['categorical']}.", ""]
     if path:
         lines += [f"![PRIM box]({path})", ""]
     return lines
+
+
+def _prim_factors(prim: xr.Dataset) -> list[str]:
+    """The factors a PRIM box restricts (all, without a ``restricted`` variable)."""
+    factor = _factor_dim(prim)
+    names = [str(f) for f in prim[factor].values]
+    if "restricted" not in prim:
+        return names
+    return [n for n, r in zip(names, prim["restricted"].values, strict=True) if r]
 
 
 def _synthetic_banner(ds: xr.Dataset) -> list[str]:
@@ -693,7 +757,7 @@ def render(ds: xr.Dataset, *, sensitivity: xr.Dataset | None = None,
         check_prim(prim)
         prim_path = f"{FIGURES}/prim_box.png"
         files[prim_path] = _figure(lambda f: figures.prim_box(prim, f.subplots()),
-                                   (7, 0.45 * prim.sizes[_factor_dim(prim)] + 1.6))
+                                   (7, 0.45 * max(len(_prim_factors(prim)), 1) + 1.6))
     lines += _prim(prim, prim_path)
     lines += _caveats()
     return "\n".join(lines).rstrip() + "\n", files
