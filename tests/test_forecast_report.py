@@ -426,3 +426,72 @@ def test_a_workbench_prim_box_goes_into_the_report(forecast, tmp_path):
     assert "Which conditions lead to runs of interest?" in text
     assert "| `a` |" in text and "| `c` |" not in text
     assert "Not restricted by the box (any value): `c`." in text
+
+
+# ------------------------------------------------------------------ on a real forecast
+
+
+@pytest.fixture(scope="module")
+def real_forecast(tmp_path_factory) -> Path:
+    """A real forecast file: two packages of the small district, the ensemble's first 2
+    members x 2 seeds, to 2026-12, against the shipped illustrative targets."""
+    from countysim.forecasting.forecast import forecast as run_forecast
+    from countysim.testing import small_scenario
+
+    folder = tmp_path_factory.mktemp("real")
+    scenario = small_scenario()
+    (folder / "small.toml").write_text(scenario.to_toml().replace(
+        'name = "defaults"', 'name = "small_base"'), encoding="utf-8")
+    (folder / "small_withdrawn.toml").write_text(
+        'extends = "small.toml"\nname = "small_withdrawn"\n[levers]\npilot_villages = '
+        f'{{ value = {{ 2025 = {scenario.values["pilot_villages"]}, 2026 = 0 }}, source = '
+        '"test" }\n', encoding="utf-8")
+    targets = Path(__file__).resolve().parents[1] / "scenarios" / "targets" / (
+        "litong_2030_illustrative.toml")
+    (folder / "forecast.toml").write_text(f"""
+name = "small_forecast"
+until = "2026-12"
+replicates = 2
+seed = 5
+[design]
+kind = "ensemble"
+ensemble = "litong_2025"
+members = 2
+files = ["small.toml", "small_withdrawn.toml"]
+[forecast]
+targets = "{targets}"
+store = "runs.zarr"
+""", encoding="utf-8")
+    out = folder / "forecast.zarr"
+    run_forecast(folder / "forecast.toml", out=out, workers=1, progress=False)
+    return out
+
+
+def test_report_on_a_real_forecast(real_forecast, tmp_path, capsys):
+    out = tmp_path / "rep"
+    assert main(["report", str(real_forecast), "--out", str(out)]) == 0
+    capsys.readouterr()
+    text = (out / "report.md").read_text(encoding="utf-8")
+    ds = report.open_forecast(real_forecast)
+    for name in (*ds["package"].values, *ds["target"].values):
+        assert f"`{name}`" in text
+    assert "4 (2 ensemble members x 2 replicates)" in text
+    assert "**Illustrative targets.**" in text and "Synthetic" not in text
+    # The headline table holds the forecast's own numbers.
+    y = figures.target_year(ds, "urban_unemployment")
+    x = ds.sel(package="small_base", target="urban_unemployment", year=y)
+    cell = f"{float(x.probability):.2f} [{float(x.probability_low):.2f}, "
+    assert cell in text.split("## Probability of attainment")[1].split("![")[0]
+    for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
+        assert (out / link).read_bytes().startswith(PNG), link
+
+
+def test_a_forecast_without_ensemble_says_seed_noise_only(forecast):
+    # countysim forecast on a design of kind "scenarios": member -1 for every run.
+    seeds_only = forecast.isel(target=[0]).assign_coords(
+        member=("run", np.full(forecast.sizes["run"], -1)))
+    text, _ = report.render(seeds_only)
+    assert "(no ensemble: the packages' own parameter values, 2 seeds" in text
+    assert "differ by their seeds only" in text and "t interval over runs" in text
+    d = paired_difference(seeds_only, "programme_expanded", "baseline_continued")
+    assert int(d["groups"].sel(year=2027).item()) == forecast.sizes["run"]

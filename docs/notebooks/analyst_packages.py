@@ -51,7 +51,7 @@ SCENARIOS = ROOT / "scenarios"
 # ## Settings
 #
 # The real district (130 villages) takes about 1.5 s per run to 2030 (80 runs here:
-# 2 packages x 20 members x 2 seeds, two minutes on 2 cores). The test suite runs this
+# 2 packages x 20 members x 2 seeds, about three minutes on 2 busy cores). The test suite runs this
 # notebook on a 20-village district (`COUNTYSIM_NOTEBOOK_SMALL=1`), where each package is
 # scaled to the smaller district: its numbers are **not** Litong's, and targets written
 # as district totals (4,000 urban placements a year) are out of its reach.

@@ -105,7 +105,7 @@ def _open(path: str | Path, what: str, hint: str) -> xr.Dataset:
         raise ReportError(path, "<file>", f"{what} file {path} does not exist; {hint}")
     try:
         if path.is_dir():
-            with xr.open_zarr(path) as ds:
+            with xr.open_zarr(path, consolidated=False) as ds:  # as write_forecast writes
                 return ds.load()
         with xr.open_dataset(path) as ds:
             return ds.load()
@@ -293,7 +293,7 @@ def paired_difference(ds: xr.Dataset, package: str, reference: str,
     """
     diff = ds[variable].sel(package=package) - ds[variable].sel(package=reference)
     differing = (diff != 0).where(diff.notnull()).sum("run")
-    if "member" in diff.coords:
+    if _has_members(ds):
         diff = diff.groupby("member").mean("run")  # NaN if no run of the member counts
         dim = "member"
     else:
@@ -307,6 +307,11 @@ def paired_difference(ds: xr.Dataset, package: str, reference: str,
                        "difference_low": (mean - t * sem).where(ok),
                        "difference_high": (mean + t * sem).where(ok),
                        "groups": count, "runs_differing": differing.astype(np.int64)})
+
+
+def _has_members(ds: xr.Dataset) -> bool:
+    """Whether the runs come from ensemble members (``member`` -1: no ensemble)."""
+    return "member" in ds.coords and bool((ds["member"].values >= 0).any())
 
 
 def _p(ds: xr.Dataset, package: str, target: str, year: int) -> tuple[float, float, float]:
@@ -349,7 +354,7 @@ def _years_text(years: list[int]) -> str:
 def _provenance(ds: xr.Dataset, command: str | None) -> list[str]:
     packages = _names(ds, "package")
     runs = ds.sizes.get("run")
-    members = (len(np.unique(ds["member"].values)) if "member" in ds.coords else
+    members = (len(np.unique(ds["member"].values)) if _has_members(ds) else
                ds.attrs.get("members"))
     replicates = (len(np.unique(ds["replicate"].values)) if "replicate" in ds.coords else
                   ds.attrs.get("replicates"))
@@ -357,6 +362,9 @@ def _provenance(ds: xr.Dataset, command: str | None) -> list[str]:
     if runs is not None:
         detail = (f" ({members} ensemble members x {replicates} replicates)"
                   if members is not None and replicates is not None else "")
+        if "member" in ds.coords and not _has_members(ds):
+            detail = (f" (no ensemble: the packages' own parameter values, {replicates} "
+                      "seeds; the probabilities carry seed noise only)")
         rows.append(["runs per package", f"{runs}{detail}; run *i* of every package has "
                      "the same member and seed (paired)"])
     if "parameter" in ds.dims:
@@ -405,11 +413,15 @@ def _attainment(ds: xr.Dataset, fig_path: str) -> list[str]:
              "The share of runs that attain each target in the target's year (its headline "
              "year, else the last year it is evaluated), with its "
              f"{interval} interval for the finite number of runs (up to {runs} per package; "
-             "failed runs do not count). The runs spread over "
-             "the ensemble's parameter values and district draws as well as seeds, so the "
-             "probability carries parameter and district uncertainty, not only seed noise. "
-             "It does not carry the model's structural error: it is a probability *under "
-             "this model and ensemble*.", ""]
+             "failed runs do not count). " + (
+                 "The runs spread over the ensemble's parameter values and district draws "
+                 "as well as seeds, so the probability carries parameter and district "
+                 "uncertainty, not only seed noise. It does not carry the model's "
+                 "structural error: it is a probability *under this model and ensemble*."
+                 if _has_members(ds) else
+                 "The runs differ by their seeds only (no ensemble): the probability "
+                 "carries seed noise, not parameter or district uncertainty, and "
+                 "overstates how sure the forecast is."), ""]
     lines += _md_table(header, rows)
     lines += [f"![Probability of attainment per package and target]({fig_path})", ""]
     lines += _headline(ds, years)
@@ -510,10 +522,11 @@ def _differences(ds: xr.Dataset) -> list[str]:
                                                     lambda v, k=scale: _signed(k * v)))
         rows.append([f"`{p}`", *cells])
         value_rows.append([f"`{p}`", *value_cells])
-    unit = "ensemble members" if "member" in ds.coords else "runs"
+    unit = "ensemble members" if _has_members(ds) else "runs"
     lines = ["## Difference from the first package", "",
              f"Each package minus `{reference}`, from paired runs (the same ensemble member "
-             "and seed under both packages), averaged within each member, with a "
+             "and seed under both packages)" + (", averaged within each member" if
+                                                 _has_members(ds) else "") + ", with a "
              f"{LEVEL:.0%} t interval over {unit}. An interval that excludes 0 means the "
              "package makes a difference beyond what the finite number of runs can "
              "explain. Pairing makes this sharper than comparing the intervals above.", "",

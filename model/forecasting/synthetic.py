@@ -29,19 +29,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
-from scipy import stats
 
 from ..core.version import __version__
+from .attainment import FAN_QUANTILES, jeffreys_interval
 
 __all__ = ["DEFAULT_PACKAGES", "DEFAULT_TARGETS", "QUANTILES", "SyntheticTarget",
-           "jeffreys_interval", "synthetic_forecast"]
+           "synthetic_forecast"]
 
 # The fan-chart quantiles of the forecast Dataset (spec: 5/25/50/75/95 %).
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+QUANTILES = FAN_QUANTILES
 # Aggregations computed over villages: their targets get a township breakdown.
 PER_VILLAGE = ("mean_over_villages", "share_of_villages")
-# Two-sided level of the attainment intervals (95 %, as in the spec).
-LEVEL = 0.95
 
 DEFAULT_PACKAGES = ("baseline_continued", "programme_expanded", "programme_withdrawn")
 
@@ -118,31 +116,6 @@ DEFAULT_TARGETS = (
 # Township names of the synthetic breakdown (Litong's 12, B4).
 TOWNSHIPS = ("Jinji", "Jinyintan", "Gaozha", "Biandangou", "Shangqiao", "Gucheng",
              "Jinxing", "Shengli", "Dongtasi", "Banqiao", "Malianqu", "Guojiaqiao")
-
-
-def jeffreys_interval(successes: np.ndarray, n: np.ndarray,
-                      level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
-    """Equal-tailed Jeffreys interval of a binomial proportion (Brown, Cai & DasGupta 2001).
-
-    The Beta(k + 1/2, n - k + 1/2) quantiles, with the lower end 0 when k = 0 and the
-    upper end 1 when k = n (their convention); NaN where n = 0.
-
-    Args:
-        successes: Counts k.
-        n: Trials (same shape).
-        level: Two-sided coverage.
-
-    Returns:
-        The lower and upper ends.
-    """
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(n, dtype=float)
-    tail = (1 - level) / 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        low = np.where(k > 0, stats.beta.ppf(tail, k + 0.5, n - k + 0.5), 0.0)
-        high = np.where(k < n, stats.beta.ppf(1 - tail, k + 0.5, n - k + 0.5), 1.0)
-    empty = n == 0
-    return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
 
 
 def _attained(value: np.ndarray, threshold: float, direction: str) -> np.ndarray:
