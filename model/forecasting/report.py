@@ -8,7 +8,8 @@
 * the targets and the years they are read in;
 * the probability of attainment per package and target, with its 95 % interval, as a
   table and a heat map, year by year where a target holds every year;
-* paired differences of attainment from the first package (same member, same seed);
+* paired differences from the first package (same member, same seed), of attainment and
+  of the targets' indicators;
 * fan charts (5/25/50/75/95 % over runs) of each target's indicator, per package;
 * the township breakdown of per-village targets;
 * optional: sensitivity indices over time and a PRIM box (scenario discovery), from the
@@ -131,7 +132,7 @@ def open_extra(path: str | Path, kind: str) -> xr.Dataset:
     if kind not in ("sensitivity", "prim"):
         raise ValueError(f"kind must be 'sensitivity' or 'prim', got {kind!r}")
     hint = ("write one with countysim.forecasting.sensitivity" if kind == "sensitivity"
-            else "write one with countysim.forecasting.ema")
+            else "write one with countysim.forecasting.report.prim_box_dataset")
     ds = _open(path, kind, hint)
     (check_sensitivity if kind == "sensitivity" else check_prim)(ds, path)
     return ds
@@ -241,16 +242,16 @@ def prim_box_dataset(box: Any, i: int | None = None, *, description: str = "") -
     limits, full = box.box_lims[i], box.prim.box_init
     row = box.peeling_trajectory.iloc[i]
     numeric, categorical = [], []
-    for column in limits.columns:
-        if any(isinstance(v, set | frozenset) for v in (*limits[column], *full[column])):
-            categorical.append(f"{column}: {sorted(limits[column].iloc[0], key=str)}")
+    for name in limits.columns:
+        if any(isinstance(v, set | frozenset) for v in (*limits[name], *full[name])):
+            categorical.append(f"{name}: {sorted(limits[name].iloc[0], key=str)}")
         else:
-            numeric.append(str(column))
+            numeric.append(str(name))
 
-    def column(frame: Any, k: int) -> np.ndarray:
+    def row_of(frame: Any, k: int) -> np.ndarray:  # row 0: lower limits, row 1: upper
         return np.array([float(frame[c].iloc[k]) for c in numeric])
 
-    low, high, r0, r1 = column(limits, 0), column(limits, 1), column(full, 0), column(full, 1)
+    low, high, r0, r1 = row_of(limits, 0), row_of(limits, 1), row_of(full, 0), row_of(full, 1)
     restricted = ~(np.isclose(low, r0) & np.isclose(high, r1))
     return xr.Dataset(
         {"box_low": ("factor", low, {"long_name": "lower limit of the box"}),
@@ -367,7 +368,7 @@ def _provenance(ds: xr.Dataset, command: str | None) -> list[str]:
                       "seeds; the probabilities carry seed noise only)")
         rows.append(["runs per package", f"{runs}{detail}; run *i* of every package has "
                      "the same member and seed (paired)"])
-    if "parameter" in ds.dims:
+    if ds.sizes.get("parameter", 0) > 0:
         rows.append(["parameters varied by the ensemble",
                      ", ".join(f"`{p}`" for p in _names(ds, "parameter"))])
     rows.append(["years", f"{int(ds['year'].min())}-{int(ds['year'].max())}"])
