@@ -124,3 +124,25 @@ def test_errors_and_table() -> None:
     row = next(line for line in text.splitlines() if line.startswith("jobs "))
     assert row.rstrip().endswith("*")  # moved beyond noise
     assert "12 paired runs: 3 members x 4 seeds" in text
+
+
+def test_forecast_dataset_splits_variance_between_members_and_seeds() -> None:
+    """seed_variance_share is 0 when runs differ by member only, 1 by seed only."""
+    from countysim.forecasting.forecast import forecast_dataset
+    from countysim.forecasting.targets import targets_from_data
+
+    targets = targets_from_data({"targets": [{
+        "id": "p", "label": "p", "indicator": "urban_placements", "units": "persons/yr",
+        "aggregation": "flow_per_year", "direction": ">=", "threshold": 4000,
+        "years": [2025], "source": "test"}]})
+    results, _ = synthetic_results(replicates=3)
+    n_samples = results.sizes["sample"]
+    member_only = np.broadcast_to(np.asarray(results["member"].values, float)[:, None, None],
+                                  (n_samples, 3, results.sizes["time"]))
+    seed_only = np.broadcast_to(np.arange(3.0)[None, :, None], member_only.shape)
+    for values, expected in ((member_only, 0.0), (seed_only, 1.0)):
+        ds = results.assign(urban_placements=(results["jobs"].dims, values * 100 + 300))
+        fc = forecast_dataset(ds, targets)
+        np.testing.assert_allclose(fc["seed_variance_share"].sel(target="p", year=2025),
+                                   expected, atol=1e-12)
+        assert fc.sizes["run"] == len(MEMBERS) * 3

@@ -200,6 +200,21 @@ def test_cli_compare_from_the_store(folder: Path, result: xr.Dataset, capsys) ->
     assert status == 2 and "'nope' is not a package" in err and err.count("\n") == 1
 
 
+def test_compare_scenario_files_over_ensemble_members(folder: Path) -> None:
+    """countysim.compare on two scenario files: members x seeds, paired."""
+    import countysim
+
+    out = countysim.compare(folder / "small.toml", folder / "small_withdrawn.toml",
+                            ensemble="litong_2025", members=2, replicates=2, until="2026-12",
+                            workers=1, progress=False)
+    assert out["member"].values.tolist() == [0, 0, 1, 1]
+    assert out["replicate"].values.tolist() == [0, 1, 0, 1]
+    assert int(out["n"].sel(indicator="cooperative_workers", year=2026)) == 4
+    # The packages differ from 2026 only: 2025 is identical run by run.
+    assert (out["difference"].sel(indicator="cooperative_workers", year=2025) == 0).all()
+    assert (out["mean"].sel(indicator="cooperative_workers", year=2026) < 0).item()
+
+
 def test_forecast_experiment_errors(folder: Path, tmp_path: Path) -> None:
     text = (folder / "forecast.toml").read_text(encoding="utf-8")
     for f in ("small.toml", "small_withdrawn.toml", "targets.toml"):
@@ -210,6 +225,11 @@ def test_forecast_experiment_errors(folder: Path, tmp_path: Path) -> None:
         load_forecast_spec(bad)
     bad.write_text(text.replace('store = "runs.zarr"', 'stor = "x"'), encoding="utf-8")
     with pytest.raises(ForecastError, match=r"bad.toml: forecast.stor: unknown key; allowed"):
+        load_forecast_spec(bad)
+    bad.write_text(text.replace('seed = 11', 'seed = 11\noutputs = ["legacy_open"]'),
+                   encoding="utf-8")
+    with pytest.raises(ForecastError, match=r"bad.toml: outputs: does not keep "
+                       r"'urban_placements', which target 'impossible' .*targets\[1\]\)"):
         load_forecast_spec(bad)
     bad.write_text(text.replace('"targets.toml"', '"nope.toml"'), encoding="utf-8")
     assert main(["forecast", str(bad)]) == 2

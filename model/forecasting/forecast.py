@@ -37,6 +37,7 @@ import json
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,7 +287,9 @@ def forecast_dataset(results: xr.Dataset, targets: ForecastTargets, *,
     from ..sweeps.store import provenance
 
     packages, index, member, replicate = package_runs(results)
-    evaluated = evaluate(results, targets, run_dims=RUN_DIMS)
+    # Read each indicator from the store once (evaluation slices it by year many times).
+    keep = [v for v in (*targets.indicators, "status") if v in results.data_vars]
+    evaluated = evaluate(results[keep].load(), targets, run_dims=RUN_DIMS)
     value = _by_package(evaluated["value"], index, replicate)
     attained = _by_package(evaluated["attained"], index, replicate)
     coords = {"package": np.asarray(packages, dtype=object),
@@ -306,6 +309,7 @@ def forecast_dataset(results: xr.Dataset, targets: ForecastTargets, *,
             long_name="probability that the township's villages meet the target")
         ds["township_probability_low"] = town["probability_low"]
         ds["township_probability_high"] = town["probability_high"]
+    ds["seed_variance_share"] = _seed_variance_share(ds["value"], member, replicate)
     ds = ds.assign_coords({k: evaluated[k] for k in evaluated.coords
                            if evaluated[k].dims == ("target",)})
     ds["parameter_value"] = _parameter_values(member, experiment, ensemble)
@@ -339,11 +343,42 @@ def forecast_dataset(results: xr.Dataset, targets: ForecastTargets, *,
     return ds
 
 
+def _seed_variance_share(value: xr.DataArray, member: np.ndarray,
+                         replicate: np.ndarray) -> xr.DataArray:
+    """Within-member (seed) variance of ``value`` over its total variance across runs.
+
+    Near 1: the runs differ by seed noise only; near 0: members (parameters and district)
+    carry the spread. NaN without an ensemble or with one seed per member.
+    """
+    n_members, n_seeds = len(np.unique(member)), len(np.unique(replicate))
+    attrs = {"long_name": "share of the variance of value over runs that is within "
+             "ensemble members (seed noise); the rest is between members (parameters and "
+             "district)", "units": "1"}
+    template = value.isel(run=0, drop=True)
+    if n_members < 2 or n_seeds < 2 or (member < 0).any():
+        return xr.full_like(template, np.nan).assign_attrs(attrs)
+    order = np.lexsort((replicate, member))
+    ordered = value.transpose("package", "run", ...)
+    template = ordered.isel(run=0, drop=True)
+    data = np.moveaxis(ordered.values[:, order], 1, -1)  # (package, ..., run) member-major
+    grid = data.reshape(*data.shape[:-1], n_members, n_seeds)
+    with warnings.catch_warnings():  # targets without outcomes give NaN
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        # Population variances (ddof 0): with every run present, total = mean within-
+        # member variance + variance of the member means, so the share lies in [0, 1].
+        within = np.nanmean(np.nanvar(grid, axis=-1), axis=-1)
+        total = np.nanvar(data, axis=-1)
+        share = np.where(total > 0, within / total, np.nan)
+    return template.copy(data=share).assign_attrs(attrs)
+
+
 def _parameter_values(member: np.ndarray, experiment: Experiment | None,
                       ensemble: xr.Dataset | None) -> xr.DataArray:
     """``parameter_value(run, parameter)``: the ensemble member's values of each run."""
-    if ensemble is None and experiment is not None and _ensemble_name(experiment):
-        ensemble = _load_ensemble(experiment)
+    if ensemble is None and experiment is not None:
+        ensemble = getattr(experiment, "ensemble", None)
+        if ensemble is None and _ensemble_name(experiment):
+            ensemble = _load_ensemble(experiment)
     if ensemble is None or (member < 0).all():
         return xr.DataArray(np.empty((member.size, 0)), dims=("run", "parameter"),
                             coords={"parameter": np.asarray([], dtype=object)},
@@ -358,14 +393,11 @@ def _parameter_values(member: np.ndarray, experiment: Experiment | None,
         long_name="parameter values of the run's ensemble member")
 
 
-def _load_ensemble(experiment: Experiment) -> xr.Dataset | None:
-    try:
-        from ..sweeps.ensemble import load_ensemble
-    except ImportError:  # an older countysim without ensembles
-        return None
-    name = _ensemble_name(experiment)
-    candidate = (experiment.path.parent / name) if experiment.path is not None else None
-    return load_ensemble(candidate if candidate is not None and candidate.is_file() else name)
+def _load_ensemble(experiment: Experiment) -> xr.Dataset:
+    from ..sweeps.ensemble import load_ensemble
+
+    folder = experiment.path.parent if experiment.path is not None else None
+    return load_ensemble(_ensemble_name(experiment), relative_to=folder)
 
 
 # --------------------------------------------------------------------- files, tables
