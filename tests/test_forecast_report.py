@@ -484,6 +484,16 @@ def test_report_on_a_real_forecast(real_forecast, tmp_path, capsys):
     assert cell in text.split("## Probability of attainment")[1].split("![")[0]
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
         assert (out / link).read_bytes().startswith(PNG), link
+    # 2 members x 2 seeds: the forecast splits the spread into seeds and members.
+    assert "### Where the spread comes from" in text
+    share = float(ds["seed_variance_share"].sel(package="small_base",
+                                                target="urban_unemployment", year=y))
+    section = text.split("### Where the spread comes from")[1].split("\n## ")[0]
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    column = [c.strip() for c in lines[0].split("|")].index(f"`urban_unemployment` ({y})")
+    row = next(line for line in lines if line.startswith("| `small_base`"))
+    assert row.split("|")[column].strip() == f"{share:.2f}"
+    assert 0 <= share <= 1
 
 
 def test_a_forecast_without_ensemble_says_seed_noise_only(forecast):

@@ -562,6 +562,25 @@ def _fans(ds: xr.Dataset, paths: dict[str, str]) -> list[str]:
     return lines
 
 
+def _spread(ds: xr.Dataset) -> list[str]:
+    """Where the runs' spread comes from: seeds (within members) or members."""
+    if "seed_variance_share" not in ds or not np.isfinite(ds["seed_variance_share"]).any():
+        return []
+    targets, packages = _names(ds, "target"), _names(ds, "package")
+    years = {t: figures.target_year(ds, t) for t in targets}
+    share = ds["seed_variance_share"]
+    rows = [[f"`{p}`"] + ["n/a" if years[t] is None or not np.isfinite(
+        v := float(share.sel(package=p, target=t, year=years[t]))) else f"{v:.2f}"
+        for t in targets] for p in packages]
+    return ["### Where the spread comes from", "",
+            "The share of each indicator's variance over runs that is seed noise (within "
+            "ensemble members); the rest comes from the members' parameter values and "
+            "district draws. Near 1, the fan and the probability mostly reflect chance "
+            "and more seeds sharpen them; near 0, they reflect what is not known about "
+            "the district and its parameters, and only better calibration narrows them.",
+            "", *_md_table(["package"] + [f"`{t}` ({years[t]})" for t in targets], rows)]
+
+
 def _townships(ds: xr.Dataset, paths: dict[str, str]) -> list[str]:
     if not paths:
         return []
@@ -757,6 +776,7 @@ def render(ds: xr.Dataset, *, sensitivity: xr.Dataset | None = None,
     lines += _attainment(ds, heat)
     lines += _differences(ds)
     lines += _fans(ds, fans)
+    lines += _spread(ds)
     lines += _townships(ds, towns)
     sens_paths: dict[str, str] = {}
     if sensitivity is not None:
