@@ -614,7 +614,7 @@ def _sensitivity(sens: xr.Dataset | None, paths: dict[str, str]) -> list[str]:
         lines += [f"Each index is estimated from {low if low == high else f'{low}-{high}'} "
                   f"{unit} of runs per outcome and year.", ""]
     if sens.attrs.get("failed_runs"):
-        lines += [f"Failed runs: {sens.attrs['failed_runs']}.", ""]
+        lines += [f"How failed runs are treated: {sens.attrs['failed_runs']}.", ""]
     last = int(sens["year"].max())
     for name in sensitivity_indices(sens):
         da = sens[name]
