@@ -457,8 +457,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _add_report_parser(sub: argparse._SubParsersAction) -> None:
     report = sub.add_parser("report", help="write a forecast's report: Markdown and PNG "
                             "figures")
-    report.add_argument("forecast", type=Path, help="forecast Dataset (NetCDF) written by "
-                        "'countysim forecast'")
+    report.add_argument("forecast", type=Path, help="forecast Dataset (.nc, or a .zarr "
+                        "store) written by 'countysim forecast --out'")
     report.add_argument("--out", type=Path, required=True,
                         help="report folder (new, empty, or an earlier report's: replaced)")
     report.add_argument("--sensitivity", type=Path, default=None, metavar="PATH",

@@ -13,9 +13,9 @@ The report (:mod:`countysim.forecasting.report`) passes figures made with
     import xarray as xr
     from countysim.forecasting import figures
 
-    ds = xr.open_dataset("runs/forecast.nc")  # written by `countysim forecast`
-    figures.attainment_heatmap(ds)                   # package x target, with intervals
-    figures.fan_charts(ds, "urban_placements_4000")   # one panel per package
+    ds = xr.open_dataset("runs/forecast/forecast_2030.nc")  # `countysim forecast --out`
+    figures.attainment_heatmap(ds)             # package x target, with intervals
+    figures.fan_charts(ds, "urban_placements")  # one panel per package
 
 A target's *year* (:func:`target_year`) is its ``headline_year`` (a coordinate on
 ``target``) or, without one, the last year in which it is evaluated (the last year with
