@@ -64,11 +64,12 @@ LEVEL = 0.95
 REPORT = "report.md"
 FIGURES = "figures"
 # Provenance attributes shown first, in this order; the rest follow alphabetically.
-PROVENANCE = ("experiment", "experiment_name", "ensemble", "members", "replicates", "seed",
-              "interval", "countysim_version", "git_commit", "created")
+PROVENANCE = ("experiment", "experiment_name", "ensemble", "seed", "seed_entropy",
+              "failed_runs", "pending_runs", "interval", "countysim_version", "git_commit",
+              "created")
 # Attributes the report shows in other rows or sections (or, for the title, as its title).
-SHOWN_ELSEWHERE = ("synthetic", "title", "runs_per_package", "targets_toml",
-                   "targets_illustrative")
+SHOWN_ELSEWHERE = ("synthetic", "title", "runs_per_package", "members", "replicates",
+                   "pairing", "targets_toml", "targets_illustrative")
 # Attributes too long for the table (a resolved scenario's TOML text).
 LONG_ATTR = 200
 FACTOR_DIMS = figures.FACTOR_DIMS
