@@ -161,6 +161,9 @@ def test_per_village_targets_get_a_township_figure(forecast, written):
                    if figures.is_per_village(forecast, str(t))]
     assert per_village == ["collective_income_100k"]
     assert "figures/township_collective_income_100k.png" in text
+    town = forecast["township_probability"].sel(target="collective_income_100k", year=2027,
+                                                 package="programme_withdrawn").to_series()
+    assert f"`programme_withdrawn` {town.idxmin()} {town.min():.2f}" in text
     assert "township_urban_placements" not in text
 
 

@@ -590,7 +590,15 @@ def _townships(ds: xr.Dataset, paths: dict[str, str]) -> list[str]:
              "the township's villages attain the target in the target's year. A township "
              "far below the district's probability is where the target fails.", ""]
     for t, path in paths.items():
-        lines += [f"![{t} by township]({path})", ""]
+        year = figures.target_year(ds, t)
+        town = ds["township_probability"].sel(target=t, year=year)
+        weakest = []
+        for p in _names(ds, "package"):
+            row = town.sel(package=p).to_series().dropna()
+            if not row.empty:
+                weakest.append(f"`{p}` {row.idxmin()} {row.min():.2f}")
+        lines += [f"`{t}` in {year}: the least likely township under each package: "
+                  + "; ".join(weakest) + ".", "", f"![{t} by township]({path})", ""]
     return lines
 
 
