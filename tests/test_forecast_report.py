@@ -508,3 +508,16 @@ def test_a_forecast_without_ensemble_says_seed_noise_only(forecast):
     assert "differ by their seeds only" in text and "t interval over runs" in text
     d = paired_difference(seeds_only, "programme_expanded", "baseline_continued")
     assert int(d["groups"].sel(year=2027).item()) == forecast.sizes["run"]
+
+
+def test_failed_runs_count_in_neither_numerator_nor_n():
+    ds = synthetic_forecast(members=10, replicates=2, failed_share=0.25, seed=2)
+    finished = np.isfinite(ds["value"].isel(package=0, target=0, year=0)).sum().item()
+    assert 0 < finished < ds.sizes["run"]  # seed 2 fails some runs, not all
+    n = ds["n"].sel(target="urban_placements_4000", year=2030)
+    assert (n == finished).all()
+    hits = ds["attained"].sel(target="urban_placements_4000", year=2030).sum("run")
+    np.testing.assert_allclose(ds["probability"].sel(target="urban_placements_4000",
+                                                     year=2030), hits / finished)
+    text, _ = report.render(ds.isel(target=[1]))
+    assert f"(up to {finished} per package; failed runs do not count)" in text
