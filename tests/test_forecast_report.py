@@ -521,3 +521,38 @@ def test_failed_runs_count_in_neither_numerator_nor_n():
                                                      year=2030), hits / finished)
     text, _ = report.render(ds.isel(target=[1]))
     assert f"(up to {finished} per package; failed runs do not count)" in text
+
+
+def test_report_reads_the_sensitivity_modules_output(forecast_file, tmp_path, capsys):
+    """--sensitivity with what countysim.forecasting.sensitivity.analyse returns."""
+    import json
+
+    from countysim.forecasting import sensitivity as sa
+    from countysim.sweeps.experiment import draw_unit_samples
+
+    names, years = ["x1", "x2", "x3"], [2026, 2027, 2028]
+    unit = draw_unit_samples("morris", {"trajectories": 10, "levels": 4}, 3, 4)
+    # A linear outcome whose x1 effect grows by year: mu_star(x1) = 2 (year - 2025).
+    y = np.stack([(y - 2025) * 2 * unit[:, 0] + unit[:, 1] for y in years], axis=-1)
+    results = xr.Dataset(
+        {"y": (("sample", "replicate", "year"), np.repeat(y[:, None, :], 2, axis=1)),
+         "design_unit": (("sample", "parameter"), unit),
+         "status": (("sample", "replicate"), np.full((len(unit), 2), "done", dtype=object))},
+        coords={"sample": np.arange(len(unit)), "replicate": [0, 1], "parameter": names,
+                "year": years},
+        attrs={"design": json.dumps({"kind": "morris", "options": {"trajectories": 10,
+                                                                    "levels": 4}}),
+               "salib_problem": json.dumps({"num_vars": 3, "names": names,
+                                            "bounds": [[0.0, 1.0]] * 3})})
+    indices = sa.analyse(results, {"y": lambda ds: ds["y"]}, num_resamples=50, seed=1)
+    path = tmp_path / "sens.nc"
+    indices.to_netcdf(path, engine="h5netcdf")
+    out = tmp_path / "rep"
+    assert main(["report", str(forecast_file), "--out", str(out), "--sensitivity",
+                 str(path)]) == 0
+    capsys.readouterr()
+    text = (out / "report.md").read_text(encoding="utf-8")
+    # Morris: mu_star and sigma shown; x1 is the largest in the last year, 2 x 3 = 6.
+    assert sorted(p.name for p in (out / "figures").glob("sensitivity_*")) == [
+        "sensitivity_mu_star.png", "sensitivity_sigma.png"]
+    assert "| `y` | `x1` 6.00, `x2` 1.00, `x3` 0.00 |" in text
