@@ -187,6 +187,18 @@ def test_cli_forecast_resumes_the_store_and_prints_the_table(folder: Path, resul
     assert status == 2 and "already exists: resume it" in err and err.count("\n") == 1
 
 
+def test_a_store_of_another_experiment_is_refused(folder: Path, result: xr.Dataset,
+                                                  capsys) -> None:
+    other = folder / "other.toml"
+    other.write_text((folder / "forecast.toml").read_text(encoding="utf-8").replace(
+        "seed = 11", "seed = 12"), encoding="utf-8")
+    status = main(["forecast", str(other), "--resume", "--quiet", "--out",
+                   str(folder / "other.nc")])
+    err = capsys.readouterr().err
+    assert status == 2 and "holds a sweep of another experiment" in err
+    assert not (folder / "other.nc").exists()
+
+
 def test_cli_compare_from_the_store(folder: Path, result: xr.Dataset, capsys) -> None:
     status = main(["compare", "small_base", "small_withdrawn", "--results",
                    str(folder / "runs.zarr"), "--year", "2026"])

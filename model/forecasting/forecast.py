@@ -168,8 +168,9 @@ def forecast(experiment: str | Path | ForecastSpec, *, out: str | Path | None = 
         targets: A targets file instead of ``[forecast] targets``.
         workers: Worker processes (default one per core); 1 runs in this process.
         dask: ``True`` for a local ``dask.distributed`` cluster, or a scheduler address.
-        resume: Continue (or re-evaluate) an existing store; without it an existing store
-            is an error, as for :func:`countysim.sweep`.
+        resume: Continue an existing store, or, if it holds every run, only evaluate it
+            again (e.g. against other targets); without it an existing store is an
+            error, as for :func:`countysim.sweep`.
         progress: Show the sweep's progress bar.
 
     Returns:
@@ -187,15 +188,35 @@ def forecast(experiment: str | Path | ForecastSpec, *, out: str | Path | None = 
         experiment, targets=targets, store=store)
     if out is not None:
         out = _check_out(out)
-    summary = sweep(spec.experiment, spec.store, workers=workers, dask=dask, resume=resume,
-                    progress=progress)
+    seconds = 0.0
+    if not (resume and _finished(spec)):
+        seconds = sweep(spec.experiment, spec.store, workers=workers, dask=dask,
+                        resume=resume, progress=progress).seconds
     results = open_results(spec.store)
     ds = forecast_dataset(results, spec.targets, experiment=spec.experiment)
     ds.attrs["store"] = str(spec.store)
-    ds.attrs["sweep_seconds"] = round(summary.seconds, 1)
+    ds.attrs["sweep_seconds"] = round(seconds, 1)
     if out is not None:
         write_forecast(ds, out)
     return ds
+
+
+def _finished(spec: ForecastSpec) -> bool:
+    """Whether the store holds every run of this experiment already (nothing to run).
+
+    Then a resumed forecast only evaluates the runs (new targets, new evaluation code),
+    without the sweep's check that the model code is unchanged: nothing is written to
+    the store. A store of another experiment is still refused.
+    """
+    from ..sweeps.store import PENDING, StoreError, open_results, read_status
+
+    if not spec.store.is_dir():
+        return False
+    attrs = open_results(spec.store).attrs
+    if attrs.get("experiment_hash") != spec.experiment.digest:
+        raise StoreError(f"{spec.store} holds a sweep of another experiment "
+                         f"({attrs.get('experiment_name')!r}); write to a new store")
+    return not (read_status(spec.store) == PENDING).any()
 
 
 # ---------------------------------------------------------------- the forecast Dataset
@@ -529,6 +550,8 @@ def summary_table(ds: xr.Dataset, *, year: int | None = None) -> str:
     members, reps = ds.attrs.get("members", "?"), ds.attrs.get("replicates", "?")
     note = (f"probability of attainment [95 % Jeffreys interval] over {runs} runs per "
             f"package ({members} ensemble members x {reps} seeds)")
+    if (ds["n"] == 0).any():
+        note += "; -: no run has an outcome (e.g. no pilot villages)"
     if ds.attrs.get("failed_runs"):
         note += f"; {ds.attrs['failed_runs']} runs failed (left out)"
     if ds.attrs.get("targets_illustrative"):
