@@ -19,6 +19,8 @@ Subcommands:
   probability of each target (see ``docs/forecast.md``);
 * ``countysim compare A B [--results STORE] [--ensemble NAME] [--members N] [--seeds N]``:
   paired differences B - A of every indicator over common seeds and ensemble members;
+* ``countysim report FORECAST --out DIR [--sensitivity PATH] [--prim PATH]``: a
+  forecast's report, Markdown with PNG figures (see ``docs/forecast_report.md``);
 * ``countysim explore [--host H] [--port P] [--open]``: the interactive explorer in the
   browser (needs the ``viz`` extra; see ``model/explorer.py``).
 
@@ -118,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep_parsers(sub)
     _add_calibrate_parser(sub)
     _add_forecast_parsers(sub)
+    _add_report_parser(sub)
     explore = sub.add_parser("explore", help="serve the interactive explorer (SolaraViz; "
                              "needs the viz extra)")
     explore.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
@@ -445,6 +448,36 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     print(comparison_table(ds, year=args.year, only_moved=args.moved))
     if out is not None:
         print(f"wrote {write_netcdf(ds, out)}")
+    return 0
+
+
+# ------------------------------------------------------------------ report (issue 10)
+
+
+def _add_report_parser(sub: argparse._SubParsersAction) -> None:
+    report = sub.add_parser("report", help="write a forecast's report: Markdown and PNG "
+                            "figures")
+    report.add_argument("forecast", type=Path, help="forecast Dataset (.nc, or a .zarr "
+                        "store) written by 'countysim forecast --out'")
+    report.add_argument("--out", type=Path, required=True,
+                        help="report folder (new, empty, or an earlier report's: replaced)")
+    report.add_argument("--sensitivity", type=Path, default=None, metavar="PATH",
+                        help="sensitivity indices over time (NetCDF) to include")
+    report.add_argument("--prim", type=Path, default=None, metavar="PATH",
+                        help="PRIM scenario-discovery result to include")
+    report.set_defaults(func=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .forecasting.report import open_extra, open_forecast, write_report
+
+    ds = open_forecast(args.forecast)
+    extra = {k: open_extra(getattr(args, k), k) for k in ("sensitivity", "prim")
+             if getattr(args, k) is not None}
+    command = " ".join(["countysim report", str(args.forecast), "--out", str(args.out)]
+                       + [f"--{k} {getattr(args, k)}" for k in extra])
+    path = write_report(ds, args.out, command=command, **extra)
+    print(f"wrote {path}")
     return 0
 
 
