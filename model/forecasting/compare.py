@@ -295,8 +295,14 @@ def paired_comparison(a: str | Path, b: str | Path, *,
         a: Reference: a scenario file, or a package name of ``results``.
         b: Compared with ``a``: likewise.
         results: A sweep store (path) or results Dataset holding packages ``a`` and ``b``.
-        ensemble, members, replicates, seed, until, store, workers, progress: For scenario
-            files, see :func:`compare_scenarios`.
+        ensemble: For scenario files: see :func:`compare_scenarios`.
+        members: For scenario files: see :func:`compare_scenarios`.
+        replicates: For scenario files: see :func:`compare_scenarios`.
+        seed: For scenario files: see :func:`compare_scenarios`.
+        until: For scenario files: see :func:`compare_scenarios`.
+        store: For scenario files: see :func:`compare_scenarios`.
+        workers: For scenario files: see :func:`compare_scenarios`.
+        progress: For scenario files: see :func:`compare_scenarios`.
 
     Returns:
         The comparison (:func:`compare`).

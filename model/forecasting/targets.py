@@ -505,15 +505,13 @@ def evaluate(results: xr.Dataset, targets: ForecastTargets | Sequence[ForecastTa
     Returns:
         A Dataset with dims ``(*run_dims, target, year)``:
 
-        * ``value``: the target's aggregated value in each year (in the target's units),
-          for every year, also those outside the target's years (for fan charts);
-        * ``attained``: 1.0 met, 0.0 missed, NaN where ``value`` is NaN or the year is not
-          one of the target's years;
-        * ``township_value``, ``township_attained`` (dims ``(*run_dims, target, year,
-          township)``): the same per township, for ``share_of_villages`` and
-          ``mean_over_villages`` targets (NaN for the others), if ``results`` has a
-          ``township`` coordinate;
-
+        ``value``, the target's aggregated value in each year (in the target's units),
+        for every year, also those outside the target's years (for fan charts);
+        ``attained``, 1.0 met, 0.0 missed, NaN where ``value`` is NaN or the year is not
+        one of the target's years; ``township_value`` and ``township_attained`` (dims
+        ``(*run_dims, target, year, township)``), the same per township, for
+        ``share_of_villages`` and ``mean_over_villages`` targets (NaN for the others), if
+        ``results`` has a ``township`` coordinate;
         and on ``target`` the coordinates ``indicator``, ``threshold``, ``direction``,
         ``aggregation``, ``units``, ``label``, ``headline_year`` and ``per_village``.
 
