@@ -12,6 +12,10 @@ Sweeps (see docs/sweeps.md)::
     countysim.sweep("experiments/pilot_coverage_x_support.toml", "runs/coverage.zarr")
     results = countysim.open_results("runs/coverage.zarr")
 
+Parameter ensembles shipped with the package (the calibration's accepted points)::
+
+    ens = countysim.load_ensemble("litong_2025")
+
 Calibration results (the NetCDF file ``countysim calibrate`` writes)::
 
     ds = countysim.open_calibration("runs/calibration/calibrate_2025.nc")
@@ -23,6 +27,7 @@ from .core.observe import open_run
 from .core.parameters import PARAMETERS
 from .core.scenario import Scenario, ScenarioError, load_scenario
 from .core.version import __version__
+from .sweeps.ensemble import EnsembleError, load_ensemble
 from .sweeps.experiment import Experiment, ExperimentError, load_experiment
 from .sweeps.store import StoreError, export, open_results
 from .sweeps.sweep import SweepError, SweepSummary, sweep
@@ -54,6 +59,7 @@ __all__ = [
     "PARAMETERS",
     "CalibrationError",
     "CountyModel",
+    "EnsembleError",
     "Experiment",
     "ExperimentError",
     "Scenario",
@@ -66,6 +72,7 @@ __all__ = [
     "calibrate",
     "export",
     "load_calibration",
+    "load_ensemble",
     "load_experiment",
     "load_scenario",
     "load_targets",

@@ -38,6 +38,19 @@ Designs (``design.kind``):
 ``scenarios``
     ``files = ["a.toml", "b.toml"]``: each named scenario file is one sample (instead of a
     base ``scenario``); ``[overrides]`` apply to each.
+``ensemble``
+    Samples drawn from a parameter ensemble (:mod:`countysim.sweeps.ensemble`):
+    ``ensemble = "litong_2025"`` (a packaged name, or a ``.nc`` path relative to this
+    file), ``members = N`` (the first ``N`` members; default all) and optionally
+    ``files = ["a.toml", ...]``, policy packages used instead of the base ``scenario``.
+    Samples are files x members, the file varying slowest; each sample is that scenario
+    with the member's parameter values and ``district_seed`` applied (``[overrides]``
+    apply first and may not name an ensemble parameter). The store records
+    ``member(sample)``, ``package(sample)`` (the scenario's name), ``district_seed`` and
+    each ensemble parameter along ``sample``. Replicate ``r`` has the same seed in every
+    sample, so runs of two packages with the same member and replicate are paired
+    (common random numbers). Members are different districts, so villages are numbered
+    (``village`` = 0, 1, ...) and their names are ``village_name(sample, village)``.
 
 In ``lhs``, ``sobol`` and ``morris`` a numeric parameter is a range,
 ``{ low = 0.05, high = 0.3 }``, and a categorical or boolean one lists its choices,
@@ -47,6 +60,10 @@ coordinate ``u`` in ``[0, 1]`` maps to ``low + u * (high - low)`` for floats, to
 equally likely, and to ``choices[floor(u * k)]`` (capped at the last) for ``k`` choices.
 Grid and list designs take categorical values directly (``pilot_rule = ["capacity",
 "random"]``, ``alliances = [true, false]``).
+
+Outputs: a top-level ``outputs = ["urban_placements_ytd", "collective_income"]`` keeps
+only those variables of :data:`countysim.core.observe.VARIABLES` in the store (the
+workers drop the others before sending a run back), so large sweeps stay small.
 
 Validation follows the scenario loader: the first problem found raises
 :class:`ExperimentError`, whose message names the file, the key and what is allowed.
@@ -77,6 +94,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import InputError, read_toml
+from ..core.observe import VARIABLES
 from ..core.parameters import PARAMETERS, Parameter
 from ..core.scenario import (
     FIRST_MONTH,
@@ -89,13 +107,21 @@ from ..core.scenario import (
     month_index,
 )
 from ..core.scenario import _toml as _toml  # one TOML scalar writer for every input file
+from .ensemble import (
+    EnsembleError,
+    ensemble_names,
+    ensemble_path,
+    is_path,
+    load_ensemble,
+    member_values,
+)
 
 __all__ = ["DESIGNS", "Experiment", "ExperimentError", "Factor", "limit", "load_experiment"]
 
-DESIGNS = ("grid", "list", "lhs", "sobol", "morris", "scenarios")
+DESIGNS = ("grid", "list", "lhs", "sobol", "morris", "scenarios", "ensemble")
 SAMPLED = ("lhs", "sobol", "morris")
 _TOP_LEVEL = ("name", "description", "scenario", "until", "replicates", "seed", "overrides",
-              "design")
+              "design", "outputs")
 _DESIGN_KEYS = {
     "grid": ("kind", "parameters"),
     "list": ("kind", "parameters"),
@@ -103,6 +129,7 @@ _DESIGN_KEYS = {
     "sobol": ("kind", "samples", "second_order", "parameters"),
     "morris": ("kind", "trajectories", "levels", "parameters"),
     "scenarios": ("kind", "files"),
+    "ensemble": ("kind", "ensemble", "members", "files"),
 }
 # Parameters that change the village dimension (names and number of villages): the runs
 # of one sweep share it, so these can only be fixed (in [overrides]), not varied.
@@ -202,6 +229,11 @@ class Experiment:
             ``(n_samples, n_factors)``; ``None`` otherwise.
         path: The experiment file, if loaded from one.
         text: The file's text as written.
+        outputs: The run variables the store keeps (empty: all of them).
+        members: ``ensemble`` designs: the ensemble member of each sample.
+        packages: ``ensemble`` designs with ``files``: the index into :attr:`scenarios`
+            of each sample's scenario (empty without ``files``).
+        ensemble: ``ensemble`` designs: the ensemble Dataset (its first members).
     """
 
     name: str
@@ -220,12 +252,17 @@ class Experiment:
     unit: np.ndarray | None = None
     path: Path | None = field(default=None, compare=False)
     text: str = ""
+    outputs: tuple[str, ...] = ()
+    members: tuple[int, ...] = ()
+    packages: tuple[int, ...] = ()
+    ensemble: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def build(cls, *, name: str, design: dict[str, Any], seed: int,
               scenario: str | Path | None = None, replicates: int = 1,
               until: str | None = None, description: str = "",
-              overrides: dict[str, Any] | None = None) -> Experiment:
+              overrides: dict[str, Any] | None = None,
+              outputs: list[str] | None = None) -> Experiment:
         """Build an experiment from Python, with the keys of an experiment file.
 
         The arguments mirror the file's top-level keys (see the module docstring) and are
@@ -250,6 +287,7 @@ class Experiment:
             until: Horizon ``YYYY-MM``; default the scenario's.
             description: One or two sentences for humans.
             overrides: Fixed parameter values applied to the base (``[overrides]``).
+            outputs: The run variables to keep in the store (default: all).
 
         Returns:
             The validated experiment with its samples drawn.
@@ -267,6 +305,8 @@ class Experiment:
             data["until"] = until
         if overrides:
             data["overrides"] = overrides
+        if outputs is not None:
+            data["outputs"] = outputs
         loader = _Loader(Path.cwd() / "<Experiment.build>", data, "", "<Experiment.build>")
         exp = loader.build()
         return replace(exp, text=exp.to_toml())
@@ -277,19 +317,21 @@ class Experiment:
         Scenario files are written as absolute paths, so the text can be saved anywhere.
         """
         lines = [f"name = {_toml(self.name)}", f"description = {_toml(self.description)}"]
-        if self.kind != "scenarios":
+        if self.base is not None:
             lines.append(f"scenario = {_toml(self.base.path.as_posix())}")
         lines += [f"until = {_toml(self.until)}", f"replicates = {self.replicates}",
                   f"seed = {self.seed}"]
+        if self.outputs:
+            lines.append("outputs = [" + ", ".join(_toml(v) for v in self.outputs) + "]")
         if self.overrides:
             lines += ["", "[overrides]"]
             lines += [f"{k} = {_toml(v)}" for k, v in self.overrides.items()]
         lines += ["", "[design]", f"kind = {_toml(self.kind)}"]
         lines += [f"{k} = {_toml(v)}" for k, v in self.options.items()]
-        if self.kind == "scenarios":
+        if self.scenarios:
             files = ", ".join(_toml(s.path.as_posix()) for s in self.scenarios)
             lines.append(f"files = [{files}]")
-        else:
+        if self.factors:
             lines += ["", "[design.parameters]"]
             for f in self.factors:
                 if f.values is not None:
@@ -329,6 +371,9 @@ class Experiment:
         """Names of the sample coordinates: the varied parameters, or ``("scenario",)``."""
         if self.kind == "scenarios":
             return ("scenario",)
+        if self.kind == "ensemble":
+            return ("package", "member", "district_seed",
+                    *(str(p) for p in self.ensemble["parameter"].values))
         return tuple(f.name for f in self.factors)
 
     def scenario(self, sample: int) -> Scenario:
@@ -341,6 +386,10 @@ class Experiment:
         if self.kind == "scenarios":
             return self.scenarios[sample]
         values = self.samples[sample]
+        if self.kind == "ensemble":
+            base = self.scenarios[self.packages[sample]] if self.scenarios else self.base
+            return base.replace(source=f"ensemble {self.ensemble.attrs['name']} member "
+                                f"{self.members[sample]}", **values)
         return self.base.replace(source=f"experiment {self.name}", **values)
 
     def definition(self) -> dict[str, Any]:
@@ -351,10 +400,17 @@ class Experiment:
             "start": self.start, "until": self.until, "replicates": self.replicates,
             "seed": self.seed, "samples": list(self.samples),
         }
-        if self.kind == "scenarios":
+        if self.scenarios:
             out["scenarios"] = {s.name: s.to_toml() for s in self.scenarios}
         else:
             out["base_scenario"] = self.base.to_toml()
+        # Keys added after stores were first written: only when used, so the digests of
+        # earlier experiments (and the stores they resume) stay as they were.
+        if self.outputs:
+            out["outputs"] = list(self.outputs)
+        if self.kind == "ensemble":
+            out["members"] = list(self.members)
+            out["packages"] = list(self.packages)
         return out
 
     @property
@@ -455,36 +511,49 @@ class _Loader:
                 raise self.error(f"design.{key}", f"unknown key for kind = {kind!r}; allowed: "
                                  + ", ".join(_DESIGN_KEYS[kind]))
         overrides = self._overrides()
-        if kind == "scenarios":
+        outputs = self._outputs()
+        if kind == "scenarios" or (kind == "ensemble" and "files" in design):
             files = design.get("files")
-            if isinstance(files, list):
+            if kind == "scenarios" and isinstance(files, list):
                 self._check_size(len(files), replicates, "design.files")
             if "scenario" in data:
-                raise self.error("scenario", "not used with design kind 'scenarios': each "
-                                 "file in design.files is a sample; remove 'scenario'")
+                raise self.error("scenario", f"not used with design kind {kind!r} and "
+                                 "design.files: each file in design.files is a scenario; "
+                                 "remove 'scenario'")
             base, scenarios = None, self._named_scenarios(design, overrides)
             first = scenarios[0]
         else:
             base, scenarios = self._base(overrides), ()
             first = base
         until = self._until(first)
-        options = self._options(kind, design)
-        factors = () if kind == "scenarios" else self._factors(kind, design, overrides, base)
-        if kind != "scenarios":
-            self._check_size(_design_size(kind, options, factors), replicates,
-                             "design.samples" if "samples" in options else
-                             "design.trajectories" if kind == "morris" else
-                             "design.parameters")
-        samples, unit = self._samples(kind, options, factors, seed, scenarios)
-        if kind in ("grid", "list"):
-            self._check_samples(base, samples)
+        members: tuple[int, ...] = ()
+        packages: tuple[int, ...] = ()
+        ensemble = None
+        if kind == "ensemble":
+            factors, unit = (), None
+            options, ensemble = self._ensemble(design, overrides)
+            members, packages, samples = self._ensemble_samples(
+                ensemble, scenarios or (base,), bool(scenarios), replicates)
+        else:
+            options = self._options(kind, design)
+            factors = () if kind == "scenarios" else self._factors(kind, design, overrides,
+                                                                   base)
+            if kind != "scenarios":
+                self._check_size(_design_size(kind, options, factors), replicates,
+                                 "design.samples" if "samples" in options else
+                                 "design.trajectories" if kind == "morris" else
+                                 "design.parameters")
+            samples, unit = self._samples(kind, options, factors, seed, scenarios)
+            if kind in ("grid", "list"):
+                self._check_samples(base, samples)
         for s in scenarios or (base,):
             if until < s.start:
                 raise self.error("until", f"{until} is before the start {s.start} of "
                                  f"scenario {s.name!r}")
         return Experiment(name, description, kind, options, factors, base, scenarios,
                           overrides, until, first.start, replicates, seed, samples, unit,
-                          None if self.label else self.path, self.text)
+                          None if self.label else self.path, self.text, outputs, members,
+                          packages, ensemble)
 
     # ------------------------------------------------------------------ top level
 
@@ -529,6 +598,80 @@ class _Loader:
                                  f"({PARAMETERS[key].allowed()}); vary it in "
                                  "[design.parameters] instead")
         return dict(overrides)
+
+    def _outputs(self) -> tuple[str, ...]:
+        outputs = self.data.get("outputs")
+        if outputs is None:
+            return ()
+        if (not isinstance(outputs, list) or not outputs
+                or not all(isinstance(v, str) for v in outputs)):
+            raise self.error("outputs", "expected a non-empty list of variable names, e.g. "
+                             'outputs = ["urban_placements_ytd", "collective_income"]')
+        seen: dict[str, int] = {}
+        for i, name in enumerate(outputs):
+            if name not in VARIABLES:
+                hint = _close(name, list(VARIABLES))
+                raise self.error(f"outputs[{i}]", f"unknown variable {name!r}"
+                                 + (f"; {hint}" if hint else "") + " (the variables are "
+                                 "countysim.core.observe.VARIABLES, listed in docs/outputs.md)")
+            if name in seen:
+                raise self.error(f"outputs[{i}]", f"{name!r} repeats outputs[{seen[name]}]")
+            seen[name] = i
+        return tuple(outputs)
+
+    def _ensemble(self, design: dict[str, Any],
+                  overrides: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        """The ensemble named in ``design.ensemble`` (its first ``members``) and the options."""
+        ref = design.get("ensemble")
+        packaged = ", ".join(ensemble_names()) or "none"
+        if not isinstance(ref, str) or not ref:
+            raise self.error("design.ensemble", "missing: name a packaged ensemble "
+                             f"({packaged}) or a .nc file relative to this file")
+        try:
+            source = ensemble_path(ref, relative_to=self.path.parent, file=self.label
+                                   or self.path, key="design.ensemble")
+            ds = load_ensemble(source)
+        except EnsembleError as exc:
+            if exc.key == "design.ensemble":
+                raise self.error(exc.key, exc.problem) from None
+            raise self.error("design.ensemble", f"invalid ensemble: {exc}") from None
+        size = ds.sizes["member"]
+        n = design.get("members", size)
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise self.error("design.members", f"expected an integer >= 1, got {n!r}")
+        if n > size:
+            raise self.error("design.members", f"{n} exceeds the {size} members of ensemble "
+                             f"{ds.attrs['name']!r}; use at most {size}")
+        names = [str(p) for p in ds["parameter"].values]
+        for p in (*names, "district_seed"):
+            if p in overrides:
+                raise self.error(f"overrides.{p}", f"is set by each member of ensemble "
+                                 f"{ds.attrs['name']!r}; remove it from [overrides]")
+        # A packaged name stays a name; a file is written as an absolute path (to_toml).
+        stored = str(Path(source).resolve()) if is_path(ref) else ref
+        return {"ensemble": stored, "members": n}, ds.isel(member=slice(0, n))
+
+    def _ensemble_samples(self, ds: Any, bases: tuple[Scenario, ...], files: bool,
+                          replicates: int
+                          ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[dict, ...]]:
+        """Files x members (file slowest), each member's values checked on each scenario."""
+        n = ds.sizes["member"]
+        self._check_size(len(bases) * n, replicates, "design.members")
+        values = [member_values(ds, m) for m in range(n)]
+        members, packages, samples = [], [], []
+        for k, base in enumerate(bases):
+            for m in range(n):
+                try:
+                    base.replace(**values[m])
+                except ScenarioError as exc:
+                    where = f"design.files[{k}]" if files else "scenario"
+                    raise self.error(where, f"member {m} of ensemble {ds.attrs['name']!r} "
+                                     f"does not make a valid scenario of {base.name!r}: "
+                                     f"{exc.key}: {exc.problem}") from None
+                members.append(m)
+                packages.append(k)
+                samples.append(values[m])
+        return tuple(members), tuple(packages) if files else (), tuple(samples)
 
     def _scenario(self, key: str, file: Any, overrides: dict[str, Any]) -> Scenario:
         if not isinstance(file, str):

@@ -62,6 +62,7 @@ import pandas as pd
 import xarray as xr
 
 from ..core import __version__
+from ..core.parameters import PARAMETERS
 from .files import check_output_path, write_netcdf
 
 if TYPE_CHECKING:
@@ -315,6 +316,8 @@ def _design_dataset(experiment: Experiment, scenario_hashes: list[str]) -> xr.Da
     if experiment.kind == "scenarios":
         coords["scenario"] = ("sample", np.array([s.name for s in experiment.scenarios],
                                                  dtype=object), {"long_name": "scenario"})
+    if experiment.kind == "ensemble":
+        coords.update(_ensemble_coordinates(experiment))
     for factor in experiment.factors:
         param = factor.parameter
         values = [s[factor.name] for s in experiment.samples]
@@ -333,6 +336,30 @@ def _design_dataset(experiment: Experiment, scenario_hashes: list[str]) -> xr.Da
                                     {"long_name": "design point in the unit hypercube "
                                      "(the X of SALib's analysers)", "units": "1"})
     return xr.Dataset(data_vars, coords=coords)
+
+
+def _ensemble_coordinates(experiment: Experiment) -> dict[str, Any]:
+    """``member``, ``package``, ``district_seed`` and each ensemble parameter by sample."""
+    ens = experiment.ensemble
+    names = [s.name for s in experiment.scenarios] if experiment.scenarios else None
+    package = [names[k] for k in experiment.packages] if names else \
+        [experiment.base.name] * experiment.n_samples
+    coords: dict[str, Any] = {
+        "member": ("sample", np.array(experiment.members, dtype=np.int64),
+                   {"long_name": f"member of ensemble {ens.attrs['name']} (runs with the "
+                    "same member and replicate are paired across packages)"}),
+        "package": ("sample", np.array(package, dtype=object),
+                    {"long_name": "policy package: the sample's scenario"}),
+        "district_seed": ("sample", np.array([s["district_seed"] for s in experiment.samples],
+                                             dtype=np.int64),
+                          {"long_name": "seed of the member's synthetic district"}),
+    }
+    for j, p in enumerate(str(p) for p in ens["parameter"].values):
+        param = PARAMETERS[p]
+        coords[p] = ("sample", np.array([s[p] for s in experiment.samples], dtype=float),
+                     {"long_name": param.doc, "units": param.unit,
+                      "role": str(ens["role"].values[j])})
+    return coords
 
 
 def _attributes(experiment: Experiment, run_vars: list[str],
@@ -366,7 +393,16 @@ def _attributes(experiment: Experiment, run_vars: list[str],
     }
     attrs["inputs"] = json.dumps(input_digests(experiment), sort_keys=True)
     attrs["origins"] = json.dumps([origin_record(attrs)])
-    if experiment.kind == "scenarios":
+    if experiment.kind == "ensemble":
+        ens = experiment.ensemble
+        attrs["ensemble"] = experiment.options["ensemble"]
+        attrs["ensemble_provenance"] = json.dumps(
+            {k: ens.attrs[k] for k in ("name", "scenario", "calibration", "targets", "created",
+                                       "countysim_version", "git_commit", "method")},
+            ensure_ascii=False)
+    if experiment.outputs:
+        attrs["outputs"] = json.dumps(list(experiment.outputs))
+    if experiment.scenarios:
         attrs["scenarios_toml"] = json.dumps(
             {s.name: s.to_toml() for s in experiment.scenarios}, ensure_ascii=False)
     else:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
 from ..core import county
 from ..core.district import read_district_tables
@@ -57,7 +58,7 @@ from .store import (
 )
 
 __all__ = ["RunResult", "RunTask", "SerialExecutor", "Stopped", "SweepError", "SweepSummary",
-           "execute_run", "replicate_seed", "sweep"]
+           "execute_run", "replicate_seed", "shape_run", "sweep"]
 
 
 class SweepError(RuntimeError):
@@ -177,6 +178,8 @@ class RunTask:
         scenario: The sample's complete scenario.
         until: Last month to simulate.
         entropy: Root seed entropy of the sweep.
+        outputs: The variables to keep (empty: all); see :func:`shape_run`.
+        numbered_villages: Number the villages (samples are different districts).
     """
 
     sample: int
@@ -184,6 +187,14 @@ class RunTask:
     scenario: Scenario
     until: str
     entropy: int
+    outputs: tuple[str, ...] = ()
+    numbered_villages: bool = False
+
+    @classmethod
+    def of(cls, exp: Experiment, sample: int, replicate: int, scenario: Scenario) -> RunTask:
+        """The task of run (``sample``, ``replicate``) of an experiment."""
+        return cls(sample, replicate, scenario, exp.until, exp.seed, exp.outputs,
+                   exp.kind == "ensemble")
 
 
 @dataclass
@@ -217,14 +228,46 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}{where}"
 
 
+def shape_run(ds: xr.Dataset, outputs: tuple[str, ...] = (),
+              numbered_villages: bool = False) -> xr.Dataset:
+    """A run's Dataset as the store keeps it.
+
+    Args:
+        ds: The run's Dataset (:func:`countysim.run`).
+        outputs: The variables to keep (empty: all). Coordinates and dimensions that no
+            kept variable uses go too (``labour_state``, or ``village`` and its
+            ``township`` and ``pilot``).
+        numbered_villages: The samples are different district draws (an ``ensemble``
+            design), whose villages have different names: ``village`` becomes the
+            village's number 0, 1, ... and the names move to ``village_name(village)``,
+            which the store keeps per sample like ``township``.
+
+    Returns:
+        The Dataset to store (``ds`` itself when nothing changes).
+    """
+    if outputs:
+        ds = ds[list(outputs)]
+    if numbered_villages and "village" in ds.dims:
+        names = ds["village"].values
+        ds = ds.assign_coords(
+            village=("village", np.arange(len(names), dtype=np.int64),
+                     {"long_name": "village number in the district's table (names differ "
+                      "between district draws: see village_name)"}),
+            village_name=("village", names, {"long_name": "administrative village"}))
+    return ds
+
+
 def execute_run(task: RunTask) -> RunResult:
     """Run one simulation; an exception is caught and returned as the run's error.
 
     This is the function the executors call; it must stay importable at module level.
+    The Dataset is cut to the experiment's outputs here, in the worker, so that only
+    those are sent back and stored.
     """
     try:
         seed = replicate_seed(task.entropy, task.replicate)
-        ds = county.run(task.scenario, seed=seed, until=task.until)
+        ds = shape_run(county.run(task.scenario, seed=seed, until=task.until),
+                       task.outputs, task.numbered_villages)
     except Exception as exc:  # any failure of the model is data about that run
         return RunResult(task.sample, task.replicate, None, describe_error(exc))
     return RunResult(task.sample, task.replicate, ds, "")
@@ -438,8 +481,9 @@ def _template(exp: Experiment) -> tuple[Any, list[str]]:
             continue
         scenario = exp.scenario(i)
         try:
-            return county.run(scenario, seed=replicate_seed(exp.seed, 0),
-                              until=scenario.start), hashes
+            return shape_run(county.run(scenario, seed=replicate_seed(exp.seed, 0),
+                                        until=scenario.start),
+                             exp.outputs, exp.kind == "ensemble"), hashes
         except Exception as exc:
             errors.append(f"sample {i}: {describe_error(exc)}")
             if len(errors) >= 5:
@@ -623,8 +667,7 @@ def _drive(exp: Experiment, todo: list[tuple[int, int]], executor: cf.Executor, 
                     yield record(i, r, RunResult(i, r, None, scenario))
                     continue
                 try:
-                    future = executor.submit(execute_run,
-                                             RunTask(i, r, scenario, exp.until, exp.seed))
+                    future = executor.submit(execute_run, RunTask.of(exp, i, r, scenario))
                 except cf.BrokenExecutor as exc:
                     raise workers_died(exc) from exc
                 in_flight[future] = (i, r)
