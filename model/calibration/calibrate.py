@@ -1384,7 +1384,21 @@ def results_dataset(spec: CalibrationSpec, targets: Targets, matcher: _Matcher,
         hit = np.array([inside_interval(t, cvi[k, 1], cvi[k, 2]) if cv.constrained[k] == 1
                         and np.isfinite(cvi[k, 1]) else False for k, t in enumerate(targets)])
         centre = np.array([abs(t.centre) for t in targets])
+        # The prediction of an observation adds observation error and model discrepancy to
+        # the runs' spread: mean +- 1.645 sd of the sum (normal approximation).
+        sd_all = np.sqrt(np.nanvar(flat, axis=1, ddof=1) + matcher.var_fixed)
+        lo_obs, hi_obs = cvi[:, 0] - _Z90 * sd_all, cvi[:, 0] + _Z90 * sd_all
+        hit_obs = np.array([inside_interval(t, lo_obs[k], hi_obs[k]) if cv.constrained[k] == 1
+                            and np.isfinite(lo_obs[k]) else False
+                            for k, t in enumerate(targets)])
         data.update({
+            "cv_obs_q05": ("target", lo_obs, {"long_name": "5% end of the leave-one-out "
+                           "prediction of the observation (runs + observation error + model "
+                           "discrepancy, normal approximation)"}),
+            "cv_obs_q95": ("target", hi_obs),
+            "cv_hit_obs": ("target", hit_obs.astype(np.int8),
+                           {"long_name": "article value inside the prediction of the "
+                            "observation"}),
             "cv_constrained": ("target", cv.constrained, {"long_name": "1 = cross-validated "
                                "(other targets constrain it), 0 = only fitted, -1 = not "
                                "fitted"}),
@@ -1599,6 +1613,28 @@ def diagnostics_text(ds: xr.Dataset) -> str:
                      f"accepted set vs article {_fmt(h['article_lower'])}: {verdict}; "
                      f"{h['share_non_implausible']:.0%} of accepted points non-implausible for "
                      "it")
+    if "predictive_inside" in ds:
+        lines += ["", "ensemble (accepted points x district draws x seeds): target, article, "
+                  "90% predictive interval, inside"]
+        for k, tid in enumerate(ids):
+            flag = "yes" if ds["predictive_inside"].values[k] else "NO"
+            lines.append(f"  {tid:<4} [{_fmt(ds['target_lower'].values[k])}, "
+                         f"{_fmt(ds['target_upper'].values[k])}]  "
+                         f"[{_fmt(ds['predictive_q05'].values[k])}, "
+                         f"{_fmt(ds['predictive_q95'].values[k])}]  {flag}")
+    if "cv_constrained" in ds:
+        c = ds["cv_constrained"].values == 1
+        hits = int(ds["cv_hit"].values[c].sum())
+        lines += ["", f"cross-validation: {hits} of {int(c.sum())} constrained targets "
+                  "predicted within their 90% interval when left out; only fitted: "
+                  + (", ".join(i for i, v in zip(ids, ds["cv_constrained"].values, strict=True)
+                               if v == 0) or "none")]
+        for k, tid in enumerate(ids):
+            if c[k]:
+                lines.append(f"  {tid:<4} [{_fmt(ds['cv_q05'].values[k])}, "
+                             f"{_fmt(ds['cv_q95'].values[k])}] sharpness "
+                             f"{ds['cv_sharpness'].values[k]:.2f}  "
+                             f"{'hit' if ds['cv_hit'].values[k] else 'MISS'}")
     warnings = json.loads(ds.attrs["warnings"])
     lines += ["", f"warnings ({len(warnings)}):"] + [f"  - {w}" for w in warnings]
     return "\n".join(lines)

@@ -213,10 +213,20 @@ def cv_rows(ds: xr.Dataset) -> list[dict]:
     if "cv_constrained" not in ds:
         return []
     out = []
+    # The prediction of an observation: the runs' spread plus observation error and model
+    # discrepancy, mean +- 1.645 sd (as results_dataset's cv_obs_q05/q95, from stored data).
+    flat = ds["cv_values"].values.reshape(ds.sizes["target"], -1)
+    with np.errstate(invalid="ignore"):
+        var_runs = np.array([np.nanvar(row, ddof=1) if np.isfinite(row).sum() > 1 else np.nan
+                             for row in flat])
+    sd_all = np.sqrt(var_runs + ds["obs_sd"].values ** 2 + ds["discrepancy_sd"].values ** 2)
     for k, tid in enumerate(ds["target"].values):
         c = int(ds["cv_constrained"].values[k])
         if c < 0:
             continue
+        lo_obs = float(ds["cv_mean"].values[k] - 1.6449 * sd_all[k])
+        hi_obs = float(ds["cv_mean"].values[k] + 1.6449 * sd_all[k])
+        t_lo, t_hi = float(ds["target_lower"].values[k]), float(ds["target_upper"].values[k])
         out.append({"target": str(tid), "constrained": bool(c),
                     "active": str(ds["cv_active"].values[k]),
                     "shared": str(ds["cv_shared"].values[k]),
@@ -225,6 +235,8 @@ def cv_rows(ds: xr.Dataset) -> list[dict]:
                     "lower": float(ds["target_lower"].values[k]),
                     "upper": float(ds["target_upper"].values[k]),
                     "hit": bool(ds["cv_hit"].values[k]),
+                    "obs_q05": lo_obs, "obs_q95": hi_obs,
+                    "hit_obs": bool(c and lo_obs <= t_hi and hi_obs >= t_lo),
                     "sharpness": float(ds["cv_sharpness"].values[k]),
                     "nroy": float(ds["cv_nroy_share"].values[k]),
                     "cut": float(ds["cv_cut_share"].values[k])})
@@ -304,6 +316,7 @@ def _uncertainty_sections(ds: xr.Dataset) -> list[str]:
     if cv:
         done = [r for r in cv if r["constrained"]]
         hits = sum(r["hit"] for r in done)
+        hits_obs = sum(r["hit_obs"] for r in done)
         sharp = [r["sharpness"] for r in done if np.isfinite(r["sharpness"])]
         L += ["## Cross-validation", "",
               "Each fitted target that other targets constrain is left out in turn: a target "
@@ -317,12 +330,17 @@ def _uncertainty_sections(ds: xr.Dataset) -> list[str]:
               "5-95% range of those runs. *Sharpness* is the interval's width over the article "
               "value; *cut* is the share of the set without the target that its own emulator "
               "would have ruled out (how much it adds to the fit).", "",
-              f"**{hits} of {len(done)} constrained targets are predicted within their 90% "
-              f"interval when left out**" + (f"; median sharpness {np.median(sharp):.2f}."
-                                             if sharp else "."), "",
+              f"**{hits} of {len(done)} constrained targets are predicted within the 90% "
+              f"interval of the model runs when left out**" + (
+                  f" (median sharpness {np.median(sharp):.2f}); {hits_obs} of {len(done)} "
+                  "within the 90% prediction of the observation, which adds observation error "
+                  "and model discrepancy to the runs' spread (mean ± 1.645 sd)." if sharp
+                  else "."), "",
               "| target | active parameters | shared with other targets | set without it "
               "(share of candidates) | cut by its own emulator | predicted mean | 90% interval "
-              "| article | sharpness | predicted |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "(runs) | article | sharpness | predicted (runs) | 90% prediction of the "
+              "observation | predicted (observation) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         index = [str(t) for t in ds["target"].values]
         for r in done:
             s = _pct(ds, index.index(r["target"]))
@@ -332,7 +350,8 @@ def _uncertainty_sections(ds: xr.Dataset) -> list[str]:
             L.append(f"| {r['target']} | {r['active']} | {r['shared']} | {r['nroy']:.3g} | "
                      f"{r['cut']:.0%} | {_fmt(r['mean'] * s)}{u} | [{_fmt(r['q05'] * s)}, "
                      f"{_fmt(r['q95'] * s)}]{u} | {art}{u} | {r['sharpness']:.2f} | "
-                     f"{'yes' if r['hit'] else '**no**'} |")
+                     f"{'yes' if r['hit'] else '**no**'} | [{_fmt(r['obs_q05'] * s)}, "
+                     f"{_fmt(r['obs_q95'] * s)}]{u} | {'yes' if r['hit_obs'] else '**no**'} |")
         only = [r for r in cv if not r["constrained"]]
         L += ["", "Only fitted, never predicted (no other target constrains what they depend "
               "on, so leaving them out would test nothing but the prior): "
@@ -440,7 +459,7 @@ def report_markdown(ds: xr.Dataset, figures: dict[str, str] | None = None, *,
         L.append(f"| {r['target']}{tag} | {r['quote']} | `{r['variable']}`, {r['read_at']} | "
                  f"{art}{unit} | {_fmt(r['mean'] * s)}{unit} | [{_fmt(r['q05'] * s)}, "
                  f"{_fmt(r['q95'] * s)}]{unit} | {'yes' if r['inside'] else '**no**'} |")
-    L += [""] + _uncertainty_sections(ds)
+    L += ["", *_uncertainty_sections(ds)]
     L += ["", "## Held-out check", ""]
     if not held_out_rows(ds):
         L += ["No target was held out in this experiment.", ""]
