@@ -537,3 +537,25 @@ def test_emulator_says_when_no_effect_is_significant() -> None:
     Y = 5 * X[:, [1]] + 0.1 * rng.normal(size=(60, 2))
     em = Emulator(["a", "b", "c"], np.zeros(3), np.ones(3)).fit(X, Y)
     assert em.significant and em.active_names(significant_only=True) == ["b"]
+
+
+def test_member_check_divides_by_the_emulated_variance_of_the_draws() -> None:
+    from types import SimpleNamespace
+
+    from countysim.calibration.calibrate import _Matcher, _real_implausibility
+
+    targets = load_targets(TARGETS).select(["A4"])
+    m = _Matcher.__new__(_Matcher)
+    m.targets, m.fitted = targets, [0]
+    m.var_fixed = np.array([100.0 ** 2])
+    m.waves = [SimpleNamespace()]
+    # Two members, two runs each, 3,000 apart from A4's 3,906 by 906 and 1,106; seed noise
+    # tiny (runs differ by 2), between-draw variance 500^2.
+    Y = np.array([[[3000.0], [3002.0]], [[2800.0], [2802.0]]])
+    seed_only = _real_implausibility(m, targets, Y)
+    with_draws = _real_implausibility(m, targets, Y, np.full((2, 1), 500.0 ** 2))
+    # Seed noise: s2 = 2, so I = 905 / sqrt(100^2 + 3) ~ 9.05; with the draws' variance
+    # 905 / sqrt(100^2 + 500^2) = 1.77.
+    assert seed_only[0, 0] == pytest.approx(905 / np.sqrt(100.0 ** 2 + 2 * 1.5), rel=1e-6)
+    assert with_draws[0, 0] == pytest.approx(905 / np.sqrt(100.0 ** 2 + 500.0 ** 2), rel=1e-6)
+    assert with_draws[1, 0] == pytest.approx(1105 / np.sqrt(100.0 ** 2 + 500.0 ** 2), rel=1e-6)

@@ -939,7 +939,9 @@ def _calibrate(spec: CalibrationSpec, executor: Executor | None, workers: int,
     check_X = spec.snap(accepted[: spec.check_points])
     check_Y = runner(check_X, spec.check_replicates, lambda i, r: _seed(spec.seed, _CHECK, i, r),
                      lambda i, r: run_draws(spec, _DRAW_MEMBER, i))
-    check_I = _real_implausibility(matcher, targets, check_Y)
+    per_member = spec.district_draws or bool(spec.carried)
+    check_I = _real_implausibility(matcher, targets, check_Y,
+                                   member_variance(matcher, check_X) if per_member else None)
     say(f"predictive check: {check_Y.shape[0] * check_Y.shape[1]} runs at "
         f"{check_X.shape[0]} accepted points; {time.perf_counter() - t0:.0f} s")
     # Calibrated baseline: best emulated fit, confirmed by real runs, then verified.
@@ -1089,11 +1091,17 @@ def _least_implausible(matcher: _Matcher, wave: _Wave, rng: np.random.Generator,
     return X[np.argsort(imp)[:n]]
 
 
-def _real_implausibility(matcher: _Matcher, targets: Targets, Y: np.ndarray) -> np.ndarray:
+def _real_implausibility(matcher: _Matcher, targets: Targets, Y: np.ndarray,
+                         var_ensemble: np.ndarray | None = None) -> np.ndarray:
     """Implausibility of real-run means at points (no emulator), shape (points, targets).
 
     The run-to-run variance is pooled over the points: a few replicates per point give a
-    sample variance too noisy to divide by (with 2 replicates, 1 degree of freedom).
+    sample variance too noisy to divide by (with 2 replicates, 1 degree of freedom). When
+    each point keeps one district draw and one set of carried values over its replicates
+    (ensemble members), their spread is seed noise only, while the point's mean still
+    differs from the emulated one by the between-draw variance: then ``var_ensemble``
+    (the last wave's emulated run-to-run variance at the points, shape (points, targets),
+    which includes the draws) is used instead.
     """
     R = Y.shape[1]
     ybar = Y.mean(axis=1)
@@ -1101,9 +1109,15 @@ def _real_implausibility(matcher: _Matcher, targets: Targets, Y: np.ndarray) -> 
     out = np.empty(ybar.shape)
     for k, t in enumerate(targets):
         lo, hi = t.interval
-        var = matcher.var_fixed[k] + s2[k] * (1.0 + 1.0 / R)
-        out[:, k] = implausibility(ybar[:, k], lo, hi, max(var, 1e-300))
+        noise = s2[k] * (1.0 + 1.0 / R) if var_ensemble is None else var_ensemble[:, k]
+        var = np.maximum(matcher.var_fixed[k] + noise, 1e-300)
+        out[:, k] = implausibility(ybar[:, k], lo, hi, var)
     return out
+
+
+def member_variance(matcher: _Matcher, X: np.ndarray) -> np.ndarray:
+    """The last wave's emulated run-to-run variance at points, shape (points, targets)."""
+    return np.column_stack([em.predict(X).var_ensemble for em in matcher.waves[-1].emulators])
 
 
 _Z90 = 1.6449  # half-width of a central 90% normal interval, in sd
