@@ -10,7 +10,10 @@ activation x 5 replicates = 50 runs. Both keep the same :data:`OUTPUTS`, every m
   :data:`OUTPUTS` (``data_collection_period=1``), returning a list of dicts in memory.
 
 Each is timed in this process (pytest-benchmark, median of ``ROUNDS`` rounds after one
-warm-up round), with 1 process and with 2 worker processes. The two share the model, so
+warm-up round), with 1 process and with 2 worker processes. Wall time on a shared machine
+moves with the other jobs, so :func:`test_cpu_time_in_one_process` also runs the two in
+turn, round by round, and compares the CPU time of this process (``time.process_time``:
+every thread, none of the waiting), which other jobs hardly change. The two share the model, so
 the difference is the machinery: for the sweep, the store (creating its layout from a
 one-month run, writing each run's chunks) and the executor; for batch_run, loading the
 scenario file again in every run and its DataCollector. Run with ``make bench``; the
@@ -22,6 +25,8 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import statistics
+import time
 from pathlib import Path
 
 import countysim
@@ -118,19 +123,47 @@ def test_sweep_keeping_every_variable(benchmark, tmp_path_factory):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_batch_run(benchmark, workers):
-    def work():
-        return mesa.batch_run(KeepOutputs, parameters={"scenario": str(BASELINE),
-                                                       "until": UNTIL, **SMALL,
-                                                       "activation_rate": ACTIVATION},
-                              rng=list(range(REPLICATES)), max_steps=MONTHS,
-                              data_collection_period=1, number_processes=workers,
-                              display_progress=False)
-
-    rows = benchmark.pedantic(work, rounds=ROUNDS, warmup_rounds=1)
+    rows = benchmark.pedantic(_batch_run, args=(workers,), rounds=ROUNDS, warmup_rounds=1)
     runs = len(ACTIVATION) * REPLICATES
     assert len({r["RunId"] for r in rows}) == runs
     assert len(rows) == runs * MONTHS and set(OUTPUTS) <= set(rows[0])
     RESULTS[f"batch_run_{workers}"] = {"median_s": benchmark.stats.stats.median, "runs": runs}
+
+
+def _batch_run(workers: int) -> list[dict]:
+    return mesa.batch_run(KeepOutputs, parameters={"scenario": str(BASELINE), "until": UNTIL,
+                                                   **SMALL, "activation_rate": ACTIVATION},
+                          rng=list(range(REPLICATES)), max_steps=MONTHS,
+                          data_collection_period=1, number_processes=workers,
+                          display_progress=False)
+
+
+def test_cpu_time_in_one_process(benchmark, experiment_file, tmp_path_factory):
+    """Sweep and batch_run in turn, in this process: CPU and wall seconds, per round."""
+    exp = countysim.load_experiment(experiment_file)
+    folder = tmp_path_factory.mktemp("cpu")
+    seconds: dict[str, list[float]] = {"sweep_cpu": [], "batch_run_cpu": [],
+                                       "sweep_wall": [], "batch_run_wall": []}
+    rounds = iter(range(100))
+
+    def timed(name: str, work, *args, **kwargs):
+        cpu, wall = time.process_time(), time.perf_counter()
+        out = work(*args, **kwargs)
+        seconds[f"{name}_cpu"].append(time.process_time() - cpu)
+        seconds[f"{name}_wall"].append(time.perf_counter() - wall)
+        return out
+
+    def one_round() -> None:
+        summary = timed("sweep", countysim.sweep, exp, folder / f"s{next(rounds)}.zarr",
+                        workers=1, progress=False)
+        rows = timed("batch_run", _batch_run, 1)
+        assert summary.done == len({r["RunId"] for r in rows}) == exp.n_runs
+
+    benchmark.pedantic(one_round, rounds=ROUNDS, warmup_rounds=1)
+    medians = {k: statistics.median(v[1:]) for k, v in seconds.items()}  # [0]: warm-up
+    benchmark.extra_info.update(medians)
+    RESULTS["cpu"] = medians
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _size(store: Path) -> float:
@@ -153,6 +186,18 @@ def write_report(results: dict[str, dict]) -> None:
         if s and b:
             lines.append(f"| {workers} | {s['median_s']:.2f} | {b['median_s']:.2f} | "
                          f"{b['median_s'] / s['median_s']:.2f} |")
+    cpu = results.get("cpu")
+    if cpu:
+        lines += ["", f"In 1 process, the two run in turn ({ROUNDS} rounds, median): CPU time "
+                  f"sweep {cpu['sweep_cpu']:.2f} s, batch_run {cpu['batch_run_cpu']:.2f} s "
+                  f"(batch_run / sweep {cpu['batch_run_cpu'] / cpu['sweep_cpu']:.2f}); "
+                  f"wall time sweep {cpu['sweep_wall']:.2f} s, batch_run "
+                  f"{cpu['batch_run_wall']:.2f} s (batch_run / sweep "
+                  f"{cpu['batch_run_wall'] / cpu['sweep_wall']:.2f})."]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines += ["", "The table's medians are taken test by test, minutes apart; on a shared "
+              f"machine (load average {load} when this was written) they move with the other "
+              "jobs, so the in-turn figures are the comparison."]
     every, kept = results.get("sweep_all_1"), results.get("sweep_1")
     if every and kept:
         lines += ["", "The sweep in 1 process keeping every variable instead of `outputs`: "

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import countysim
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import BASELINE
-from countysim import EnsembleError, load_ensemble, load_scenario
+from conftest import BASELINE, SMALL_DISTRICT, write_toml
+from countysim import (
+    EnsembleError,
+    ExperimentError,
+    load_ensemble,
+    load_experiment,
+    load_scenario,
+    open_results,
+    sweep,
+)
+from countysim.core.observe import VARIABLES
 from countysim.core.parameters import PARAMETERS
 from countysim.sweeps.ensemble import (
     ATTRS,
@@ -15,7 +28,8 @@ from countysim.sweeps.ensemble import (
     member_values,
     write_ensemble,
 )
-from countysim.sweeps.files import OutputError
+from countysim.sweeps.files import OutputError, write_netcdf
+from countysim.sweeps.sweep import replicate_seed, shape_run
 
 # Two behavioural parameters and their prior ranges (from the registry's bounds, narrowed).
 RANGES = {"separation_rate": (0.0, 0.003), "activation_rate": (0.02, 0.25)}
@@ -142,6 +156,213 @@ def test_builder_checks_lengths():
                              np.array([1, 2, 3]), name="x", scenario="s", scenario_toml="",
                              calibration="c", targets="t", description="d", method="m",
                              ranges=RANGES)
+
+
+# ------------------------------------------------------------------ design kind "ensemble"
+
+_PILOTS = SMALL_DISTRICT["pilot_villages"]
+# Three members, two months, two replicates: 2 packages x 3 members x 2 replicates = 12
+# runs of the small district (about 0.1 s each).
+MEMBERS, UNTIL = 3, "2025-02"
+KEEP = ["urban_placements_ytd", "collective_income"]
+
+
+def _package(folder: Path, name: str, pilots: int) -> None:
+    write_toml(folder / f"{name}.toml", f'name = "{name}"\nextends = "{BASELINE.as_posix()}"'
+               f"\n[levers]\npilot_villages = {pilots}\n")
+
+
+def ensemble_experiment(folder: Path, *, design: str = "", top: str = "",
+                        files: tuple[str, ...] = ("base", "twin", "more")) -> Path:
+    """Packages ``base``, ``twin`` (base under another name) and ``more`` (more pilots)."""
+    _package(folder, "base", _PILOTS)
+    _package(folder, "twin", _PILOTS)
+    _package(folder, "more", _PILOTS + 4)
+    overrides = "\n".join(f"{k} = {v!r}" for k, v in SMALL_DISTRICT.items()
+                          if k != "pilot_villages")
+    listed = ", ".join(f'"{f}.toml"' for f in files)
+    design = design or (f'ensemble = "litong_2025"\nmembers = {MEMBERS}\nfiles = [{listed}]')
+    return write_toml(folder / "exp.toml",
+                      f'seed = 7\nuntil = "{UNTIL}"\nreplicates = 2\n{top}\n'
+                      f"[overrides]\n{overrides}\n[design]\nkind = \"ensemble\"\n{design}\n")
+
+
+@pytest.fixture(scope="module")
+def ensemble_file(tmp_path_factory) -> Path:
+    return ensemble_experiment(tmp_path_factory.mktemp("ens"),
+                               top="outputs = " + str(KEEP).replace("'", '"'))
+
+
+@pytest.fixture(scope="module")
+def ensemble_store(ensemble_file, tmp_path_factory) -> Path:
+    store = tmp_path_factory.mktemp("serial") / "s.zarr"
+    summary = sweep(ensemble_file, store, workers=1, progress=False)
+    assert (summary.done, summary.failed) == (18, 0)
+    return store
+
+
+def test_samples_are_files_x_members_with_the_members_values(ensemble_file):
+    exp = load_experiment(ensemble_file)
+    ens = load_ensemble("litong_2025")
+    assert exp.n_samples == 3 * MEMBERS
+    assert exp.members == (0, 1, 2) * 3          # member fastest
+    assert exp.packages == (0,) * 3 + (1,) * 3 + (2,) * 3  # file slowest
+    for i in range(exp.n_samples):
+        scenario = exp.scenario(i)
+        m = exp.members[i]
+        assert scenario.name == ("base", "twin", "more")[exp.packages[i]]
+        assert scenario.district_seed == int(ens["district_seed"][m])
+        for p in ens["parameter"].values:
+            assert scenario.values[str(p)] == pytest.approx(float(ens["value"].sel(
+                member=m, parameter=p)))
+        assert scenario.villages == SMALL_DISTRICT["villages"]  # [overrides] still apply
+    assert exp.scenario(6).pilot_villages == _PILOTS + 4
+    # The file it writes loads back equal; the digest covers the members' values.
+    again = write_toml(ensemble_file.parent / "again.toml", exp.to_toml())
+    assert load_experiment(again) == exp
+
+
+def test_store_records_member_package_and_parameters(ensemble_store):
+    ds = open_results(ensemble_store)
+    assert list(ds["member"].values) == [0, 1, 2] * 3
+    assert list(ds["package"].values) == ["base"] * 3 + ["twin"] * 3 + ["more"] * 3
+    ens = load_ensemble("litong_2025")
+    np.testing.assert_array_equal(ds["district_seed"].values[:3],
+                                  ens["district_seed"].values[:3])
+    np.testing.assert_allclose(ds["activation_rate"].values[:3],
+                               ens["value"].sel(parameter="activation_rate").values[:3])
+    assert ds.attrs["ensemble"] == "litong_2025"
+    assert json.loads(ds.attrs["ensemble_provenance"])["calibration"] == \
+        ens.attrs["calibration"]
+    # Different district draws: villages are numbered, their names kept per sample.
+    assert list(ds["village"].values) == list(range(SMALL_DISTRICT["villages"]))
+    assert ds["village_name"].dims == ("sample", "village")
+
+
+def test_packages_are_paired_by_member_and_replicate(ensemble_store, ensemble_file):
+    """``twin`` is ``base`` under another name: with the same member and replicate seed
+    its runs are identical, run for run. Another member (another point and district) or
+    another replicate gives other results, so the equality is the pairing, not luck."""
+    ds = open_results(ensemble_store).load()
+    income = ds["collective_income"]
+    base, twin, more = (income.isel(sample=slice(k * MEMBERS, (k + 1) * MEMBERS))
+                        for k in range(3))
+    np.testing.assert_array_equal(base.values, twin.values)
+    assert not np.array_equal(base.values[0], base.values[1])       # members differ
+    assert not np.array_equal(base.values[:, 0], base.values[:, 1])  # replicates differ
+    assert not np.array_equal(base.values, more.values)             # the package matters
+    # Each run is the single run of its scenario with its replicate's seed.
+    exp = load_experiment(ensemble_file)
+    for i, r in ((0, 1), (7, 0)):
+        single = shape_run(countysim.run(exp.scenario(i), seed=replicate_seed(exp.seed, r),
+                                         until=exp.until), exp.outputs, True)
+        stored = ds.isel(sample=i, replicate=r)
+        for name in (*KEEP, "village_name", "township"):
+            np.testing.assert_array_equal(stored[name].values, single[name].values)
+
+
+def test_same_seed_gives_the_same_store_with_one_or_two_workers(ensemble_store,
+                                                                ensemble_file, tmp_path):
+    store = tmp_path / "two.zarr"
+    sweep(ensemble_file, store, workers=2, progress=False)
+    files = sorted(p.relative_to(store) for p in store.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(ensemble_store) for p in ensemble_store.rglob("*")
+                           if p.is_file())
+    for f in files:
+        assert (store / f).read_bytes() == (ensemble_store / f).read_bytes(), f
+    xr.testing.assert_identical(open_results(store).load(), open_results(ensemble_store).load())
+
+
+def test_outputs_keep_only_the_named_variables_and_shrink_the_store(ensemble_store,
+                                                                   tmp_path):
+    ds = open_results(ensemble_store)
+    assert set(ds.data_vars) == {*KEEP, "status", "error", "origin", "scenario_hash"}
+    assert "labour_state" not in ds.dims  # no kept variable uses it
+    full = ensemble_experiment(tmp_path, files=("base",))
+    sweep(full, tmp_path / "all.zarr", workers=1, progress=False)
+    everything = open_results(tmp_path / "all.zarr")
+    assert set(VARIABLES) <= set(everything.data_vars)
+    # Per run: bytes on disk with every variable against with two (one sample in three).
+    size = {k: sum(p.stat().st_size for p in s.rglob("*") if p.is_file())
+            for k, s in (("kept", ensemble_store), ("all", tmp_path / "all.zarr"))}
+    assert size["kept"] / 18 < size["all"] / 6 / 4
+
+
+def test_shipped_example_experiment_loads():
+    from conftest import REPO
+
+    exp = load_experiment(REPO / "experiments" / "ensemble_baseline.toml")
+    assert (exp.kind, exp.n_samples, exp.options["ensemble"]) == ("ensemble", 10,
+                                                                  "litong_2025")
+    assert exp.members == tuple(range(10)) and exp.packages == ()
+    assert set(exp.outputs) <= set(VARIABLES)
+
+
+def test_run_builds_only_the_variables_asked_for():
+    scenario = load_scenario(BASELINE).replace(**SMALL_DISTRICT)
+    full = countysim.run(scenario, seed=3, until="2025-02")
+    some = countysim.run(scenario, seed=3, until="2025-02", variables=KEEP)
+    assert list(some.data_vars) == KEEP
+    for name in KEEP:
+        xr.testing.assert_identical(some[name], full[name])
+
+
+@pytest.mark.parametrize(("design", "top", "key", "fragment"), [
+    ('ensemble = "litong_2052"', "", "design.ensemble",
+     "did you mean 'litong_2025'? packaged ensembles: litong_2025"),
+    ('ensemble = "missing.nc"', "", "design.ensemble", "does not exist"),
+    ("members = 3", "", "design.ensemble", "missing: name a packaged ensemble"),
+    ('ensemble = "litong_2025"\nmembers = 100000', "", "design.members",
+     "exceeds the 300 members of ensemble 'litong_2025'; use at most 300"),
+    ('ensemble = "litong_2025"\nmembers = 0', "", "design.members", "integer >= 1"),
+    ('ensemble = "litong_2025"\nsamples = 3', "", "design.samples",
+     "allowed: kind, ensemble, members, files"),
+    ('ensemble = "litong_2025"\nfiles = ["base.toml"]', 'scenario = "base.toml"', "scenario",
+     "remove 'scenario'"),
+    ('ensemble = "litong_2025"', 'outputs = ["urban_placement_ytd"]', "outputs[0]",
+     "did you mean urban_placements_ytd"),
+    ('ensemble = "litong_2025"', 'outputs = ["labour_force", "labour_force"]', "outputs[1]",
+     "repeats outputs[0]"),
+    ('ensemble = "litong_2025"', "outputs = []", "outputs", "non-empty list"),
+], ids=["unknown-name", "missing-file", "no-ensemble", "too-many-members", "zero-members",
+        "unknown-key", "scenario-and-files", "unknown-output", "repeated-output",
+        "empty-outputs"])
+def test_bad_ensemble_experiments_fail_on_one_line(tmp_path, design, top, key, fragment):
+    if "files" not in design and "scenario" not in top:
+        top += '\nscenario = "base.toml"'
+    path = ensemble_experiment(tmp_path, design=design, top=top)
+    with pytest.raises(ExperimentError) as info:
+        load_experiment(path)
+    err = info.value
+    assert (err.file, err.key) == (str(path), key)
+    assert fragment in err.problem
+    assert "\n" not in str(err)
+
+
+def test_ensemble_parameter_in_overrides_is_refused(tmp_path):
+    path = ensemble_experiment(tmp_path, files=("base",))
+    path.write_text(path.read_text().replace("[overrides]\n", "[overrides]\n"
+                                             "activation_rate = 0.1\n"))
+    with pytest.raises(ExperimentError, match="is set by each member") as info:
+        load_experiment(path)
+    assert info.value.key == "overrides.activation_rate"
+
+
+def test_ensemble_with_a_lever_is_refused_by_the_experiment(tmp_path):
+    """An ensemble file written by other means (not write_ensemble) holding a lever."""
+    ds = small_ensemble()
+    ds = ds.assign_coords(parameter=["separation_rate", "frontline_share"],
+                          unit=("parameter", ["1/month", "1"]),
+                          low=("parameter", [0.0, 0.0]), high=("parameter", [0.003, 1.0]))
+    write_netcdf(ds, tmp_path / "levers.nc")
+    path = ensemble_experiment(tmp_path, design='ensemble = "levers.nc"', files=("base",),
+                               top='scenario = "base.toml"')
+    with pytest.raises(ExperimentError) as info:
+        load_experiment(path)
+    err = info.value
+    assert err.key == "design.ensemble"
+    assert "parameter[frontline_share]: is a lever" in err.problem
+    assert "\n" not in str(err)
 
 
 # ------------------------------------------------------------------------------ the wheel

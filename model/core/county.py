@@ -825,13 +825,18 @@ class CountyModel(mesa.Model):
         return self.departed_unchanged_ytd + sum(
             1 for c in self.cadres if c.evaluated_year == year and c.outcome_year != year)
 
-    def dataset(self):
-        """The run so far as an :class:`xarray.Dataset` (see :mod:`countysim.core.observe`)."""
-        return self.recorder.to_dataset()
+    def dataset(self, variables: tuple[str, ...] | list[str] | None = None):
+        """The run so far as an :class:`xarray.Dataset` (see :mod:`countysim.core.observe`).
+
+        Args:
+            variables: The variables to include (default: all of ``VARIABLES``).
+        """
+        return self.recorder.to_dataset(variables)
 
 
 def run(scenario: Scenario | str | Path | None = None, *, seed: SeedLike = 0,
-        until: str | None = None, **overrides: Any):
+        until: str | None = None, variables: tuple[str, ...] | list[str] | None = None,
+        **overrides: Any):
     """Run one scenario and return its :class:`xarray.Dataset`.
 
     Args:
@@ -839,6 +844,8 @@ def run(scenario: Scenario | str | Path | None = None, *, seed: SeedLike = 0,
         seed: Seed of the run (``int`` or ``numpy.random.SeedSequence``).
         until: Last month to simulate, ``YYYY-MM``; default (``None``) the scenario's
             ``until``.
+        variables: Names of the Dataset's variables to build (default: all of
+            :data:`countysim.core.observe.VARIABLES`); every one is still simulated.
         **overrides: Parameter values replacing the scenario's; NumPy scalars
             (``np.int64(3)``, ``np.bool_(True)``) count as the Python values they hold.
 
@@ -863,4 +870,4 @@ def run(scenario: Scenario | str | Path | None = None, *, seed: SeedLike = 0,
         raise ScenarioError("<arguments>", "until", f"{until} is before the scenario's "
                             f"start {model.spec.start}")
     model.run_until(until or model.spec.until)
-    return model.dataset()
+    return model.dataset(variables)

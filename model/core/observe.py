@@ -342,8 +342,13 @@ class Recorder:
         for name in MODEL_REPORTERS:
             setattr(m, name, self.rows[name][-1])
 
-    def to_dataset(self) -> xr.Dataset:
-        """The recorded months as an :class:`xarray.Dataset`."""
+    def to_dataset(self, variables: tuple[str, ...] | list[str] | None = None) -> xr.Dataset:
+        """The recorded months as an :class:`xarray.Dataset`.
+
+        Args:
+            variables: Names of :data:`VARIABLES` to include (default: all). A sweep that
+                keeps a few variables skips building the others; coordinates stay.
+        """
         m = self.model
         n_months = len(self.rows["workers"])
         time = pd.date_range(m.spec.start + "-01", periods=n_months, freq="MS")
@@ -360,7 +365,8 @@ class Recorder:
                              {"long_name": "labour state"}),
         }
         data_vars = {}
-        for name, meta in VARIABLES.items():
+        for name in VARIABLES if variables is None else variables:
+            meta = VARIABLES[name]
             values = np.array(self.rows[name])
             if values.size == 0:
                 values = np.zeros((0, *[len(villages) if d == "village" else len(Labour)

@@ -37,6 +37,7 @@ import io
 import math
 from collections.abc import Mapping
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ class EnsembleError(InputError):
 # ------------------------------------------------------------------------- finding
 
 
-def _package_dir() -> Any:
+def _package_dir() -> Traversable:
     """The packaged ensembles folder (an ``importlib.resources`` Traversable)."""
     return resources.files("countysim").joinpath(*_PACKAGE_DIR)
 
@@ -88,7 +89,8 @@ def is_path(name_or_path: str | Path) -> bool:
 
 
 def ensemble_path(name_or_path: str | Path, *, relative_to: Path | None = None,
-                  file: str | Path = "<load_ensemble>", key: str = "ensemble") -> Path | Any:
+                  file: str | Path = "<load_ensemble>", key: str = "ensemble"
+                  ) -> Path | Traversable:
     """Resolve a packaged name or a file path to the ensemble file.
 
     Args:
@@ -129,14 +131,16 @@ def _available() -> str:
 # ------------------------------------------------------------------------- reading
 
 
-def load_ensemble(name_or_path: str | Path, *, relative_to: Path | None = None) -> xr.Dataset:
+def load_ensemble(name_or_path: str | Path | Traversable, *,
+                  relative_to: Path | None = None) -> xr.Dataset:
     """Load a parameter ensemble by packaged name or path (see the module docstring).
 
     Works from an installed wheel: packaged ensembles are read through
     :mod:`importlib.resources`.
 
     Args:
-        name_or_path: ``"litong_2025"`` (see :func:`ensemble_names`) or a ``.nc`` path.
+        name_or_path: ``"litong_2025"`` (see :func:`ensemble_names`), a ``.nc`` path, or
+            the file :func:`ensemble_path` resolved.
         relative_to: Folder a relative path is relative to (default: the working folder).
 
     Returns:
@@ -146,7 +150,8 @@ def load_ensemble(name_or_path: str | Path, *, relative_to: Path | None = None) 
         EnsembleError: Unknown name, missing or unreadable file, or an invalid ensemble;
             one line naming the file, the key and what is allowed.
     """
-    source = ensemble_path(name_or_path, relative_to=relative_to)
+    source = ensemble_path(name_or_path, relative_to=relative_to) \
+        if isinstance(name_or_path, str | Path) else name_or_path
     label = str(source)
     try:
         data = source.read_bytes()

@@ -6,7 +6,9 @@ A run's coordinates that are not dimensions (``township``, ``pilot``) depend on 
 scenario, not on the seed, so they get the ``sample`` dim only. Beside them:
 
 * one coordinate along ``sample`` per varied parameter (or ``scenario`` for a list of
-  named scenarios), and ``design_unit`` (``sample`` x ``parameter``), the unit-hypercube
+  named scenarios; ``member``, ``package``, ``district_seed`` and each ensemble parameter
+  for an ``ensemble`` design, whose villages are numbered, with ``village_name`` per
+  sample), and ``design_unit`` (``sample`` x ``parameter``), the unit-hypercube
   point of a sampled design, which SALib's analysers take as ``X``;
 * ``seed_spawn_key`` along ``replicate``: run ``(i, r)`` used
   ``SeedSequence(seed_entropy, spawn_key=(r,))`` (attribute ``seed_entropy``);

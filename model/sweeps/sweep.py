@@ -266,7 +266,8 @@ def execute_run(task: RunTask) -> RunResult:
     """
     try:
         seed = replicate_seed(task.entropy, task.replicate)
-        ds = shape_run(county.run(task.scenario, seed=seed, until=task.until),
+        ds = shape_run(county.run(task.scenario, seed=seed, until=task.until,
+                                  variables=task.outputs or None),
                        task.outputs, task.numbered_villages)
     except Exception as exc:  # any failure of the model is data about that run
         return RunResult(task.sample, task.replicate, None, describe_error(exc))
