@@ -35,11 +35,13 @@ the previous file intact. SIGTERM and SIGHUP stop a sweep like Ctrl-C (exit stat
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .core import __version__
 from .core.district import DistrictDataError
@@ -338,6 +340,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         names = update_scenario(spec.scenario_path, result.calibrated, result.accepted_range,
                                 spec.name, result.dataset.attrs["date"])
         print(f"updated {len(names)} parameters in {spec.scenario_path}")
+    if "ensemble" in spec.output and spec.truth is None:
+        print(f"wrote {_write_calibrated_ensemble(spec, result)}")
     return 0
 
 
@@ -479,6 +483,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
     path = write_report(ds, args.out, command=command, **extra)
     print(f"wrote {path}")
     return 0
+
+
+def _write_calibrated_ensemble(spec: Any, result: Any) -> Path:
+    """Write the calibration's ensemble (``[output] ensemble``) with the scenario it
+    belongs to: after ``--update-scenario``, the updated file's text."""
+    from .calibration.calibrate import ensemble_dataset
+    from .core.scenario import load_scenario
+    from .sweeps.ensemble import write_ensemble
+
+    path = spec.output["ensemble"]
+    if spec.scenario_path is not None:
+        spec = dataclasses.replace(spec, scenario=load_scenario(spec.scenario_path))
+    ds = ensemble_dataset(spec, result.dataset, path.stem)
+    write_ensemble(ds, path)
+    return path
 
 
 VIZ_MISSING = "the explorer needs the viz extra: pip install -e '.[viz]'"

@@ -21,6 +21,7 @@ from countysim.calibration.calibrate import (
     update_scenario,
 )
 from countysim.calibration.emulate import Emulator, implausibility
+from countysim.calibration.targets import load_targets
 from countysim.core.parameters import PARAMETERS
 from countysim.core.scenario import ScenarioError, load_scenario
 
@@ -169,7 +170,8 @@ def test_emulator_rejects_too_small_designs() -> None:
 
 def test_shipped_calibration_experiment() -> None:
     spec = load_calibration(EXPERIMENTS / "calibrate_2025.toml")
-    assert 8 <= len(spec.parameters) <= 12
+    # More patterns than parameters (issue 9): fewer fitted parameters than targets.
+    assert 8 <= len(spec.parameters) < len(spec.targets.fitted)
     for p in spec.parameters:
         reg = PARAMETERS[p.name]
         # Behavioural rates, or levers and district values the article does not give.
@@ -179,8 +181,16 @@ def test_shipped_calibration_experiment() -> None:
         if reg.kind is int:
             assert float(p.lower).is_integer() and float(p.upper).is_integer()
     assert {"leading_post_turnover", "removal_score_max", "activation_rate"} <= set(spec.names)
-    assert [t.id for t in spec.targets.held_out] == []  # all eight fitted (issue 7)
-    assert spec.cutoff == 3.0 and spec.until == "2025-12"
+    assert [t.id for t in spec.targets.held_out] == []  # all fitted; cross-validation tests
+    assert spec.cutoff == 3.0 and spec.until == "2026-12"  # growth targets: 2026 over 2025
+    # Uncertainty carried (issue 9): district draws, hand-set parameters over their ranges,
+    # never a fitted one, never a lever; cross-validation and the shipped ensemble.
+    assert spec.district_draws and spec.cv_points > 0 and 0 < spec.members <= 300
+    assert spec.carried and not set(spec.names) & {p.name for p in spec.carried}
+    for p in spec.carried:
+        assert PARAMETERS[p.name].section != "levers" and p.why
+        assert p.lower <= spec.scenario[p.name] <= p.upper  # the baseline is inside
+    assert spec.output["ensemble"].name == "litong_2025.nc"
     assert spec.truth is None
     # Programme sizes are inputs: the scenario keeps the article's levers.
     assert spec.scenario.evaluated_cadres == 479 and spec.scenario.pilot_villages == 50
@@ -227,7 +237,8 @@ GOOD_PARAMS = '[parameters]\nadvance_rate = { range = [0.05, 0.5], why = "A8" }\
     ('[history_matching]\nrule = "mean"\n' + GOOD_PARAMS, "history_matching.rule",
      "expected one of max, second_max"),
     ('use_targets = ["A99"]\n' + GOOD_PARAMS, "use_targets", "no target 'A99'"),
-    ('held_out = ["A4", "A5", "A6", "A7", "A8", "A9", "A14", "A29"]\n' + GOOD_PARAMS,
+    ('held_out = ["A4", "A5", "A6", "A7", "A8", "A9", "A14", "A29", "R6", "R7r", "R7u", '
+     '"R11", "A19", "A26"]\n' + GOOD_PARAMS,
      "held_out", "nothing to fit"),
     ('[recovery]\ntruth = { advance_rate = 0.9 }\n' + GOOD_PARAMS,
      "recovery.truth.advance_rate", "expected a number in [0.05, 0.5]"),
@@ -236,6 +247,19 @@ GOOD_PARAMS = '[parameters]\nadvance_rate = { range = [0.05, 0.5], why = "A8" }\
      "recovery.truth.leading_posts", "expected a whole number in [150, 450], got 300.5"),
     ('[recovery]\nobs_cv = 0.05\n' + GOOD_PARAMS, "recovery.truth", "required"),
     ('seeds = 3\n' + GOOD_PARAMS, "seeds", "unknown key"),
+    ('[carried]\nadvance_rate = { range = [0.1, 0.2] }\n' + GOOD_PARAMS, "carried.advance_rate",
+     "is also in [parameters]"),
+    ('[carried]\npilot_villages = { range = [10.0, 60.0] }\n' + GOOD_PARAMS,
+     "carried.pilot_villages", "only [behaviour] parameters"),
+    ('[carried]\nfirms = { range = [300, 1200.5] }\n' + GOOD_PARAMS, "carried.firms.range",
+     "give whole-number ends"),
+    ('[uncertainty]\ndistrict_draws = "yes"\n' + GOOD_PARAMS, "uncertainty.district_draws",
+     "expected bool"),
+    ('[uncertainty]\nmembers = 0\n' + GOOD_PARAMS, "uncertainty.members", "must be >= 1"),
+    ('[cross_validation]\npoint = 3\n' + GOOD_PARAMS, "cross_validation.point",
+     "unknown key"),
+    ('[output]\nensembles = "x.nc"\n' + GOOD_PARAMS, "output.ensembles",
+     "dataset, report, figures, ensemble"),
 ])
 def test_bad_experiments_name_file_key_and_problem(tmp_path: Path, body: str, key: str,
                                                    words: str) -> None:
@@ -443,3 +467,95 @@ def test_report_and_sweep_modules_leave_the_session_alone() -> None:
             "__import__('tqdm').tqdm), "
             "progress_bar().__module__")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ------------------------------------------------------- uncertainty carried (issue 9)
+
+
+def test_run_draws_are_reproducible_and_inside_the_ranges(tmp_path: Path) -> None:
+    from countysim.calibration.calibrate import run_draws
+
+    spec = load_calibration(experiment(tmp_path, (
+        '[uncertainty]\ndistrict_draws = true\n[carried]\n'
+        'firms = { range = [300, 1200], why = "t" }\n'
+        'retirement_rate = { range = [0.02, 0.033], why = "t" }\n' + GOOD_PARAMS)))
+    draws = [run_draws(spec, 0, 0, i, 0) for i in range(200)]
+    assert draws[7] == run_draws(spec, 0, 0, 7, 0)  # the same node, the same draw
+    assert isinstance(draws[0]["firms"], int) and isinstance(draws[0]["district_seed"], int)
+    firms = np.array([d["firms"] for d in draws])
+    rates = np.array([d["retirement_rate"] for d in draws])
+    assert firms.min() >= 300 and firms.max() <= 1200
+    assert 0.02 <= rates.min() and rates.max() <= 0.033
+    # Uniform over the range: 200 draws put the mean within ~4 sd of the middle
+    # (sd of the mean of U(0.02, 0.033): 0.013 / sqrt(12 x 200) = 0.00027).
+    assert abs(rates.mean() - 0.0265) < 0.0011
+    assert len({d["district_seed"] for d in draws}) == 200  # a district per run
+    # Without district draws or carried parameters nothing is drawn (the scenario's own).
+    plain = load_calibration(experiment(tmp_path, GOOD_PARAMS))
+    assert run_draws(plain, 0, 0, 1, 0) == {}
+
+
+def _fake_matcher(active: dict[str, list[str]]):
+    """A matcher whose last wave's emulators report the given active parameters."""
+    from types import SimpleNamespace
+
+    from countysim.calibration.calibrate import _Matcher
+
+    targets = load_targets(TARGETS).select(list(active))
+    m = _Matcher.__new__(_Matcher)
+    m.targets = targets
+    m.fitted = list(range(len(targets)))
+    ems = [SimpleNamespace(active_names=lambda significant_only=False, a=a: list(a))
+           for a in active.values()]
+    m.waves = [SimpleNamespace(emulators=ems)]
+    return m
+
+
+def test_cross_validation_structure_follows_shared_active_parameters() -> None:
+    from countysim.calibration.calibrate import cv_structure
+
+    m = _fake_matcher({"A4": ["separation_rate"], "A5": ["separation_rate", "migration_rate"],
+                       "A7": ["leading_post_turnover"], "A9": [],
+                       "A8": ["advance_rate", "inflation", "migration_rate"]})
+    s = cv_structure(m)
+    # A4 shares its only parameter with A5; A5 shares both (with A4 and A8).
+    assert s[0] == (["separation_rate"], ["separation_rate"])
+    assert s[1][1] == ["separation_rate", "migration_rate"]
+    # A7's parameter acts on nothing else: only fitted. A9 has no significant parameter.
+    assert s[2][1] == [] and s[3] == ([], [])
+    # A8: one of three shared (migration_rate), below half: only fitted.
+    assert s[4][1] == ["migration_rate"]
+
+
+def test_emulator_says_when_no_effect_is_significant() -> None:
+    rng = np.random.default_rng(3)
+    X = rng.random((60, 3))
+    flat = Emulator(["a", "b", "c"], np.zeros(3), np.ones(3)).fit(X, rng.normal(size=(60, 2)))
+    # Pure noise: at alpha = 1e-3 a spurious effect among three is rare (< 0.6 %).
+    assert not flat.significant and flat.active_names(significant_only=True) == []
+    assert len(flat.active_names()) == 1  # the stand-in the basis needs
+    Y = 5 * X[:, [1]] + 0.1 * rng.normal(size=(60, 2))
+    em = Emulator(["a", "b", "c"], np.zeros(3), np.ones(3)).fit(X, Y)
+    assert em.significant and em.active_names(significant_only=True) == ["b"]
+
+
+def test_member_check_divides_by_the_emulated_variance_of_the_draws() -> None:
+    from types import SimpleNamespace
+
+    from countysim.calibration.calibrate import _Matcher, _real_implausibility
+
+    targets = load_targets(TARGETS).select(["A4"])
+    m = _Matcher.__new__(_Matcher)
+    m.targets, m.fitted = targets, [0]
+    m.var_fixed = np.array([100.0 ** 2])
+    m.waves = [SimpleNamespace()]
+    # Two members, two runs each, 3,000 apart from A4's 3,906 by 906 and 1,106; seed noise
+    # tiny (runs differ by 2), between-draw variance 500^2.
+    Y = np.array([[[3000.0], [3002.0]], [[2800.0], [2802.0]]])
+    seed_only = _real_implausibility(m, targets, Y)
+    with_draws = _real_implausibility(m, targets, Y, np.full((2, 1), 500.0 ** 2))
+    # Seed noise: s2 = 2, so I = 905 / sqrt(100^2 + 3) ~ 9.05; with the draws' variance
+    # 905 / sqrt(100^2 + 500^2) = 1.77.
+    assert seed_only[0, 0] == pytest.approx(905 / np.sqrt(100.0 ** 2 + 2 * 1.5), rel=1e-6)
+    assert with_draws[0, 0] == pytest.approx(905 / np.sqrt(100.0 ** 2 + 500.0 ** 2), rel=1e-6)
+    assert with_draws[1, 0] == pytest.approx(1105 / np.sqrt(100.0 ** 2 + 500.0 ** 2), rel=1e-6)

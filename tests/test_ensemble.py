@@ -178,8 +178,12 @@ def ensemble_experiment(folder: Path, *, design: str = "", top: str = "",
     _package(folder, "base", _PILOTS)
     _package(folder, "twin", _PILOTS)
     _package(folder, "more", _PILOTS + 4)
+    # The members set their own values of the parameters they carry (the issue-9
+    # calibration carries district values such as firms and legacy_backlog too): the small
+    # district keeps its other sizes.
+    members_set = {str(p) for p in load_ensemble("litong_2025")["parameter"].values}
     overrides = "\n".join(f"{k} = {v!r}" for k, v in SMALL_DISTRICT.items()
-                          if k != "pilot_villages")
+                          if k != "pilot_villages" and k not in members_set)
     listed = ", ".join(f'"{f}.toml"' for f in files)
     design = design or (f'ensemble = "litong_2025"\nmembers = {MEMBERS}\nfiles = [{listed}]')
     return write_toml(folder / "exp.toml",
@@ -285,7 +289,9 @@ def test_outputs_keep_only_the_named_variables_and_shrink_the_store(ensemble_sto
     # Per run: bytes on disk with every variable against with two (one sample in three).
     size = {k: sum(p.stat().st_size for p in s.rglob("*") if p.is_file())
             for k, s in (("kept", ensemble_store), ("all", tmp_path / "all.zarr"))}
-    assert size["kept"] / 18 < size["all"] / 6 / 4
+    # About four times smaller per run (3.9 with the issue-9 ensemble, whose members differ
+    # in more values and compress less); 3 leaves room for that.
+    assert size["kept"] / 18 < size["all"] / 6 / 3
 
 
 def test_shipped_example_experiment_loads():

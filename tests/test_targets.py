@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
-from countysim.calibration.targets import KINDS, TargetError, load_targets
+from countysim.calibration.targets import ACROSS, KINDS, STATISTICS, TargetError, load_targets
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "scenarios" / "targets" / "litong_2025.toml"
@@ -51,28 +52,47 @@ def write(tmp_path: Path, text: str) -> Path:
 # ------------------------------------------------------------------ the shipped file
 
 
-def test_shipped_targets_are_the_article_figures() -> None:
+ARTICLE = ("A4", "A5", "A6", "A7", "A8", "A9", "A14", "A29")
+PATTERNS = ("R6", "R7r", "R7u", "R11", "A19", "A26")
+
+
+def test_shipped_targets_are_the_article_figures_and_patterns() -> None:
     t = load_targets(SHIPPED)
-    # Values as printed in the article's figures (docs/sources.md).
+    # Values as printed in the article's figures (docs/sources.md), and the comparators:
+    # R6 the mean of 5.1 % and 5.2 %; R7r the mean of 7.1, 6.6, 5.8, 5.6, 6.9 %; R7u of
+    # 5.0, 4.6, 4.3, 5.5, 4.8 %; R11 183 of 195 villages; A19 and A26 the lower ends.
     expected = {"A4": 3906, "A5": 26000, "A6": 1000, "A7": 58, "A8": 84, "A9": 13,
-                "A14": 0.10, "A29": 1172}
-    assert {x.id: x.value for x in t} == pytest.approx(expected)
+                "A14": 0.10, "A29": 1172, "R6": 0.0515, "R7r": 0.064, "R7u": 0.0484,
+                "R11": 183 / 195, "A19": 150_000, "A26": 10_000}
+    assert {x.id: x.value for x in t} == pytest.approx(expected, rel=1e-3)
     assert [x.id for x in t.held_out] == ["A29"]
     assert {x.id: x.kind for x in t} == {"A4": "point", "A5": "rounded", "A6": "lower_bound",
                                          "A7": "binomial", "A8": "binomial", "A9": "binomial",
-                                         "A14": "expectation", "A29": "point"}
-    # Each quote contains the figure as written in the article.
+                                         "A14": "expectation", "A29": "point",
+                                         "R6": "comparator", "R7r": "comparator",
+                                         "R7u": "comparator", "R11": "comparator",
+                                         "A19": "range", "A26": "range"}
+    # Each quote contains the figure as written in the article or the comparator's source.
     for tid, text in {"A4": "3906", "A5": "2.6万", "A6": "千余件", "A7": "58名", "A8": "84名",
-                      "A9": "13名", "A14": "10%", "A29": "1172"}.items():
+                      "A9": "13名", "A14": "10%", "A29": "1172", "R6": "5.2%", "R7r": "7.1%",
+                      "R7u": "4.3%", "R11": "93.85%", "A19": "15万元", "A26": "2万余元"}.items():
         assert text in t.by_id(tid).quote
+    for tid in PATTERNS:
+        assert t.by_id(tid).source
 
 
-def test_shipped_windows_read_october_except_the_yearly_forecast() -> None:
+def test_shipped_windows_read_october_except_the_yearly_figures() -> None:
     t = load_targets(SHIPPED)
-    for x in t:
-        assert x.window[0] == "2025-01"
+    for tid in ARTICLE:
+        x = t.by_id(tid)
+        assert x.window[0] == "2025-01" and x.statistic == "end"
         assert x.read_at == ("2025-12" if x.id == "A14" else "2025-10")
     assert t.meta["report_month"] == "2025-10"
+    # Patterns: the model's own years, 2025 for levels, 2026 over 2025 for growth.
+    windows = {x.id: x.window for x in t if x.id in PATTERNS}
+    assert windows == {"R6": ("2025-01", "2025-12"), "R7r": ("2025-01", "2026-12"),
+                       "R7u": ("2025-01", "2026-12"), "R11": ("2025-01", "2025-12"),
+                       "A19": ("2025-01", "2026-12"), "A26": ("2026-01", "2026-12")}
 
 
 def test_shipped_observation_variances_follow_the_wording() -> None:
@@ -91,10 +111,112 @@ def test_shipped_observation_variances_follow_the_wording() -> None:
     a6 = t.by_id("A6")
     assert a6.interval == (1000.0, 1999.0)
     assert a6.obs_variance == pytest.approx(20.0 ** 2 + 50.0 ** 2)
+    # Comparators: their own sd only (no reporting or window term).
+    assert t.by_id("R6").obs_sd_total == pytest.approx(0.01)
+    assert t.by_id("R11").obs_sd_total == pytest.approx(0.05)
+    # Ranges: edge sd 10 % of the lower end.
+    assert t.by_id("A19").interval == (150_000.0, 450_000.0)
+    assert t.by_id("A19").obs_sd_total == pytest.approx(15_000.0)
 
 
 def test_every_kind_is_documented() -> None:
-    assert set(KINDS) == {"point", "lower_bound", "binomial", "rounded", "expectation"}
+    assert set(KINDS) == {"point", "lower_bound", "binomial", "rounded", "expectation",
+                          "comparator", "range"}
+
+
+# ------------------------------------------------------------------- statistics
+
+PATTERN = GOOD + """
+[[targets]]
+id = "P1"
+quote = "a pattern"
+value = 0.5
+kind = "comparator"
+obs_sd = 0.1
+variable = "collective_income"
+statistic = "sum"
+across = "share_at_least"
+threshold = 100
+window = ["2025-01", "2025-03"]
+held_out = false
+reasoning = "test"
+"""
+
+
+def _target(tmp_path: Path, **keys: str | None):
+    """Target P1 of PATTERN with some keys replaced (None removes a key)."""
+    head, tail = PATTERN.split("[[targets]]\nid = \"P1\"\n")
+    body = dict(line.split(" = ", 1) for line in tail.strip().split("\n"))
+    for k, v in keys.items():
+        if v is None:
+            body.pop(k, None)
+        else:
+            body[k] = v
+    text = head + "[[targets]]\nid = \"P1\"\n" + "\n".join(f"{k} = {v}" for k, v in body.items())
+    return load_targets(write(tmp_path, text)).by_id("P1")
+
+
+def test_every_statistic_and_summary_is_documented() -> None:
+    assert set(STATISTICS) == {"end", "mean", "sum", "growth", "annual_growth",
+                               "annual_change"}
+    assert set(ACROSS) == {"mean", "max", "quantile", "share_at_least"}
+
+
+def test_statistics_read_the_months_and_villages_as_documented(tmp_path: Path) -> None:
+    # A fake run: 24 months from 2025-01, 4 villages (the first two pilot). The expected
+    # values are worked out by hand in the comments.
+    months = np.arange(24, dtype=float)
+    village = np.column_stack([10 + months, 20 + 2 * months, 100 + 0 * months, 1 + months])
+    ds = {"collective_income": village, "urban_placements_ytd": 100 + months,
+          "pilot": np.array([1, 1, 0, 0])}
+    # Sums over 2025-01..03 per village: [33, 66, 300, 6]; share >= 100: 1 of 4.
+    assert _target(tmp_path).evaluate(ds, "2025-01") == pytest.approx(0.25)
+    # Largest sum over the pilot villages: 66.
+    t = _target(tmp_path, across='"max"', threshold=None, villages='"pilot"')
+    assert t.evaluate(ds, "2025-01") == pytest.approx(66.0)
+    # Median of the 2025-03 values [12, 24, 100, 3]: (12 + 24) / 2.
+    t = _target(tmp_path, across='"quantile"', threshold=None, q="0.5", statistic='"end"')
+    assert t.evaluate(ds, "2025-01") == pytest.approx(18.0)
+    # Mean over villages of the mean over months 0..2: (11 + 22 + 100 + 2) / 4.
+    t = _target(tmp_path, across='"mean"', threshold=None, statistic='"mean"')
+    assert t.evaluate(ds, "2025-01") == pytest.approx(33.75)
+    # Change of the yearly sum: village 1 gains 12 x 12 = 144, village 2 twice that (288).
+    t = _target(tmp_path, across='"max"', threshold=None, statistic='"annual_change"',
+                window='["2025-01", "2026-12"]', villages='"pilot"')
+    assert t.evaluate(ds, "2025-01") == pytest.approx(288.0)
+    # District totals: growth of the yearly mean, (100 + 17.5) / (100 + 5.5) - 1.
+    t = _target(tmp_path, across=None, threshold=None, statistic='"annual_growth"',
+                variable='"urban_placements_ytd"', window='["2025-01", "2026-12"]')
+    assert t.evaluate(ds, "2025-01") == pytest.approx(117.5 / 105.5 - 1)
+    # Annualised growth from 2025-01 to 2025-07 (6 months): (106 / 100) ** 2 - 1.
+    t = _target(tmp_path, across=None, threshold=None, statistic='"growth"',
+                variable='"urban_placements_ytd"', window='["2025-01", "2025-07"]')
+    assert t.evaluate(ds, "2025-01") == pytest.approx(1.06 ** 2 - 1)
+    # The default statistic is the value at the window's end (2025-05: month 4).
+    t = _target(tmp_path, across=None, threshold=None, statistic=None,
+                variable='"urban_placements_ytd"', window='["2025-03", "2025-05"]')
+    assert t.evaluate(ds, "2025-01") == pytest.approx(104.0)
+
+
+@pytest.mark.parametrize("keys, key, words", [
+    ({"statistic": '"median"'}, "P1.statistic", "expected one of end, mean"),
+    ({"across": '"min"'}, "P1.across", "expected one of mean, max"),
+    ({"across": None, "threshold": None}, "P1.variable", "per-village variable, across"),
+    ({"variable": '"urban_placements_ytd"'}, "P1.across", "across needs a per-village"),
+    ({"threshold": None}, "P1.threshold", "required with across = 'share_at_least'"),
+    ({"q": "0.5"}, "P1.q", "only with it"),
+    ({"across": '"quantile"', "threshold": None, "q": "1.5"}, "P1.q", "out of range"),
+    ({"villages": '"rich"'}, "P1.villages", "expected one of all, pilot"),
+    ({"statistic": '"annual_growth"'}, "P1.window", "must span 24 months"),
+    ({"kind": '"range"', "obs_sd": None}, "P1.upper", "required for kind 'range'"),
+    ({"obs_sd": None}, "P1.obs_sd", "required for kind 'comparator'"),
+])
+def test_bad_pattern_targets_name_the_key(tmp_path: Path, keys: dict, key: str,
+                                          words: str) -> None:
+    with pytest.raises(TargetError) as info:
+        _target(tmp_path, **keys)
+    assert info.value.key == key
+    assert words in info.value.problem
 
 
 # ------------------------------------------------------------------------ bad files

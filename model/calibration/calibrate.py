@@ -71,8 +71,10 @@ from ..sweeps.files import write_atomically, write_netcdf
 from .emulate import Emulator, implausibility
 from .targets import Target, Targets, load_targets
 
-__all__ = ["CalibrationError", "CalibrationResult", "CalibrationSpec", "FitParameter",
-           "calibrate", "load_calibration", "open_calibration", "pseudo_targets", "update_scenario"]
+__all__ = ["CalibrationError", "CalibrationResult", "CalibrationSpec", "CrossValidation",
+           "FitParameter", "calibrate", "cross_validate", "cv_structure", "ensemble_dataset",
+           "load_calibration", "open_calibration", "pseudo_targets", "run_draws",
+           "update_scenario"]
 
 RULES = ("max", "second_max")
 _MARGIN = 0.1  # share of a box's width added on each side when it is shrunk to the NROY set
@@ -138,7 +140,19 @@ class CalibrationSpec:
         workers: Default number of worker processes.
         truth: Known parameter values of a recovery experiment, else ``None``.
         recovery_obs_cv: Relative observation sd of the pseudo-targets.
-        output: Output paths (``dataset``, ``report``, ``figures``), resolved.
+        output: Output paths (``dataset``, ``report``, ``figures``, ``ensemble``), resolved.
+        district_draws: Draw ``district_seed`` for every design and check run, so that the
+            emulators' ensemble variance and the predictive intervals include the
+            variance between district draws (the district's layout is not known).
+        carried: Hand-set parameters carried as uncertainty: drawn uniformly over their
+            stated range for every run, never fitted (their effect joins the ensemble
+            variance, as the district draw's does).
+        members: Most members of the shipped ensemble (accepted points x district draws).
+        cv_points: Points of the non-implausible set without a target run with the real
+            model to predict it (leave-one-out cross-validation); 0 = no cross-validation.
+        cv_replicates: Runs per cross-validation point.
+        discussion: Text the report quotes under its results (``[report] discussion``):
+            the reasons for misses the numbers cannot give.
     """
 
     name: str
@@ -172,6 +186,12 @@ class CalibrationSpec:
     truth: Mapping[str, float] | None = None
     recovery_obs_cv: float = 0.05
     output: Mapping[str, Path] = field(default_factory=dict)
+    district_draws: bool = False
+    carried: tuple[FitParameter, ...] = ()
+    members: int = 300
+    cv_points: int = 0
+    cv_replicates: int = 2
+    discussion: str = ""
 
     @property
     def names(self) -> list[str]:
@@ -213,7 +233,7 @@ def _typed(name: str, value: float) -> int | float:
 
 _TOP = ("name", "description", "scenario", "targets", "use_targets", "held_out", "seed", "workers",
         "scenario_overrides", "design", "history_matching", "check", "baseline", "parameters",
-        "recovery", "output")
+        "recovery", "output", "uncertainty", "carried", "cross_validation", "report")
 _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "design": {"waves": int, "points": int, "replicates": int, "validation_share": float},
     "history_matching": {"cutoff": float, "rule": str, "discrepancy_cv": float,
@@ -223,17 +243,23 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "baseline": {"candidates": int, "replicates": int, "verify_replicates": int,
                  "verify_seed": int, "significant_digits": int},
     "recovery": {"truth": dict, "obs_cv": float, "read_at": str},
-    "output": {"dataset": str, "report": str, "figures": str},
+    "uncertainty": {"district_draws": bool, "members": int},
+    "cross_validation": {"points": int, "replicates": int},
+    "report": {"discussion": str},
+    "output": {"dataset": str, "report": str, "figures": str, "ensemble": str},
 }
 _SPEC_FIELD = {("design", "points"): "points", ("check", "points"): "check_points",
                ("check", "replicates"): "check_replicates",
                ("baseline", "candidates"): "baseline_candidates",
                ("baseline", "replicates"): "baseline_replicates",
-               ("recovery", "obs_cv"): "recovery_obs_cv"}
+               ("recovery", "obs_cv"): "recovery_obs_cv",
+               ("cross_validation", "points"): "cv_points",
+               ("cross_validation", "replicates"): "cv_replicates"}
 _MINIMA = {"waves": 1, "points": 8, "replicates": 1, "candidates": 100, "max_candidates": 100,
            "accepted": 10, "max_active": 1, "check_points": 1, "check_replicates": 2,
            "baseline_candidates": 1, "baseline_replicates": 2, "verify_replicates": 2,
-           "verify_seed": 0, "significant_digits": 2}
+           "verify_seed": 0, "significant_digits": 2, "members": 1, "cv_points": 0,
+           "cv_replicates": 1}
 
 
 def load_calibration(path: str | Path) -> CalibrationSpec:
@@ -311,7 +337,7 @@ def load_calibration(path: str | Path) -> CalibrationSpec:
             for key, value in table.items():
                 if key not in keys or not isinstance(value, str):
                     raise CalibrationError(path, f"output.{key}", "expected one of dataset, "
-                                           "report, figures, as a path string")
+                                           "report, figures, ensemble, as a path string")
             continue
         if not isinstance(table, dict):
             raise CalibrationError(path, section, "must be a table")
@@ -320,7 +346,7 @@ def load_calibration(path: str | Path) -> CalibrationSpec:
                 raise CalibrationError(path, f"{section}.{key}", "unknown key; allowed: "
                                        + ", ".join(keys))
             kind = keys[key]
-            ok = isinstance(value, kind) and not isinstance(value, bool)
+            ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
             if kind is float and isinstance(value, int) and not isinstance(value, bool):
                 value, ok = float(value), True
             if not ok:
@@ -351,6 +377,11 @@ def load_calibration(path: str | Path) -> CalibrationSpec:
                                    f"expected a number >= 0, got {cv!r}")
         cvs[tid] = float(cv)
     params = _parameters(path, data["parameters"], scenario)
+    carried = _parameters(path, data["carried"], scenario, "carried") if "carried" in data else ()
+    both = {p.name for p in params} & {p.name for p in carried}
+    if both:
+        raise CalibrationError(path, f"carried.{sorted(both)[0]}", "is also in [parameters]: "
+                               "a parameter is either fitted or carried")
     if "workers" in data:
         w = data["workers"]
         if not isinstance(w, int) or isinstance(w, bool) or w < 1:
@@ -389,7 +420,7 @@ def load_calibration(path: str | Path) -> CalibrationSpec:
             targets = Targets(tuple(replace(t, window=(t.window[0], read_at)) for t in targets),
                               targets.path, targets.text, targets.meta)
     output = {}
-    for key in ("dataset", "report", "figures"):
+    for key in ("dataset", "report", "figures", "ensemble"):
         value = data.get("output", {}).get(key)
         if value is not None:
             output[key] = (here / value).resolve()
@@ -405,7 +436,7 @@ def load_calibration(path: str | Path) -> CalibrationSpec:
     return CalibrationSpec(name=name, description=description, path=path.resolve(), text=text,
                            scenario=scenario, scenario_path=scenario_path, targets=targets,
                            parameters=params, seed=seed, discrepancy_cv=cvs, truth=truth,
-                           output=output, **kw)
+                           output=output, carried=carried, **kw)
 
 
 def _string(path: Path, key: str, value: Any) -> str:
@@ -414,19 +445,23 @@ def _string(path: Path, key: str, value: Any) -> str:
     return value
 
 
-def _parameters(path: Path, table: Any, scenario: Scenario) -> tuple[FitParameter, ...]:
+def _parameters(path: Path, table: Any, scenario: Scenario,
+                section: str = "parameters") -> tuple[FitParameter, ...]:
     if not isinstance(table, dict) or not table:
-        raise CalibrationError(path, "parameters", "expected a table of parameters with ranges")
+        raise CalibrationError(path, section, "expected a table of parameters with ranges")
     out = []
     for name, spec in table.items():
-        key = f"parameters.{name}"
+        key = f"{section}.{name}"
         param = PARAMETERS.get(name)
         if param is None:
             raise CalibrationError(path, key, "unknown parameter")
         if name in SHAPE_PARAMETERS:
             raise CalibrationError(path, key, "fixes the district's shape, which every run "
                                    "shares; it is an input, not calibrated")
-        if param.section != "behaviour" and not param.source.startswith("assumption"):
+        if section == "carried" and param.section != "levers":
+            pass  # a carried value is drawn, not fitted: a published figure's range may be
+            # carried too (e.g. B7's preliminary output growth)
+        elif param.section != "behaviour" and not param.source.startswith("assumption"):
             raise CalibrationError(path, key, f"in [{param.section}] with source "
                                    f"{param.source!r}; only [behaviour] parameters and "
                                    "assumed levers or district values (source 'assumption: "
@@ -470,20 +505,47 @@ def _seed(entropy: int, *key: int) -> np.random.SeedSequence:
 
 
 # Branches of the seed tree (append, never renumber: results depend on them).
-_DESIGN, _RUNS, _CHECK, _BASELINE, _ACCEPT, _TRUTH = range(6)
+_DESIGN, _RUNS, _CHECK, _BASELINE, _ACCEPT, _TRUTH, _DRAWS, _CV = range(8)
+# Sub-branches of _DRAWS: design runs, ensemble members (check runs), cross-validation.
+_DRAW_DESIGN, _DRAW_MEMBER, _DRAW_CV = range(3)
+_DISTRICT_SEEDS = 2**31  # district_seed draws are integers in [0, 2^31)
+
+
+def run_draws(spec: CalibrationSpec, *key: int) -> dict[str, int | float]:
+    """Values drawn for one run (or one ensemble member) that no emulator sees as an input.
+
+    The district draw (``district_seed``, if ``spec.district_draws``) and the carried
+    parameters (uniform over their ranges), from node ``(_DRAWS, *key)`` of the seed tree.
+
+    Args:
+        spec: The experiment.
+        *key: The node below the draws' branch.
+
+    Returns:
+        Parameter overrides (empty if nothing is drawn).
+    """
+    if not spec.district_draws and not spec.carried:
+        return {}
+    rng = np.random.default_rng(_seed(spec.seed, _DRAWS, *key))
+    out: dict[str, int | float] = {}
+    if spec.district_draws:
+        out["district_seed"] = int(rng.integers(0, _DISTRICT_SEEDS))
+    for p in spec.carried:
+        out[p.name] = _typed(p.name, rng.uniform(p.lower, p.upper))
+    return out
 
 
 def _run_one(task: tuple) -> tuple[np.ndarray, str]:
     """One model run; returns the target values and an error text ('' if fine)."""
     from ..core.county import run
 
-    scenario, overrides, seed, until, reads = task
+    scenario, overrides, seed, until, targets = task
     try:
         ds = run(scenario, seed=seed, until=until, **overrides)
-        values = np.array([float(ds[var].values[t]) for var, t in reads])
+        values = np.array([t.evaluate(ds, scenario.start) for t in targets])
         return values, ""
     except Exception as exc:  # one failing run must not sink the calibration
-        return np.full(len(reads), np.nan), f"{type(exc).__name__}: {exc}"
+        return np.full(len(targets), np.nan), f"{type(exc).__name__}: {exc}"
 
 
 class _Runner:
@@ -494,23 +556,26 @@ class _Runner:
         self.spec = spec
         self.scenario = spec.scenario
         self.until = max(t.read_at for t in targets)
-        start = month_index(spec.scenario.start)
-        self.reads = [(t.variable, month_index(t.read_at) - start) for t in targets]
+        self.targets = tuple(targets)
         self.executor = executor
         self.workers = workers
         self.runs = 0
         self.errors: list[str] = []
 
     def __call__(self, points: np.ndarray, replicates: int,
-                 seed: Callable[[int, int], Any]) -> np.ndarray:
+                 seed: Callable[[int, int], Any],
+                 draws: Callable[[int, int], Mapping[str, Any]] | None = None) -> np.ndarray:
         """Outputs of shape ``(len(points), replicates, n_targets)``.
 
-        ``seed(i, r)`` gives the seed of replicate ``r`` at point ``i``. Integer parameters
+        ``seed(i, r)`` gives the seed of replicate ``r`` at point ``i``; ``draws(i, r)``
+        (optional) the values drawn for that run that are not emulator inputs: the
+        district draw (``district_seed``) and carried parameters. Integer parameters
         are rounded (callers pass points through :meth:`CalibrationSpec.snap` first, so
         that what they keep is what ran).
         """
         points = np.atleast_2d(points)
-        tasks = [(self.scenario, self.spec.values(x), seed(i, r), self.until, self.reads)
+        tasks = [(self.scenario, {**self.spec.values(x), **(draws(i, r) if draws else {})},
+                  seed(i, r), self.until, self.targets)
                  for i, x in enumerate(points) for r in range(replicates)]
         if self.executor is None:
             results = [_run_one(t) for t in tasks]
@@ -520,7 +585,7 @@ class _Runner:
         self.runs += len(tasks)
         self.errors += [e for _, e in results if e]
         values = np.array([v for v, _ in results])
-        return values.reshape(len(points), replicates, len(self.reads))
+        return values.reshape(len(points), replicates, len(self.targets))
 
 
 def pseudo_targets(targets: Targets, scenario: Scenario, truth: Mapping[str, float],
@@ -548,10 +613,9 @@ def pseudo_targets(targets: Targets, scenario: Scenario, truth: Mapping[str, flo
 
     until = max(t.read_at for t in targets)
     ds = run(scenario, seed=seed, until=until, **{n: _typed(n, v) for n, v in truth.items()})
-    start = month_index(scenario.start)
     items = []
     for t in targets:
-        value = float(ds[t.variable].values[month_index(t.read_at) - start])
+        value = t.evaluate(ds, scenario.start)
         if t.kind == "binomial":
             pool = int(scenario.evaluated_cadres)
             value = float(min(round(value), pool))
@@ -612,16 +676,29 @@ class _Matcher:
             return np.sort(imp, axis=1)[:, -2]
         return imp.max(axis=1)
 
-    def plausible(self, X: np.ndarray, upto: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Mask of points non-implausible under waves ``0..upto``, and the last wave's I."""
+    def plausible(self, X: np.ndarray, upto: int | None = None, *,
+                  exclude: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Mask of points non-implausible under waves ``0..upto``, and the last wave's I.
+
+        With ``exclude = k`` (cross-validation), target ``k`` is left out of every wave's
+        screening, and a wave screens only the points inside its own box: outside it,
+        its emulators would extrapolate from no design point (the box was shrunk with
+        target ``k`` still in the fit).
+        """
         waves = self.waves if upto is None else self.waves[: upto + 1]
         keep = np.ones(X.shape[0], dtype=bool)
         last = np.full(X.shape[0], np.inf)
+        cols = [c for c, k in enumerate(self.fitted) if k != exclude]
         for wave in waves:
             idx = np.flatnonzero(keep)
+            if exclude is not None:
+                inside = np.all((X[idx] >= wave.box[0]) & (X[idx] <= wave.box[1]), axis=1)
+                idx = idx[inside]
             if idx.size == 0:
-                break
-            imp = self.combine(self.target_implausibility(wave, X[idx]))
+                if exclude is None:
+                    break
+                continue
+            imp = self.combine(self.target_implausibility(wave, X[idx])[:, cols])
             last[:] = np.inf
             last[idx] = imp
             keep[idx] = imp <= self.cutoff
@@ -805,7 +882,8 @@ def _calibrate(spec: CalibrationSpec, executor: Executor | None, workers: int,
         else:
             X = _maximin(pool, spec.points, rng, box)
         X = spec.snap(X)
-        Y = runner(X, spec.replicates, lambda i, r, w=w: _seed(spec.seed, _RUNS, w, i, r))
+        Y = runner(X, spec.replicates, lambda i, r, w=w: _seed(spec.seed, _RUNS, w, i, r),
+                   lambda i, r, w=w: run_draws(spec, _DRAW_DESIGN, w, i, r))
         ok = np.all(np.isfinite(Y), axis=(1, 2))
         if not ok.all():
             warnings.append(f"wave {w + 1}: {int((~ok).sum())} design points failed to run "
@@ -855,10 +933,15 @@ def _calibrate(spec: CalibrationSpec, executor: Executor | None, workers: int,
     else:
         accepted = _least_implausible(matcher, waves[-1], rng, spec.accepted)
     say(f"accepted sample: {accepted.shape[0]} points")
-    # Predictive check: the real model at accepted points.
+    # Predictive check: the real model at accepted points, each an ensemble member with its
+    # own district draw (and carried values): the predictive interval is over members x
+    # seeds.
     check_X = spec.snap(accepted[: spec.check_points])
-    check_Y = runner(check_X, spec.check_replicates, lambda i, r: _seed(spec.seed, _CHECK, i, r))
-    check_I = _real_implausibility(matcher, targets, check_Y)
+    check_Y = runner(check_X, spec.check_replicates, lambda i, r: _seed(spec.seed, _CHECK, i, r),
+                     lambda i, r: run_draws(spec, _DRAW_MEMBER, i))
+    per_member = spec.district_draws or bool(spec.carried)
+    check_I = _real_implausibility(matcher, targets, check_Y,
+                                   member_variance(matcher, check_X) if per_member else None)
     say(f"predictive check: {check_Y.shape[0] * check_Y.shape[1]} runs at "
         f"{check_X.shape[0]} accepted points; {time.perf_counter() - t0:.0f} s")
     # Calibrated baseline: best emulated fit, confirmed by real runs, then verified.
@@ -874,6 +957,7 @@ def _calibrate(spec: CalibrationSpec, executor: Executor | None, workers: int,
     say(f"calibrated baseline: candidate {best + 1} of {cand.shape[0]} (worst fitted target "
         f"{scores[best, 0]:.2f} run-to-run sd away); verified with seeds {verify_seeds[0]}.."
         f"{verify_seeds[-1]}")
+    cv = cross_validate(spec, matcher, runner, say) if spec.cv_points else None
     truth_imp = np.full(len(waves), np.nan)
     if spec.truth is not None:
         x = np.array([[spec.truth[n] for n in spec.names]])
@@ -882,10 +966,106 @@ def _calibrate(spec: CalibrationSpec, executor: Executor | None, workers: int,
     wall = time.perf_counter() - t0
     ds = results_dataset(spec, targets, matcher, accepted, check_X, check_Y, check_I, cand,
                          cand_Y, scores, best, calibrated, verify_Y, verify_seeds, runner,
-                         warnings, wall, truth_imp)
+                         warnings, wall, truth_imp, cv)
     result = _result(spec, ds, wall)
     say(result.summary())
     return result
+
+
+_CV_SHARE = 0.5  # a target is cross-validated if >= half its active parameters act elsewhere
+
+
+def cv_structure(matcher: _Matcher) -> dict[int, tuple[list[str], list[str]]]:
+    """Which fitted targets other targets constrain, from the last wave's emulators.
+
+    A target is *constrained by others* when at least half of its emulator's active
+    parameters are active in the emulator of some other fitted target: then the other
+    targets bound what it depends on, and leaving it out is a test, not a prior check.
+
+    Returns:
+        For every fitted target index: (its active parameters, those active elsewhere).
+    """
+    wave = matcher.waves[-1]
+    active = {k: wave.emulators[k].active_names(significant_only=True) for k in matcher.fitted}
+    out = {}
+    for k in matcher.fitted:
+        others = {n for j in matcher.fitted if j != k for n in active[j]}
+        out[k] = (active[k], [n for n in active[k] if n in others])
+    return out
+
+
+@dataclass
+class CrossValidation:
+    """Leave-one-out predictions of the fitted targets other targets constrain.
+
+    Attributes:
+        constrained: Per target (file order): 1 if cross-validated, 0 if only fitted, -1
+            if not fitted (held out).
+        shared: Per target: its active parameters that other targets' emulators share.
+        active: Per target: its emulator's active parameters (last wave).
+        values: Real-model runs at points of the set without the target, shape
+            ``(targets, points, replicates)`` (NaN where not cross-validated).
+        nroy_share: Per target: share of candidates non-implausible without it.
+        implausible_share: Per target: share of those points the left-out target's own
+            emulator finds implausible (how much it would have cut).
+    """
+
+    constrained: np.ndarray
+    shared: list[str]
+    active: list[str]
+    values: np.ndarray
+    nroy_share: np.ndarray
+    implausible_share: np.ndarray
+
+
+def cross_validate(spec: CalibrationSpec, matcher: _Matcher, runner: _Runner,
+                   say: Callable[[str], None]) -> CrossValidation:
+    """Leave each constrained target out, re-screen, and predict it with real runs.
+
+    The final waves' emulators are reused: the set without target ``k`` is sampled from
+    the last wave's box widened by a margin (the set without ``k`` is larger), screened
+    by every wave's emulators on every other target (each wave only inside its box), and
+    the real model is run at ``cv_points`` of its points (``cv_replicates`` runs each,
+    with district draws). The 5-95 % range of those runs is the prediction of ``k``.
+    """
+    K = len(matcher.targets)
+    structure = cv_structure(matcher)
+    constrained = np.full(K, -1, dtype=np.int8)
+    shared, active = [""] * K, [""] * K
+    values = np.full((K, spec.cv_points, spec.cv_replicates), np.nan)
+    nroy = np.full(K, np.nan)
+    cut = np.full(K, np.nan)
+    prior = (spec.lower, spec.upper)
+    lo, hi = matcher.waves[-1].box
+    pad = 2 * _MARGIN * (hi - lo)
+    box = (np.maximum(lo - pad, prior[0]), np.minimum(hi + pad, prior[1]))
+    for k, (act, sh) in structure.items():
+        active[k], shared[k] = ", ".join(act), ", ".join(sh)
+        constrained[k] = int(len(sh) >= _CV_SHARE * len(act) and len(sh) > 0)
+        if not constrained[k]:
+            continue
+        rng = np.random.default_rng(_seed(spec.seed, _CV, k))
+        kept, drawn = [], 0
+        budget = max(spec.max_candidates // 4, spec.candidates)
+        while sum(x.shape[0] for x in kept) < 10 * spec.cv_points and drawn < budget:
+            X = _uniform(rng, box, spec.candidates)
+            drawn += X.shape[0]
+            ok, _ = matcher.plausible(X, exclude=k)
+            kept.append(X[ok])
+        pool = np.concatenate(kept)
+        nroy[k] = pool.shape[0] / max(drawn, 1)
+        if pool.shape[0] == 0:
+            continue
+        c = matcher.fitted.index(k)
+        own = matcher.target_implausibility(matcher.waves[-1], pool)[:, c]
+        cut[k] = float(np.mean(own > spec.cutoff))
+        pts = spec.snap(pool[rng.permutation(pool.shape[0])[: spec.cv_points]])
+        Y = runner(pts, spec.cv_replicates, lambda i, r, k=k: _seed(spec.seed, _CV, k, i, r),
+                   lambda i, r, k=k: run_draws(spec, _DRAW_CV, k, i, r))
+        values[k, : pts.shape[0]] = Y[:, :, k]
+        say(f"cross-validation {matcher.targets[k].id}: {pool.shape[0]} points of "
+            f"{drawn} without it ({cut[k]:.0%} implausible for it), {Y.size // K} runs")
+    return CrossValidation(constrained, shared, active, values, nroy, cut)
 
 
 def _empty_warning(matcher: _Matcher, wave: _Wave, w: int) -> str:
@@ -911,11 +1091,17 @@ def _least_implausible(matcher: _Matcher, wave: _Wave, rng: np.random.Generator,
     return X[np.argsort(imp)[:n]]
 
 
-def _real_implausibility(matcher: _Matcher, targets: Targets, Y: np.ndarray) -> np.ndarray:
+def _real_implausibility(matcher: _Matcher, targets: Targets, Y: np.ndarray,
+                         var_ensemble: np.ndarray | None = None) -> np.ndarray:
     """Implausibility of real-run means at points (no emulator), shape (points, targets).
 
     The run-to-run variance is pooled over the points: a few replicates per point give a
-    sample variance too noisy to divide by (with 2 replicates, 1 degree of freedom).
+    sample variance too noisy to divide by (with 2 replicates, 1 degree of freedom). When
+    each point keeps one district draw and one set of carried values over its replicates
+    (ensemble members), their spread is seed noise only, while the point's mean still
+    differs from the emulated one by the between-draw variance: then ``var_ensemble``
+    (the last wave's emulated run-to-run variance at the points, shape (points, targets),
+    which includes the draws) is used instead.
     """
     R = Y.shape[1]
     ybar = Y.mean(axis=1)
@@ -923,9 +1109,15 @@ def _real_implausibility(matcher: _Matcher, targets: Targets, Y: np.ndarray) -> 
     out = np.empty(ybar.shape)
     for k, t in enumerate(targets):
         lo, hi = t.interval
-        var = matcher.var_fixed[k] + s2[k] * (1.0 + 1.0 / R)
-        out[:, k] = implausibility(ybar[:, k], lo, hi, max(var, 1e-300))
+        noise = s2[k] * (1.0 + 1.0 / R) if var_ensemble is None else var_ensemble[:, k]
+        var = np.maximum(matcher.var_fixed[k] + noise, 1e-300)
+        out[:, k] = implausibility(ybar[:, k], lo, hi, var)
     return out
+
+
+def member_variance(matcher: _Matcher, X: np.ndarray) -> np.ndarray:
+    """The last wave's emulated run-to-run variance at points, shape (points, targets)."""
+    return np.column_stack([em.predict(X).var_ensemble for em in matcher.waves[-1].emulators])
 
 
 _Z90 = 1.6449  # half-width of a central 90% normal interval, in sd
@@ -1039,7 +1231,8 @@ def results_dataset(spec: CalibrationSpec, targets: Targets, matcher: _Matcher,
                     check_I: np.ndarray, cand: np.ndarray, cand_Y: np.ndarray,
                     scores: np.ndarray, best: int, calibrated: Mapping[str, float],
                     verify_Y: np.ndarray, verify_seeds: Sequence[int], runner: _Runner,
-                    warnings: list[str], wall: float, truth_imp: np.ndarray) -> xr.Dataset:
+                    warnings: list[str], wall: float, truth_imp: np.ndarray,
+                    cv: CrossValidation | None = None) -> xr.Dataset:
     """Assemble every result of a calibration into one Dataset (documented per variable)."""
     names, ids = spec.names, [t.id for t in targets]
     waves = matcher.waves
@@ -1065,8 +1258,8 @@ def results_dataset(spec: CalibrationSpec, targets: Targets, matcher: _Matcher,
         return wave_stat(lambda w, k: getattr(w.validation[k], attr)
                          if w.validation[k] is not None and w.validation[k].n else np.nan)
 
-    active = np.array([[", ".join(w.emulators[k].active_names()) for k in range(K)]
-                       for w in waves], dtype=object).astype(str)
+    active = np.array([[", ".join(w.emulators[k].active_names(significant_only=True))
+                        for k in range(K)] for w in waves], dtype=object).astype(str)
     held = np.array([t.held_out for t in targets])
     table_mean = np.array([_interval(verify_Y[:, k])[0] for k in range(K)])
     table_q5 = np.array([_interval(verify_Y[:, k])[1] for k in range(K)])
@@ -1185,12 +1378,90 @@ def results_dataset(spec: CalibrationSpec, targets: Targets, matcher: _Matcher,
         "target_uncertainty": json.dumps({t.id: t.describe_uncertainty() for t in targets},
                                          ensure_ascii=False),
         "pseudo_targets": str(targets.meta.get("pseudo", "")),
+        "district_draws": int(spec.district_draws),
+        "carried": json.dumps({p.name: [p.lower, p.upper, PARAMETERS[p.name].unit, p.why]
+                               for p in spec.carried}, ensure_ascii=False),
+        "target_sources": json.dumps({t.id: t.source for t in targets}, ensure_ascii=False),
+        "target_statistics": json.dumps({t.id: _describe_statistic(t) for t in targets},
+                                        ensure_ascii=False),
+        "discussion": spec.discussion,
     }
+    pred_inside = np.array([inside_interval(t, pred[k, 1], pred[k, 2])
+                            for k, t in enumerate(targets)])
+    data["predictive_inside"] = ("target", pred_inside.astype(np.int8),
+                                 {"long_name": "article value inside the ensemble's 90% "
+                                  "predictive interval (accepted points x district draws x "
+                                  "seeds)"})
+    if cv is not None:
+        flat = cv.values.reshape(K, -1)
+        cvi = np.array([_interval(flat[k]) for k in range(K)])
+        hit = np.array([inside_interval(t, cvi[k, 1], cvi[k, 2]) if cv.constrained[k] == 1
+                        and np.isfinite(cvi[k, 1]) else False for k, t in enumerate(targets)])
+        centre = np.array([abs(t.centre) for t in targets])
+        # The prediction of an observation adds observation error and model discrepancy to
+        # the runs' spread: mean +- 1.645 sd of the sum (normal approximation).
+        sd_all = np.sqrt(np.nanvar(flat, axis=1, ddof=1) + matcher.var_fixed)
+        lo_obs, hi_obs = cvi[:, 0] - _Z90 * sd_all, cvi[:, 0] + _Z90 * sd_all
+        hit_obs = np.array([inside_interval(t, lo_obs[k], hi_obs[k]) if cv.constrained[k] == 1
+                            and np.isfinite(lo_obs[k]) else False
+                            for k, t in enumerate(targets)])
+        data.update({
+            "cv_obs_q05": ("target", lo_obs, {"long_name": "5% end of the leave-one-out "
+                           "prediction of the observation (runs + observation error + model "
+                           "discrepancy, normal approximation)"}),
+            "cv_obs_q95": ("target", hi_obs),
+            "cv_hit_obs": ("target", hit_obs.astype(np.int8),
+                           {"long_name": "article value inside the prediction of the "
+                            "observation"}),
+            "cv_constrained": ("target", cv.constrained, {"long_name": "1 = cross-validated "
+                               "(other targets constrain it), 0 = only fitted, -1 = not "
+                               "fitted"}),
+            "cv_active": ("target", np.array(cv.active, dtype=str),
+                          {"long_name": "active parameters of its last-wave emulator"}),
+            "cv_shared": ("target", np.array(cv.shared, dtype=str),
+                          {"long_name": "its active parameters active for another target"}),
+            "cv_values": (("target", "cv_point", "cv_replicate"), cv.values,
+                          {"long_name": "real runs at points non-implausible without the "
+                           "target (leave-one-out prediction)"}),
+            "cv_mean": ("target", cvi[:, 0]),
+            "cv_q05": ("target", cvi[:, 1]),
+            "cv_q95": ("target", cvi[:, 2]),
+            "cv_hit": ("target", hit.astype(np.int8),
+                       {"long_name": "article value inside the leave-one-out 90% interval"}),
+            "cv_sharpness": ("target", (cvi[:, 2] - cvi[:, 1]) / centre,
+                             {"long_name": "width of the leave-one-out 90% interval over "
+                              "the article value"}),
+            "cv_nroy_share": ("target", cv.nroy_share,
+                              {"long_name": "share of candidates non-implausible without "
+                               "the target"}),
+            "cv_cut_share": ("target", cv.implausible_share,
+                             {"long_name": "share of those the target's own emulator rules "
+                              "out"}),
+        })
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
     ds.attrs["warnings"] = json.dumps(warnings + identification_warnings(ds, spec, targets),
                                       ensure_ascii=False)
     ds.attrs["diagnostics"] = diagnostics_text(ds)
     return ds
+
+
+def _describe_statistic(t: Target) -> str:
+    """How a target reads the model, in a few words (for the report)."""
+    w = f"{t.window[0]}..{t.window[1]}"
+    text = {"end": f"at {t.read_at}", "mean": f"mean over {w}", "sum": f"sum over {w}",
+            "growth": f"annualised growth over {w}",
+            "annual_growth": f"growth of the yearly mean, {w}",
+            "annual_change": f"change of the yearly sum, {w}"}[t.statistic]
+    if t.across is not None:
+        who = "pilot villages" if t.villages == "pilot" else "villages"
+        if t.across == "quantile":
+            how = f"{t.q:g}-quantile over {who}"
+        elif t.across == "share_at_least":
+            how = f"share of {who} >= {t.threshold:g}"
+        else:
+            how = f"{'mean' if t.across == 'mean' else 'largest'} over {who}"
+        text += f"; {how}"
+    return text
 
 
 def identification_warnings(ds: xr.Dataset, spec: CalibrationSpec, targets: Targets,
@@ -1239,8 +1510,12 @@ def identification_warnings(ds: xr.Dataset, spec: CalibrationSpec, targets: Targ
     for k, t in enumerate(targets):
         if not t.held_out and not ds["baseline_inside"].values[k]:
             out.append(f"{t.id}: the article value is outside the calibrated baseline's 90% "
-                       f"interval [{ds['baseline_q05'].values[k]:.4g}, "
+                       f"seed-noise interval [{ds['baseline_q05'].values[k]:.4g}, "
                        f"{ds['baseline_q95'].values[k]:.4g}]")
+        if "predictive_inside" in ds and not ds["predictive_inside"].values[k]:
+            out.append(f"{t.id}: the article value is outside the ensemble's 90% predictive "
+                       f"interval [{ds['predictive_q05'].values[k]:.4g}, "
+                       f"{ds['predictive_q95'].values[k]:.4g}]")
     return out
 
 
@@ -1352,6 +1627,28 @@ def diagnostics_text(ds: xr.Dataset) -> str:
                      f"accepted set vs article {_fmt(h['article_lower'])}: {verdict}; "
                      f"{h['share_non_implausible']:.0%} of accepted points non-implausible for "
                      "it")
+    if "predictive_inside" in ds:
+        lines += ["", "ensemble (accepted points x district draws x seeds): target, article, "
+                  "90% predictive interval, inside"]
+        for k, tid in enumerate(ids):
+            flag = "yes" if ds["predictive_inside"].values[k] else "NO"
+            lines.append(f"  {tid:<4} [{_fmt(ds['target_lower'].values[k])}, "
+                         f"{_fmt(ds['target_upper'].values[k])}]  "
+                         f"[{_fmt(ds['predictive_q05'].values[k])}, "
+                         f"{_fmt(ds['predictive_q95'].values[k])}]  {flag}")
+    if "cv_constrained" in ds:
+        c = ds["cv_constrained"].values == 1
+        hits = int(ds["cv_hit"].values[c].sum())
+        lines += ["", f"cross-validation: {hits} of {int(c.sum())} constrained targets "
+                  "predicted within their 90% interval when left out; only fitted: "
+                  + (", ".join(i for i, v in zip(ids, ds["cv_constrained"].values, strict=True)
+                               if v == 0) or "none")]
+        for k, tid in enumerate(ids):
+            if c[k]:
+                lines.append(f"  {tid:<4} [{_fmt(ds['cv_q05'].values[k])}, "
+                             f"{_fmt(ds['cv_q95'].values[k])}] sharpness "
+                             f"{ds['cv_sharpness'].values[k]:.2f}  "
+                             f"{'hit' if ds['cv_hit'].values[k] else 'MISS'}")
     warnings = json.loads(ds.attrs["warnings"])
     lines += ["", f"warnings ({len(warnings)}):"] + [f"  - {w}" for w in warnings]
     return "\n".join(lines)
@@ -1365,6 +1662,68 @@ def _result(spec: CalibrationSpec, ds: xr.Dataset, wall: float) -> CalibrationRe
                   strict=True)}
     return CalibrationResult(spec, ds, calibrated, ranges, table_rows(ds), held_out_rows(ds),
                              json.loads(ds.attrs["warnings"]), wall)
+
+
+# ============================================================================ ensemble
+
+
+def ensemble_dataset(spec: CalibrationSpec, ds: xr.Dataset, name: str) -> xr.Dataset:
+    """The shipped ensemble: accepted points x district draws (and carried values).
+
+    Member ``i`` is accepted point ``i`` (the accepted sample is in random order) with the
+    district draw and carried values of node ``(_DRAWS, member, i)`` of the seed tree:
+    exactly what the predictive check ran for its first ``check_points`` members, so the
+    report's predictive intervals are those of the shipped ensemble.
+
+    Args:
+        spec: The experiment.
+        ds: The calibration Dataset (:func:`results_dataset`).
+        name: Ensemble name (the file's stem, e.g. ``"litong_2025"``).
+
+    Returns:
+        A Dataset in the layout of :func:`countysim.sweeps.ensemble.load_ensemble`.
+    """
+    accepted = spec.snap(ds["accepted"].values)
+    n = min(spec.members, accepted.shape[0])
+    names = spec.names + [p.name for p in spec.carried]
+    params = (*spec.parameters, *spec.carried)
+    value = np.empty((n, len(names)))
+    district = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        draws = run_draws(spec, _DRAW_MEMBER, i)
+        value[i, : len(spec.names)] = accepted[i]
+        for j, p in enumerate(spec.carried):
+            value[i, len(spec.names) + j] = draws[p.name]
+        district[i] = draws.get("district_seed", spec.scenario.values["district_seed"])
+    from ..sweeps.store import provenance
+
+    role = ["calibrated"] * len(spec.names) + ["carried"] * len(spec.carried)
+    scenario_name = spec.scenario_path.stem if spec.scenario_path else spec.scenario.name
+    method = (f"history matching ({len(ds['wave'])} waves, cut-off {spec.cutoff:g}, "
+              f"{spec.rule}) of {len(spec.names)} parameters to {int((ds['held_out'] == 0).sum())}"
+              f" targets; members = accepted points in random order, each with "
+              + ("its own district draw (district_seed)" if spec.district_draws
+                 else "the scenario's district") +
+              (f" and carried values of {', '.join(p.name for p in spec.carried)} drawn "
+               "uniformly over their ranges" if spec.carried else ""))
+    return xr.Dataset(
+        {"value": (("member", "parameter"), value,
+                   {"long_name": "parameter value of the member"}),
+         "district_seed": ("member", district, {"long_name": "district draw of the member"})},
+        coords={"member": ("member", np.arange(n)),
+                "parameter": ("parameter", np.array(names)),
+                "unit": ("parameter", np.array([PARAMETERS[p].unit for p in names])),
+                "low": ("parameter", np.array([p.lower for p in params])),
+                "high": ("parameter", np.array([p.upper for p in params])),
+                "role": ("parameter", np.array(role))},
+        attrs={"name": name, "scenario": scenario_name,
+               "scenario_toml": spec.scenario.to_toml(), "calibration": spec.name,
+               "targets": spec.targets.path.name if spec.targets.path else "",
+               "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+               "countysim_version": __version__,
+               "git_commit": provenance()["git_commit"],
+               "description": f"Calibrated ensemble of {scenario_name}: {spec.description}",
+               "method": method})
 
 
 # ===================================================================== scenario update

@@ -24,7 +24,11 @@ from matplotlib.figure import Figure
 from ..sweeps.files import write_atomically
 from .calibrate import _fmt, held_out_rows, table_rows
 
-__all__ = ["plot_accepted", "plot_fit", "plot_waves", "write_report"]
+__all__ = ["cv_rows", "identifiability_rows", "plot_accepted", "plot_fit", "plot_waves",
+           "predictive_rows", "write_report"]
+
+_CONTRACTED = 0.8  # accepted 90% range over the prior range above which nothing constrains it
+_TRADE_OFF = 0.7   # |correlation| in the accepted set above which two parameters trade off
 
 
 def _relative(path: str) -> str:
@@ -179,6 +183,203 @@ def write_report(ds: xr.Dataset, path: str | Path, figures: str | Path | None = 
     return write_atomically(path, report_markdown(ds, rel, command=command).encode("utf-8"))
 
 
+def _pct(ds: xr.Dataset, k: int) -> float:
+    """Display scale of target k: rates and shares (units "1", below 1) in percent."""
+    lo = abs(float(ds["target_lower"].values[k]))
+    return 100.0 if lo < 1.0 and str(ds["kind"].values[k]) in ("expectation", "comparator") \
+        else 1.0
+
+
+def predictive_rows(ds: xr.Dataset) -> list[dict]:
+    """Per target: the ensemble's 90% predictive interval and the seed noise alone."""
+    out = []
+    sd_obs = ds["obs_sd"].values
+    for k, tid in enumerate(ds["target"].values):
+        lo, hi = float(ds["target_lower"].values[k]), float(ds["target_upper"].values[k])
+        q5, q95 = float(ds["predictive_q05"].values[k]), float(ds["predictive_q95"].values[k])
+        b5, b95 = float(ds["baseline_q05"].values[k]), float(ds["baseline_q95"].values[k])
+        inside = bool(q5 <= hi and q95 >= lo)
+        gap = 0.0 if inside else (lo - q95 if q95 < lo else q5 - hi)
+        out.append({"target": str(tid), "lower": lo, "upper": hi,
+                    "mean": float(ds["predictive_mean"].values[k]), "q05": q5, "q95": q95,
+                    "inside": inside, "gap": gap, "gap_obs_sd": gap / float(sd_obs[k]),
+                    "seed_q05": b5, "seed_q95": b95,
+                    "seed_share": (b95 - b5) / (q95 - q5) if q95 > q5 else float("nan")})
+    return out
+
+
+def cv_rows(ds: xr.Dataset) -> list[dict]:
+    """Per fitted target: cross-validated or only fitted, and the leave-one-out result."""
+    if "cv_constrained" not in ds:
+        return []
+    out = []
+    # The prediction of an observation: the runs' spread plus observation error and model
+    # discrepancy, mean +- 1.645 sd (as results_dataset's cv_obs_q05/q95, from stored data).
+    flat = ds["cv_values"].values.reshape(ds.sizes["target"], -1)
+    with np.errstate(invalid="ignore"):
+        var_runs = np.array([np.nanvar(row, ddof=1) if np.isfinite(row).sum() > 1 else np.nan
+                             for row in flat])
+    sd_all = np.sqrt(var_runs + ds["obs_sd"].values ** 2 + ds["discrepancy_sd"].values ** 2)
+    for k, tid in enumerate(ds["target"].values):
+        c = int(ds["cv_constrained"].values[k])
+        if c < 0:
+            continue
+        lo_obs = float(ds["cv_mean"].values[k] - 1.6449 * sd_all[k])
+        hi_obs = float(ds["cv_mean"].values[k] + 1.6449 * sd_all[k])
+        t_lo, t_hi = float(ds["target_lower"].values[k]), float(ds["target_upper"].values[k])
+        out.append({"target": str(tid), "constrained": bool(c),
+                    "active": str(ds["cv_active"].values[k]),
+                    "shared": str(ds["cv_shared"].values[k]),
+                    "mean": float(ds["cv_mean"].values[k]),
+                    "q05": float(ds["cv_q05"].values[k]), "q95": float(ds["cv_q95"].values[k]),
+                    "lower": float(ds["target_lower"].values[k]),
+                    "upper": float(ds["target_upper"].values[k]),
+                    "hit": bool(ds["cv_hit"].values[k]),
+                    "obs_q05": lo_obs, "obs_q95": hi_obs,
+                    "hit_obs": bool(c and lo_obs <= t_hi and hi_obs >= t_lo),
+                    "sharpness": float(ds["cv_sharpness"].values[k]),
+                    "nroy": float(ds["cv_nroy_share"].values[k]),
+                    "cut": float(ds["cv_cut_share"].values[k])})
+    return out
+
+
+def identifiability_rows(ds: xr.Dataset) -> tuple[list[dict], list[tuple[str, str, float]]]:
+    """Per parameter: contraction and the targets whose emulators use it; trade-off pairs."""
+    names = [str(n) for n in ds["parameter"].values]
+    last = ds.sizes["wave"] - 1
+    fitted = [k for k in range(ds.sizes["target"]) if not ds["held_out"].values[k]]
+    share = ((ds["accepted_q95"] - ds["accepted_q05"])
+             / (ds["prior_upper"] - ds["prior_lower"])).values
+    rows = []
+    for j, n in enumerate(names):
+        by = [str(ds["target"].values[k]) for k in fitted
+              if n in str(ds["emulator_active"].values[last, k]).split(", ")]
+        if not by:
+            verdict = "not constrained: no target's emulator uses it"
+        elif share[j] > _CONTRACTED:
+            verdict = "not constrained: accepted range near the prior's"
+        elif len(by) == 1:
+            verdict = "constrained by one target only"
+        else:
+            verdict = f"constrained by {len(by)} targets"
+        rows.append({"parameter": n, "contraction": float(share[j]), "targets": by,
+                     "verdict": verdict})
+    corr = ds["accepted_corr"].values
+    pairs = [(names[i], names[j], float(corr[i, j])) for i in range(len(names))
+             for j in range(i + 1, len(names)) if abs(corr[i, j]) > _TRADE_OFF]
+    return rows, pairs
+
+
+def _uncertainty_sections(ds: xr.Dataset) -> list[str]:
+    """Predictive intervals, cross-validation and identifiability, as Markdown."""
+    a = ds.attrs
+    L = ["## Predictive intervals over the ensemble", "",
+         f"The ensemble is the accepted points x district draws x seeds: each of the "
+         f"{ds.sizes['check']} members run here is an accepted point with its own district "
+         f"draw{' (district_seed)' if int(a.get('district_draws', 0)) else ''}"
+         + (" and carried values" if json.loads(a.get("carried", "{}")) else "")
+         + f", run {ds.sizes['check_replicate']} times with fresh seeds. The 90% predictive "
+         "interval is the 5-95% range of those runs; the seed-noise interval is that of the "
+         "calibrated baseline alone (one point, the scenario's district). *Seed share* is "
+         "its width over the predictive interval's. A miss gives the gap to the interval in "
+         "observation sd.", "",
+         "| target | how the model is read | article | predictive mean | 90% predictive "
+         "interval | seed noise only | seed share | inside |", "|---|---|---|---|---|---|---|---|"]
+    stats = json.loads(a.get("target_statistics", "{}"))
+    rows = predictive_rows(ds)
+    for k, r in enumerate(rows):
+        s = _pct(ds, k)
+        u = " %" if s == 100.0 else ""
+        art = (_fmt(r["lower"] * s) if r["lower"] == r["upper"]
+               else f"{_fmt(r['lower'] * s)}–{_fmt(r['upper'] * s)}")
+        verdict = "yes" if r["inside"] else f"**no** ({r['gap_obs_sd']:.1f} obs sd)"
+        L.append(f"| {r['target']} | {stats.get(r['target'], '')} | {art}{u} | "
+                 f"{_fmt(r['mean'] * s)}{u} | [{_fmt(r['q05'] * s)}, {_fmt(r['q95'] * s)}]{u}"
+                 f" | [{_fmt(r['seed_q05'] * s)}, {_fmt(r['seed_q95'] * s)}]{u} | "
+                 f"{r['seed_share']:.0%} | {verdict} |")
+    n_in = sum(r["inside"] for r in rows)
+    L += ["", f"{n_in} of {len(rows)} targets lie inside the ensemble's 90% predictive "
+          "interval" + ("." if n_in == len(rows) else "; the misses: " + ", ".join(
+              f"{r['target']} (gap {_fmt(abs(r['gap']) * _pct(ds, k))}"
+              f"{' %' if _pct(ds, k) == 100.0 else ''}, {r['gap_obs_sd']:.1f} obs sd)"
+              for k, r in enumerate(rows) if not r["inside"]) + "."), ""]
+    carried = json.loads(a.get("carried", "{}"))
+    if carried:
+        L += ["Carried parameters (hand-set, not fitted; every run draws them uniformly over "
+              "their stated range, so their effect is in the emulators' ensemble variance and "
+              "in the predictive intervals):", "",
+              "| parameter | unit | range carried | why |", "|---|---|---|---|"]
+        for n, (lo, hi, unit, why) in carried.items():
+            L.append(f"| `{n}` | {unit} | [{_fmt(lo)}, {_fmt(hi)}] | {why} |")
+        L.append("")
+    cv = cv_rows(ds)
+    if cv:
+        done = [r for r in cv if r["constrained"]]
+        hits = sum(r["hit"] for r in done)
+        hits_obs = sum(r["hit_obs"] for r in done)
+        sharp = [r["sharpness"] for r in done if np.isfinite(r["sharpness"])]
+        L += ["## Cross-validation", "",
+              "Each fitted target that other targets constrain is left out in turn: a target "
+              "is *constrained by others* when at least half of the active parameters of its "
+              "last-wave emulator are active in another fitted target's emulator. Without it, "
+              "the non-implausible set is re-drawn with the final waves' emulators (from the "
+              "last wave's box widened by 20% of its width each side; each wave screens only "
+              "points inside its own box), and the real model is run at "
+              f"{ds.sizes['cv_point']} of its points ({ds.sizes['cv_replicate']} runs each, "
+              "each run its own district draw). The left-out target's 90% interval is the "
+              "5-95% range of those runs. *Sharpness* is the interval's width over the article "
+              "value; *cut* is the share of the set without the target that its own emulator "
+              "would have ruled out (how much it adds to the fit).", "",
+              f"**{hits} of {len(done)} constrained targets are predicted within the 90% "
+              f"interval of the model runs when left out**" + (
+                  f" (median sharpness {np.median(sharp):.2f}); {hits_obs} of {len(done)} "
+                  "within the 90% prediction of the observation, which adds observation error "
+                  "and model discrepancy to the runs' spread (mean ± 1.645 sd)." if sharp
+                  else "."), "",
+              "| target | active parameters | shared with other targets | set without it "
+              "(share of candidates) | cut by its own emulator | predicted mean | 90% interval "
+              "(runs) | article | sharpness | predicted (runs) | 90% prediction of the "
+              "observation | predicted (observation) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        index = [str(t) for t in ds["target"].values]
+        for r in done:
+            s = _pct(ds, index.index(r["target"]))
+            u = " %" if s == 100.0 else ""
+            art = (_fmt(r["lower"] * s) if r["lower"] == r["upper"]
+                   else f"{_fmt(r['lower'] * s)}–{_fmt(r['upper'] * s)}")
+            L.append(f"| {r['target']} | {r['active']} | {r['shared']} | {r['nroy']:.3g} | "
+                     f"{r['cut']:.0%} | {_fmt(r['mean'] * s)}{u} | [{_fmt(r['q05'] * s)}, "
+                     f"{_fmt(r['q95'] * s)}]{u} | {art}{u} | {r['sharpness']:.2f} | "
+                     f"{'yes' if r['hit'] else '**no**'} | [{_fmt(r['obs_q05'] * s)}, "
+                     f"{_fmt(r['obs_q95'] * s)}]{u} | {'yes' if r['hit_obs'] else '**no**'} |")
+        only = [r for r in cv if not r["constrained"]]
+        L += ["", "Only fitted, never predicted (no other target constrains what they depend "
+              "on, so leaving them out would test nothing but the prior): "
+              + (", ".join(f"{r['target']} ({r['active'] or 'no active parameter'})"
+                           for r in only) if only else "none") + ".", ""]
+    rows, pairs = identifiability_rows(ds)
+    L += ["## Identifiability", "",
+          "Contraction is the accepted 5-95% range over the range searched (1 = nothing "
+          f"learnt). A parameter whose contraction exceeds {_CONTRACTED:.0%}, or that no "
+          "target's emulator uses, is *not constrained*: its calibrated value is one point "
+          "of a flat region, not an estimate.", "",
+          "| parameter | contraction | targets whose emulators use it | verdict |",
+          "|---|---|---|---|"]
+    for r in rows:
+        L.append(f"| `{r['parameter']}` | {r['contraction']:.2f} | "
+                 f"{', '.join(r['targets']) or '—'} | {r['verdict']} |")
+    L += ["", f"Pairs that trade off (|r| > {_TRADE_OFF} in the accepted set): "
+          + (", ".join(f"`{a}` and `{b}` (r = {r:+.2f})" for a, b, r in pairs)
+             if pairs else "none") + ".", ""]
+    n_targets = int((ds["held_out"] == 0).sum())
+    L += [f"Patterns against parameters: {n_targets} fitted targets, {ds.sizes['parameter']} "
+          f"calibrated parameters"
+          + (f", {len(carried)} carried" if carried else "") + ".", ""]
+    if a.get("discussion"):
+        L += ["## Discussion", "", str(a["discussion"]).strip(), ""]
+    return L
+
+
 def _held_out_detail(ds: xr.Dataset, tid: str, h: dict) -> list[str]:
     """How sharp the held-out check is, and the size of a miss at the baseline."""
     k = [str(t) for t in ds["target"].values].index(tid)
@@ -237,6 +438,7 @@ def report_markdown(ds: xr.Dataset, figures: dict[str, str] | None = None, *,
     if recovery:
         L.append(f"- **Recovery experiment**: targets are pseudo-targets {a['pseudo_targets']}")
     L += ["", "## Result", "",
+          "### The calibrated baseline (seed noise only)", "",
           "The calibrated baseline is one point of the non-implausible set: the one whose "
           "simulated means come closest to the fitted targets (in units of the model's "
           "run-to-run spread). Its values are in the scenario file with their accepted ranges. "
@@ -257,6 +459,7 @@ def report_markdown(ds: xr.Dataset, figures: dict[str, str] | None = None, *,
         L.append(f"| {r['target']}{tag} | {r['quote']} | `{r['variable']}`, {r['read_at']} | "
                  f"{art}{unit} | {_fmt(r['mean'] * s)}{unit} | [{_fmt(r['q05'] * s)}, "
                  f"{_fmt(r['q95'] * s)}]{unit} | {'yes' if r['inside'] else '**no**'} |")
+    L += ["", *_uncertainty_sections(ds)]
     L += ["", "## Held-out check", ""]
     if not held_out_rows(ds):
         L += ["No target was held out in this experiment.", ""]

@@ -121,6 +121,8 @@ class Emulator:
     Attributes:
         active: Indices of the active parameters (set by :meth:`fit`).
         r_squared: R² of the mean model.
+        significant: Whether any main effect was significant (else the one active
+            parameter only stands in for the basis).
         var_lack_of_fit: Residual variance the replicate noise does not explain.
     """
 
@@ -132,6 +134,7 @@ class Emulator:
     lof_alpha: float = 0.05
     active: list[int] = field(default_factory=list, init=False)
     r_squared: float = field(default=float("nan"), init=False)
+    significant: bool = field(default=False, init=False)
     var_lack_of_fit: float = field(default=0.0, init=False)
     _mean_fit: object = field(default=None, init=False, repr=False)
     _var_fit: object = field(default=None, init=False, repr=False)
@@ -230,6 +233,7 @@ class Emulator:
         """Parameters whose main effect (linear + square) is significant, strongest first."""
         d = U.shape[1]
         if np.ptp(y) == 0:
+            self.significant = False
             return [0]
         basis = np.column_stack([np.ones(U.shape[0]), U, U ** 2])
         fit = sm.OLS(y, basis).fit()
@@ -242,6 +246,9 @@ class Emulator:
             stats.append((float(np.squeeze(test.fvalue)), float(np.squeeze(test.pvalue)), j))
         stats.sort(key=lambda s: -s[0])
         active = [j for f, p, j in stats if p < self.alpha][: self.max_active]
+        # With no significant effect the strongest stands in (the basis needs one), and
+        # significant says so: the output is not constrained through any parameter.
+        self.significant = bool(active)
         return active or [stats[0][2]]
 
     # ---------------------------------------------------------------- predict
@@ -277,6 +284,13 @@ class Emulator:
         return Validation(int(err.size), err, float(np.mean(np.abs(err) <= 2)),
                           float(np.mean(np.abs(err) <= 3)))
 
-    def active_names(self) -> list[str]:
-        """Names of the active parameters, strongest first."""
+    def active_names(self, significant_only: bool = False) -> list[str]:
+        """Names of the active parameters, strongest first.
+
+        Args:
+            significant_only: Return nothing when no main effect was significant (the
+                active parameter is then a stand-in for the basis).
+        """
+        if significant_only and not self.significant:
+            return []
         return [self.names[j] for j in self.active]

@@ -31,11 +31,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..core.errors import InputError, read_toml
 from ..core.observe import VARIABLES
 from ..core.scenario import month_index
 
-__all__ = ["KINDS", "Target", "TargetError", "Targets", "load_targets"]
+MONTHS_PER_YEAR = 12
+
+__all__ = ["ACROSS", "KINDS", "STATISTICS", "Target", "TargetError", "Targets", "load_targets"]
 
 #: Allowed kinds of figure and what each means for the observation variance.
 KINDS: dict[str, str] = {
@@ -48,12 +52,40 @@ KINDS: dict[str, str] = {
                "reporting and window variance",
     "expectation": "a forecast ('预计'): variance obs_sd^2 of a forecast error, plus "
                    "reporting variance",
+    "comparator": "a fact from another year, place or scale (R*, B*) used as a pattern: "
+                  "variance obs_sd^2 of how far the district may sit from it",
+    "range": "a pattern known only as a range [value, upper] (an anecdote, half to twice "
+             "a figure): any value inside has implausibility zero, as for lower_bound",
 }
+
+#: How a target reads its variable over the window's months (see :meth:`Target.evaluate`).
+STATISTICS: dict[str, str] = {
+    "end": "the value at the window's last month (a year-to-date figure, a level)",
+    "mean": "the mean over the window's months",
+    "sum": "the sum over the window's months (a monthly flow summed to a yearly one)",
+    "growth": "annualised growth from the window's first to its last month: "
+              "(x_end / x_start) ** (12 / months between) - 1",
+    "annual_growth": "growth of the yearly mean: mean of the window's last 12 months over "
+                     "the mean of its first 12, minus 1 (a 24-month window)",
+    "annual_change": "change of the yearly sum: sum of the last 12 months minus the sum of "
+                     "the first 12 (a 24-month window; yuan/month becomes yuan/yr)",
+}
+
+#: How a per-village statistic becomes one number (targets on ("time", "village") variables).
+ACROSS: dict[str, str] = {
+    "mean": "mean over the villages",
+    "max": "largest village value (an anecdote of the best village)",
+    "quantile": "the q-quantile over the villages (key q)",
+    "share_at_least": "share of villages whose value is >= threshold (key threshold)",
+}
+VILLAGE_SETS = ("all", "pilot")
 
 _REQUIRED = ("id", "quote", "value", "kind", "variable", "window", "held_out", "reasoning")
 _KIND_KEYS = {"point": (), "lower_bound": ("upper",), "binomial": ("pool",),
-              "rounded": ("step",), "expectation": ("obs_sd",)}
-_OPTIONAL = ("reporting_cv", "window_sd_months", "units")
+              "rounded": ("step",), "expectation": ("obs_sd",), "comparator": ("obs_sd",),
+              "range": ("upper",)}
+_OPTIONAL = ("reporting_cv", "window_sd_months", "units", "statistic", "across", "q",
+             "threshold", "villages", "source")
 _TOP_LEVEL = ("title", "article", "article_file", "report_month", "notes", "targets")
 
 
@@ -83,6 +115,12 @@ class Target:
         window_sd_months: Uncertainty (sd, months) of the month the figure was counted to;
             converted to variance as if the flow were even over the window.
         units: Units of the value (as in the Dataset).
+        statistic: How the variable is read over the window (:data:`STATISTICS`).
+        across: For a per-village variable, how villages are summarised (:data:`ACROSS`).
+        q: Quantile for ``across = "quantile"``.
+        threshold: Threshold for ``across = "share_at_least"``.
+        villages: Which villages (``"all"`` or ``"pilot"``, A13).
+        source: Where a comparator or pattern comes from (B*, R*, A* IDs).
     """
 
     id: str
@@ -100,6 +138,12 @@ class Target:
     reporting_cv: float = 0.0
     window_sd_months: float = 0.0
     units: str = ""
+    statistic: str = "end"
+    across: str | None = None
+    q: float | None = None
+    threshold: float | None = None
+    villages: str = "all"
+    source: str = ""
 
     @property
     def read_at(self) -> str:
@@ -114,7 +158,7 @@ class Target:
     @property
     def interval(self) -> tuple[float, float]:
         """Range of values the figure admits without error (a point for most kinds)."""
-        if self.kind == "lower_bound":
+        if self.kind in ("lower_bound", "range"):
             return float(self.value), float(self.upper)
         return float(self.value), float(self.value)
 
@@ -129,7 +173,7 @@ class Target:
         """Observation variance implied by the wording (see :data:`KINDS`)."""
         v = float(self.value)
         var = (self.reporting_cv * v) ** 2
-        if self.kind != "expectation":
+        if self.kind not in ("expectation", "comparator"):
             # A year-to-date flow counted to a month earlier or later than assumed differs
             # by about that many months' average flow.
             var += (v * self.window_sd_months / self.months) ** 2
@@ -138,9 +182,56 @@ class Target:
             var += self.pool * p * (1.0 - p)
         elif self.kind == "rounded":
             var += self.step ** 2 / 12.0
-        elif self.kind == "expectation":
+        elif self.kind in ("expectation", "comparator"):
             var += self.obs_sd ** 2
         return var
+
+    def evaluate(self, ds: Any, start: str) -> float:
+        """The target's statistic of one run.
+
+        Args:
+            ds: A run's Dataset (``countysim.run``), or a mapping of variable name to an
+                array whose first axis is months from ``start`` (and, for per-village
+                variables, whose second axis is the village) with, for ``villages =
+                "pilot"``, a ``"pilot"`` entry (0/1 per village).
+            start: The run's first month (``YYYY-MM``).
+
+        Returns:
+            The value the article's figure is compared with.
+        """
+        x = np.asarray(ds[self.variable].values if hasattr(ds[self.variable], "values")
+                       else ds[self.variable], dtype=float)
+        i0 = month_index(self.window[0]) - month_index(start)
+        i1 = month_index(self.window[1]) - month_index(start)
+        if self.statistic == "end":
+            y = x[i1]
+        elif self.statistic == "mean":
+            y = x[i0:i1 + 1].mean(axis=0)
+        elif self.statistic == "sum":
+            y = x[i0:i1 + 1].sum(axis=0)
+        elif self.statistic == "growth":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                y = (x[i1] / x[i0]) ** (MONTHS_PER_YEAR / (i1 - i0)) - 1.0
+        elif self.statistic == "annual_growth":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                y = x[i0 + 12:i1 + 1].mean(axis=0) / x[i0:i0 + 12].mean(axis=0) - 1.0
+        else:  # annual_change
+            y = x[i0 + 12:i1 + 1].sum(axis=0) - x[i0:i0 + 12].sum(axis=0)
+        if self.across is None:
+            return float(y)
+        if self.villages == "pilot":
+            pilot = ds["pilot"]
+            pilot = np.asarray(getattr(pilot, "values", pilot)) == 1
+            y = y[pilot]
+        if y.size == 0:
+            return float("nan")
+        if self.across == "mean":
+            return float(np.mean(y))
+        if self.across == "max":
+            return float(np.max(y))
+        if self.across == "quantile":
+            return float(np.quantile(y, self.q))
+        return float(np.mean(y >= self.threshold))
 
     @property
     def obs_sd_total(self) -> float:
@@ -150,7 +241,7 @@ class Target:
     def describe_uncertainty(self) -> str:
         """One line on how the observation variance was built, for reports."""
         parts = []
-        if self.kind == "lower_bound":
+        if self.kind in ("lower_bound", "range"):
             parts.append(f"range [{self.value:g}, {self.upper:g}]")
         if self.kind == "binomial":
             parts.append(f"binomial k={self.value:g} of n={self.pool}")
@@ -158,9 +249,11 @@ class Target:
             parts.append(f"rounding step {self.step:g}")
         if self.kind == "expectation":
             parts.append(f"forecast sd {self.obs_sd:g}")
+        if self.kind == "comparator":
+            parts.append(f"comparator sd {self.obs_sd:g}")
         if self.reporting_cv:
             parts.append(f"reporting cv {self.reporting_cv:g}")
-        if self.window_sd_months and self.kind != "expectation":
+        if self.window_sd_months and self.kind not in ("expectation", "comparator"):
             parts.append(f"window sd {self.window_sd_months:g} month")
         return ", ".join(parts) + f"; total sd {self.obs_sd_total:.3g}"
 
@@ -284,7 +377,7 @@ def _target(path: Path, index: int, raw: dict[str, Any]) -> Target:
     for key in _KIND_KEYS[kind]:
         if key not in raw:
             raise TargetError(path, f"{label}.{key}", f"required for kind {kind!r}")
-    for key in ("id", "quote", "variable", "reasoning", "units"):
+    for key in ("id", "quote", "variable", "reasoning", "units", "source"):
         if key in raw and (not isinstance(raw[key], str) or not raw[key].strip()):
             raise TargetError(path, f"{label}.{key}", "must be a non-empty string")
     if not isinstance(raw["held_out"], bool):
@@ -297,9 +390,40 @@ def _target(path: Path, index: int, raw: dict[str, Any]) -> Target:
         allowed_vars = [n for n, v in VARIABLES.items() if v.dims == ("time",)]
         raise TargetError(path, f"{label}.variable", f"unknown model variable {variable!r}; "
                           f"allowed: {', '.join(allowed_vars)}")
-    if meta.dims != ("time",):
+    across = raw.get("across")
+    if across is None and meta.dims != ("time",):
         raise TargetError(path, f"{label}.variable", f"{variable!r} has dims {meta.dims}; a "
-                          "target needs a district total (dims ('time',))")
+                          "target needs a district total (dims ('time',)) or, for a "
+                          "per-village variable, across = one of " + ", ".join(ACROSS))
+    if across is not None:
+        if across not in ACROSS:
+            raise TargetError(path, f"{label}.across", f"expected one of {', '.join(ACROSS)}, "
+                              f"got {across!r}")
+        if meta.dims != ("time", "village"):
+            raise TargetError(path, f"{label}.across", f"{variable!r} has dims {meta.dims}; "
+                              "across needs a per-village variable (dims ('time', 'village'))")
+    statistic = raw.get("statistic", "end")
+    if statistic not in STATISTICS:
+        raise TargetError(path, f"{label}.statistic", f"expected one of "
+                          f"{', '.join(STATISTICS)}, got {statistic!r}")
+    villages = raw.get("villages", "all")
+    if villages not in VILLAGE_SETS:
+        raise TargetError(path, f"{label}.villages", f"expected one of "
+                          f"{', '.join(VILLAGE_SETS)}, got {villages!r}")
+    if villages != "all" and across is None:
+        raise TargetError(path, f"{label}.villages", "only for a per-village target (across)")
+    q = raw.get("q")
+    if (q is None) != (across != "quantile"):
+        raise TargetError(path, f"{label}.q", "required with across = 'quantile' and only "
+                          "with it")
+    if q is not None:
+        q = _number(path, f"{label}.q", q, lo=0.0, hi=1.0)
+    threshold = raw.get("threshold")
+    if (threshold is None) != (across != "share_at_least"):
+        raise TargetError(path, f"{label}.threshold", "required with across = "
+                          "'share_at_least' and only with it")
+    if threshold is not None:
+        threshold = _number(path, f"{label}.threshold", threshold)
     window = raw["window"]
     if (not isinstance(window, list) or len(window) != 2
             or not all(isinstance(m, str) for m in window)):
@@ -310,12 +434,21 @@ def _target(path: Path, index: int, raw: dict[str, Any]) -> Target:
     if window[1] < window[0]:
         raise TargetError(path, f"{label}.window", f"ends {window[1]} before it starts "
                           f"{window[0]}")
-    kw: dict[str, Any] = {}
+    span = month_index(window[1]) - month_index(window[0]) + 1
+    if statistic in ("annual_growth", "annual_change") and span != 2 * MONTHS_PER_YEAR:
+        raise TargetError(path, f"{label}.window", f"statistic {statistic!r} compares two "
+                          f"years: the window must span 24 months, not {span}")
+    if statistic == "growth" and span < 2:
+        raise TargetError(path, f"{label}.window", "statistic 'growth' needs a window of at "
+                          "least two months")
+    kw: dict[str, Any] = {"statistic": statistic, "across": across, "q": q,
+                          "threshold": threshold, "villages": villages,
+                          "source": raw.get("source", "")}
     cv = raw.get("reporting_cv", 0.0)
     kw["reporting_cv"] = _number(path, f"{label}.reporting_cv", cv, lo=0.0, hi=1.0)
     sd_m = raw.get("window_sd_months", 0.0)
     kw["window_sd_months"] = _number(path, f"{label}.window_sd_months", sd_m, lo=0.0, hi=12.0)
-    if kind == "lower_bound":
+    if kind in ("lower_bound", "range"):
         kw["upper"] = _number(path, f"{label}.upper", raw["upper"])
         if kw["upper"] <= value:
             raise TargetError(path, f"{label}.upper", f"must exceed value {value:g}")
@@ -331,7 +464,7 @@ def _target(path: Path, index: int, raw: dict[str, Any]) -> Target:
         kw["step"] = _number(path, f"{label}.step", raw["step"], lo=0.0)
         if kw["step"] <= 0:
             raise TargetError(path, f"{label}.step", "must be positive")
-    elif kind == "expectation":
+    elif kind in ("expectation", "comparator"):
         kw["obs_sd"] = _number(path, f"{label}.obs_sd", raw["obs_sd"], lo=0.0)
         if kw["obs_sd"] <= 0:
             raise TargetError(path, f"{label}.obs_sd", "must be positive")
