@@ -486,13 +486,33 @@ def test_run_draws_are_reproducible_and_inside_the_ranges(tmp_path: Path) -> Non
     rates = np.array([d["retirement_rate"] for d in draws])
     assert firms.min() >= 300 and firms.max() <= 1200
     assert 0.02 <= rates.min() and rates.max() <= 0.033
-    # Uniform over the range: 200 draws put the mean within ~4 sd of the middle
-    # (sd of the mean of U(0.02, 0.033): 0.013 / sqrt(12 x 200) = 0.00027).
-    assert abs(rates.mean() - 0.0265) < 0.0011
+    # Split uniform with its median at the scenario's value: half the 200 draws below it
+    # (sd of the share 0.035, so 0.15 is > 4 sd), and the mean (lo + 2 m + hi) / 4 within
+    # ~4 sd (sd of the mean < 0.013 / sqrt(12 x 200) = 0.00027).
+    m = spec.scenario.values["retirement_rate"]
+    assert abs(np.mean(rates < m) - 0.5) < 0.15
+    assert abs(rates.mean() - (0.02 + 2 * m + 0.033) / 4) < 0.0011
     assert len({d["district_seed"] for d in draws}) == 200  # a district per run
+    # The design's runs keep the carried parameters at the scenario's values.
+    assert set(run_draws(spec, 0, 0, 3, 0, carried=False)) == {"district_seed"}
     # Without district draws or carried parameters nothing is drawn (the scenario's own).
     plain = load_calibration(experiment(tmp_path, GOOD_PARAMS))
     assert run_draws(plain, 0, 0, 1, 0) == {}
+
+
+def test_carried_draw_is_split_uniform_with_the_value_as_median() -> None:
+    from countysim.calibration.calibrate import carried_draw
+
+    u = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(carried_draw(u, 1.0, 3.0, 11.0), [1.0, 2.0, 3.0, 7.0, 11.0])
+    assert carried_draw(0.5, 0.2, 0.3, 0.5) == pytest.approx(0.3)
+
+
+def test_a_carried_range_must_contain_the_scenario_value(tmp_path: Path) -> None:
+    with pytest.raises(CalibrationError, match=r"carried\.retirement_rate\.range.*must contain"):
+        load_calibration(experiment(tmp_path, (
+            '[carried]\nretirement_rate = { range = [0.03, 0.033], why = "t" }\n'
+            + GOOD_PARAMS)))
 
 
 def _fake_matcher(active: dict[str, list[str]]):

@@ -78,18 +78,13 @@ def test_patterns_are_not_implausible_at_the_baseline(target, simulated) -> None
 
 
 # Misses of the issue-9 calibration's baseline under seed noise alone (20 seeds, the scenario's
-# district), reported, not hidden (docs/calibration.md gives them too). That calibration
-# carries 33 hand-set parameters and the district as uncertainty, so its emulators' run-to-run
-# variance is that of the whole ensemble, and the baseline, one point picked among six
-# candidates, is fitted to that looser tolerance: its seed-only interval is no longer the fit
-# criterion. Every one of these figures is inside the ensemble's 90% predictive interval.
+# district), reported, not hidden (docs/calibration.md gives them too). The fit no longer
+# has one knob per figure (14 targets, 13 parameters, district draws in every design run),
+# so a figure can miss the narrow seed-only interval while staying inside the history
+# match's tolerance; A14 is also inside the ensemble's 90% predictive interval.
 BASELINE_MISSES = {
-    "A4": "3,906 vs seed-noise interval [3,669, 3,894] (mean 3,759, 3.8% low)",
-    "A5": "26,000 vs [25,422, 25,941] (mean 25,694, 1.2% low)",
-    "A7": "58 vs [40, 54] (mean 47.5)",
-    "A14": "10% vs [16.2%, 17.9%]: cooperative revenue (carried coop_revenue_per_mu, idle "
-           "assets) runs ahead of the forecast at this point",
-    "A29": "1,172 vs [946, 1,124] (mean 1,010)",
+    "A14": "10% vs seed-noise interval [11.5%, 13.2%] (mean 12.3%): cooperative income "
+           "grows faster at this point than the article's forecast",
 }
 
 

@@ -79,13 +79,15 @@ SETTLED = {
 }
 
 
-# Drifts of the issue-9 calibrated baseline, reported, not hidden: its resolve_base sits at
-# the lower end of the range searched (-3.0), so under the 2024 policies unresolved problems
-# and legacy cases pile up by 10-14 % over four years. Stationarity was not a calibration
-# target (a second scenario per design point); adding it would rule this point out.
+# Drifts of the calibrated baseline under the 2024 policies, each with its size: a strict
+# xfail, so that a fix shows. The legacy backlog's inflow is set from the 2024 resolution
+# rate, but at the issue-9 calibration (resolve_base and legacy_logit on their r = -0.99
+# ridge) the cases are resolved more slowly than that inflow assumes: the stock grows by
+# ~60 cases a year. Stationarity under 2024 policies is not a calibration target (it needs
+# a second scenario per design point).
 DRIFTS = {
-    "legacy_open": "legacy_open grows 14 % over 2025-30 under 2024 policies (tolerance 12 %)",
-    "problems_open": "problems_open grows 10.3 % (tolerance 10 %)",
+    "legacy_open": "legacy_open grows 12.6 % (last two years against the first two; "
+                   "tolerance 12 %): 1,872 open in Dec 2025 to 2,184 in Dec 2030, seed means",
 }
 
 

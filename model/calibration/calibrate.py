@@ -144,9 +144,10 @@ class CalibrationSpec:
         district_draws: Draw ``district_seed`` for every design and check run, so that the
             emulators' ensemble variance and the predictive intervals include the
             variance between district draws (the district's layout is not known).
-        carried: Hand-set parameters carried as uncertainty: drawn uniformly over their
-            stated range for every run, never fitted (their effect joins the ensemble
-            variance, as the district draw's does).
+        carried: Hand-set parameters carried as uncertainty: drawn for every run from a
+            split uniform distribution whose median is the scenario's (sourced) value
+            and whose bounds are the stated range (:func:`carried_draw`), never fitted
+            (their effect joins the ensemble variance, as the district draw's does).
         members: Most members of the shipped ensemble (accepted points x district draws).
         cv_points: Points of the non-implausible set without a target run with the real
             model to predict it (leave-one-out cross-validation); 0 = no cross-validation.
@@ -382,6 +383,13 @@ def load_calibration(path: str | Path) -> CalibrationSpec:
     if both:
         raise CalibrationError(path, f"carried.{sorted(both)[0]}", "is also in [parameters]: "
                                "a parameter is either fitted or carried")
+    for p in carried:
+        value = scenario.values[p.name]
+        if not p.lower <= value <= p.upper:
+            raise CalibrationError(path, f"carried.{p.name}.range",
+                                   f"must contain the scenario's value {value:g} (the "
+                                   f"median of the carried draws); got [{p.lower:g}, "
+                                   f"{p.upper:g}]")
     if "workers" in data:
         w = data["workers"]
         if not isinstance(w, int) or isinstance(w, bool) or w < 1:
@@ -511,15 +519,21 @@ _DRAW_DESIGN, _DRAW_MEMBER, _DRAW_CV = range(3)
 _DISTRICT_SEEDS = 2**31  # district_seed draws are integers in [0, 2^31)
 
 
-def run_draws(spec: CalibrationSpec, *key: int) -> dict[str, int | float]:
+def run_draws(spec: CalibrationSpec, *key: int, carried: bool = True
+              ) -> dict[str, int | float]:
     """Values drawn for one run (or one ensemble member) that no emulator sees as an input.
 
     The district draw (``district_seed``, if ``spec.district_draws``) and the carried
-    parameters (uniform over their ranges), from node ``(_DRAWS, *key)`` of the seed tree.
+    parameters (:func:`carried_draw` over their ranges), from node ``(_DRAWS, *key)`` of
+    the seed tree.
 
     Args:
         spec: The experiment.
         *key: The node below the draws' branch.
+        carried: Draw the carried parameters too. The design and cross-validation runs
+            keep them at the scenario's (sourced) values: the fit is of the calibrated
+            parameters given those values; the carried draws enter with the ensemble's
+            members, which real runs must confirm non-implausible.
 
     Returns:
         Parameter overrides (empty if nothing is drawn).
@@ -530,9 +544,37 @@ def run_draws(spec: CalibrationSpec, *key: int) -> dict[str, int | float]:
     out: dict[str, int | float] = {}
     if spec.district_draws:
         out["district_seed"] = int(rng.integers(0, _DISTRICT_SEEDS))
-    for p in spec.carried:
-        out[p.name] = _typed(p.name, rng.uniform(p.lower, p.upper))
+    for p in spec.carried if carried else ():
+        value = carried_draw(rng.uniform(), p.lower, float(spec.scenario.values[p.name]),
+                             p.upper)
+        out[p.name] = _typed(p.name, value)
     return out
+
+
+def carried_draw(u: float | np.ndarray, low: float, median: float,
+                 high: float) -> float | np.ndarray:
+    """A carried parameter's value at quantile ``u``: split uniform, median at the value.
+
+    Half the probability is spread evenly over ``[low, median]`` and half over
+    ``[median, high]``. The source's value stays the best guess (the median) and the stated
+    range its bounds. A plain uniform over a half-to-twice range would put the median at
+    1.25 times the value, and the fitted parameters would then compensate for a bias
+    that the baseline (which keeps the sourced values) does not have.
+
+    Args:
+        u: Quantile(s) in ``[0, 1]``.
+        low: Lower end of the stated range.
+        median: The scenario's value (inside the range).
+        high: Upper end of the stated range.
+
+    Returns:
+        The value(s), in ``[low, high]``.
+    """
+    u = np.asarray(u, dtype=float)
+    below = low + 2.0 * u * (median - low)
+    above = median + (2.0 * u - 1.0) * (high - median)
+    out = np.where(u < 0.5, below, above)
+    return float(out) if out.ndim == 0 else out
 
 
 def _run_one(task: tuple) -> tuple[np.ndarray, str]:
@@ -883,7 +925,7 @@ def _calibrate(spec: CalibrationSpec, executor: Executor | None, workers: int,
             X = _maximin(pool, spec.points, rng, box)
         X = spec.snap(X)
         Y = runner(X, spec.replicates, lambda i, r, w=w: _seed(spec.seed, _RUNS, w, i, r),
-                   lambda i, r, w=w: run_draws(spec, _DRAW_DESIGN, w, i, r))
+                   lambda i, r, w=w: run_draws(spec, _DRAW_DESIGN, w, i, r, carried=False))
         ok = np.all(np.isfinite(Y), axis=(1, 2))
         if not ok.all():
             warnings.append(f"wave {w + 1}: {int((~ok).sum())} design points failed to run "
@@ -1061,7 +1103,7 @@ def cross_validate(spec: CalibrationSpec, matcher: _Matcher, runner: _Runner,
         cut[k] = float(np.mean(own > spec.cutoff))
         pts = spec.snap(pool[rng.permutation(pool.shape[0])[: spec.cv_points]])
         Y = runner(pts, spec.cv_replicates, lambda i, r, k=k: _seed(spec.seed, _CV, k, i, r),
-                   lambda i, r, k=k: run_draws(spec, _DRAW_CV, k, i, r))
+                   lambda i, r, k=k: run_draws(spec, _DRAW_CV, k, i, r, carried=False))
         values[k, : pts.shape[0]] = Y[:, :, k]
         say(f"cross-validation {matcher.targets[k].id}: {pool.shape[0]} points of "
             f"{drawn} without it ({cut[k]:.0%} implausible for it), {Y.size // K} runs")
@@ -1113,6 +1155,16 @@ def _real_implausibility(matcher: _Matcher, targets: Targets, Y: np.ndarray,
         var = np.maximum(matcher.var_fixed[k] + noise, 1e-300)
         out[:, k] = implausibility(ybar[:, k], lo, hi, var)
     return out
+
+
+def _member_indices(check_ok: np.ndarray, members: int) -> np.ndarray:
+    """The ensemble's members: checked points whose real runs are non-implausible.
+
+    The first ``members`` of them in the accepted sample's (random) order; every checked
+    point if none passes (the report then says so through its predictive check).
+    """
+    ok = np.flatnonzero(check_ok)
+    return (ok if ok.size else np.arange(check_ok.size))[:members]
 
 
 def member_variance(matcher: _Matcher, X: np.ndarray) -> np.ndarray:
@@ -1266,10 +1318,12 @@ def results_dataset(spec: CalibrationSpec, targets: Targets, matcher: _Matcher,
     table_q95 = np.array([_interval(verify_Y[:, k])[2] for k in range(K)])
     inside = np.array([inside_interval(t, table_q5[k], table_q95[k])
                        for k, t in enumerate(targets)])
-    check_flat = check_Y.reshape(-1, K)
-    pred = np.array([_interval(check_flat[:, k]) for k in range(K)])
     disc_sd = np.array([spec.discrepancy_cv[t.id] * t.centre for t in targets])
     check_ok = matcher.combine(check_I[:, matcher.fitted]) <= spec.cutoff
+    # The predictive intervals are those of the shipped ensemble: the checked members that
+    # real runs confirm non-implausible (all checked points if none is).
+    check_flat = check_Y[_member_indices(check_ok, spec.members)].reshape(-1, K)
+    pred = np.array([_interval(check_flat[:, k]) for k in range(K)])
     truth = (np.array([spec.truth[n] for n in names]) if spec.truth is not None
              else np.full(P, np.nan))
     data = {
@@ -1379,6 +1433,7 @@ def results_dataset(spec: CalibrationSpec, targets: Targets, matcher: _Matcher,
                                          ensure_ascii=False),
         "pseudo_targets": str(targets.meta.get("pseudo", "")),
         "district_draws": int(spec.district_draws),
+        "members": int(spec.members),
         "carried": json.dumps({p.name: [p.lower, p.upper, PARAMETERS[p.name].unit, p.why]
                                for p in spec.carried}, ensure_ascii=False),
         "target_sources": json.dumps({t.id: t.source for t in targets}, ensure_ascii=False),
@@ -1505,8 +1560,11 @@ def identification_warnings(ds: xr.Dataset, spec: CalibrationSpec, targets: Targ
                            f"(r = {corr[i, j]:+.2f}): the targets constrain a combination")
     check = ds["check_non_implausible"].values
     if check.size and check.mean() < 0.5:
+        why = ("their carried draws, which the emulators fit at the sourced values, move "
+               "the targets" if spec.carried else "emulators too optimistic")
         out.append(f"predictive check: only {check.mean():.0%} of accepted points are "
-                   "non-implausible with real runs (emulators too optimistic)")
+                   f"non-implausible with real runs ({why}); "
+                   f"{min(int(check.sum()), spec.members)} ensemble members")
     for k, t in enumerate(targets):
         if not t.held_out and not ds["baseline_inside"].values[k]:
             out.append(f"{t.id}: the article value is outside the calibrated baseline's 90% "
@@ -1668,12 +1726,14 @@ def _result(spec: CalibrationSpec, ds: xr.Dataset, wall: float) -> CalibrationRe
 
 
 def ensemble_dataset(spec: CalibrationSpec, ds: xr.Dataset, name: str) -> xr.Dataset:
-    """The shipped ensemble: accepted points x district draws (and carried values).
+    """The shipped ensemble: accepted points x district draws x carried values, confirmed.
 
-    Member ``i`` is accepted point ``i`` (the accepted sample is in random order) with the
-    district draw and carried values of node ``(_DRAWS, member, i)`` of the seed tree:
-    exactly what the predictive check ran for its first ``check_points`` members, so the
-    report's predictive intervals are those of the shipped ensemble.
+    Checked point ``i`` (the accepted sample is in random order) with the district draw
+    and carried values of node ``(_DRAW_MEMBER, i)`` of the seed tree is a member when its
+    real runs in the predictive check are non-implausible (the history match's final
+    wave, with the simulator itself): the emulators fit the calibrated parameters at the
+    hand-set ones' sourced values, and this step conditions the carried draws on the
+    targets. The report's predictive intervals are those of these members.
 
     Args:
         spec: The experiment.
@@ -1684,28 +1744,31 @@ def ensemble_dataset(spec: CalibrationSpec, ds: xr.Dataset, name: str) -> xr.Dat
         A Dataset in the layout of :func:`countysim.sweeps.ensemble.load_ensemble`.
     """
     accepted = spec.snap(ds["accepted"].values)
-    n = min(spec.members, accepted.shape[0])
+    chosen = _member_indices(ds["check_non_implausible"].values.astype(bool), spec.members)
+    n = len(chosen)
     names = spec.names + [p.name for p in spec.carried]
     params = (*spec.parameters, *spec.carried)
     value = np.empty((n, len(names)))
     district = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        draws = run_draws(spec, _DRAW_MEMBER, i)
-        value[i, : len(spec.names)] = accepted[i]
+    for m, i in enumerate(chosen):
+        draws = run_draws(spec, _DRAW_MEMBER, int(i))
+        value[m, : len(spec.names)] = accepted[i]
         for j, p in enumerate(spec.carried):
-            value[i, len(spec.names) + j] = draws[p.name]
-        district[i] = draws.get("district_seed", spec.scenario.values["district_seed"])
+            value[m, len(spec.names) + j] = draws[p.name]
+        district[m] = draws.get("district_seed", spec.scenario.values["district_seed"])
     from ..sweeps.store import provenance
 
     role = ["calibrated"] * len(spec.names) + ["carried"] * len(spec.carried)
     scenario_name = spec.scenario_path.stem if spec.scenario_path else spec.scenario.name
     method = (f"history matching ({len(ds['wave'])} waves, cut-off {spec.cutoff:g}, "
               f"{spec.rule}) of {len(spec.names)} parameters to {int((ds['held_out'] == 0).sum())}"
-              f" targets; members = accepted points in random order, each with "
+              f" targets; members = accepted points in random order whose real runs are "
+              "non-implausible, each with "
               + ("its own district draw (district_seed)" if spec.district_draws
                  else "the scenario's district") +
               (f" and carried values of {', '.join(p.name for p in spec.carried)} drawn "
-               "uniformly over their ranges" if spec.carried else ""))
+               "from split uniform distributions over their ranges, median at the "
+               "scenario's value" if spec.carried else ""))
     return xr.Dataset(
         {"value": (("member", "parameter"), value,
                    {"long_name": "parameter value of the member"}),

@@ -270,18 +270,27 @@ def identifiability_rows(ds: xr.Dataset) -> tuple[list[dict], list[tuple[str, st
     return rows, pairs
 
 
+def _members(ds: xr.Dataset) -> int:
+    """Members of the shipped ensemble: the non-implausible checked points (up to the cap)."""
+    ok = int(ds["check_non_implausible"].values.sum())
+    cap = int(ds.attrs.get("members", ok))
+    return min(ok, cap) if ok else ds.sizes["check"]
+
+
 def _uncertainty_sections(ds: xr.Dataset) -> list[str]:
     """Predictive intervals, cross-validation and identifiability, as Markdown."""
     a = ds.attrs
     L = ["## Predictive intervals over the ensemble", "",
-         f"The ensemble is the accepted points x district draws x seeds: each of the "
-         f"{ds.sizes['check']} members run here is an accepted point with its own district "
+         f"The ensemble is the accepted points x district draws x seeds: "
+         f"{ds.sizes['check']} accepted points, each with its own district "
          f"draw{' (district_seed)' if int(a.get('district_draws', 0)) else ''}"
          + (" and carried values" if json.loads(a.get("carried", "{}")) else "")
-         + f", run {ds.sizes['check_replicate']} times with fresh seeds. The 90% predictive "
-         "interval is the 5-95% range of those runs; the seed-noise interval is that of the "
-         "calibrated baseline alone (one point, the scenario's district). *Seed share* is "
-         "its width over the predictive interval's. A miss gives the gap to the interval in "
+         + f", were run {ds.sizes['check_replicate']} times with fresh seeds; the "
+         f"{_members(ds)} whose real runs are non-implausible are the shipped ensemble's "
+         "members, and the 90% predictive interval is the 5-95% range of their runs. The "
+         "seed-noise interval is that of the calibrated baseline alone (one point, the "
+         "scenario's district). *Seed share* is its width over the predictive interval's. "
+         "A miss gives the gap to the interval in "
          "observation sd.", "",
          "| target | how the model is read | article | predictive mean | 90% predictive "
          "interval | seed noise only | seed share | inside |", "|---|---|---|---|---|---|---|---|"]
@@ -305,9 +314,10 @@ def _uncertainty_sections(ds: xr.Dataset) -> list[str]:
               for k, r in enumerate(rows) if not r["inside"]) + "."), ""]
     carried = json.loads(a.get("carried", "{}"))
     if carried:
-        L += ["Carried parameters (hand-set, not fitted; every run draws them uniformly over "
-              "their stated range, so their effect is in the emulators' ensemble variance and "
-              "in the predictive intervals):", "",
+        L += ["Carried parameters (hand-set, not fitted; every run draws them from a split "
+              "uniform distribution over their stated range whose median is the scenario's "
+              "sourced value, so their effect is in the emulators' ensemble variance and in "
+              "the predictive intervals):", "",
               "| parameter | unit | range carried | why |", "|---|---|---|---|"]
         for n, (lo, hi, unit, why) in carried.items():
             L.append(f"| `{n}` | {unit} | [{_fmt(lo)}, {_fmt(hi)}] | {why} |")
