@@ -29,7 +29,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -87,6 +87,9 @@ _KIND_KEYS = {"point": (), "lower_bound": ("upper",), "binomial": ("pool",),
 _OPTIONAL = ("reporting_cv", "window_sd_months", "units", "statistic", "across", "q",
              "threshold", "villages", "source")
 _TOP_LEVEL = ("title", "article", "article_file", "report_month", "notes", "targets")
+
+# The kind of target a TargetSet holds (calibration or forecast targets).
+T = TypeVar("T")
 
 
 class TargetError(InputError):
@@ -259,17 +262,17 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Targets(Sequence[Target]):
-    """The targets of one file, in file order.
+class TargetSet(Sequence[T]):
+    """The targets of one file, in file order (calibration or forecast targets).
 
     Attributes:
         items: The targets.
         path: The file they were loaded from (``None`` if built in code).
-        text: The file's text (stored with calibration results for provenance).
+        text: The file's text (stored with results for provenance).
         meta: The file's top-level keys other than ``targets``.
     """
 
-    items: tuple[Target, ...]
+    items: tuple[T, ...]
     path: Path | None = None
     text: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
@@ -280,13 +283,18 @@ class Targets(Sequence[Target]):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __iter__(self) -> Iterator[Target]:
+    def __iter__(self) -> Iterator[T]:
         return iter(self.items)
 
     @property
     def ids(self) -> list[str]:
-        """Figure IDs in file order."""
+        """Target IDs in file order."""
         return [t.id for t in self.items]
+
+
+@dataclass(frozen=True)
+class Targets(TargetSet[Target]):
+    """The calibration targets of one file, in file order (see :class:`TargetSet`)."""
 
     @property
     def fitted(self) -> list[Target]:

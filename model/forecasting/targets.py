@@ -39,14 +39,15 @@ import difflib
 import math
 import operator
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from ..calibration.targets import TargetSet
 from ..core.errors import InputError, read_toml
 from ..core.observe import VARIABLES
 from ..core.scenario import FIRST_MONTH, LAST_MONTH
@@ -187,34 +188,9 @@ class ForecastTarget:
 
 
 @dataclass(frozen=True)
-class ForecastTargets(Sequence[ForecastTarget]):
-    """The targets of one file, in file order.
-
-    Attributes:
-        items: The targets.
-        path: The file they were loaded from (``None`` if built in code).
-        text: The file's text (kept with forecasts for provenance).
-        meta: The file's top-level keys other than ``targets``.
-    """
-
-    items: tuple[ForecastTarget, ...]
-    path: Path | None = None
-    text: str = ""
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-    def __getitem__(self, i):  # type: ignore[override]
-        return self.items[i]
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __iter__(self) -> Iterator[ForecastTarget]:
-        return iter(self.items)
-
-    @property
-    def ids(self) -> list[str]:
-        """Target ids in file order."""
-        return [t.id for t in self.items]
+class ForecastTargets(TargetSet[ForecastTarget]):
+    """The forecast targets of one file, in file order (see
+    :class:`countysim.calibration.targets.TargetSet`)."""
 
     @property
     def indicators(self) -> list[str]:
