@@ -26,7 +26,7 @@ that holds every year.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -264,6 +264,34 @@ def fan_chart(ds: xr.Dataset, target: str, package: str, ax: Axes | None = None,
     return ax
 
 
+def _panels(fig: Figure | None, n: int, ncols: int, cell: tuple[float, float],
+            margin: tuple[float, float], **share: bool) -> tuple[Figure, Any]:
+    """A grid of ``n`` panels, ``ncols`` wide, on ``fig`` (cleared) or a new figure.
+
+    Args:
+        fig: Figure to draw on (cleared and resized), or ``None`` for a new one.
+        n: Number of panels.
+        ncols: Most panels in a row.
+        cell: Width and height of a panel (inches).
+        margin: Width and height added for labels and the title (inches).
+        **share: ``sharex``/``sharey`` for :meth:`Figure.subplots`.
+
+    Returns:
+        The figure and its axes, a 2-d array (``squeeze=False``).
+    """
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    size = (cell[0] * ncols + margin[0], cell[1] * nrows + margin[1])
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=size, layout="constrained")
+    else:
+        fig.clear()
+        fig.set_size_inches(*size)
+    return fig, fig.subplots(nrows, ncols, squeeze=False, **share)
+
+
 def fan_charts(ds: xr.Dataset, target: str, fig: Figure | None = None, *,
                packages: Sequence[str] | None = None, ncols: int = 3) -> Figure:
     """Fan charts of a target's indicator, one panel per package on a shared y axis.
@@ -281,17 +309,7 @@ def fan_charts(ds: xr.Dataset, target: str, fig: Figure | None = None, *,
     _check_target(ds, target)
     packages = [str(p) for p in ds["package"].values] if packages is None else list(
         packages)
-    ncols = max(1, min(ncols, len(packages)))
-    nrows = -(-len(packages) // ncols)
-    size = (3.4 * ncols + 0.6, 2.8 * nrows + 0.8)
-    if fig is None:
-        import matplotlib.pyplot as plt
-
-        fig = plt.figure(figsize=size, layout="constrained")
-    else:
-        fig.clear()
-        fig.set_size_inches(*size)
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
+    fig, axes = _panels(fig, len(packages), ncols, (3.4, 2.8), (0.6, 0.8), sharey=True)
     for k, (ax, package) in enumerate(zip(axes.flat, packages, strict=False)):
         fan_chart(ds, target, package, ax, color=f"C{k % 10}")
         if k % ncols:
@@ -378,17 +396,7 @@ def indices_over_time(sens: xr.Dataset, name: str, fig: Figure | None = None, *,
     conf = sens.get(f"{name}_conf")
     outcome = next((d for d in da.dims if d not in ("year", factor)), None)
     outcomes = list(da[outcome].values) if outcome else [None]
-    ncols = max(1, min(ncols, len(outcomes)))
-    nrows = -(-len(outcomes) // ncols)
-    size = (3.6 * ncols + 0.8, 2.9 * nrows + 0.8)
-    if fig is None:
-        import matplotlib.pyplot as plt
-
-        fig = plt.figure(figsize=size, layout="constrained")
-    else:
-        fig.clear()
-        fig.set_size_inches(*size)
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
+    fig, axes = _panels(fig, len(outcomes), ncols, (3.6, 2.9), (0.8, 0.8), sharex=True)
     years = sens["year"].values.astype(int)
     for ax, o in zip(axes.flat, outcomes, strict=False):
         x = da.sel({outcome: o}) if outcome else da
