@@ -19,7 +19,7 @@ from countysim.core.district import (
     draw_cadre_qualities,
     pilot_order,
     select_pilots,
-    stationary_tenure,
+    settled_pool,
 )
 from countysim.core.scenario import Scenario, ScenarioError
 
@@ -81,28 +81,34 @@ def test_district_does_not_depend_on_the_run_seed():
     pd.testing.assert_frame_equal(a.district.cadres, b.district.cadres)
 
 
-def test_stationary_tenure_without_advancement_is_exponential():
-    """With no advancement a spell in rank ends at h = exits + post vacancies per cadre."""
-    s = create_test_scenario(evaluated_cadres=479, mentor_pairs=30, recruits=28,
-                             advance_rate=0.0)
-    h = s.cadre_exit_rate + s.leading_posts * s.leading_post_turnover / s.evaluated_cadres
-    tenure = stationary_tenure(s, 40_000, np.random.default_rng(0))
-    assert (tenure >= 0).all()
-    # Mean 1/h (5.8 years at the defaults); the sd of a mean of 40,000 is 0.5% of it.
-    assert tenure.mean() == pytest.approx(1 / h, rel=0.02)
+def test_settled_pool_has_the_rank_cycle_of_its_rules():
+    """A settled pool's years in rank: flat up to the minimum, then thinning out."""
+    s = create_test_scenario(evaluated_cadres=2000, advance_rate=0.6, advance_min_tenure=2.0)
+    q, tenure, promoted = settled_pool(s, 2000, np.random.default_rng(0))
+    assert q.shape == (2000, 5) and ((q >= 0) & (q <= 1)).all()
+    # Spells end by advancement within about a year past the minimum (+ the rank wait):
+    # almost nobody waits four years; the first two years hold more than half the pool.
+    assert (tenure >= 0).all() and np.mean(tenure > 4.0) < 0.05
+    assert np.mean(tenure < 2.0) > 0.5
+    # Without advancement, spells end only by leaving: far longer.
+    _, still, _ = settled_pool(s.replace(advance_rate=0.0), 2000, np.random.default_rng(0))
+    assert still.mean() > 2 * tenure.mean()
+    # The promoted are selected: more capable than the pool they leave.
+    assert promoted.size > 0 and promoted.mean() > q[:, 1].mean() + 0.02
 
 
-def test_stationary_tenure_thins_out_after_the_minimum_for_advancement():
-    s = create_test_scenario(evaluated_cadres=479, mentor_pairs=30, recruits=28,
-                             advance_rate=0.4, advance_min_tenure=2.0)
-    h = s.cadre_exit_rate + s.leading_posts * s.leading_post_turnover / s.evaluated_cadres
-    a = 0.5 * s.advance_rate * 12 / s.evaluation_interval
-    m = s.advance_min_tenure
-    tenure = stationary_tenure(s, 40_000, np.random.default_rng(1))
-    # Density proportional to survival: exp(-h t) up to m, then exp(-h m - (h + a)(t - m)).
-    below = (1 - np.exp(-h * m)) / h
-    above = np.exp(-h * m) / (h + a)
-    assert np.mean(tenure < m) == pytest.approx(below / (below + above), abs=0.01)
+def test_settled_pool_echoes_no_rank_cohorts():
+    """Years in rank are flat below the minimum: no cohort that would echo every 2 years.
+
+    A cohort in step (the old start's echo was 30 % between years) would show as one
+    year's rank cohort far larger than the next.
+    """
+    s = create_test_scenario(evaluated_cadres=2000, advance_rate=0.6, advance_min_tenure=2.0)
+    _, tenure, _ = settled_pool(s, 2000, np.random.default_rng(3))
+    counts = np.histogram(tenure, bins=[0, 1, 2])[0]
+    # A flat density up to the minimum: the last two years' cohorts differ by sampling only
+    # (SD of a difference of two ~700 counts ~37: 5 SD is 190).
+    assert abs(counts[0] - counts[1]) < 190, counts
 
 
 def test_cadre_quality_shift_moves_all_qualities_down():

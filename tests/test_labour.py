@@ -178,32 +178,41 @@ def test_the_derived_workforce_places_everyone_once():
     assert not wf.placed_ytd.any() and not wf.nonfarm_ytd.any() and not wf.coop_job.any()
 
 
-def test_the_derived_start_has_the_urban_seeking_share():
-    # 5,500 urban workers: the share of seekers has SD sqrt(0.051 * 0.949 / 5500) = 0.003
-    # per seed; the mean of 4 seeds has SD 0.0015, and 0.006 is 4 SD.
+def expected_seeking_share(p) -> float:
+    """Urban unemployment at which the flows balance: (s + r + g) / (s + r + f)."""
+    s, r, g = p.separation_rate, p.retirement_rate / 12, p.population_growth / 12
+    return (s + r + g) / (s + r + p.job_finding_rate)
+
+
+def test_the_derived_start_has_the_flow_balance_unemployment():
+    # The seeking share is an outcome of the flows, not an input. 5,500 urban workers: the
+    # share of seekers (~0.05) has SD sqrt(0.05 * 0.95 / 5500) = 0.003 per seed; the mean
+    # of 4 seeds has SD 0.0015, and 0.006 is 4 SD.
     rates = []
     for seed in range(4):
         wf = create_test_model(seed=seed, spinup_months=0).workforce
         urban = (wf.state != RESERVE) & ~wf.rural
         rates.append(((wf.state == S) & urban).sum() / urban.sum())
-    assert np.mean(rates) == pytest.approx(create_test_model().spec.urban_seeking_share,
+    assert np.mean(rates) == pytest.approx(expected_seeking_share(create_test_model().spec),
                                            abs=0.006)
+    # ... and it moves with the job-finding rate: half the rate, about twice the share.
+    slower = create_test_model(seed=0, spinup_months=0, job_finding_rate=0.025).workforce
+    urban = (slower.state != RESERVE) & ~slower.rural
+    assert ((slower.state == S) & urban).sum() / urban.sum() > 1.6 * np.mean(rates)
 
 
-def test_matching_efficiency_gives_the_stationary_job_finding_rate():
-    # A is derived so that A U^a V^(1-a) = f U with V the vacancy stock (a share of jobs)
-    # and f = ((s + r)(1 - u) + g) / u the rate that keeps urban unemployment at u.
+def test_matching_efficiency_gives_the_job_finding_rate():
+    # A is derived so that A U^a V^(1-a) = f U with V the vacancy stock (a share of jobs),
+    # U the seekers plus farmers at their search intensity, and f = job_finding_rate.
     model = create_test_model(spinup_months=0)
     p, wf = model.spec, model.workforce
-    u, s = p.urban_seeking_share, p.separation_rate
-    r, g = p.retirement_rate / 12, p.population_growth / 12
-    f = ((s + r) * (1 - u) + g) / u
-    seekers = (wf.state == S).sum()
+    f = p.job_finding_rate
+    seekers = (wf.state == S).sum() + p.farmer_search * ((wf.state == F) & wf.rural).sum()
     vacancies = p.vacancy_share * (wf.state == U).sum()
     a = p.matching_elasticity
     matches = model.matching_efficiency * seekers ** a * vacancies ** (1 - a)
     assert matches == pytest.approx(f * seekers, rel=1e-9)
-    faster = create_test_model(spinup_months=0, separation_rate=2 * s)
+    faster = create_test_model(spinup_months=0, job_finding_rate=2 * f)
     assert faster.matching_efficiency > model.matching_efficiency
 
 

@@ -41,7 +41,7 @@ PROPERTY_SETTINGS = settings(max_examples=20, deadline=None, derandomize=True, d
                              suppress_health_check=[HealthCheck.too_slow])
 
 # Behavioural rates and levers drawn anywhere within their registry bounds.
-FREE_FLOATS = ("separation_rate", "matching_elasticity", "vacancy_share", "urban_seeking_share",
+FREE_FLOATS = ("separation_rate", "matching_elasticity", "vacancy_share", "job_finding_rate",
                "migration_rate", "return_rate", "seasonal_take_rate", "local_exit_rate",
                "retirement_rate", "population_growth", "activation_rate",
                "problem_rate_firm",

@@ -4,7 +4,7 @@ Each month a cadre chooses front-line effort above the mandated minimum (A2) by 
 its cost against the evaluation's reward: effort raises the results (实绩) dimension, which
 carries ``results_weight`` of the five dimensions (A1), and the reward is largest for a
 cadre near the promotion cut-off or near the removal line. Capability grows with
-experience, faster with a mentor (A11).
+experience; a mentee also closes part of the gap to its mentor's capability (A11, L3).
 
 At each evaluation the five qualities are observed with noise, results are scored
 against a fixed norm (the district's mean caseload per cadre before the programme), and
@@ -41,6 +41,10 @@ INTEGRITY = CADRE_QUALITIES.index("integrity")
 RESPONSIBILITY = CADRE_QUALITIES.index("responsibility")
 CAPABILITY = CADRE_QUALITIES.index("capability")
 EQUAL_WEIGHT = 1.0 / len(CADRE_QUALITIES)
+# Assumption: the years in rank a cadre needs beyond ``advance_min_tenure`` vary with the
+# post and the year's quota, uniformly over this many years. Without it, advancements at
+# exactly the minimum keep cohorts in step and the yearly count echoes on a 2-year cycle.
+RANK_WAIT_YEARS = 1.0
 
 
 def merit_weights(results_weight: float) -> np.ndarray:
@@ -74,6 +78,8 @@ class Cadre(mesa.Agent):
         breach: An undetected integrity failure.
         outcome_year: Calendar year of the last outcome, or -1.
         evaluated_year: Calendar year of the last evaluation, or -1.
+        rank_wait: Years in rank needed beyond ``advance_min_tenure`` before the next
+            advancement (drawn anew at each, :data:`RANK_WAIT_YEARS`).
     """
 
     def __init__(self, model: CountyModel, qualities: np.ndarray, post: str, tenure: float,
@@ -94,6 +100,7 @@ class Cadre(mesa.Agent):
         self.breach = False
         self.outcome_year = NO_OUTCOME
         self.evaluated_year = NO_OUTCOME
+        self.rank_wait = RANK_WAIT_YEARS * float(model.streams.cadres.random())
 
     @property
     def capability(self) -> float:
@@ -102,19 +109,39 @@ class Cadre(mesa.Agent):
 
     @property
     def skill(self) -> float:
-        """Capability times responsibility: what drives problem resolution."""
-        return float(self.qualities[CAPABILITY] * self.qualities[RESPONSIBILITY])
+        """Capability times responsibility: what drives problem resolution.
+
+        An undetected integrity failure costs ``breach_penalty`` of it (L2).
+        """
+        loss = self.model.p.breach_penalty if self.breach else 0.0
+        return float(self.qualities[CAPABILITY] * self.qualities[RESPONSIBILITY] * (1 - loss))
 
     def step(self) -> None:
         """Learn, age one month and finish probation (breaches: :func:`draw_breaches`)."""
         model = self.model
         p = model.p
-        boost = 1.0 + (p.mentor_boost if self.mentor_id >= 0 else 0.0)
-        self.qualities[CAPABILITY] += (p.capability_growth * boost
-                                       * (1.0 - self.qualities[CAPABILITY]))
+        self.qualities[CAPABILITY] += p.capability_growth * (1.0 - self.qualities[CAPABILITY])
         self.tenure += 1.0 / MONTHS_PER_YEAR
         if not self.evaluated and model.month - self.joined >= RECRUIT_PROBATION_MONTHS:
             self.evaluated = True
+
+
+def mentor_cadres(model: CountyModel, cadres: list[Cadre]) -> None:
+    """A mentee closes ``mentor_boost`` of the gap to its mentor's capability a year (L3).
+
+    Mentoring (A11) passes on what the mentor knows: a mentee less capable than its
+    mentor gains a twelfth of ``mentor_boost`` of the gap each month of the mentoring
+    year; one already as capable gains nothing more than on-the-job learning.
+    """
+    share = model.p.mentor_boost / MONTHS_PER_YEAR
+    mentees = [c for c in cadres if c.mentor_id >= 0]
+    if not mentees or share <= 0:
+        return
+    capability = {c.unique_id: c.qualities[CAPABILITY] for c in cadres}
+    for c in mentees:
+        mentor = capability.get(c.mentor_id)
+        if mentor is not None and mentor > c.qualities[CAPABILITY]:
+            c.qualities[CAPABILITY] += share * (mentor - c.qualities[CAPABILITY])
 
 
 def draw_breaches(model: CountyModel, cadres: list[Cadre]) -> int:
@@ -131,25 +158,37 @@ def draw_breaches(model: CountyModel, cadres: list[Cadre]) -> int:
     return int(new.size)
 
 
-def choose_effort(model: CountyModel, cadres: list[Cadre]) -> np.ndarray:
-    """Each cadre's front-line effort this month (A1, A2), set on the agents and returned.
+def effort_of(p, standing: np.ndarray, merit: np.ndarray, responsible: np.ndarray,
+              tenure: np.ndarray) -> np.ndarray:
+    """Front-line effort of cadres with these records under the parameters ``p`` (L1).
 
     Effort above the mandated ``frontline_share`` costs the cadre; its return is the
     results dimension's weight times the marginal value of a better score, which is
-    largest near the promotion cut-off and near the removal line (a normal density of
-    the distance, in sd). A cadre with no standing yet works as one at the cut-off.
+    largest near the promotion cut-off, near the removal line and, for cadres with
+    (nearly) enough years in rank, near the median that rank advancement needs (a normal
+    density of the distance, in sd). A cadre with no standing yet works as one at the
+    cut-off.
     """
-    p = model.p
-    standing = np.array([c.standing for c in cadres])
-    merit = np.array([c.merit for c in cadres])
-    responsible = np.array([c.qualities[RESPONSIBILITY] for c in cadres])
     spread = np.nanstd(merit) if np.isfinite(merit).sum() > 1 else 0.0
     z_promo = np.nan_to_num(standing - p.promotion_score_min)
     z_remove = np.nan_to_num((merit - p.removal_score_max) / (spread if spread > 0 else 1.0))
-    reward = p.evaluation_strictness * (_density(z_promo) + _density(z_remove))
+    median = np.nanmedian(standing) if np.isfinite(standing).any() else 0.0
+    near_rank = tenure >= p.advance_min_tenure - 1.0  # advancement within sight
+    z_rank = np.nan_to_num(standing - median)
+    reward = p.evaluation_strictness * (_density(z_promo) + _density(z_remove)
+                                        + p.advance_rate * near_rank * _density(z_rank))
     incentive = p.effort_response * responsible * reward * p.results_weight / EQUAL_WEIGHT
     floor = p.frontline_share
-    effort = floor + (1.0 - floor) * np.minimum(incentive, 1.0)
+    return floor + (1.0 - floor) * np.minimum(incentive, 1.0)
+
+
+def choose_effort(model: CountyModel, cadres: list[Cadre]) -> np.ndarray:
+    """Each cadre's front-line effort this month (A1, A2), set on the agents and returned
+    (:func:`effort_of`)."""
+    effort = effort_of(model.p, np.array([c.standing for c in cadres]),
+                       np.array([c.merit for c in cadres]),
+                       np.array([c.qualities[RESPONSIBILITY] for c in cadres]),
+                       np.array([c.tenure for c in cadres]))
     for cadre, e in zip(cadres, effort, strict=True):
         cadre.effort = float(e)
     return effort
@@ -226,13 +265,15 @@ def evaluate(model: CountyModel, pool: list[Cadre]) -> tuple[list[Cadre], list[C
         promoted_mask[best] = True
         model.leading_vacancies -= posts
 
-    eligible = free & ~removed_mask & ~promoted_mask & (tenure >= p.advance_min_tenure)
+    wait = np.array([c.rank_wait for c in pool])
+    eligible = free & ~removed_mask & ~promoted_mask & (tenure >= p.advance_min_tenure + wait)
     eligible &= score_now > np.median(score_now)
     advanced_mask = eligible & (rng.random(n) < p.advance_rate)
 
     for i in np.flatnonzero(advanced_mask):
         pool[i].outcome_year = year
         pool[i].tenure = 0.0
+        pool[i].rank_wait = RANK_WAIT_YEARS * float(rng.random())
     for i in np.flatnonzero(promoted_mask | removed_mask):
         pool[i].outcome_year = year
     model.outcomes_ytd[0] += int(promoted_mask.sum())

@@ -34,7 +34,7 @@ import mesa
 import numpy as np
 
 from . import tables as T
-from .cadres import Cadre, choose_effort, draw_breaches, evaluate, score_pool
+from .cadres import Cadre, choose_effort, draw_breaches, evaluate, mentor_cadres, score_pool
 from .district import District, build_district, draw_cadre_qualities, pool_turnover
 from .firms import Enterprise, FirmTable
 from .labour import RESERVE, URBAN, Workforce, draw_skill, sample_share, weighted_sample
@@ -107,9 +107,11 @@ class CountyModel(mesa.Model):
         self._create_villages()
         self._create_firms()
         self._create_cadres()
+        self._assign_villages()
         self._create_workforce()
         self._create_problems()
         self._settle_labour_demand()
+        self._create_leading_posts()
         self.leading_vacancies = 0
         self.outcomes_ytd = np.zeros(4, dtype=np.int64)  # promoted, advanced, removed, evaluated
         self.departed_unchanged_ytd = 0  # evaluated this year, no outcome, then departed
@@ -169,6 +171,16 @@ class CountyModel(mesa.Model):
         lines = np.array([v.line for v in self.village_list])
         np.add.at(farmers, lines, workforce)
         self.base_supply = np.maximum(farmers, 1.0)
+        # How strong a leadership each village's cooperative needs before it earns (L7):
+        # a fixed trait of the village, so a cooperative is a shell or not for a reason.
+        for v, hurdle in zip(self.village_list, rng.random(len(self.village_list)), strict=True):
+            v.hurdle = float(hurdle)
+        n_v = len(self.village_list)
+        self.leadership = np.ones(n_v)  # L7 multiplier of each village's cooperative
+        self.unlock = np.ones(n_v)  # L6 multiplier of its activation pace
+        self.land_factor = np.ones(n_v)  # farm income per farmer from land per farmer
+        self.village_growth = np.ones(n_v)  # cumulative gain from village leadership (L2)
+        self.farmers_ref: np.ndarray | None = None
 
     def _create_firms(self) -> None:
         frame = self.district.firms
@@ -190,31 +202,66 @@ class CountyModel(mesa.Model):
         for i in legacy:
             pool[int(i)].on_legacy = True
         # In a steady state the newcomers of the past year are on probation: posts turn
-        # over at h a year (pool_turnover), so a share 1 - exp(-h) joined within the year, as
-        # newcomers drawn afresh (not yet learned, not yet screened by evaluations).
-        fresh = np.flatnonzero(rng.random(len(pool)) < 1.0 - np.exp(-pool_turnover(s)))
-        q = draw_cadre_qualities(fresh.size, rng, shift=T.RECRUIT_CAPABILITY_SHIFT)
-        for k, i in enumerate(fresh):
+        # over at h a year (pool_turnover), so a share 1 - exp(-h) joined within the year.
+        # They are among those with under a year in rank (the table's pool already holds
+        # newcomers, learned as long as they have served): they keep their qualities and
+        # joined as many months ago as their years in rank say.
+        tenure = np.array([c.tenure for c in pool])
+        recent = np.flatnonzero(tenure < 1.0)
+        share = min(1.0, (1.0 - np.exp(-pool_turnover(s))) * len(pool) / max(recent.size, 1))
+        for i in recent[rng.random(recent.size) < share]:
             cadre = pool[int(i)]
-            cadre.qualities[:] = q[k]
-            cadre.tenure = 0.0
             cadre.evaluated = False
-            cadre.joined = self.month - int(rng.integers(0, MONTHS_PER_YEAR))
+            cadre.joined = self.month - round(cadre.tenure * MONTHS_PER_YEAR)
+
+    def _assign_villages(self) -> None:
+        """Each village gets a responsible cadre (包村干部): a township cadre on routine work.
+
+        Cadres are dealt to the villages in a random order; with fewer such cadres than
+        villages, one cadre is responsible for several. A newcomer who refills a post takes
+        over its villages (:meth:`_refill`).
+        """
+        cadres = [c for c in self.cadres if c.post == "township" and not c.on_legacy]
+        if not cadres:  # a district without township cadres: any routine cadre
+            cadres = [c for c in self.cadres if not c.on_legacy] or list(self.cadres)
+        order = self.streams.cadres.permutation(len(cadres))
+        n_v = len(self.village_list)
+        self.village_lead = np.array([cadres[order[i % len(cadres)]].unique_id
+                                      for i in range(n_v)], dtype=np.int64)
+        self.lead_ref: tuple[float, float] | None = None  # 2024 mean, sd of log leadership
+
+    def _create_leading_posts(self) -> None:
+        """Leading posts (township and department heads) held by promoted cadres (L2).
+
+        ``leader_capability`` holds the capability of each post's holder (NaN: vacant,
+        run by an acting deputy of the pool's average capability). Posts are filled as
+        the 2024 rules filled them at the end of the spin-up (:meth:`_end_spinup`).
+        """
+        # Held from the start (values set at the end of the spin-up); NaN marks a vacancy.
+        self.leader_capability = np.zeros(int(self.spec.leading_posts))
+        self.promoted_capability: list[float] = []  # promotions of the spin-up
+        self.leader_ref: tuple[float, float] | None = None  # 2024 mean, pool sd
+        self.leader_z = 0.0
+        self.leader_factor = 1.0  # cumulative output gain from leader quality (L2)
 
     # ---------------------------------------------------------- settled stocks
 
     def _job_finding_rate(self) -> float:
-        """Monthly job-finding rate that keeps urban unemployment stationary.
+        """Monthly job-finding rate of seekers at the start (``job_finding_rate``)."""
+        return float(self.spec.job_finding_rate)
+
+    def _urban_seeking_share(self, f: float) -> float:
+        """Urban unemployment at which the flows balance: an outcome, not an input.
 
         Urban residents move between jobs and search: jobs end at the separation rate,
-        retirees' rows become young seekers, and the trend adds seekers. At unemployment
-        ``u`` those inflows balance outflows when ``f = ((s + r)(1 - u) + g) / u``.
+        retirees' rows become young seekers, and the trend adds seekers; seekers find
+        jobs at ``f``. Inflows ``(s + r)(1 - u) + g`` equal outflows ``f u`` at
+        ``u = (s + r + g) / (s + r + f)``.
         """
         p = self.spec
-        u = max(p.urban_seeking_share, 1e-3)
         r = p.retirement_rate / MONTHS_PER_YEAR
         g = max(p.population_growth, 0.0) / MONTHS_PER_YEAR
-        return ((p.separation_rate + r) * (1.0 - u) + g) / u
+        return (p.separation_rate + r + g) / (p.separation_rate + r + f)
 
     def _rural_stationary(self, f: float) -> np.ndarray:
         """Each village's stationary January distribution over labour states (n_v x 5).
@@ -228,27 +275,38 @@ class CountyModel(mesa.Model):
         n_v = len(self.village_list)
         multiplier = LINE_MULTIPLIER[[v.line for v in self.village_list]]
         gap = self._migration_gap(multiplier)
+        # Trained farmers move into transfer work a little faster (L12): spread over all.
+        farmers = max(0.8 * float(self.district.villages["workforce"].sum()), 1.0)
+        trained = min(p.nonfarm_trainees / farmers, 1.0) * p.training_nonfarm_gain / MONTHS_PER_YEAR
+        settle = p.settle_rate / MONTHS_PER_YEAR
         F, L, U, M, S = (int(s) for s in Labour)
         year = np.broadcast_to(np.eye(5), (n_v, 5, 5)).copy()
         for month in range(MONTHS_PER_YEAR):
             P = np.zeros((n_v, 5, 5))
             P[:, F, L] = p.seasonal_take_rate * T.FARM_SEASON[month]
-            P[:, F, M] = p.migration_rate * gap
+            P[:, F, M] = p.migration_rate * gap + trained
+            P[:, F, U] = p.farmer_search * f
             P[:, L, F] = p.local_exit_rate
             P[:, U, S] = p.separation_rate
             P[:, M, S] = p.return_rate
             P[:, S, U] = f
             P[:, S, M] = p.migration_rate
-            P[:, S, F] = p.local_exit_rate
+            P[:, S, F] = p.farm_return_rate
             for state in (F, L, U, M):
                 P[:, state, S] += r  # retirees' rows become young seekers
             P = np.minimum(P, 1.0)
             total = P.sum(axis=2)
             P /= np.maximum(total, 1.0)[:, :, None]
             P[:, np.arange(5), np.arange(5)] += 1.0 - np.minimum(total, 1.0)
+            # Settlers leave the village for town: the chain loses them (sub-stochastic).
+            P[:, U, U] -= min(settle, float(P[:, U, U].min()))
             year = year @ P
-        for _ in range(12):  # year^(2^12): far past the slowest mode (return ~ 10 years)
+        # year^(2^12): far past the slowest mode (return ~ 10 years). Each village's
+        # matrix is rescaled by one number (settlers leave, so it is sub-stochastic): its
+        # rows' shape is the quasi-stationary make-up of those who stay.
+        for _ in range(12):
             year = year @ year
+            year /= year.sum(axis=2).max(axis=1)[:, None, None]
         return year[:, 0, :] / year[:, 0, :].sum(axis=1, keepdims=True)
 
     def _migration_gap(self, multiplier: np.ndarray) -> np.ndarray:
@@ -277,7 +335,7 @@ class CountyModel(mesa.Model):
         n_rural = int(village_lf.sum())
         cum = np.cumsum(shares, axis=1)[home[:n_rural]]
         rural_state = (cum < rng.random(n_rural)[:, None]).sum(axis=1).clip(0, 4)
-        urban_state = np.where(rng.random(urban_lf) < p.urban_seeking_share,
+        urban_state = np.where(rng.random(urban_lf) < self._urban_seeking_share(f),
                                Labour.SEEKING, Labour.URBAN_JOB)
         state = np.concatenate([rural_state, urban_state,
                                 np.full(extra.size, RESERVE)]).astype(np.int8)
@@ -297,25 +355,29 @@ class CountyModel(mesa.Model):
         table.base_demand = table.employees * (1.0 + p.vacancy_share)
         self.other_base_demand = self.workforce.employees[-1] * (1.0 + p.vacancy_share)
         # Matching efficiency that yields the stationary job-finding rate at the start.
-        seekers = int((state == Labour.SEEKING).sum())
+        seekers = int((state == Labour.SEEKING).sum()) + p.farmer_search * int(
+            (state[:n_rural] == Labour.FARMING).sum())
         vacancies = p.vacancy_share * employed.size
         a = p.matching_elasticity
         self.matching_efficiency = f * seekers ** (1 - a) / max(vacancies, 1.0) ** (1 - a)
         self.separations = self.matches = self.placements = self.vacancies = 0
+        self.settlers = 0
         self.retirements = self.labour_force_change = self.nonfarm_entrants = 0
 
     def _settle_labour_demand(self) -> None:
-        """Firms' demand net of their open problems equals employees plus the vacancy stock.
+        """Firms' demand at the expected open problems equals employees plus vacancies (L5).
 
         Open problems drag output to 1 / (1 + ``problem_productivity_penalty`` x open), so
-        the initial demand is grossed up by the derived stock of open problems: without
-        it, firms would start with fewer vacancies than ``vacancy_share`` and the settled
-        start would drift.
+        the initial demand is grossed up by the *expected* number of open problems per
+        firm under the 2024 effort (the derived stock over the firms), the same for every
+        firm: a firm's own draw is luck, and resolving it raises the firm's demand above
+        where it started. The same expectation is the reference of the investment drag.
         """
         table = self.firm_table
-        open_problems = self.problems.open_by_firm(len(self.firm_list))
+        n = max(len(self.firm_list), 1)
+        table.expected_open = float(self.problems.open_by_firm(n).sum()) / n
         table.base_demand = table.base_demand * (
-            1.0 + self.spec.problem_productivity_penalty * open_problems)
+            1.0 + self.spec.problem_productivity_penalty * table.expected_open)
 
     def _create_problems(self) -> None:
         """Queues at their stationary size under the pre-programme effort.
@@ -492,6 +554,32 @@ class CountyModel(mesa.Model):
                               self.streams.problems.beta(*T.LEGACY_DIFFICULTY_BETA, n),
                               self.month)
         self.legacy_resolved_spinup = []
+        self._fix_references()
+
+    def _fix_references(self) -> None:
+        """The 2024 levels the reforms' effects are measured from (L2, L6, L7).
+
+        Leadership of the villages: mean and sd of the responsible cadres' log
+        leadership now. Leading posts: their holders are drawn from the capabilities the
+        2024 rules promoted (in the generated pool's history, else in the spin-up;
+        vacancies stay vacant), whose mean is the reference, in sd of the pool's
+        capability. Open household problems per village:
+        the stock now.
+        """
+        self._village_leadership()
+        x = self.lead_log[np.isfinite(self.lead_log)]
+        self.lead_ref = (float(x.mean()), float(max(x.std(), 1e-6))) if x.size else (0.0, 1.0)
+        pool = np.array([c.capability for c in self.cadres])
+        promoted = self.district.promoted_capability
+        if promoted.size == 0:  # a district read from files: the spin-up's promotions
+            promoted = np.array(self.promoted_capability or np.sort(pool)[pool.size // 2:])
+        held = np.flatnonzero(~np.isnan(self.leader_capability))
+        self.leader_capability[held] = self.streams.cadres.choice(promoted, size=held.size)
+        self.leader_ref = (float(promoted.mean()), float(max(pool.std(), 1e-6)))
+        households = self.district.villages["households"].to_numpy(dtype=float)
+        total = self.problems.open_by_village(households.size).sum()
+        self.village_open_ref = total * households / max(households.sum(), 1.0)
+        self._village_leadership()
 
     def _start_year(self) -> None:
         year = self.year
@@ -507,6 +595,7 @@ class CountyModel(mesa.Model):
         self._form_alliances()
         self._form_mentor_pairs()
         self._train_technicians()
+        self._train_nonfarm()
         self._start_returnees()
         if self.month >= 0:
             self.recorder.start_year()
@@ -564,6 +653,15 @@ class CountyModel(mesa.Model):
         self.training_done += batch
         self.training_queue.append((self.month + self.p.training_months, batch))
 
+    def _train_nonfarm(self) -> None:
+        """This year's non-farm training (L12): ``nonfarm_trainees`` farmers, for a year."""
+        n = int(self.p.nonfarm_trainees)
+        farming = self.workforce.indices(Labour.FARMING)
+        if n <= 0 or farming.size == 0:
+            return
+        chosen = self.streams.labour.choice(farming, size=min(n, farming.size), replace=False)
+        self.workforce.trained_until[chosen] = self.month + MONTHS_PER_YEAR
+
     def _start_returnees(self) -> None:
         """This year's supported returnee businesses (A21), each from a random month."""
         n = self.p.returnees
@@ -579,11 +677,19 @@ class CountyModel(mesa.Model):
 
     def _drivers(self) -> None:
         p = self.p
-        self.nominal_index = self._nominal(self.month)
+        # Leaders better than 2024's add growth (L2): output, and with it labour demand
+        # (at the employment elasticity) and wages (productivity), cumulatively.
+        if self.month >= 0:
+            self.leader_z = self._leader_quality_z()
+            self.leader_factor *= (1.0 + p.leader_growth_effect * self.leader_z) ** (
+                1.0 / MONTHS_PER_YEAR)
+        e = p.employment_elasticity
+        self.nominal_index = self._nominal(self.month) * self.leader_factor ** (1.0 - e)
         age = self.month + self.spinup  # months since the district's initial state
-        g_e = p.employment_elasticity * p.output_growth
-        self.labour_demand_index = (1.0 + g_e) ** (age / MONTHS_PER_YEAR)
-        self.output_index = (1.0 + p.output_growth) ** (self.month / MONTHS_PER_YEAR)
+        g_e = e * p.output_growth
+        self.labour_demand_index = (1.0 + g_e) ** (age / MONTHS_PER_YEAR) * self.leader_factor ** e
+        self.output_index = (1.0 + p.output_growth) ** (self.month / MONTHS_PER_YEAR) * (
+            self.leader_factor)
         self.retirements, self.labour_force_change = self.workforce.renew(
             p.retirement_rate / MONTHS_PER_YEAR,
             (1.0 + p.population_growth) ** (1 / MONTHS_PER_YEAR) - 1.0,
@@ -615,6 +721,7 @@ class CountyModel(mesa.Model):
         """Cadres choose effort and learn; collect, assign and resolve problems; visit firms."""
         self.cadres.do("step")  # independent updates: their order does not matter
         cadres = list(self.cadres)
+        mentor_cadres(self, cadres)
         draw_breaches(self, cadres)
         effort = choose_effort(self, cadres)
         ids = np.array([c.unique_id for c in cadres])
@@ -698,7 +805,7 @@ class CountyModel(mesa.Model):
         p, table = self.p, self.firm_table
         table.open_problems = self.problems.open_by_firm(len(self.firm_list))
         table.post_vacancies(self.labour_demand_index, p.problem_productivity_penalty,
-                             p.labour_demand_elasticity)
+                             p.labour_demand_elasticity, p.problem_investment_drag)
         other = self.other_base_demand * self.labour_demand_index
         self.other_vacancies = max(round(other) - int(employees[-1]), 0)
 
@@ -709,7 +816,8 @@ class CountyModel(mesa.Model):
         boost = np.ones(vacancies.size)
         boost[:-1] += p.matching_boost * self.firm_table.on_platform
         self.matches, self.placements, entrants = wf.match(
-            vacancies, boost, self.matching_efficiency, p.matching_elasticity, rng, m)
+            vacancies, boost, self.matching_efficiency, p.matching_elasticity, rng, m,
+            p.farmer_search)
         self.vacancies = int(vacancies.sum())
         entrants += self._rural_transitions(rng)
         self._update_returnees()
@@ -717,6 +825,14 @@ class CountyModel(mesa.Model):
         held = np.bincount(wf.home[wf.coop_job], minlength=len(self.village_list))
         entrants += wf.hire_local(local_jobs - held, rng, m)
         self.nonfarm_entrants = entrants
+        # Rural workers with an urban job settle in town with their household (B15); the
+        # land they leave partly lies idle and passes to the collective (L8).
+        settlers = sample_share(np.flatnonzero(wf.rural & (wf.state == Labour.URBAN_JOB)),
+                                p.settle_rate / MONTHS_PER_YEAR, rng)
+        by_village = wf.settle(settlers)
+        self.settlers = int(settlers.size)
+        for i in np.flatnonzero(by_village):
+            self.village_list[int(i)].idle_land += p.idle_land_per_settler * by_village[i]
 
     def _rural_transitions(self, rng: np.random.Generator) -> int:
         """Seasonal local work, Harris-Todaro migration, returns; returns new A5 entrants.
@@ -739,14 +855,16 @@ class CountyModel(mesa.Model):
         # farm wage work (day-lily picking, harvests: B10).
         gap = self._migration_gap(np.array([v.farm_return() for v in self.village_list]))
         u = rng.random(farming.size)
-        go = p.migration_rate * gap[wf.home[farming]]
+        trained = wf.trained_until[farming] >= m  # L12: training helps into transfer work
+        go = p.migration_rate * gap[wf.home[farming]] + trained * (
+            p.training_nonfarm_gain / MONTHS_PER_YEAR)
         season = p.seasonal_take_rate * T.FARM_SEASON[self.calendar_month - 1]
         entrants = wf.move(farming[u < go], Labour.MIGRANT, m)
         entrants += wf.move(farming[(u >= go) & (u < go + season)], Labour.LOCAL_WAGE, m)
         # Rural seekers migrate (nothing to lose at home) or go back to the land.
         u = rng.random(seeking.size)
         entrants += wf.move(seeking[u < p.migration_rate], Labour.MIGRANT, m)
-        back = (u >= p.migration_rate) & (u < p.migration_rate + p.local_exit_rate)
+        back = (u >= p.migration_rate) & (u < p.migration_rate + p.farm_return_rate)
         wf.move(seeking[back], Labour.FARMING, m)
         return entrants
 
@@ -767,18 +885,65 @@ class CountyModel(mesa.Model):
             _, batch = self.training_queue.pop(0)
             for v in self.village_list:
                 v.trained += int(batch[v.index])
+        self._village_leadership()
         self.villages.do("step")  # independent updates: their order does not matter
-        # Prices fall as a line's supply (farm workers x productivity) rises (saturation).
+        if -MONTHS_PER_YEAR <= self.month < 0:  # the simulated 2024: A14's base
+            self.recorder.add_base_month(np.array([v.collective_income for v in self.village_list]))
         self.cells = self.workforce.cell_counts(len(self.village_list))
         farming = self.cells[1:, Labour.FARMING]
+        # Fewer farmers farm more land each (land per farmer, against the start).
+        if self.farmers_ref is None:
+            self.farmers_ref = np.maximum(farming, 1).astype(float)
+        self.land_factor = (np.maximum(farming, 1) / self.farmers_ref) ** (-self.p.land_elasticity)
+        # Prices fall as a line's supply (farm output) rises (saturation).
         lines = np.array([v.line for v in self.village_list])
-        output = farming * np.array([v.productivity for v in self.village_list])
+        output = farming * self.land_factor * np.array([v.productivity for v in self.village_list])
         supply = np.bincount(lines, weights=output, minlength=N_LINES)
         if farming.sum() > 0:  # prices are relative to the start's mix of the same supply
             base = self.base_supply * (farming.sum() / max(self.base_supply.sum(), 1.0))
             self.line_price = (np.maximum(supply, 1.0) / np.maximum(base, 1.0)) ** (
                 -1.0 / self.p.price_elasticity)
         self.villages.shuffle_do("imitate")
+
+    def _village_leadership(self) -> None:
+        """Each village's leadership (L7) and unlocked assets (L6) this month.
+
+        Leadership is the log of the responsible cadre's capability x responsibility x
+        front-line effort (:attr:`Cadre.skill` counts integrity failures), in sd of the
+        2024 pool from its 2024 mean (``lead_ref``, fixed at the end of the spin-up); the
+        cooperative's multiplier is ``1 + coop_leader_effect`` per sd, kept in 0.5-1.5.
+        The unlocking multiplier compares the village's open household problems with the
+        2024 expectation: ``((1 + expected) / (1 + open)) ^ unlock_elasticity``.
+        """
+        p = self.p
+        by_id = {c.unique_id: c for c in self.cadres}
+        lead = [by_id.get(int(i)) for i in self.village_lead]
+        x = np.log(np.maximum([c.skill * c.effort if c is not None else np.nan
+                               for c in lead], 1e-6))
+        self.lead_log = x
+        if self.lead_ref is None:
+            return
+        mean, sd = self.lead_ref
+        z = np.clip(np.nan_to_num((x - mean) / sd), -3.0, 3.0)
+        self.leadership = np.clip(1.0 + p.coop_leader_effect * z, 0.5, 1.5)
+        # The responsible cadre leads the village's economy as a leader leads a place (L2):
+        # farm and collective income grow faster per sd of leadership above 2024's.
+        if self.month >= 0:
+            self.village_growth *= (1.0 + p.leader_growth_effect * z) ** (1.0 / MONTHS_PER_YEAR)
+        open_now = self.problems.open_by_village(len(self.village_list))
+        self.unlock = ((1.0 + self.village_open_ref) / (1.0 + open_now)) ** p.unlock_elasticity
+
+    def _leader_quality_z(self) -> float:
+        """Mean capability of leading-post holders, in pool sd above its 2024 mean (L2).
+
+        A vacant post is run by an acting deputy of the pool's current mean capability.
+        """
+        if self.leader_ref is None or self.leader_capability.size == 0:
+            return 0.0
+        acting = float(np.mean([c.capability for c in self.cadres]))
+        held = np.where(np.isnan(self.leader_capability), acting, self.leader_capability)
+        mean, sd = self.leader_ref
+        return float((held.mean() - mean) / sd)
 
     def _cadre_turnover(self) -> None:
         """Departures (retirement, transfer) refilled by newcomers; leading posts fall vacant."""
@@ -791,8 +956,12 @@ class CountyModel(mesa.Model):
         self.departed_unchanged_ytd += sum(
             1 for c in leaving if c.evaluated_year == year and c.outcome_year != year)
         self._refill(leaving)
-        self.leading_vacancies += int(rng.poisson(
-            self.spec.leading_posts * p.leading_post_turnover / MONTHS_PER_YEAR))
+        new = int(rng.poisson(self.spec.leading_posts * p.leading_post_turnover / MONTHS_PER_YEAR))
+        self.leading_vacancies += new
+        held = np.flatnonzero(~np.isnan(self.leader_capability))
+        if new and held.size:  # posts fall vacant as their holders leave
+            self.leader_capability[rng.choice(held, size=min(new, held.size), replace=False)] = (
+                np.nan)
 
     def _refill(self, leaving: list[Cadre]) -> None:
         """Newcomers take the posts of cadres who leave; the year's first ``recruits``
@@ -808,6 +977,7 @@ class CountyModel(mesa.Model):
             new.on_legacy = old.on_legacy
             if mentors:
                 new.mentor_id = mentors.pop()
+            self.village_lead[self.village_lead == old.unique_id] = new.unique_id
             old.remove()
 
     def _evaluation(self) -> None:
@@ -815,6 +985,11 @@ class CountyModel(mesa.Model):
             return
         pool = [c for c in self.cadres if c.evaluated]
         promoted, removed = evaluate(self, pool)
+        capability = [c.capability for c in promoted]
+        if self.month < 0:
+            self.promoted_capability.extend(capability)
+        vacant = np.flatnonzero(np.isnan(self.leader_capability))[: len(capability)]
+        self.leader_capability[vacant] = capability[: vacant.size]
         self._refill(promoted + removed)
 
     # ---------------------------------------------------------------- indicators

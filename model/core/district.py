@@ -15,16 +15,16 @@ another county can supply real data::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import tables as T
-from .cadres import RESULTS, merit_weights
+from .cadres import RANK_WAIT_YEARS, RESULTS, effort_of, merit_weights
 from .scenario import Scenario
-from .tables import MONTHS_PER_YEAR
+from .tables import MONTHS_PER_YEAR, RECRUIT_PROBATION_MONTHS
 
 __all__ = ["District", "DistrictDataError", "build_district", "pilot_order",
            "read_district_tables", "select_pilots"]
@@ -65,6 +65,10 @@ class District:
         urban_labour_force: Urban residents in the labour force (persons).
         pilot_order: Village indices in the order the pilot rule takes them; a year with
             ``n`` pilot villages has the first ``n``.
+        promoted_capability: Capabilities of the cadres the 2024 rules promoted to leading
+            posts in the generated pool's last :data:`PROMOTED_YEARS` years (empty for a
+            district read from files): whom the leading posts hold, and the reference of
+            leader quality (L2).
     """
 
     villages: pd.DataFrame
@@ -72,6 +76,7 @@ class District:
     cadres: pd.DataFrame
     urban_labour_force: int
     pilot_order: np.ndarray
+    promoted_capability: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     def to_csv(self, folder: str | Path) -> None:
         """Write ``villages.csv``, ``firms.csv`` and ``cadres.csv`` into ``folder``."""
@@ -93,16 +98,17 @@ def build_district(scenario: Scenario) -> District:
     if scenario.district_data is None:
         villages = _generate_villages(scenario, rng)
         firms = _generate_firms(scenario, rng)
-        cadres = _generate_cadres(scenario, rng)
+        cadres, promoted = _generate_cadres(scenario, rng)
     else:
         villages, firms, cadres = read_district_tables(scenario.district_data)
         _check_counts(scenario, villages, firms, cadres)
+        promoted = np.empty(0)
     order = pilot_order(villages, scenario.pilot_villages, scenario.pilot_rule, rng,
                         scenario.district_data)
     pilot = np.zeros(len(villages), dtype=bool)
     pilot[order[: scenario.pilot_villages]] = True
     villages["pilot"] = pilot
-    return District(villages, firms, cadres, urban_lf, order)
+    return District(villages, firms, cadres, urban_lf, order, promoted)
 
 
 def select_pilots(villages: pd.DataFrame, n: int, rule: str, rng: np.random.Generator,
@@ -212,61 +218,91 @@ def pool_turnover(s: Scenario) -> float:
         s.evaluated_cadres, 1)
 
 
-def stationary_tenure(s: Scenario, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Years in rank of ``n`` cadres, drawn from the stationary distribution.
+PROMOTED_YEARS = 15  # ~1,000 promotions: the reference's own noise is ~0.03 sd
+SETTLE_YEARS = 30  # the pool turns over ~20 % a year and rank cycles lose their phase
 
-    A spell in rank ends by departure or promotion (hazard ``h``) at any time and, after
-    ``advance_min_tenure`` years, also by advancement (about ``advance_rate`` per
-    evaluation for the half above the median). In a steady state the time since a
-    spell began has density proportional to the spell's survival function: flat-topped
-    exponential with rate ``h`` up to the minimum, then with rate ``h + a``.
+
+def settled_pool(s: Scenario, n: int, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A pool that has lived under the 2024 rules: qualities (n x 5), years in rank, and
+    the capabilities of those promoted in the last :data:`PROMOTED_YEARS` years.
+
+    The pool is simulated evaluation by evaluation for :data:`SETTLE_YEARS` years under
+    the levers in force before the start year: newcomers (less capable, A11) learn on the
+    job, the best scorers leave for leading posts as these fall vacant, the worst are
+    removed, cadres retire or transfer out, and those above the median advance in rank
+    once they have the years. Results are scored from each cadre's expected caseload
+    (front-line effort times its resolution odds against the pool's). So the pool's make-up,
+    who has been selected out of it and how long each has been in rank, is the one the
+    rules themselves produce, and a run under the 2024 rules does not drift or echo.
     """
-    h = pool_turnover(s)
-    a = 0.5 * s.advance_rate * MONTHS_PER_YEAR / s.evaluation_interval
-    m = s.advance_min_tenure
-    grid = np.linspace(0.0, m + 10.0 / max(h + a, 0.05), 2001)
-    survival = np.where(grid < m, np.exp(-h * grid), np.exp(-h * m - (h + a) * (grid - m)))
-    cdf = np.cumsum(survival)
-    return np.interp(rng.random(n) * cdf[-1], cdf, grid)
-
-
-def stationary_qualities(s: Scenario, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Qualities of a pool in its steady state: newcomers who have learned on the job.
-
-    Posts are refilled by newcomers (less capable on average) who then learn at
-    ``capability_growth``; cadres leave by departure or promotion at a combined rate
-    ``h``, so the years since a cadre joined are exponential with rate ``h``.
-    """
+    p = s.in_year(int(s.start[:4]) - 1)
     q = draw_cadre_qualities(n, rng, shift=T.RECRUIT_CAPABILITY_SHIFT)
-    # Those below the removal standard have been removed already: redraw them (results
-    # at the norm score 0.5, see cadres.evaluate).
-    weights = merit_weights(s.results_weight)
-    weights[RESULTS] = 0.0
-    for _ in range(20):
-        merit = q @ weights + s.results_weight * 0.5
-        low = np.flatnonzero(merit <= s.removal_score_max)
-        if low.size == 0:
-            break
-        q[low] = draw_cadre_qualities(low.size, rng, shift=T.RECRUIT_CAPABILITY_SHIFT)
-    h = pool_turnover(s)
-    years = rng.exponential(1.0 / max(h, 1e-3), n)
-    capability = T.CADRE_QUALITIES.index("capability")
-    keep = (1.0 - s.capability_growth) ** (MONTHS_PER_YEAR * years)
-    q[:, capability] = 1.0 - (1.0 - q[:, capability]) * keep
-    return q
+    tenure = rng.uniform(0.0, 2.0 * max(p.advance_min_tenure, 1.0), n)
+    wait = RANK_WAIT_YEARS * rng.random(n)
+    served = np.full(n, 10 * MONTHS_PER_YEAR)  # months since joining: probation is a year
+    standing, merit = np.full(n, np.nan), np.full(n, np.nan)
+    cap, resp = T.CADRE_QUALITIES.index("capability"), T.CADRE_QUALITIES.index("responsibility")
+    integrity = T.CADRE_QUALITIES.index("integrity")
+    interval = int(p.evaluation_interval)
+    share = interval / MONTHS_PER_YEAR
+    weights = merit_weights(p.results_weight)
+    steps = SETTLE_YEARS * MONTHS_PER_YEAR // interval
+    promoted: list[np.ndarray] = []
+    for step in range(steps):
+        q[:, cap] = 1.0 - (1.0 - q[:, cap]) * (1.0 - p.capability_growth) ** interval
+        tenure += share
+        served += interval
+        scored = served >= RECRUIT_PROBATION_MONTHS  # newcomers are not judged in probation
+        effort = effort_of(p, standing, merit, q[:, resp], tenure)
+        odds = effort * np.exp(p.resolve_skill * (q[:, cap] * q[:, resp] - 0.5))
+        results = odds / (odds + odds.mean())
+        seen = np.clip(q + rng.normal(0.0, p.evaluation_noise, q.shape), 0.0, 1.0)
+        seen[:, RESULTS] = results
+        merit_now = seen @ weights
+        z_tenure = (tenure - tenure.mean()) / max(tenure.std(), 1e-9)
+        z_merit = (merit_now - merit_now.mean()) / max(merit_now.std(), 1e-9)
+        score = p.evaluation_strictness * z_merit + (1.0 - p.evaluation_strictness) * z_tenure
+        memory = min(1.0, share)
+        standing = np.where(~scored, np.nan, np.where(
+            np.isnan(standing), score, standing + memory * (score - standing)))
+        merit = np.where(~scored, np.nan, np.where(
+            np.isnan(merit), merit_now, merit + memory * (merit_now - merit)))
+        gone = scored & (merit <= p.removal_score_max) if p.evaluation_strictness > 0 else (
+            np.zeros(n, bool))
+        if p.integrity_checks:  # integrity failures (twice the rate at integrity 0)
+            hazard = p.integrity_failure_rate * share * 2.0 * (1.0 - q[:, integrity])
+            gone |= scored & (rng.random(n) < hazard)
+        vacancies = rng.poisson(p.leading_posts * p.leading_post_turnover * share)
+        candidates = np.flatnonzero(scored & ~gone & (standing >= p.promotion_score_min))
+        best = candidates[np.argsort(-standing[candidates], kind="stable")[:vacancies]]
+        gone[best] = True
+        if step >= steps - PROMOTED_YEARS * MONTHS_PER_YEAR // interval:
+            promoted.append(q[best, cap].copy())
+        gone |= rng.random(n) < p.cadre_exit_rate * share
+        advance = (scored & ~gone & (tenure >= p.advance_min_tenure + wait)
+                   & (score > np.median(score)) & (rng.random(n) < p.advance_rate))
+        tenure[advance] = 0.0
+        wait[advance] = RANK_WAIT_YEARS * rng.random(int(advance.sum()))
+        k = int(gone.sum())
+        q[gone] = draw_cadre_qualities(k, rng, shift=T.RECRUIT_CAPABILITY_SHIFT)
+        tenure[gone] = 0.0
+        served[gone] = 0
+        standing[gone], merit[gone] = np.nan, np.nan
+    return q, tenure, np.concatenate(promoted) if promoted else np.empty(0)
 
 
 def _generate_cadres(s: Scenario, rng: np.random.Generator) -> pd.DataFrame:
     n = s.evaluated_cadres
-    q = stationary_qualities(s, n, rng)
+    q, tenure, promoted = settled_pool(s, n, rng)
     frame = pd.DataFrame({
         "cadre": [f"C{i + 1:04d}" for i in range(n)],
         "post": np.where(rng.random(n) < T.CADRE_TOWNSHIP_SHARE, "township", "department"),
-        "tenure_years": np.round(stationary_tenure(s, n, rng), 2),
+        "tenure_years": np.round(tenure, 2),
     })
     for j, name in enumerate(T.CADRE_QUALITIES):
         frame[name] = np.round(q[:, j], 4)
-    return frame
+    return frame, promoted
 
 
 # ------------------------------------------------------------------------------ loading

@@ -1,7 +1,9 @@
 """Enterprises: labour demand, open problems, subsidies and vacancies (step 4).
 
 A firm's labour demand grows with output (B7) at the employment elasticity; open problems
-drag its output, and so its demand, to 1 / (1 + penalty x open problems); a cadre's visit
+drag its output, and so its demand, to 1 / (1 + penalty x open problems), and hold back its
+investment: its capacity grows more slowly the more problems it has open than the 2024
+expectation (L5: hiring and investment; survival is not modelled); a cadre's visit
 (A3) brings subsidies that lower its labour cost for a year, raising demand by the
 labour-demand elasticity, and puts it on the big-data matching platform for good. Vacancies are a
 stock: demand minus employees, so every separation or retirement reopens a post
@@ -42,6 +44,8 @@ class FirmTable:
     visited: np.ndarray
     on_platform: np.ndarray
     vacancies: np.ndarray
+    capacity: np.ndarray
+    expected_open: float = 0.0
 
     @classmethod
     def create(cls, base_demand: np.ndarray) -> FirmTable:
@@ -50,17 +54,23 @@ class FirmTable:
         return cls(base_demand.astype(float), base_demand.astype(float),
                    np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n),
                    np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n, dtype=bool),
-                   np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64))
+                   np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64), np.ones(n))
 
-    def post_vacancies(self, demand_index: float, penalty: float, elasticity: float) -> None:
+    def post_vacancies(self, demand_index: float, penalty: float, elasticity: float,
+                       drag: float = 0.0) -> None:
         """Set this month's labour demand and vacancy stock of every firm.
 
         Args:
             demand_index: Trend labour demand relative to the initial state.
             penalty: Drag of each open problem: output falls to 1 / (1 + penalty x open).
             elasticity: Labour-demand elasticity with respect to labour cost.
+            drag: Yearly capacity growth lost per open problem above the expected number
+                (``problem_investment_drag``); fewer than expected adds growth.
         """
-        output = 1.0 / (1.0 + penalty * self.open_problems)
+        if drag:
+            surplus = self.expected_open - self.open_problems
+            self.capacity *= 1.0 + drag * surplus / MONTHS_PER_YEAR
+        output = self.capacity / (1.0 + penalty * self.open_problems)
         subsidy = np.where(self.subsidy_months > 0, elasticity * self.subsidy_rate, 0.0)
         self.subsidy_months = np.maximum(self.subsidy_months - 1, 0)
         self.demand = self.base_demand * demand_index * output * (1.0 + subsidy)

@@ -23,6 +23,7 @@ from .tables import NONFARM, Labour
 URBAN = -1  # home of urban residents
 NO_EMPLOYER = -1
 RESERVE = len(Labour)  # state of rows not yet in the labour force (future entrants)
+NEVER = np.iinfo(np.int16).min  # ``trained_until`` of a worker never trained
 N_STATES = len(Labour) + 1
 
 
@@ -90,6 +91,8 @@ class Workforce:
         retired_placed_ytd: Of this year's A4 placements, people who have since retired
             (their rows are young entrants now, with the flag cleared).
         retired_nonfarm_ytd: The same for this year's A5 entrants.
+        trained_until: Month index until which a worker's non-farm training (L12) helps
+            them into transfer work; :data:`NEVER` if never trained.
     """
 
     def __init__(self, home: np.ndarray, state: np.ndarray, skill: np.ndarray,
@@ -105,6 +108,7 @@ class Workforce:
         self.nonfarm_ytd = np.zeros(n, dtype=bool)
         self.retired_placed_ytd = 0
         self.retired_nonfarm_ytd = 0
+        self.trained_until = np.full(n, NEVER, dtype=np.int16)
         self.rural = self.home >= 0
         self.active = n if active is None else active
         self.next_row = self.active
@@ -192,6 +196,22 @@ class Workforce:
             self.coop_job[idx] = False
         return new_entrants
 
+    def settle(self, idx: np.ndarray) -> np.ndarray:
+        """Rural workers ``idx`` move to town with their household: their home becomes urban.
+
+        Returns the number of settlers per home village (length: villages with rows).
+        """
+        if idx.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        from_home = np.bincount(self.home[idx], minlength=int(self.home.max(initial=0)) + 1)
+        self.cells -= np.bincount(self._cell[idx] + self.state[idx], minlength=self._n_cells)
+        self.home[idx] = URBAN
+        self.rural[idx] = False
+        self._cell[idx] = 0
+        self.cells += np.bincount(self._cell[idx] + self.state[idx], minlength=self._n_cells)
+        self.coop_job[idx] = False
+        return from_home
+
     def separate(self, rate: float, rng: np.random.Generator, month: int) -> int:
         """Urban jobs end at ``rate``; the workers start seeking. Returns separations."""
         idx = sample_share(self.indices(Labour.URBAN_JOB), rate, rng)
@@ -236,11 +256,16 @@ class Workforce:
         self.since[entrants] = month
         self.placed_ytd[entrants] = False
         self.nonfarm_ytd[entrants] = False
+        self.trained_until[entrants] = NEVER
         return int(retiring.size), net
 
     def match(self, vacancies: np.ndarray, boost: np.ndarray, efficiency: float,
-              elasticity: float, rng: np.random.Generator, month: int) -> tuple[int, int, int]:
-        """Match seekers to vacancies with M = A U^a V_eff^(1-a).
+              elasticity: float, rng: np.random.Generator, month: int,
+              farmer_search: float = 0.0) -> tuple[int, int, int]:
+        """Match job searchers to vacancies with M = A U^a V_eff^(1-a).
+
+        Searchers are the seekers and, searching on the job at ``farmer_search`` of a
+        seeker's intensity, rural farmers: ``U = seekers + farmer_search x farmers``.
 
         Args:
             vacancies: Open vacancies per employer (modelled firms, then other employers).
@@ -250,20 +275,26 @@ class Workforce:
             elasticity: Elasticity a with respect to seekers.
             rng: Generator.
             month: Current month index.
+            farmer_search: Search intensity of rural farmers relative to seekers.
 
         Returns:
             Matches, of which new A4 placements (first this year), and new A5 entrants.
         """
         seekers = self.indices(Labour.SEEKING)
+        farmers = (self.indices(Labour.FARMING, rural=True) if farmer_search > 0
+                   else seekers[:0])
+        searchers = np.concatenate([seekers, farmers])
+        intensity = np.r_[np.ones(seekers.size), np.full(farmers.size, farmer_search)]
         total_v = int(vacancies.sum())
-        if seekers.size == 0 or total_v == 0:
+        if searchers.size == 0 or total_v == 0:
             return 0, 0, 0
         v_eff = float((vacancies * boost).sum())
-        expected = efficiency * seekers.size ** elasticity * v_eff ** (1.0 - elasticity)
-        m = min(int(rng.poisson(expected)), seekers.size, total_v)
+        u_eff = float(intensity.sum())
+        expected = efficiency * u_eff ** elasticity * v_eff ** (1.0 - elasticity)
+        m = min(int(rng.poisson(expected)), searchers.size, total_v)
         if m == 0:
             return 0, 0, 0
-        chosen = seekers[weighted_sample(0.5 + self.skill[seekers], m, rng)]
+        chosen = searchers[weighted_sample((0.5 + self.skill[searchers]) * intensity, m, rng)]
         slots = np.repeat(np.arange(vacancies.size), vacancies)
         filled = slots[weighted_sample(boost[slots], m, rng)]
         rng.shuffle(filled)

@@ -44,6 +44,9 @@ VARIABLES: dict[str, Var] = {
     "population": Var(T, "persons", "resident population (labour force / its share)", "B2"),
     "retirements": Var(T, "persons", "workers leaving the labour force this month "
                        "(replaced by young entrants)"),
+    "urban_resident_share": Var(T, "1", "urban share of resident workers (migrants working "
+                                "outside the district are not resident)", "B15"),
+    "settlers": Var(T, "persons", "rural workers settling in town this month"),
     "urban_unemployment_rate": Var(T, "1", "urban residents seeking work over the urban "
                                    "residents' labour force (surveyed rate)", "R6"),
     "output_index": Var(T, "1", "real output relative to the start month", "B7"),
@@ -78,6 +81,12 @@ VARIABLES: dict[str, Var] = {
     "cadres_evaluated_ytd": Var(T, "cadres", "distinct cadres evaluated, year to date", "A10"),
     "cadre_effort": Var(T, "1", "mean share of cadre time on the front line", "A2"),
     "leading_vacancies": Var(T, "posts", "leading posts vacant, awaiting promotion"),
+    "leader_quality": Var(T, "sd", "mean capability of leading-post holders above its 2024 "
+                          "level, in sd of the pool (L2)"),
+    "village_leadership": Var(T, "1", "mean leadership multiplier of the villages' "
+                              "cooperatives (L7; 1 = the 2024 level)"),
+    "cooperatives_working": Var(T, "villages", "party-branch cooperatives that earn (not "
+                                "shells, L7)", "A13"),
     "collective_income": Var(V, "yuan/month", "village collective income"),
     "collective_income_growth": Var(V, "1", "collective income growth over the previous "
                                     "year, year to date (annualised)"),
@@ -215,8 +224,18 @@ class Recorder:
         self.cum = {"problems": 0, "legacy": 0}
         self.initial_cells: np.ndarray | None = None
 
+    def add_base_month(self, income: np.ndarray) -> None:
+        """Count a month of the simulated 2024 (the spin-up's last year) into A14's base."""
+        self.year_income += income
+        self.months_in_year += 1
+
     def start_year(self) -> None:
-        """Make last year's collective income the base of this year's growth (A14)."""
+        """Make last year's collective income the base of this year's growth (A14).
+
+        The 2025 base is the simulated 2024 (the spin-up's last twelve months), so that
+        2025's growth compares like with like; without a full simulated year it is the
+        district table's 2024 income.
+        """
         if self.months_in_year == MONTHS_PER_YEAR:
             self.base_income = self.year_income.copy()
         self.year_income[:] = 0.0
@@ -234,6 +253,11 @@ class Recorder:
         r["labour_force"].append(int(wf.active))
         r["population"].append(float(wf.active / m.spec.labour_force_share))
         r["retirements"].append(m.retirements)
+        resident = cells.sum(axis=0)
+        resident = resident.sum() - resident[Labour.MIGRANT]
+        urban_home = cells[0].sum() - cells[0, Labour.MIGRANT]
+        r["urban_resident_share"].append(float(urban_home / max(resident, 1)))
+        r["settlers"].append(m.settlers)
         urban = cells[0]
         in_lf = urban[Labour.URBAN_JOB] + urban[Labour.SEEKING]
         r["urban_unemployment_rate"].append(float(urban[Labour.SEEKING] / max(in_lf, 1)))
@@ -269,6 +293,9 @@ class Recorder:
         r["cadres_evaluated_ytd"].append(evaluated)
         r["cadre_effort"].append(float(np.mean([c.effort for c in m.cadres])))
         r["leading_vacancies"].append(int(m.leading_vacancies))
+        r["leader_quality"].append(float(m.leader_z))
+        r["village_leadership"].append(float(np.mean(m.leadership)))
+        r["cooperatives_working"].append(int(sum(v.functioning for v in m.village_list)))
         self._record_villages(cells)
 
     def _record_villages(self, cells: np.ndarray) -> None:
@@ -330,14 +357,17 @@ class Recorder:
         growth = cells.sum(axis=1) / np.maximum(self.initial_cells, 1)
         people = self.village_people * growth[1:]
         by_village = earnings[1:] + village_payouts
-        transfers = p.transfer_income * nominal
+        # Transfers grow at their own rates (pensions are not indexed to wages).
+        years = m.month / MONTHS_PER_YEAR
+        transfers = p.transfer_income * (1.0 + p.rural_transfer_growth) ** years
+        urban_transfers = p.transfer_income * (1.0 + p.urban_transfer_growth) ** years
         per_capita = MONTHS_PER_YEAR * (by_village / people + transfers)
         urban_people = m.spec.population * (1 - m.spec.rural_share) * growth[0]
         self.rows["village_income_per_capita"].append(per_capita)
         self.rows["rural_income_per_capita"].append(
             float(MONTHS_PER_YEAR * (by_village.sum() / people.sum() + transfers)))
         self.rows["urban_income_per_capita"].append(
-            float(MONTHS_PER_YEAR * (earnings[0] / max(urban_people, 1.0) + transfers))
+            float(MONTHS_PER_YEAR * (earnings[0] / max(urban_people, 1.0) + urban_transfers))
             if urban_people > 0 else 0.0)
         for name in MODEL_REPORTERS:
             setattr(m, name, self.rows[name][-1])

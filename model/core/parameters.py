@@ -38,6 +38,10 @@ class Parameter:
             (so samplers and strategies can list every parameter's values alike).
         before: For levers, the value in force before the scenario's start year (the
             2024 policy regime the spin-up runs under); ``None``: the same as the value.
+        link: For the strength of a causal link, its ID in the pathways table
+            (``docs/pathways.md``: L1..L12), else ``None``.
+        prior: For a link strength, the range its sources support (``None``: the bounds
+            are all that is known); the ensemble carries it over this range.
     """
 
     name: str
@@ -49,6 +53,8 @@ class Parameter:
     doc: str
     choices: tuple[Any, ...] | None = None
     before: Any = None
+    link: str | None = None
+    prior: tuple[float, float] | None = None
 
     @property
     def kind(self) -> type:
@@ -65,8 +71,10 @@ class Parameter:
         return f"{self.kind.__name__} in [{lo:g}, {hi:g}]"
 
 
-def _p(name, section, default, unit, bounds, source, doc, choices=None, before=None) -> Parameter:
-    return Parameter(name, section, default, unit, bounds, source, doc, choices, before)
+def _p(name, section, default, unit, bounds, source, doc, choices=None, before=None,
+       link=None, prior=None) -> Parameter:
+    return Parameter(name, section, default, unit, bounds, source, doc, choices, before,
+                     link, prior)
 
 
 _A = "assumption: "
@@ -92,9 +100,6 @@ _PARAMETERS: list[Parameter] = [
     _p("labour_force_share", "district", 0.50, "1", (0.1, 0.9),
        _A + "working-age share ~0.65 (7th census, Ningxia) x participation ~0.77",
        "Labour force (working-age and active) as a share of residents."),
-    _p("urban_seeking_share", "district", 0.051, "1", (0.0, 0.5),
-       "R6: surveyed urban unemployment 5.1 % (2024 national average)",
-       "Share of the urban residents' labour force seeking work at the start."),
     _p("vacancy_share", "district", 0.05, "1", (0.0, 0.3),
        _A + "job-to-applicant ratio (求人倍率) ~1.4 in public employment services with 5 % "
        "unemployment gives vacancies of ~7 % of jobs; part of them never registered",
@@ -159,7 +164,7 @@ _PARAMETERS: list[Parameter] = [
     _p("matching_boost", "levers", 0.15, "1", (0.0, 3.0),
        _A + "A3 big-data job matching; effect size unpublished",
        "Relative gain in matching efficiency of vacancies on the matching platform.",
-       before=0.0),
+       before=0.0, link="L11", prior=(0.05, 0.3)),
     _p("mentor_pairs", "levers", 30, "pairs", (0, 2_000), "A11",
        "District-level mentor pairs among evaluated cadres (re-formed each year).", before=0),
     _p("recruits", "levers", 28, "cadres/yr", (0, 2_000), "A11",
@@ -170,6 +175,10 @@ _PARAMETERS: list[Parameter] = [
        "Grassroots agri-technicians in the villages."),
     _p("returnees", "levers", 77, "persons/yr", (0, 10_000), "A21",
        "Returnee graduates and veterans supported to start businesses, per year.", before=0),
+    _p("nonfarm_trainees", "levers", 2_000, "persons/yr", (0, 100_000),
+       _A + "vocational training for rural workers (Ningxia trains rural workers every "
+       "year; Litong's number is not published): ~2 % of rural workers a year",
+       "Rural workers trained for non-farm work a year (L12)."),
     _p("evaluated_cadres", "levers", 479, "cadres", (1, 20_000), "A10",
        "Cadres in the evaluated pool (一人一册 files)."),
     _p("evaluation_strictness", "levers", 1.0, "1", (0.0, 1.0),
@@ -223,13 +232,14 @@ _PARAMETERS: list[Parameter] = [
        "Annual rate at which workers leave the labour force, replaced by young entrants."),
     _p("output_growth", "behaviour", 0.043, "1/yr", (-0.2, 0.3), "B7",
        "Trend growth of real output (2021-25 average)."),
-    _p("employment_elasticity", "behaviour", 0.14, "1", (0.0, 1.0),
-       _A + "China's employment elasticity of GDP ~0.1-0.3 in the 2010s; 0.14 keeps jobs "
-       "growing with the labour force (B2) at B7's output growth",
-       "Growth of labour demand per unit of output growth."),
+    _p("employment_elasticity", "behaviour", 0.27, "1", (0.0, 1.0),
+       _A + "non-farm (urban) employment grew ~0.1-0.45 % per % of GDP growth in China in "
+       "2010-24 (urban employment ~347 M -> 463 M in 2010-20, slower since) while farm "
+       "employment fell: urban jobs must absorb those who leave farming",
+       "Growth of urban labour demand per unit of output growth."),
     _p("inflation", "behaviour", 0.01, "1/yr", (-0.05, 0.1),
        _A + "China CPI averaged ~1 %/yr in 2021-25",
-       "Price inflation added to productivity growth in nominal wages and transfers."),
+       "Price inflation added to productivity growth in nominal wages."),
     _p("labour_demand_elasticity", "behaviour", 0.3, "1", (0.0, 2.0),
        "assumption: Hamermesh (1993) constant-output own-wage elasticity ~0.3",
        "Relative rise in a firm's labour demand per relative fall in its labour cost "
@@ -237,7 +247,7 @@ _PARAMETERS: list[Parameter] = [
     _p("problem_productivity_penalty", "behaviour", 0.05, "1/problem", (0.0, 1.0),
        _A + "unresolved firm problems depress output",
        "Drag of each open problem: a firm's output and labour demand fall to "
-       "1 / (1 + penalty x open problems)."),
+       "1 / (1 + penalty x open problems).", link="L5", prior=(0.01, 0.1)),
     _p("migration_rate", "behaviour", 0.01, "1/month", (0.0, 0.5),
        "assumption: Harris-Todaro scale; R2 scaled gives ~1/3 of rural workers away",
        "Monthly migration hazard per unit expected-wage gap."),
@@ -273,10 +283,12 @@ _PARAMETERS: list[Parameter] = [
     _p("alliance_market_boost", "behaviour", 0.2, "1", (0.0, 3.0),
        _A + "A15 shared sales channels (利通好礼)",
        "Revenue gain and wider market (less price saturation) from an alliance."),
-    _p("technician_yield_gain", "behaviour", 0.3, "1", (0.0, 2.0),
-       _A + "A22: broccoli at 4,000 kg/mu with expert advice, about twice a usual yield; "
-       "a third of that on average",
-       "Relative farm-income gain of households advised by a trained technician."),
+    _p("technician_yield_gain", "behaviour", 0.10, "1", (0.0, 2.0),
+       "L9: yields +5-15 % for directly advised farmers (Waddington et al. 2014, Campbell "
+       "review of farmer field schools; Lampach et al., meta-regression); A22's doubling is "
+       "the best case",
+       "Relative farm-income gain of households advised by a trained technician.",
+       link="L9", prior=(0.05, 0.15)),
     _p("households_per_technician", "behaviour", 50, "households", (1, 1_000),
        "A22: 50 neighbouring households followed one trained grower",
        "Households one trained technician advises."),
@@ -285,11 +297,11 @@ _PARAMETERS: list[Parameter] = [
     _p("returnee_income", "behaviour", 10_000.0, "yuan/yr", (0.0, 1e6),
        _A + "A19's lead goose (150k) is the best case", "Collective income from a returnee firm."),
     _p("returnee_jobs", "behaviour", 4, "jobs", (0, 200),
-       _A + "A19, A22: returnee businesses absorb surplus labour",
-       "Local wage jobs a returnee business creates."),
-    _p("returnee_closure_rate", "behaviour", 0.1, "1/yr", (0.0, 1.0),
-       _A + "about half of small businesses survive five years",
-       "Annual rate at which returnee businesses close."),
+       "L10: 2-6 jobs per returnee venture (the official 6.5 counts linked households); "
+       "A19, A22", "Local wage jobs a returnee business creates.", link="L10", prior=(2, 6)),
+    _p("returnee_closure_rate", "behaviour", 0.13, "1/yr", (0.0, 1.0),
+       "L10: 40-60 % of new firms survive five years (SAIC 2013: 49 % exit within 5 years)",
+       "Annual rate at which returnee businesses close.", link="L10", prior=(0.10, 0.18)),
     _p("imitation_rate", "behaviour", 0.05, "1/month", (0.0, 1.0),
        _A + "A22: 50 households followed one returnee within a season or two",
        "Monthly probability a village with know-how compares its line with a neighbour's."),
@@ -304,11 +316,15 @@ _PARAMETERS: list[Parameter] = [
        "Coefficient of variation of a village's monthly collective income."),
     _p("effort_response", "behaviour", 0.5, "1", (0.0, 3.0),
        _A + "results-based evaluation raises effort (design page)",
-       "Extra front-line effort per unit of marginal evaluation reward (1 / effort cost)."),
+       "Extra front-line effort per unit of marginal evaluation reward (1 / effort cost).",
+       link="L1", prior=(0.1, 1.0)),
     _p("capability_growth", "behaviour", 0.003, "1/month", (0.0, 0.1),
        _A + "learning on the job", "Monthly capability gain of a cadre (towards 1)."),
-    _p("mentor_boost", "behaviour", 1.0, "1", (0.0, 10.0),
-       _A + "A11 mentoring speeds learning", "Relative extra capability growth of mentees."),
+    _p("mentor_boost", "behaviour", 0.3, "1/yr", (0.0, 1.0),
+       _A + "L3: A11 mentoring passes on the mentor's know-how; no direct estimate found, "
+       "so the range is wide",
+       "Share of the gap to its mentor's capability a mentee closes over the mentoring year.",
+       link="L3", prior=(0.1, 0.5)),
     _p("evaluation_noise", "behaviour", 0.15, "1", (0.0, 2.0),
        _A + "evaluators see qualities with error", "SD of the noise on each observed quality."),
     _p("removal_score_max", "behaviour", 0.30, "1", (0.0, 1.0),
@@ -342,6 +358,92 @@ _PARAMETERS: list[Parameter] = [
        "Share of migrant earnings counted in household income."),
     _p("transfer_income", "behaviour", 300.0, "yuan/person/month", (0.0, 1e4),
        "R8: net transfers ~18 % of disposable income", "Transfers per resident in 2025."),
+    _p("rural_transfer_growth", "behaviour", 0.07, "1/yr", (-0.1, 0.3),
+       _A + "rural residents' basic pension minimum raised by 20 yuan a month in 2024 and "
+       "again in 2025 (government work reports; ~10 % a year on ~200 yuan), other rural "
+       "transfers with wages",
+       "Nominal growth of transfers per rural resident.", prior=(0.05, 0.10)),
+    _p("urban_transfer_growth", "behaviour", 0.03, "1/yr", (-0.1, 0.3),
+       _A + "retirees' basic pensions were raised 3.8 % (2023), 3 % (2024) and 2 % (2025)",
+       "Nominal growth of transfers per urban resident.", prior=(0.02, 0.04)),
+    # ---------------------------------------------- causal links (docs/pathways.md)
+    _p("leader_growth_effect", "behaviour", 0.005, "1/yr/sd", (0.0, 0.03),
+       "L2: 1 sd of leader quality ~ 0.5-1.0 pp of local growth a year (Jones & Olken "
+       "2005, QJE; Yao & Zhang 2015, J Econ Growth); the lower end for township leaders",
+       "Extra output growth a year per sd of the mean capability of leading-post holders "
+       "above its 2024 level (selection).", link="L2", prior=(0.0025, 0.01)),
+    _p("breach_penalty", "behaviour", 0.5, "1", (0.0, 1.0),
+       _A + "L2: a cadre with an undetected integrity failure works for the village at half "
+       "strength; no estimate found",
+       "Share of a cadre's front-line effectiveness lost to an undetected integrity failure.",
+       link="L2", prior=(0.25, 0.75)),
+    _p("problem_investment_drag", "behaviour", 0.03, "1/problem/yr", (0.0, 0.5),
+       "L5: served firms' investment +0-5 % over 1-2 years (Bruhn 2011, REStat; Klapper & "
+       "Love 2011; Ito, Lim & Zhang 2023, RIETI)",
+       "Yearly growth of a firm's capacity lost per open problem, against the 2024 "
+       "expected number (investment held back).", link="L5", prior=(0.0, 0.06)),
+    _p("unlock_elasticity", "behaviour", 0.2, "1", (0.0, 2.0),
+       _A + "L6: no direct estimate exists (the petition literature measures "
+       "responsiveness, Chen, Pan & Xu 2016, AJPS); fewer unresolved household problems "
+       "unlock stalled land and buildings",
+       "Elasticity of a cooperative's activation pace with respect to its village's open "
+       "household problems relative to 2024 (with the sign that fewer speed it up).",
+       link="L6", prior=(0.0, 0.5)),
+    _p("coop_leader_effect", "behaviour", 0.1, "1/sd", (0.0, 0.5),
+       "L7: leader-quality multiplier 0.7-1.3 on cooperative returns (about +-3 sd)",
+       "Relative change of a cooperative's activation pace, returns and success per sd of "
+       "its village's responsible cadre (capability x responsibility x effort) above 2024.",
+       link="L7", prior=(0.05, 0.15)),
+    _p("shell_share", "behaviour", 0.4, "1", (0.0, 1.0),
+       _A + "L7: 30-50 % of new cooperatives earn almost nothing ('shell' cooperatives); "
+       "coop membership does not raise the lowest incomes (Agric. Food Econ. 2022)",
+       "Share of new party-branch cooperatives that stay shells at average leadership "
+       "(more under weaker, fewer under stronger leadership).", link="L7", prior=(0.3, 0.5)),
+    _p("reinvest_share", "behaviour", 0.075, "1", (0.0, 0.5),
+       "L8: cooperative rules reserve 5-10 % of profit for reinvestment (Yantai)",
+       "Share of a cooperative's profit reinvested in more activated assets.", link="L8",
+       prior=(0.05, 0.10)),
+    _p("asset_return", "behaviour", 0.065, "1/yr", (0.0, 0.5),
+       "L7: return on activated collective assets 5-8 % a year (3-20 %); county cases",
+       "Yearly profit per yuan of activated assets: what reinvestment adds to them.",
+       link="L8", prior=(0.03, 0.20)),
+    _p("idle_land_per_settler", "behaviour", 0.5, "mu/worker", (0.0, 10.0),
+       _A + "L8: a household settling in town rents out most of its land; some lies idle "
+       "and passes to the collective",
+       "Idle land a rural worker leaves to the village when settling in town.", link="L8",
+       prior=(0.2, 1.0)),
+    _p("training_nonfarm_gain", "behaviour", 0.04, "1/yr", (0.0, 0.5),
+       "L12: non-farm employment +2-6 pp within a year of training (Zhao & Geng 2020; NBS "
+       "migrant survey, PSM); administrative claims of 30-40 % are biased up",
+       "Extra yearly chance a trained farmer moves into transfer (migrant) work.",
+       link="L12", prior=(0.02, 0.06)),
+    # ------------------------------------------------------ long-run structure
+    _p("job_finding_rate", "behaviour", 0.05, "1/month", (0.005, 1.0),
+       _A + "urban job search in China is slow (re-employment of laid-off workers took "
+       "years: Giles, Park & Cai 2006, China Quarterly); spells of 10-33 months. The "
+       "surveyed rate (R6) checks the unemployment this gives; it does not set it",
+       "Monthly job-finding rate of seekers at the start (sets the matching efficiency)."),
+    _p("settle_rate", "behaviour", 0.06, "1/yr", (0.0, 1.0),
+       "B15, R15: Litong's urban share rose ~2 points a year in 2010-20 (rural residents "
+       "188,520 -> 139,311), Ningxia's ~1.5 in 2017-23; " + _A + "rural workers with an "
+       "urban job settle in town within ~15 years",
+       "Yearly rate at which rural workers holding an urban job move to town with their "
+       "household.", prior=(0.03, 0.12)),
+    _p("farmer_search", "behaviour", 0.05, "1", (0.0, 1.0),
+       _A + "farmers look for urban work while farming, far less intensively than the "
+       "unemployed (on-the-job search, Pissarides 2000)",
+       "Search intensity of rural farmers for urban jobs relative to a seeker's.",
+       prior=(0.02, 0.15)),
+    _p("farm_return_rate", "behaviour", 0.05, "1/month", (0.0, 1.0),
+       _A + "young rural people look for non-farm work and seldom take up farming again; "
+       "the farm labour force is ageing and shrinking (B15's rural decline)",
+       "Monthly rate at which rural seekers give up and go (back) to farming.",
+       prior=(0.02, 0.1)),
+    _p("land_elasticity", "behaviour", 0.3, "1", (0.0, 1.0),
+       _A + "land's output elasticity in Chinese farm production functions, ~0.2-0.5 (e.g. "
+       "Lin 1992, AER)",
+       "Elasticity of farm income per farmer with respect to the village's land per farmer "
+       "(fewer farmers farm more land each).", prior=(0.2, 0.5)),
 ]
 
 PARAMETERS: dict[str, Parameter] = {p.name: p for p in _PARAMETERS}

@@ -99,6 +99,11 @@ class ProblemQueue:
         mask = (self.origin == Origin.FIRM) & (self.status != Status.RESOLVED)
         return np.bincount(self.source[mask], minlength=n_firms)
 
+    def open_by_village(self, n_villages: int) -> np.ndarray:
+        """Unresolved household problems per village."""
+        mask = (self.origin == Origin.VILLAGE) & (self.status != Status.RESOLVED)
+        return np.bincount(self.source[mask], minlength=n_villages)
+
     def release(self, cadre_ids: np.ndarray) -> None:
         """Return the unresolved problems of departed cadres to the open queue."""
         if cadre_ids.size == 0:

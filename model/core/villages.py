@@ -1,8 +1,12 @@
 """Villages: cooperatives, idle assets, collective income, dividends, product lines (step 6).
 
 A pilot village's party-branch-led cooperative (A13) activates idle land and buildings at
-a pace set by the district's support and its branch's capacity, with diminishing returns
-(each month it activates a share of what is still idle). Its revenue pays local wages,
+a pace set by the district's support, its branch's capacity and the leadership of the
+cadre responsible for the village (L7), with diminishing returns (each month it activates
+a share of what is still idle); fewer unresolved household problems unlock stalled assets
+and speed it up (L6). Under weak leadership a cooperative stays a shell and earns nothing
+(L7); a working one reinvests part of its profit (L8), and households settling in town
+leave idle land behind (L8). Its revenue pays local wages,
 a share into collective income and the rest to member households (A26); the village
 pays a share of collective income to all households as dividends (R13, B12). Alliances
 (A15) widen market access. Trained technicians (A18, A22) raise the yields of the
@@ -59,6 +63,9 @@ class Village(mesa.Agent):
         member_profit: Cooperative profit paid to member households this month (yuan).
         coop_jobs: Cooperative jobs on offer (its wage bill / local wage).
         local_jobs: Cooperative and returnee-business jobs on offer.
+        hurdle: The leadership a cooperative here needs before it earns, in [0, 1]: it
+            is a shell while ``hurdle < shell_share x (2 - leadership)`` (L7).
+        functioning: The village's cooperative earns (not a shell) this month.
     """
 
     def __init__(self, model: CountyModel, index: int, row: dict) -> None:
@@ -88,6 +95,8 @@ class Village(mesa.Agent):
         self.member_profit = 0.0
         self.coop_jobs = 0
         self.local_jobs = 0
+        self.hurdle = 1.0
+        self.functioning = False
 
     @property
     def product_line(self) -> str:
@@ -96,10 +105,12 @@ class Village(mesa.Agent):
 
     def farm_return(self) -> float:
         """Farm income per farming worker relative to grain at 2025 prices (realised)."""
-        price = self.model.line_price[self.line]
+        model = self.model
+        price = model.line_price[self.line]
         if self.alliance >= 0:  # shared sales channels: a wider market saturates less
-            price **= 1.0 / (1.0 + self.model.p.alliance_market_boost)
-        return LINE_MULTIPLIER[self.line] * price * self.productivity
+            price **= 1.0 / (1.0 + model.p.alliance_market_boost)
+        return (LINE_MULTIPLIER[self.line] * price * self.productivity
+                * model.land_factor[self.index] * model.village_growth[self.index])
 
     def step(self) -> None:
         """One month: productivity, asset activation, revenue, income, dividends, jobs."""
@@ -107,14 +118,23 @@ class Village(mesa.Agent):
         p, rng, nominal = model.p, model.streams.villages, model.nominal_index
         advised = self.trained * p.households_per_technician / max(self.households, 1)
         self.productivity = 1.0 + p.technician_yield_gain * min(advised, 1.0)
-        if self.cooperative == PARTY_BRANCH:
-            self._activate(p.activation_rate * self.branch_capacity, rng)
+        lead = model.leadership[self.index]
+        self.functioning = (self.cooperative == PARTY_BRANCH
+                            and self.hurdle >= p.shell_share * (2.0 - lead))
+        if self.functioning:
+            self._activate(p.activation_rate * self.branch_capacity * lead
+                           * model.unlock[self.index], rng)
+            # Reinvested profit adds assets at reinvest_share x asset_return a year (L8).
+            added = self.active_land * p.reinvest_share * p.asset_return / MONTHS_PER_YEAR
+            self.idle_land += added
+            self.active_land += added
         access = 1.0 + (p.alliance_market_boost if self.alliance >= 0 else 0.0)
         annual = (self.active_land * p.coop_revenue_per_mu
                   + self.active_buildings * p.building_revenue) * self.productivity * access
+        annual *= lead if self.functioning else 0.0  # a shell earns nothing
         self.coop_revenue = annual * nominal / MONTHS_PER_YEAR
         noise = rng.lognormal(-0.5 * p.collective_income_noise ** 2, p.collective_income_noise)
-        self.collective_income = ((self.base_income * noise
+        self.collective_income = ((self.base_income * noise * model.village_growth[self.index]
                                    + self.returnees * p.returnee_income) * nominal
                                   / MONTHS_PER_YEAR
                                   + p.coop_collective_share * self.coop_revenue)
