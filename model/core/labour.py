@@ -91,6 +91,8 @@ class Workforce:
         retired_placed_ytd: Of this year's A4 placements, people who have since retired
             (their rows are young entrants now, with the flag cleared).
         retired_nonfarm_ytd: The same for this year's A5 entrants.
+        retired_jobs_ytd: Urban-job holders who retired this year (natural attrition,
+            netted out of the official count of new urban jobs, A4).
         trained_until: Month index until which a worker's non-farm training (L12) helps
             them into transfer work; :data:`NEVER` if never trained.
     """
@@ -108,6 +110,7 @@ class Workforce:
         self.nonfarm_ytd = np.zeros(n, dtype=bool)
         self.retired_placed_ytd = 0
         self.retired_nonfarm_ytd = 0
+        self.retired_jobs_ytd = 0
         self.trained_until = np.full(n, NEVER, dtype=np.int16)
         self.rural = self.home >= 0
         self.active = n if active is None else active
@@ -152,6 +155,7 @@ class Workforce:
         self.nonfarm_ytd[:] = False
         self.retired_placed_ytd = 0
         self.retired_nonfarm_ytd = 0
+        self.retired_jobs_ytd = 0
 
     def placed_count(self) -> int:
         """People placed into urban jobs this year (A4), retired ones included."""
@@ -238,6 +242,7 @@ class Workforce:
         expected = growth_rate * self.active
         net = int(np.floor(expected) + (rng.random() < expected - np.floor(expected)))
         net = max(min(net, self.state.size - self.next_row), -retiring.size)
+        self.retired_jobs_ytd += int((self.state[retiring] == Labour.URBAN_JOB).sum())
         self.move(retiring, Labour.SEEKING, month)  # a retiree's job becomes a vacancy
         # Retirees stay counted in this year's flows; their rows start afresh.
         self.retired_placed_ytd += int(self.placed_ytd[retiring].sum())

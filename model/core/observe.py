@@ -52,8 +52,10 @@ VARIABLES: dict[str, Var] = {
     "output_index": Var(T, "1", "real output relative to the start month", "B7"),
     "wage_index": Var(T, "1", "nominal wage and price level relative to the start month"),
     "urban_placements": Var(T, "persons", "people newly placed into urban jobs this month"),
-    "urban_placements_ytd": Var(T, "persons", "people placed into new urban jobs, year to date",
-                                "A4"),
+    "urban_placements_ytd": Var(T, "persons", "people placed into urban jobs (from search or "
+                                "the farm), year to date"),
+    "urban_new_jobs_ytd": Var(T, "persons", "new urban employment (城镇新增就业): people placed "
+                              "into urban jobs less job holders who retired, year to date", "A4"),
     "matches": Var(T, "1", "seeker-vacancy matches this month (incl. repeat placements)"),
     "separations": Var(T, "1", "urban jobs ended this month"),
     "vacancies": Var(T, "1", "open vacancies (the stock) this month"),
@@ -265,6 +267,7 @@ class Recorder:
         r["wage_index"].append(float(m.nominal_index))
         r["urban_placements"].append(m.placements)
         r["urban_placements_ytd"].append(wf.placed_count())
+        r["urban_new_jobs_ytd"].append(wf.placed_count() - wf.retired_jobs_ytd)
         r["matches"].append(m.matches)
         r["separations"].append(m.separations)
         r["vacancies"].append(m.vacancies)

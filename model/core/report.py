@@ -31,7 +31,7 @@ class Row:
 
 
 ROWS = (
-    Row("A4", "urban placements", "urban_placements_ytd", 3906, "3,906"),
+    Row("A4", "new urban jobs (net of retirements)", "urban_new_jobs_ytd", 3906, "3,906"),
     Row("A5", "rural workers into income", "rural_nonfarm_entrants_ytd", 26000, "2.6万"),
     Row("A6", "problems resolved (cum.)", "problems_resolved_cum", 1000, "千余件 (>= 1,000)"),
     Row("A29", "legacy problems resolved", "legacy_resolved_cum", 1172, "1,172"),
