@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="runs with seeds 100 .. 100+N-1, never used by the calibration "
                      "(default 5)")
     val.set_defaults(func=_cmd_validate)
+    _add_audit_parser(sub)
     _add_sweep_parsers(sub)
     _add_calibrate_parser(sub)
     _add_forecast_parsers(sub)
@@ -169,9 +170,9 @@ def _cmd_district(args: argparse.Namespace) -> int:
     from .sweeps.files import write_atomically
 
     district = build_district(load_scenario(args.scenario))
-    for name in ("villages", "firms", "cadres"):
+    for name, frame in district.tables().items():
         out = check_output_path(args.out / f"{name}.csv", "--out")
-        write_atomically(out, getattr(district, name).to_csv(index=False).encode())
+        write_atomically(out, frame.to_csv(index=False).encode())
     print(f"wrote {len(district.villages)} villages, {len(district.firms)} firms and "
           f"{len(district.cadres)} cadres to {args.out}")
     return 0
@@ -185,6 +186,73 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     print(table)
     print("all runs inside every band" if ok else "some runs left a band (marked ✗)")
     return 0 if ok else 1
+
+
+def _add_audit_parser(sub: argparse._SubParsersAction) -> None:
+    audit = sub.add_parser("audit", help="elasticity of every article figure and comparator "
+                           "to every parameter (+-20 %%, paired seeds): mechanism or identity")
+    audit.add_argument("scenario", type=Path, nargs="?",
+                       default=Path("scenarios/baseline_2025.toml"),
+                       help="scenario TOML file (default scenarios/baseline_2025.toml)")
+    audit.add_argument("--targets", type=Path, default=None,
+                       help="targets file (default targets/litong_2025.toml beside the "
+                       "scenario)")
+    audit.add_argument("--seeds", type=_whole_number(2), default=6, metavar="N",
+                       help="seed pairs: seeds 3000 .. 3000+N-1, used by no other check "
+                       "(default 6)")
+    audit.add_argument("--parameters", default=None, metavar="A,B,...",
+                       help="perturb only these parameters (default: every numeric one)")
+    audit.add_argument("--workers", type=_workers, default=1, help="processes (default 1)")
+    audit.add_argument("--out", type=Path, default=None, help="write the Markdown page here")
+    audit.add_argument("--table", type=Path, default=None,
+                       help="write every elasticity as CSV here (parameter, output, "
+                       "elasticity, se)")
+    audit.add_argument("--quiet", action="store_true", help="no progress bar")
+    audit.set_defaults(func=_cmd_audit)
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from .calibration.audit import AUDIT_SEEDS, audit, classify_all, to_markdown
+    from .calibration.targets import load_targets
+    from .core.scenario import load_scenario
+    from .sweeps.files import write_atomically
+
+    scenario = load_scenario(args.scenario)
+    targets = args.targets or (args.scenario.parent / "targets" / "litong_2025.toml")
+    targets = load_targets(targets, require_held_out=False)
+    outputs = [check_output_path(p, key) for p, key in ((args.out, "--out"),
+                                                         (args.table, "--table")) if p]
+    parameters = args.parameters.split(",") if args.parameters else None
+    seeds = range(AUDIT_SEEDS[0], AUDIT_SEEDS[0] + args.seeds)
+    try:
+        result = audit(scenario, targets, parameters=parameters, seeds=seeds,
+                       workers=args.workers, progress=not args.quiet)
+    except ValueError as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise UsageError(str(exc)) from None
+    classes = classify_all(result)
+    width = max(len(c.output) for c in classes)
+    print(f"countysim audit · scenario {scenario.name} · {result.sizes['parameter']} "
+          f"parameters x +-20 % · seeds {seeds.start}-{seeds.stop - 1}")
+    for c in classes:
+        second = f"; next {c.second[0]} {c.second[1]:+.2f}" if c.second else ""
+        print(f"{c.output:<{width}}  {c.kind:<9}  {c.top[0]} {c.top[1]:+.2f}{second}; "
+              f"{c.moved_by} inputs >= 0.1")
+    print(f"{sum(c.kind == 'identity' for c in classes)} of {len(classes)} outputs are "
+          "identities")
+    command = "countysim audit " + " ".join(
+        [str(args.scenario), f"--seeds {args.seeds}"]
+        + ([f"--parameters {args.parameters}"] if args.parameters else []))
+    if args.out:
+        labels = {t.id: t.quote for t in targets}
+        write_atomically(outputs[0], to_markdown(result, labels, command).encode())
+        print(f"wrote {args.out}")
+    if args.table:
+        frame = result[["elasticity", "se"]].to_dataframe().reset_index()
+        write_atomically(outputs[-1], frame.to_csv(index=False, float_format="%.6g").encode())
+        print(f"wrote {args.table}")
+    return 0
 
 
 # ------------------------------------------------------------------ sweeps (issue 3)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .core import tables as T
 from .core.parameters import PARAMETERS, SECTIONS
+from .core.programmes import programme_table
 from .core.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,10 +74,21 @@ def tables_section() -> str:
     return "\n".join(lines)
 
 
+def programmes_section() -> str:
+    """Markdown table of the programmes (:mod:`countysim.core.programmes`), in hook order."""
+    lines = ["| programme | what | figures | levers | links (strength parameters) |",
+             "|---|---|---|---|---|"]
+    for name, title, figures, levers, links in programme_table():
+        levers = ", ".join(f"`{x}`" for x in levers.split(", ")) if levers else "-"
+        lines.append(f"| `{name}` | {title} | {figures} | {levers} | {links} |")
+    return "\n".join(lines)
+
+
 def sections(scenario: Scenario) -> dict[str, str]:
     """Generated blocks keyed by marker name."""
     blocks = {f"parameters-{s}": parameter_table(scenario, s) for s in SECTIONS}
     blocks["tables"] = tables_section()
+    blocks["programmes"] = programmes_section()
     return blocks
 
 

@@ -93,6 +93,8 @@ SIGNED_VARIABLES = frozenset({
     "collective_income_growth",
     "collective_income_growth_pilot",
     "cooperative_income_uplift",
+    "leader_quality",  # in sd above the 2024 holders' mean: worse leaders are below 0
+    "urban_new_jobs_ytd",  # placements less retiring job holders: negative if few hires
 })
 # Year-to-date flows: non-decreasing within a calendar year, restarted each January.
 YTD_FLOWS = ("urban_placements_ytd", "rural_nonfarm_entrants_ytd", "firms_visited_ytd",
@@ -270,11 +272,12 @@ def assert_workers_conserved(ds: xr.Dataset, monthly_growth: float | None = None
 
     Checks every month: the workers by state add up to ``labour_force``; urban residents
     are never farming, in local wage work or migrants (in those states ``workers``
-    equals the sum of ``village_workers``); nobody changes home, so from one month to
-    the next every home (each village, and the urban core) gains workers only when the
-    labour force grows (trend entrants from the reserve) and loses them only when it
-    shrinks (retirees not replaced), and the homes' changes add up to the labour
-    force's.
+    equals the sum of ``village_workers``); nobody changes home but settlers (who move
+    from their village to the urban core, ``village_settlers``), so from one month to
+    the next, settlers aside, every home (each village, and the urban core) gains
+    workers only when the labour force grows (trend entrants from the reserve) and loses
+    them only when it shrinks (retirees not replaced), and the homes' changes add up to
+    the labour force's.
 
     Args:
         ds: A run's Dataset.
@@ -299,6 +302,10 @@ def assert_workers_conserved(ds: xr.Dataset, monthly_growth: float | None = None
     change = np.diff(homes, axis=0)
     net = np.diff(labour_force)
     assert (change.sum(axis=1) == net).all(), "homes' changes do not add up to the labour force's"
+    if "village_settlers" in ds:  # settlers move home, from their village to the town
+        moved = ds["village_settlers"].values[1:].astype(np.int64)
+        assert (moved >= 0).all(), "negative settlers"
+        change = change + np.column_stack([-moved.sum(axis=1), moved])
     wrong_way = (change * np.sign(net)[:, None] < 0) | ((net == 0)[:, None] & (change != 0))
     assert not wrong_way.any(), (
         f"a home's workers changed against the labour force's net entrants "

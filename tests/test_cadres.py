@@ -9,7 +9,7 @@ import countysim.core.county
 import numpy as np
 import pytest
 from conftest import assert_cadre_outcomes_add_up, create_test_model, run_test_model
-from countysim.core.cadres import Cadre, choose_effort, evaluate
+from countysim.core.cadres import Cadre, choose_effort, evaluate, mentor_cadres
 from countysim.core.problems import Origin, Status
 from countysim.core.tables import RECRUIT_PROBATION_MONTHS
 
@@ -88,21 +88,31 @@ def test_effort_peaks_near_the_promotion_cut_off():
 # ------------------------------------------------------------------- learning, mentors
 
 
-def test_mentoring_speeds_capability_growth():
-    model = create_test_model(capability_growth=0.05, mentor_boost=2.0)
+def test_mentoring_closes_part_of_the_gap_to_the_mentor():
+    # L3: a mentee closes mentor_boost of the gap to its mentor's capability a year (a
+    # twelfth a month), on top of on-the-job learning; never past the mentor.
+    model = create_test_model(capability_growth=0.0, mentor_boost=0.6)
     model.step()
-    a = Cadre(model, np.full(5, 0.5), "township", 1.0)
-    b = Cadre(model, np.full(5, 0.5), "township", 1.0)
-    b.mentor_id = a.unique_id
+    mentor = Cadre(model, np.full(5, 0.9), "township", 1.0)
+    mentee = Cadre(model, np.full(5, 0.5), "township", 1.0)
+    peer = Cadre(model, np.full(5, 0.5), "township", 1.0)
+    mentee.mentor_id = mentor.unique_id
+    cadres = [mentor, mentee, peer]
     for _ in range(6):
-        a.step()
-        b.step()
-    assert b.capability > a.capability > 0.5
-    assert b.capability <= 1.0
-    # Capability approaches 1 but never passes it.
+        mentor_cadres(model, cadres)
+        for c in cadres:
+            c.step()
+    # Six months at 0.05 of the gap each: 0.4 x (1 - 0.95^6) of it closed.
+    assert mentee.capability == pytest.approx(0.9 - 0.4 * 0.95 ** 6)
+    assert peer.capability == 0.5 and mentor.capability == 0.9
     for _ in range(500):
-        b.step()
-    assert 0.99 < b.capability <= 1.0
+        mentor_cadres(model, cadres)
+    assert mentee.capability <= mentor.capability
+    # A mentee already as capable as its mentor gains nothing from it.
+    strong = Cadre(model, np.full(5, 0.95), "township", 1.0)
+    strong.mentor_id = mentor.unique_id
+    mentor_cadres(model, [mentor, strong])
+    assert strong.capability == 0.95
 
 
 def test_mentor_pairs_are_formed_each_january():
@@ -118,9 +128,12 @@ def test_mentor_pairs_are_formed_each_january():
     pool = [c for c in cadres if c.evaluated]
     others = [c for c in pool if c.mentor_id < 0]
     assert max(c.tenure for c in mentees) <= min(c.tenure for c in others)
-    # Mentors kept for this year's first recruits: capable, distinct from the pairs.
-    assert len(model.recruit_mentors) == 5
-    assert not set(model.recruit_mentors) & (set(mentors) | {c.unique_id for c in mentees})
+    # Mentors kept for this year's first recruits: capable, distinct from the pairs. Posts
+    # turn over in January too, so some recruits have already taken theirs.
+    mentored_recruits = [c.mentor_id for c in cadres if not c.evaluated and c.mentor_id >= 0]
+    reserved = model.recruit_mentors + mentored_recruits
+    assert len(reserved) == 5 and len(set(reserved)) == 5
+    assert not set(reserved) & (set(mentors) | {c.unique_id for c in mentees})
 
 
 def test_no_mentoring_before_the_programme():

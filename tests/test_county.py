@@ -162,7 +162,9 @@ def test_step_follows_the_design_order(monkeypatch):
 
 
 def test_drivers_follow_the_trends():
-    model = create_test_model(output_growth=0.1, employment_elasticity=0.2, inflation=0.02)
+    # Leaders no better than 2024's (L2 off): output follows its trend alone.
+    model = create_test_model(output_growth=0.1, employment_elasticity=0.2, inflation=0.02,
+                              leader_growth_effect=0.0)
     output, wages, demand = [], [], []
     for _ in range(24):
         model.step()
@@ -217,23 +219,40 @@ def test_the_spinup_keeps_the_legacy_backlog_and_sets_its_inflow():
     assert abs(raised.sum() - mean) < 4 * np.sqrt(mean)
 
 
-def test_urban_unemployment_stays_settled_under_the_2024_levers():
-    # The derived start is stationary: with the 2024 levers kept for three years the
-    # urban unemployment rate stays at the flow balance of the start,
-    # (s + r + g) / (s + r + f). Eight seeds; the yearly mean of one seed has an SD of
-    # ~0.35 points (~280 seekers), so the 8-seed mean of a year has an SE of ~0.12
-    # points: +-0.5 points is ~4 SE; a drift of the level between the first and third
-    # year must stay below 0.3.
-    p = create_test_scenario()
-    s, r, g = p.separation_rate, p.retirement_rate / 12, p.population_growth / 12
-    target = (s + r + g) / (s + r + p.job_finding_rate)
+def _urban_unemployment_2024_levers() -> tuple[float, np.ndarray]:
+    """The derived start's rate and the 8-seed mean of each of three years' rates."""
+    target = create_test_model(**levers_2024()).seeking_share_start
     yearly = []
     for seed in range(8):
         _, ds = run_test_model(seed=seed, months=36, **levers_2024())
         yearly.append(ds["urban_unemployment_rate"].values.reshape(3, 12).mean(axis=1))
-    yearly = np.mean(yearly, axis=0)
-    assert np.abs(yearly - target).max() < 0.005, yearly
+    return target, np.mean(yearly, axis=0)
+
+
+def test_urban_unemployment_stays_settled_under_the_2024_levers():
+    # With the 2024 levers kept for three years after the spin-up the urban unemployment
+    # rate holds its level. Eight seeds; the yearly mean of one seed has an SD of ~0.35
+    # points (~280 seekers), so the 8-seed mean of a year has an SE of ~0.12 points: a
+    # drift between the first and third year must stay below 0.3 (~2.5 SE of the
+    # difference, which shares the seeds).
+    p = create_test_scenario()
+    s, r, g = p.separation_rate, p.retirement_rate / 12, p.population_growth / 12
+    target, yearly = _urban_unemployment_2024_levers()
+    assert (s + r + g) / (s + r + p.job_finding_rate + g + 0.01) < target < (
+        (s + r + g) / (s + r + p.job_finding_rate)), "settlers lower it, a little"
     assert abs(yearly[2] - yearly[0]) < 0.003, yearly
+
+
+def test_urban_unemployment_starts_near_the_flow_balance():
+    # The flow balance (s + r + g) / (s + r + f + g + settling) (``seeking_share_start``,
+    # settlers into town as employed entrants) leaves out the rural side's flows into
+    # urban jobs (farmers' search, returning migrants), which the small district has in
+    # a larger share: it settles below the balance during the spin-up, by 0.4-0.6
+    # points on these seeds (9.07-9.10 % against 9.46 %; the full district within 0.05
+    # points, tests/test_long_run.py). Held to that bias plus ~1 SE of a year's 8-seed
+    # mean, and it must be below, not above.
+    target, yearly = _urban_unemployment_2024_levers()
+    assert ((yearly < target) & (yearly > target - 0.0075)).all(), (target, yearly)
 
 
 def test_rural_labour_states_stay_settled_under_the_2024_levers():

@@ -362,3 +362,18 @@ def test_village_without_households_is_rejected_or_harmless(district_folder):
     for name, var in ds.data_vars.items():
         if name != "collective_income_growth_pilot":
             assert np.isfinite(var.values).all(), f"{name} is not finite"
+
+
+def test_the_leading_posts_history_round_trips_and_is_checked(district_folder):
+    # promoted.csv carries whom the 2024 rules promoted (L2's reference); a bad value gets
+    # one line naming the file, row and column.
+    s, folder = district_folder
+    generated = build_district(s).promoted_capability
+    assert generated.size and (folder / "promoted.csv").is_file()
+    np.testing.assert_array_equal(build_district(_with_district_data(s, folder))
+                                  .promoted_capability, generated)
+    (folder / "promoted.csv").write_text("capability\n0.5\n1.7\n")
+    with pytest.raises(DistrictDataError, match=r"promoted.csv: row 3, column 'capability'"):
+        build_district(_with_district_data(s, folder))
+    (folder / "promoted.csv").unlink()  # optional: the spin-up's promotions then
+    assert build_district(_with_district_data(s, folder)).promoted_capability.size == 0

@@ -167,11 +167,13 @@ def test_the_derived_workforce_places_everyone_once():
     assert np.isin(np.arange(-1, village_lf.size), wf.home[~active]).all()
     assert_workforce_consistent(wf)
     # Modelled firms are filled up to their size first; labour demand adds the vacancy stock
-    # and makes up for the drag of the open problems the firm starts with.
+    # and makes up for the drag of the open problems a firm is *expected* to have (L5):
+    # the same for every firm, whatever its own starting draw.
     sizes = district.firms["employees"].to_numpy()
     assert (wf.employees[:-1] <= sizes).all()
-    drag = 1 + model.spec.problem_productivity_penalty * model.problems.open_by_firm(
-        len(model.firm_list))
+    expected = model.problems.open_by_firm(len(model.firm_list)).mean()
+    assert model.firm_table.expected_open == pytest.approx(expected)
+    drag = 1 + model.spec.problem_productivity_penalty * expected
     np.testing.assert_allclose(model.firm_table.base_demand / drag,
                                wf.employees[:-1] * (1 + model.spec.vacancy_share))
     assert ((wf.skill >= 0) & (wf.skill <= 1)).all()

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import math
-import re
 import tomllib
 
 import pytest
 from conftest import BASELINE, SCENARIOS
 from countysim.core import tables as T
-from countysim.core.parameters import PARAMETERS, SECTIONS, by_section, defaults
+from countysim.core.parameters import PARAMETERS, SECTIONS, SOURCE_ID, by_section, defaults
 from countysim.core.scenario import default_scenario, load_scenario
 
-FIGURE_ID = re.compile(r"\b[ABR]\d+\b")
+FIGURE_ID = SOURCE_ID
 PARAMS = list(PARAMETERS.values())
 
 

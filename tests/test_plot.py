@@ -43,11 +43,11 @@ def article_markers(ax) -> list:
 
 
 def test_indicator_paths_fan_has_median_band_and_article_a4(runs):
-    ax = plot.indicator_paths(runs, "urban_placements_ytd")
+    ax = plot.indicator_paths(runs, "urban_new_jobs_ytd")
     assert isinstance(ax, matplotlib.axes.Axes)
     lines = data_lines(ax)
     assert len(lines) == 1  # the median
-    median = np.median(np.stack([ds["urban_placements_ytd"].values for ds in runs]), axis=0)
+    median = np.median(np.stack([ds["urban_new_jobs_ytd"].values for ds in runs]), axis=0)
     np.testing.assert_allclose(lines[0].get_ydata(), median)
     assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 1  # the band
     (marker,) = article_markers(ax)

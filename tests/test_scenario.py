@@ -10,7 +10,7 @@ import shutil
 import pytest
 from conftest import BASELINE, SCENARIOS, create_test_scenario
 from countysim import ScenarioError, load_scenario
-from countysim.core.parameters import PARAMETERS, defaults
+from countysim.core.parameters import PARAMETERS, SOURCE_ID, defaults
 from countysim.core.scenario import Scenario, default_scenario, month_index
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -36,7 +36,7 @@ def test_every_baseline_value_carries_its_source():
     for name, source in s.sources.items():
         # A figure ID, an assumption or a calibration, never just the file it came from.
         assert source != BASELINE.name and source.strip(), name
-        assert (source.startswith(("assumption", "calibration")) or source[0] in "ABR"), (
+        assert source.startswith(("assumption", "calibration")) or SOURCE_ID.match(source), (
             f"{name}: {source!r}")
 
 

@@ -50,7 +50,11 @@ def test_pilots_follow_the_lever_schedule_in_pilot_order():
 
 def test_activation_has_diminishing_returns():
     # A monthly share of activation_rate x capacity < 1 never activates everything at once.
-    model, ds = run_test_model(months=12, pilot_villages=8, activation_rate=0.1)
+    # Working cooperatives at a fixed pace: no shells (L7), leadership, unlocking (L6) or
+    # reinvestment (L8) changing the pace or the idle stock.
+    model, ds = run_test_model(months=12, pilot_villages=8, activation_rate=0.1,
+                               shell_share=0.0, coop_leader_effect=0.0,
+                               unlock_elasticity=0.0, reinvest_share=0.0)
     idle = model.district.villages["idle_land_mu"].to_numpy()
     land = ds["active_land"].values  # (time, village)
     pilot = ds["pilot"].values.astype(bool)
@@ -92,10 +96,10 @@ def test_activated_assets_never_exceed_idle_assets():
 
 
 def test_collective_income_follows_the_wage_index_without_a_cooperative():
-    # Without noise, cooperatives or returnees, collective income is the 2024 income
-    # indexed to prices and wages.
+    # Without noise, cooperatives, returnees or village leaders better than 2024's (L2
+    # off), collective income is the 2024 income indexed to prices and wages.
     model, ds = run_test_model(months=6, pilot_villages=0, returnees=0,
-                               collective_income_noise=0.0)
+                               collective_income_noise=0.0, leader_growth_effect=0.0)
     base = model.district.villages["collective_income"].to_numpy()
     expected = np.outer(ds["wage_index"].values, base) / MONTHS_PER_YEAR
     np.testing.assert_allclose(ds["collective_income"].values, expected, rtol=1e-12)
@@ -282,7 +286,8 @@ def test_prices_fall_as_a_line_saturates():
             v.line = GRAIN
         model.step()
         farming = model.cells[1:, Labour.FARMING]
-        output = farming * np.array([v.productivity for v in model.village_list])
+        output = farming * model.land_factor * np.array([v.productivity
+                                                         for v in model.village_list])
         base = model.base_supply * farming.sum() / model.base_supply.sum()
         expected = (output.sum() / base[GRAIN]) ** (-1 / elasticity)
         assert model.line_price[GRAIN] == pytest.approx(expected)
@@ -300,6 +305,9 @@ def test_farm_return_combines_line_price_productivity_and_alliance():
     v = model.village_list[0]
     model.line_price = np.full(len(PRODUCT_LINE_NAMES), 0.64)
     v.productivity, v.alliance = 1.2, -1
-    assert v.farm_return() == pytest.approx(LINE_MULTIPLIER[v.line] * 0.64 * 1.2)
+    # Land per farmer (fewer farmers farm more each) and the village's leadership (L2).
+    model.land_factor[v.index], model.village_growth[v.index] = 1.1, 1.05
+    assert v.farm_return() == pytest.approx(LINE_MULTIPLIER[v.line] * 0.64 * 1.2 * 1.1 * 1.05)
     v.alliance = 0  # a wider market: the price falls less (0.64 ** (1 / 1.5) = 0.743)
-    assert v.farm_return() == pytest.approx(LINE_MULTIPLIER[v.line] * 0.64 ** (1 / 1.5) * 1.2)
+    assert v.farm_return() == pytest.approx(
+        LINE_MULTIPLIER[v.line] * 0.64 ** (1 / 1.5) * 1.2 * 1.1 * 1.05)

@@ -18,6 +18,10 @@ Each step is one month, in the order of the design page:
 7. cadres: departures and refills, leading-post vacancies, evaluation (A1, A7-A9);
 8. observation (from the start month on).
 
+The programmes (A3, A11, A13, A15, A18, A21, L12) live in :mod:`countysim.core.programmes`,
+one module each with its levers, links and hooks; this module keeps the calendar and the
+shared state, and calls their hooks at their places in the month.
+
 Example:
     >>> import countysim
     >>> model = countysim.CountyModel("scenarios/baseline_2025.toml", rng=1)
@@ -34,12 +38,13 @@ import mesa
 import numpy as np
 
 from . import tables as T
-from .cadres import Cadre, choose_effort, draw_breaches, evaluate, mentor_cadres, score_pool
+from .cadres import Cadre, choose_effort, draw_breaches, evaluate, score_pool
 from .district import District, build_district, draw_cadre_qualities, pool_turnover
 from .firms import Enterprise, FirmTable
-from .labour import RESERVE, URBAN, Workforce, draw_skill, sample_share, weighted_sample
+from .labour import RESERVE, URBAN, Workforce, draw_skill, sample_share
 from .observe import MODEL_REPORTERS, Recorder
 from .problems import NO_CADRE, Origin, ProblemQueue, Status
+from .programmes import PROGRAMMES, Programme
 from .scenario import (
     FIRST_MONTH,
     LAST_MONTH,
@@ -50,7 +55,7 @@ from .scenario import (
 )
 from .seeds import SeedLike, Streams, as_seed_sequence
 from .tables import MONTHS_PER_YEAR, Labour
-from .villages import LINE_MULTIPLIER, MENTEES_PER_EXPERT, NO_COOPERATIVE, PARTY_BRANCH, Village
+from .villages import LINE_MULTIPLIER, Village
 
 __all__ = ["CountyModel", "run"]
 
@@ -159,14 +164,9 @@ class CountyModel(mesa.Model):
         rng = self.streams.villages
         workforce = frame["workforce"].to_numpy()
         self.village_weights = workforce / workforce.sum()
-        techs = rng.multinomial(self.spec.technicians, self.village_weights)
-        for v in self.village_list:
-            v.technicians = int(techs[v.index])
-        self.training_done = np.zeros(len(self.village_list), dtype=np.int64)  # trained so far
-        self.training_queue: list[tuple[int, np.ndarray]] = []  # (month ready, per village)
-        self.returnee_village = np.empty(0, dtype=np.int64)
-        self.returnee_start = np.empty(0, dtype=np.int64)
-        self.returnee_open = np.empty(0, dtype=bool)
+        # The programmes' own state (technicians are placed in villages here).
+        self.programmes: dict[str, Programme] = {cls.name: cls() for cls in PROGRAMMES}
+        self._hook("init")
         farmers = np.zeros(N_LINES)
         lines = np.array([v.line for v in self.village_list])
         np.add.at(farmers, lines, workforce)
@@ -250,18 +250,21 @@ class CountyModel(mesa.Model):
         """Monthly job-finding rate of seekers at the start (``job_finding_rate``)."""
         return float(self.spec.job_finding_rate)
 
-    def _urban_seeking_share(self, f: float) -> float:
+    def _urban_seeking_share(self, f: float, settling: float = 0.0) -> float:
         """Urban unemployment at which the flows balance: an outcome, not an input.
 
         Urban residents move between jobs and search: jobs end at the separation rate,
         retirees' rows become young seekers, and the trend adds seekers; seekers find
-        jobs at ``f``. Inflows ``(s + r)(1 - u) + g`` equal outflows ``f u`` at
-        ``u = (s + r + g) / (s + r + f)``.
+        jobs at ``f``. Rural workers who hold an urban job and settle in town add
+        ``settling`` (a monthly share of the urban labour force) to its employed. With
+        the labour force growing at ``g + settling``, inflows ``(s + r)(1 - u) + g``
+        equal outflows ``f u`` plus the growth ``(g + settling) u`` at
+        ``u = (s + r + g) / (s + r + f + g + settling)``.
         """
         p = self.spec
         r = p.retirement_rate / MONTHS_PER_YEAR
         g = max(p.population_growth, 0.0) / MONTHS_PER_YEAR
-        return (p.separation_rate + r + g) / (p.separation_rate + r + f)
+        return (p.separation_rate + r + g) / (p.separation_rate + r + f + g + settling)
 
     def _rural_stationary(self, f: float) -> np.ndarray:
         """Each village's stationary January distribution over labour states (n_v x 5).
@@ -335,7 +338,11 @@ class CountyModel(mesa.Model):
         n_rural = int(village_lf.sum())
         cum = np.cumsum(shares, axis=1)[home[:n_rural]]
         rural_state = (cum < rng.random(n_rural)[:, None]).sum(axis=1).clip(0, 4)
-        urban_state = np.where(rng.random(urban_lf) < self._urban_seeking_share(f),
+        # Settlers in town a month: rural holders of urban jobs at ``settle_rate``.
+        urban_jobs_rural = float(shares[:, Labour.URBAN_JOB] @ village_lf)
+        settling = p.settle_rate / MONTHS_PER_YEAR * urban_jobs_rural / max(urban_lf, 1)
+        self.seeking_share_start = self._urban_seeking_share(f, settling)
+        urban_state = np.where(rng.random(urban_lf) < self.seeking_share_start,
                                Labour.SEEKING, Labour.URBAN_JOB)
         state = np.concatenate([rural_state, urban_state,
                                 np.full(extra.size, RESERVE)]).astype(np.int8)
@@ -362,6 +369,7 @@ class CountyModel(mesa.Model):
         self.matching_efficiency = f * seekers ** (1 - a) / max(vacancies, 1.0) ** (1 - a)
         self.separations = self.matches = self.placements = self.vacancies = 0
         self.settlers = 0
+        self.settlers_by_village = np.zeros(n_v, dtype=np.int64)
         self.retirements = self.labour_force_change = self.nonfarm_entrants = 0
 
     def _settle_labour_demand(self) -> None:
@@ -438,8 +446,6 @@ class CountyModel(mesa.Model):
         self.legacy_resolved_spinup: list[int] = []
         self.problems_raised = self.problems_resolved = self.legacy_resolved = 0
         self.legacy_raised = 0
-        self.visits_month = 0
-        self.firms_visited_ytd = 0
 
     def _initial_records(self, cadres: list[Cadre]) -> np.ndarray:
         """The pool's evaluation records (一人一册) before the first simulated month.
@@ -483,6 +489,11 @@ class CountyModel(mesa.Model):
                 + np.log(np.maximum(effort, 1e-9)) + np.where(legacy, p.legacy_logit, 0.0))
 
     # ------------------------------------------------------------------- calendar
+
+    def _hook(self, phase: str, *args: Any) -> None:
+        """Call every programme's ``phase`` hook, in the order of :data:`PROGRAMMES`."""
+        for programme in self.programmes.values():
+            getattr(programme, phase)(self, *args)
 
     def _year_of(self, month: int) -> int:
         return 2025 + (self.start_index + month) // MONTHS_PER_YEAR
@@ -542,19 +553,47 @@ class CountyModel(mesa.Model):
         self._evaluation()
 
     def _end_spinup(self) -> None:
-        """Fix the legacy inflow at the spin-up's resolution rate (the 2024 regime).
+        """Fix the legacy inflow at the 2024 regime's resolution rate of the backlog.
 
         The spin-up replaces each month's resolved legacy cases the month after; the last
         month's are replaced here, so the backlog is the district's given size at the start.
+        The inflow from then on is the *expected* number of resolutions a month of that
+        backlog under the spin-up's last efforts (the mean-field rate), not the realised
+        count of the spin-up's months, whose Poisson noise (~3 % over 24 months) would set
+        the backlog on a trend.
         """
         if self.legacy_resolved_spinup:
-            self.legacy_inflow = float(np.mean(self.legacy_resolved_spinup))
             n = self.legacy_resolved
             self.problems.add(Origin.LEGACY, np.full(n, -1),
                               self.streams.problems.beta(*T.LEGACY_DIFFICULTY_BETA, n),
                               self.month)
+            self.legacy_inflow = self._expected_legacy_resolutions()
         self.legacy_resolved_spinup = []
         self._fix_references()
+
+    def _expected_legacy_resolutions(self) -> float:
+        """Expected legacy resolutions a month: the sum of the open cases' monthly odds."""
+        q = self.problems
+        cases = np.flatnonzero((q.origin == Origin.LEGACY) & (q.status != Status.RESOLVED))
+        cadres = list(self.cadres)
+        if not cases.size or not cadres:
+            return 0.0
+        ids = np.array([c.unique_id for c in cadres])
+        position = np.full(int(ids.max()) + 1, -1)
+        position[ids] = np.arange(ids.size)
+        who = position[np.maximum(q.cadre[cases], 0)]
+        held = (q.cadre[cases] != NO_CADRE) & (who >= 0)
+        skill = np.array([c.skill for c in cadres])
+        effort = np.array([c.effort for c in cadres])
+        # A case without a cadre (new, or its cadre left) goes to a legacy cadre in the
+        # month's front-line work: at the legacy cadres' mean skill and effort.
+        legacy = np.array([c.on_legacy for c in cadres])
+        if not legacy.any():  # nobody works on the backlog: nothing is resolved
+            return 0.0
+        case_skill = np.where(held, skill[who], skill[legacy].mean())
+        case_effort = np.where(held, effort[who], effort[legacy].mean())
+        logit = self._logit(case_skill, q.difficulty[cases], case_effort, Origin.LEGACY)
+        return float((1.0 / (1.0 + np.exp(-logit))).sum())
 
     def _fix_references(self) -> None:
         """The 2024 levels the reforms' effects are measured from (L2, L6, L7).
@@ -588,92 +627,9 @@ class CountyModel(mesa.Model):
         self.workforce.start_year()
         self.outcomes_ytd[:] = 0
         self.departed_unchanged_ytd = 0
-        self.firms_visited_ytd = 0
-        self.firm_table.visited[:] = False
-        self.firm_table.subsidies[:] = 0.0
-        self._set_pilots()
-        self._form_alliances()
-        self._form_mentor_pairs()
-        self._train_technicians()
-        self._train_nonfarm()
-        self._start_returnees()
+        self._hook("start_year")
         if self.month >= 0:
             self.recorder.start_year()
-
-    def _set_pilots(self) -> None:
-        """The year's pilot villages: the first ``pilot_villages`` by the pilot rule (A13)."""
-        pilots = set(self.pilot_order[: self.p.pilot_villages].tolist())
-        for v in self.village_list:
-            v.pilot = v.index in pilots
-            v.cooperative = PARTY_BRANCH if v.pilot else NO_COOPERATIVE
-
-    def _form_alliances(self) -> None:
-        """Group pilot villages of a township into alliances of ``alliance_size`` (A15)."""
-        for v in self.village_list:
-            v.alliance = -1
-        if not self.p.alliances:
-            return
-        next_id = 0
-        for members in self.township_members.values():
-            coops = [v for v in members if v.cooperative == PARTY_BRANCH]
-            for k in range(0, len(coops), self.p.alliance_size):
-                group = coops[k:k + self.p.alliance_size]
-                if len(group) > 1:  # an alliance needs partners
-                    for v in group:
-                        v.alliance = next_id
-                    next_id += 1
-
-    def _form_mentor_pairs(self) -> None:
-        """This year's mentoring (A11): the least experienced cadres and the newcomers."""
-        cadres = list(self.cadres)
-        for c in cadres:
-            c.mentor_id = -1
-        self.recruit_mentors: list[int] = []
-        pool = [c for c in cadres if c.evaluated]
-        if not pool or (self.p.mentor_pairs == 0 and self.p.recruits == 0):
-            return
-        tenure = np.array([c.tenure for c in pool])
-        capability = np.array([c.capability for c in pool])
-        mentees = np.argsort(tenure, kind="stable")[: self.p.mentor_pairs]
-        others = np.setdiff1d(np.arange(len(pool)), mentees)
-        mentors = others[np.argsort(-capability[others], kind="stable")]
-        chosen = [pool[i].unique_id for i in mentors[: self.p.mentor_pairs + self.p.recruits]]
-        for mentee, mentor in zip(mentees, mentors, strict=False):
-            pool[mentee].mentor_id = pool[mentor].unique_id
-        self.recruit_mentors = chosen[self.p.mentor_pairs:]
-
-    def _train_technicians(self) -> None:
-        """Experts take untrained technicians (A18: 1 : 10); trained after a season."""
-        capacity = self.p.expert_mentors * MENTEES_PER_EXPERT
-        waiting = np.array([v.technicians for v in self.village_list]) - self.training_done
-        if capacity <= 0 or waiting.sum() <= 0:
-            return
-        order = self.streams.villages.permutation(np.repeat(np.arange(waiting.size), waiting))
-        batch = np.bincount(order[:capacity], minlength=waiting.size)
-        self.training_done += batch
-        self.training_queue.append((self.month + self.p.training_months, batch))
-
-    def _train_nonfarm(self) -> None:
-        """This year's non-farm training (L12): ``nonfarm_trainees`` farmers, for a year."""
-        n = int(self.p.nonfarm_trainees)
-        farming = self.workforce.indices(Labour.FARMING)
-        if n <= 0 or farming.size == 0:
-            return
-        chosen = self.streams.labour.choice(farming, size=min(n, farming.size), replace=False)
-        self.workforce.trained_until[chosen] = self.month + MONTHS_PER_YEAR
-
-    def _start_returnees(self) -> None:
-        """This year's supported returnee businesses (A21), each from a random month."""
-        n = self.p.returnees
-        if n == 0:
-            return
-        rng = self.streams.villages
-        self.returnee_village = np.r_[self.returnee_village,
-                                      rng.choice(len(self.village_list), n,
-                                                 p=self.village_weights)]
-        self.returnee_start = np.r_[self.returnee_start,
-                                    self.month + rng.integers(0, MONTHS_PER_YEAR, n)]
-        self.returnee_open = np.r_[self.returnee_open, np.ones(n, dtype=bool)]
 
     def _drivers(self) -> None:
         p = self.p
@@ -721,7 +677,7 @@ class CountyModel(mesa.Model):
         """Cadres choose effort and learn; collect, assign and resolve problems; visit firms."""
         self.cadres.do("step")  # independent updates: their order does not matter
         cadres = list(self.cadres)
-        mentor_cadres(self, cadres)
+        self._hook("mentoring", cadres)
         draw_breaches(self, cadres)
         effort = choose_effort(self, cadres)
         ids = np.array([c.unique_id for c in cadres])
@@ -729,7 +685,7 @@ class CountyModel(mesa.Model):
         legacy = np.array([c.on_legacy for c in cadres])
         rng, q = self.streams.frontline, self.problems
         routine = np.flatnonzero(~legacy)
-        self._visit_firms(cadres, routine)
+        self._hook("frontline", cadres, routine)
         # Collection: the more time cadres spend on the front line, the sooner they hear.
         open_idx = np.flatnonzero(q.status == Status.OPEN)
         open_idx = open_idx[q.origin[open_idx] != Origin.LEGACY]
@@ -749,33 +705,6 @@ class CountyModel(mesa.Model):
             q.status[orphans] = Status.ASSIGNED
             q.cadre[orphans] = ids[on_legacy[rng.integers(0, on_legacy.size, orphans.size)]]
         self._resolve(cadres, ids, effort, skill, rng)
-
-    def _visit_firms(self, cadres: list[Cadre], routine: np.ndarray) -> None:
-        """Visit this month's share of ``firm_visits_per_year`` firms (A3)."""
-        per_year = self.p.firm_visits_per_year
-        m = self.calendar_month
-        due = per_year * m // MONTHS_PER_YEAR - per_year * (m - 1) // MONTHS_PER_YEAR
-        self.visits_month = 0
-        if due == 0 or routine.size == 0:
-            return
-        rng = self.streams.frontline
-        visited = self.firm_table.visited
-        size = self.firm_table.employees + 1.0
-        # Unvisited firms first, larger ones more likely; revisits only once all are seen.
-        weights = np.where(visited, 1e-9, size)
-        chosen = weighted_sample(weights, min(due, len(self.firm_list)), rng)
-        q = self.problems
-        firm_open = np.flatnonzero((q.origin == Origin.FIRM) & (q.status == Status.OPEN))
-        annual_wage = self.p.urban_wage * self.nominal_index * MONTHS_PER_YEAR
-        for i in chosen:
-            firm = self.firm_list[int(i)]
-            self.firms_visited_ytd += not visited[firm.index]
-            firm.receive_visit(self.p.subsidy_per_visit, annual_wage)
-        hit = firm_open[np.isin(q.source[firm_open], chosen)]
-        visitor = cadres[int(routine[rng.integers(routine.size)])].unique_id
-        q.status[hit] = Status.ASSIGNED
-        q.cadre[hit] = visitor
-        self.visits_month = int(chosen.size)
 
     def _resolve(self, cadres: list[Cadre], ids: np.ndarray, effort: np.ndarray,
                  skill: np.ndarray, rng: np.random.Generator) -> None:
@@ -820,7 +749,7 @@ class CountyModel(mesa.Model):
             p.farmer_search)
         self.vacancies = int(vacancies.sum())
         entrants += self._rural_transitions(rng)
-        self._update_returnees()
+        self._hook("labour_market")
         local_jobs = np.array([v.local_jobs for v in self.village_list])
         held = np.bincount(wf.home[wf.coop_job], minlength=len(self.village_list))
         entrants += wf.hire_local(local_jobs - held, rng, m)
@@ -831,6 +760,8 @@ class CountyModel(mesa.Model):
                                 p.settle_rate / MONTHS_PER_YEAR, rng)
         by_village = wf.settle(settlers)
         self.settlers = int(settlers.size)
+        self.settlers_by_village[:] = 0
+        self.settlers_by_village[: by_village.size] = by_village[: len(self.village_list)]
         for i in np.flatnonzero(by_village):
             self.village_list[int(i)].idle_land += p.idle_land_per_settler * by_village[i]
 
@@ -868,23 +799,8 @@ class CountyModel(mesa.Model):
         wf.move(seeking[back], Labour.FARMING, m)
         return entrants
 
-    def _update_returnees(self) -> None:
-        """Returnee businesses open at their month and close at ``returnee_closure_rate``."""
-        rng = self.streams.villages
-        running = self.returnee_open & (self.returnee_start <= self.month)
-        closing = np.flatnonzero(running)[
-            rng.random(int(running.sum())) < self.p.returnee_closure_rate / MONTHS_PER_YEAR]
-        self.returnee_open[closing] = False
-        running[closing] = False
-        counts = np.bincount(self.returnee_village[running], minlength=len(self.village_list))
-        for v in self.village_list:
-            v.returnees = int(counts[v.index])
-
     def _villages(self) -> None:
-        while self.training_queue and self.training_queue[0][0] <= self.month:
-            _, batch = self.training_queue.pop(0)
-            for v in self.village_list:
-                v.trained += int(batch[v.index])
+        self._hook("villages")
         self._village_leadership()
         self.villages.do("step")  # independent updates: their order does not matter
         if -MONTHS_PER_YEAR <= self.month < 0:  # the simulated 2024: A14's base
@@ -971,7 +887,7 @@ class CountyModel(mesa.Model):
         self.problems.release(np.array([c.unique_id for c in leaving]))
         q = draw_cadre_qualities(len(leaving), self.streams.cadres,
                                  shift=T.RECRUIT_CAPABILITY_SHIFT)
-        mentors = getattr(self, "recruit_mentors", [])
+        mentors = self.recruit_mentors  # kept by the mentoring programme (A11)
         for k, old in enumerate(leaving):
             new = Cadre(self, q[k], old.post, 0.0, evaluated=False, joined=self.month)
             new.on_legacy = old.on_legacy

@@ -9,6 +9,8 @@ another county can supply real data::
     firms.csv     firm, sector, location, employees, productivity
     cadres.csv    cadre, post, tenure_years, responsibility, capability, service,
                   results, integrity
+    promoted.csv  capability  (optional: the capabilities the pre-programme rules
+                  promoted to the leading posts; without it the spin-up's promotions)
 
 ``countysim district SCENARIO --out DIR`` writes a generated district in this form.
 """
@@ -27,7 +29,7 @@ from .scenario import Scenario
 from .tables import MONTHS_PER_YEAR, RECRUIT_PROBATION_MONTHS
 
 __all__ = ["District", "DistrictDataError", "build_district", "pilot_order",
-           "read_district_tables", "select_pilots"]
+           "read_district_tables", "read_promoted", "select_pilots"]
 
 # Pinyin names of the 12 township-level units (B4), used when the district has 12.
 LITONG_TOWNSHIPS = ("Jinji", "Jinyintan", "Gaozha", "Biandangou", "Shangqiao", "Gucheng",
@@ -42,7 +44,10 @@ _SCHEMA: dict[str, dict[str, str]] = {
               "productivity": "positive"},
     "cadres": {"cadre": "str", "post": "str", "tenure_years": "float",
                **{q: "unit" for q in T.CADRE_QUALITIES}},
+    "promoted": {"capability": "unit"},
 }
+#: The optional table of a district folder (see the module docstring).
+OPTIONAL_TABLES = ("promoted",)
 _CHOICES = {("villages", "product_line"): T.PRODUCT_LINE_NAMES,
             ("firms", "sector"): T.FIRM_SECTOR_NAMES,
             ("firms", "location"): ("urban", "town"),
@@ -78,12 +83,19 @@ class District:
     pilot_order: np.ndarray
     promoted_capability: np.ndarray = field(default_factory=lambda: np.empty(0))
 
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The district's CSV tables by file stem (``promoted`` only when known)."""
+        out = {name: getattr(self, name) for name in ("villages", "firms", "cadres")}
+        if self.promoted_capability.size:
+            out["promoted"] = pd.DataFrame({"capability": self.promoted_capability})
+        return out
+
     def to_csv(self, folder: str | Path) -> None:
-        """Write ``villages.csv``, ``firms.csv`` and ``cadres.csv`` into ``folder``."""
+        """Write ``villages.csv``, ``firms.csv``, ``cadres.csv`` (and ``promoted.csv``)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        for name in _SCHEMA:
-            getattr(self, name).to_csv(folder / f"{name}.csv", index=False)
+        for name, frame in self.tables().items():
+            frame.to_csv(folder / f"{name}.csv", index=False)
 
 
 def build_district(scenario: Scenario) -> District:
@@ -102,7 +114,7 @@ def build_district(scenario: Scenario) -> District:
     else:
         villages, firms, cadres = read_district_tables(scenario.district_data)
         _check_counts(scenario, villages, firms, cadres)
-        promoted = np.empty(0)
+        promoted = read_promoted(scenario.district_data)
     order = pilot_order(villages, scenario.pilot_villages, scenario.pilot_rule, rng,
                         scenario.district_data)
     pilot = np.zeros(len(villages), dtype=bool)
@@ -335,6 +347,13 @@ def read_district_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame
     folder = Path(folder)
     villages, firms, cadres = (_read_csv(folder, n) for n in ("villages", "firms", "cadres"))
     return villages, firms, cadres
+
+
+def read_promoted(folder: str | Path) -> np.ndarray:
+    """Capabilities in a folder's optional ``promoted.csv`` (empty when there is none)."""
+    if not (Path(folder) / "promoted.csv").is_file():
+        return np.empty(0)
+    return _read_csv(Path(folder), "promoted")["capability"].to_numpy(dtype=float)
 
 
 def _read_csv(folder: Path, name: str) -> pd.DataFrame:

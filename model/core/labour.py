@@ -85,6 +85,8 @@ class Workforce:
         since: Month index the current state began.
         placed_ytd: Placed into an urban job this calendar year (A4 flow).
         nonfarm_ytd: Rural worker newly in a non-farm income state this year (A5 flow).
+        settled: Settled in town this year (B15): an urban resident now, whose A5 entry of
+            this year, made as a rural worker, still counts.
         employees: Urban-job holders per employer (kept up to date by every move).
         active: Workers in the labour force.
         next_row: First reserve row never used (rows from it on are future entrants).
@@ -113,6 +115,7 @@ class Workforce:
         self.retired_jobs_ytd = 0
         self.trained_until = np.full(n, NEVER, dtype=np.int16)
         self.rural = self.home >= 0
+        self.settled = np.zeros(n, dtype=bool)  # moved to town this year (their flows stay)
         self.active = n if active is None else active
         self.next_row = self.active
         self.state[self.active:] = RESERVE
@@ -153,6 +156,7 @@ class Workforce:
         """Reset the year-to-date flow flags (January)."""
         self.placed_ytd[:] = False
         self.nonfarm_ytd[:] = False
+        self.settled[:] = False
         self.retired_placed_ytd = 0
         self.retired_nonfarm_ytd = 0
         self.retired_jobs_ytd = 0
@@ -211,6 +215,7 @@ class Workforce:
         self.cells -= np.bincount(self._cell[idx] + self.state[idx], minlength=self._n_cells)
         self.home[idx] = URBAN
         self.rural[idx] = False
+        self.settled[idx] = True
         self._cell[idx] = 0
         self.cells += np.bincount(self._cell[idx] + self.state[idx], minlength=self._n_cells)
         self.coop_job[idx] = False
@@ -262,6 +267,7 @@ class Workforce:
         self.placed_ytd[entrants] = False
         self.nonfarm_ytd[entrants] = False
         self.trained_until[entrants] = NEVER
+        self.settled[entrants] = False
         return int(retiring.size), net
 
     def match(self, vacancies: np.ndarray, boost: np.ndarray, efficiency: float,

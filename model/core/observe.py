@@ -47,6 +47,8 @@ VARIABLES: dict[str, Var] = {
     "urban_resident_share": Var(T, "1", "urban share of resident workers (migrants working "
                                 "outside the district are not resident)", "B15"),
     "settlers": Var(T, "persons", "rural workers settling in town this month"),
+    "village_settlers": Var(V, "persons", "workers of the village settling in town this "
+                            "month (their home becomes urban)", "B15"),
     "urban_unemployment_rate": Var(T, "1", "urban residents seeking work over the urban "
                                    "residents' labour force (surveyed rate)", "R6"),
     "output_index": Var(T, "1", "real output relative to the start month", "B7"),
@@ -260,6 +262,7 @@ class Recorder:
         urban_home = cells[0].sum() - cells[0, Labour.MIGRANT]
         r["urban_resident_share"].append(float(urban_home / max(resident, 1)))
         r["settlers"].append(m.settlers)
+        r["village_settlers"].append(m.settlers_by_village.copy())
         urban = cells[0]
         in_lf = urban[Labour.URBAN_JOB] + urban[Labour.SEEKING]
         r["urban_unemployment_rate"].append(float(urban[Labour.SEEKING] / max(in_lf, 1)))

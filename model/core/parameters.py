@@ -16,10 +16,16 @@ The registry is the single source of truth: the scenario loader validates agains
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 SECTIONS = ("district", "levers", "behaviour")
+
+#: What a source must name unless it is ``assumption: <reason>`` or a calibration: a
+#: figure or fact (A*, B*, R*) or a causal link of the pathways table (L1-L12), whose
+#: row names the studies that size it.
+SOURCE_ID = re.compile(r"\b(?:[ABR]\d+|L(?:1[0-2]|[1-9]))\b")
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,8 @@ class Parameter:
         default: Default value; its Python type is the parameter's type.
         unit: Physical unit, or ``"1"`` for dimensionless numbers.
         bounds: Inclusive ``(low, high)`` for numbers; ``None`` for booleans and choices.
-        source: Figure ID(s), or ``"assumption: <reason>"``.
+        source: Figure ID(s), a link ID with its studies (:data:`SOURCE_ID`), or
+            ``"assumption: <reason>"``.
         doc: One-line meaning.
         choices: Allowed values of a categorical parameter; ``(False, True)`` for a boolean
             (so samplers and strategies can list every parameter's values alike).
@@ -248,8 +255,10 @@ _PARAMETERS: list[Parameter] = [
        _A + "unresolved firm problems depress output",
        "Drag of each open problem: a firm's output and labour demand fall to "
        "1 / (1 + penalty x open problems).", link="L5", prior=(0.01, 0.1)),
-    _p("migration_rate", "behaviour", 0.01, "1/month", (0.0, 0.5),
-       "assumption: Harris-Todaro scale; R2 scaled gives ~1/3 of rural workers away",
+    _p("migration_rate", "behaviour", 0.006, "1/month", (0.0, 0.5),
+       "R2, R3: Ningxia counts 831,000 migrant workers away from home among 7.29 M people; "
+       "scaled to the district, ~20k of its rural workers work outside it (the rest of "
+       "R2's transfers are urban and local jobs inside it)",
        "Monthly migration hazard per unit expected-wage gap."),
     _p("return_rate", "behaviour", 0.008, "1/month", (0.0, 0.5),
        _A + "migrants return home after a few years on average",

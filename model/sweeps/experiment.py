@@ -93,6 +93,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.district import OPTIONAL_TABLES
 from ..core.errors import InputError, read_toml
 from ..core.observe import VARIABLES
 from ..core.parameters import PARAMETERS, Parameter
@@ -441,6 +442,8 @@ class Experiment:
             if scenario.district_data is not None:
                 files += [scenario.district_data / f"{name}.csv"
                           for name in ("villages", "firms", "cadres")]
+                files += [path for name in OPTIONAL_TABLES
+                          if (path := scenario.district_data / f"{name}.csv").is_file()]
         return list(dict.fromkeys(files))
 
     def salib_problem(self) -> dict[str, Any] | None:
