@@ -13,6 +13,9 @@ from countysim.calibration.targets import load_targets
 from countysim.sweeps.experiment import draw_unit_samples
 
 ROOT = Path(__file__).resolve().parents[1]
+# The synthetic sweeps carry the variable the A4 target reads.
+A4_VARIABLE = load_targets(ROOT / "scenarios" / "targets" / "litong_2025.toml").select(
+    ["A4"])[0].variable
 
 
 def _module():
@@ -88,7 +91,7 @@ def _fake_results(X: np.ndarray, coef: np.ndarray, noise: float, seed: int) -> x
     a4[:, :, 9] = base[:, None] + shared + own            # read at 2025-10 (index 9)
     status = np.full((S, R), "done", dtype=object)
     return xr.Dataset(
-        {"urban_placements_ytd": (("sample", "replicate", "time"), a4),
+        {A4_VARIABLE: (("sample", "replicate", "time"), a4),
          "design_unit": (("sample", "parameter"), X), "status": (("sample", "replicate"),
                                                                  status)},
         coords={"sample": np.arange(S), "replicate": np.arange(R),
@@ -103,7 +106,7 @@ def test_target_values_and_noise_floor_on_a_synthetic_sweep():
     ds = _fake_results(X, coef, noise, seed=4)
     values = screen.target_values(ds, targets, "2025-01")
     assert values.dims == ("sample", "replicate", "target")
-    np.testing.assert_allclose(values.values[..., 0], ds.urban_placements_ytd.values[..., 9])
+    np.testing.assert_allclose(values.values[..., 0], ds[A4_VARIABLE].values[..., 9])
     # Seed noise of one averaged elementary effect: the own noise of 2 points averaged
     # over 2 replicates, divided by the step delta = 2/3: sd = noise * sqrt(2/2) / (2/3).
     v = values.values[..., 0]
@@ -137,6 +140,13 @@ def test_verdict_thresholds(value, expected):
     assert screen.verdict(value, detected=False) == "fix"
 
 
+# Parameters whose baseline a later link prior (docs/pathways.md) moved outside the range
+# the issue-9 screen used; the screen's ranking of them is of the old range.
+MOVED_SINCE_THE_SCREEN = {
+    "technician_yield_gain": "L9: yields +5-15 % (default 0.10) replaced the guess of 0.3",
+}
+
+
 def test_every_screened_parameter_has_a_range_reason_and_is_hand_set():
     from countysim.sweeps.experiment import load_experiment
 
@@ -153,7 +163,10 @@ def test_every_screened_parameter_has_a_range_reason_and_is_hand_set():
     for f in exp.factors:  # each range is inside the registry bounds and brackets baseline
         lo, hi = PARAMETERS[f.name].bounds
         assert lo <= f.low < f.high <= hi
-        assert f.low <= exp.base[f.name] <= f.high, f.name
+        if f.name in MOVED_SINCE_THE_SCREEN:  # a later prior moved the baseline outside
+            assert not f.low <= exp.base[f.name] <= f.high, f.name
+        else:
+            assert f.low <= exp.base[f.name] <= f.high, f.name
 
 
 def test_noise_estimate_with_four_replicates_and_a_lost_replicate():
@@ -209,7 +222,7 @@ def test_screen_drops_only_trajectories_with_a_point_without_any_finished_run():
     a4[7, :, :] = np.nan                                   # both lost: trajectory 2 dropped
     status[7, :] = "failed"
     ds = xr.Dataset(
-        {"urban_placements_ytd": (("sample", "replicate", "time"), a4),
+        {A4_VARIABLE: (("sample", "replicate", "time"), a4),
          "design_unit": (("sample", "parameter"), X),
          "status": (("sample", "replicate"), status)},
         coords={"sample": np.arange(S), "replicate": np.arange(2), "time": np.arange(months),
