@@ -387,7 +387,8 @@ def _add_forecast_parsers(sub: argparse._SubParsersAction) -> None:
                      help="seeds per member (default 3; 10 with --ensemble none)")
     cmp.add_argument("--seed", type=_seed, default=0, help="root seed (default 0)")
     cmp.add_argument("--until", type=_month, default=None,
-                     help="last month YYYY-MM (default: the scenarios')")
+                     help="last month YYYY-MM (default: the longer of the two scenarios' "
+                     "'until')")
     cmp.add_argument("--year", type=_whole_number(2025), default=None,
                      help="year of the printed table (default: the last)")
     cmp.add_argument("--moved", action="store_true",
@@ -426,26 +427,54 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .forecasting.compare import comparison_table, paired_comparison
+    from .core.scenario import load_scenario
+    from .forecasting.compare import (
+        comparison_table,
+        first_difference,
+        horizon,
+        identical_line,
+        paired_comparison,
+    )
     from .sweeps.files import write_netcdf
     from .sweeps.store import StoreError
 
     out = check_output_path(args.out, "--out") if args.out is not None else None
     ensemble = None if args.ensemble.lower() == "none" else args.ensemble
+    if args.year is not None and args.year > int(LAST_MONTH[:4]):
+        raise UsageError(f"--year {args.year}: the model covers 2025-{LAST_MONTH[:4]}")
+    until, notes = args.until, []
     if args.results is None:
         for key, file in (("A", args.a), ("B", args.b)):
             if not Path(file).is_file():
                 raise UsageError(f"{file}: {key}: no such scenario file (to compare packages "
                                  "of a forecast, pass --results STORE)")
+        until, notes = horizon(args.a, args.b, args.until)
+        if args.year is not None and args.until is None and until < f"{args.year}-12":
+            # --year alone asks for that year: run far enough to cover it.
+            until = f"{args.year}-12"
+            notes.append(f"--year {args.year}: comparing to {until}")
+        sa, sb = load_scenario(args.a), load_scenario(args.b)
+        first = first_difference(sa, sb) or "none"
+        if first == "none" or until < first or (args.year is not None
+                                                and args.year < int(first[:4])):
+            # The runs would be identical pair by pair: say so instead of simulating.
+            for line in notes:
+                print(f"NOTE: {line}")
+            year = None if args.year is None or until < first else args.year
+            print(identical_line(sa.name, sb.name, first, year))
+            print("nothing was run" + (f"; {args.out} was not written" if out else ""))
+            return 0
     # Without an ensemble, seeds are the only source of pairs: take more of them.
     seeds = args.seeds or (3 if ensemble is not None else 10)
     try:
         ds = paired_comparison(args.a, args.b, results=args.results, ensemble=ensemble,
                                members=args.members, replicates=seeds, seed=args.seed,
-                               until=args.until, workers=args.workers,
+                               until=until, workers=args.workers,
                                progress=not args.quiet)
     except StoreError as exc:
         raise UsageError(str(exc)) from None
+    if notes:  # an explicit horizon hides the default's notes from the API: keep them
+        ds.attrs["notes"] = "\n".join(notes)
     if args.year is not None and args.year not in ds["year"].values:
         raise UsageError(f"--year {args.year}: the runs cover "
                          f"{int(ds['year'].min())}-{int(ds['year'].max())}")
