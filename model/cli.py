@@ -2,8 +2,9 @@
 
 Subcommands:
 
-* ``countysim run SCENARIO [--seed N] [--until YYYY-MM] [--out PATH]``: one run, NetCDF
-  out, indicator table printed;
+* ``countysim run SCENARIO [--seed N] [--until YYYY-MM] [--year YYYY] [--out PATH]``: one
+  run, NetCDF out, indicator table printed (2025's beside the article's figures, or
+  December of ``--year``; a policy path's run adds the years from its first change);
 * ``countysim check SCENARIO``: validate a scenario and print it resolved;
 * ``countysim district SCENARIO --out DIR``: write the district tables as CSV;
 * ``countysim sweep EXPERIMENT --store PATH [--workers N | --dask [ADDRESS]] [--resume]
@@ -17,8 +18,9 @@ Subcommands:
 * ``countysim forecast EXPERIMENT [--out PATH] [--store PATH] [--workers N | --dask
   [ADDRESS]] [--resume]``: policy packages x ensemble members x seeds to 2030, the
   probability of each target (see ``docs/forecast.md``);
-* ``countysim compare A B [--results STORE] [--ensemble NAME] [--members N] [--seeds N]``:
-  paired differences B - A of every indicator over common seeds and ensemble members;
+* ``countysim compare A B [--results STORE] [--ensemble NAME] [--members N] [--seeds N]
+  [--until YYYY-MM] [--year YYYY]``: paired differences B - A of every indicator over
+  common seeds and ensemble members, to the longer of the two scenarios' horizons;
 * ``countysim report FORECAST --out DIR [--sensitivity PATH] [--prim PATH]``: a
   forecast's report, Markdown with PNG figures (see ``docs/forecast_report.md``);
 * ``countysim explore [--host H] [--port P] [--open]``: the interactive explorer in the
@@ -37,17 +39,23 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import math
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core import __version__
 from .core.district import DistrictDataError
 from .core.errors import InputError
-from .core.scenario import LAST_MONTH, month_index
+from .core.report import REPORT_MONTH
+from .core.scenario import LAST_MONTH, Scenario, month_index
 from .sweeps.files import USER_ERRNOS, check_output_path, describe_os_error
+
+if TYPE_CHECKING:  # the commands import numpy, pandas and xarray when they run
+    import pandas as pd
+    import xarray as xr
 
 EXIT_USAGE = 2
 
@@ -97,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, default=0, help="root seed (default 0)")
     run.add_argument("--until", type=_month, default=None,
                      help="last month YYYY-MM (default: the scenario's 'until')")
+    run.add_argument("--year", type=_whole_number(2025), default=None,
+                     help="print the table of this year, December values (2025: the "
+                     "article's table); runs to YYYY-12 unless --until is given")
     run.add_argument("--out", type=Path, default=None,
                      help="NetCDF output (default runs/<scenario>.nc)")
     run.set_defaults(func=_cmd_run)
@@ -142,6 +153,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)
     until = args.until or scenario.until
+    if args.year is not None:
+        if args.year > int(LAST_MONTH[:4]):
+            raise UsageError(f"--year {args.year}: the model covers "
+                             f"{scenario.start[:4]}-{LAST_MONTH[:4]}")
+        if args.year < int(scenario.start[:4]):
+            raise UsageError(f"--year {args.year} is before the scenario's start "
+                             f"{scenario.start}")
+        if args.until is None:
+            until = max(until, f"{args.year}-12")  # the year asked for, in full
+        elif args.until < f"{args.year}-01":
+            raise UsageError(f"--year {args.year} is after --until {args.until}: the run "
+                             "does not reach it")
     if until < scenario.start:
         raise UsageError(f"--until {until} is before the scenario's start {scenario.start}")
     if until > LAST_MONTH:
@@ -151,9 +174,105 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = check_output_path(args.out or Path("runs") / f"{scenario.name}.nc", "--out")
     ds = run(scenario, seed=args.seed, until=until)
     write_netcdf(to_netcdf_layout(ds), out)  # CF-1.10: countysim.open_run reads it back
-    print(format_table(ds))
+    if args.year is None or args.year == int(REPORT_MONTH[:4]):
+        print(format_table(ds))
+        if args.year is None:
+            print(*policy_path_lines(ds, scenario), sep="\n")
+    else:
+        print(year_table(ds, args.year, scenario))
     print(f"wrote {out}")
     return 0
+
+
+def scheduled_changes(scenario: Scenario) -> dict[int, list[str]]:
+    """The years after the start in which a scenario's scheduled levers change.
+
+    Args:
+        scenario: A scenario.
+
+    Returns:
+        ``{year: ["lever old -> new", ...]}`` for every year whose values in force differ
+        from the year before's, in year order; empty for a scenario without such changes.
+    """
+    changes: dict[int, list[str]] = {}
+    for year in range(int(scenario.start[:4]) + 1, int(LAST_MONTH[:4]) + 1):
+        before, now = scenario.in_year(year - 1).values, scenario.in_year(year).values
+        moved = [f"{n} {before[n]} -> {now[n]}" for n in now if now[n] != before[n]]
+        if moved:
+            changes[year] = moved
+    return changes
+
+
+def _row_value(ds: xr.Dataset, variable: str, scale: float, month: pd.Timestamp) -> str:
+    value = float(ds[variable].sel(time=month)) * scale
+    if not math.isfinite(value):
+        return "nan"
+    return f"{value:,.0f}" if value.is_integer() or abs(value) >= 100 else f"{value:,.1f}"
+
+
+def _december(ds: xr.Dataset, year: int) -> pd.Timestamp:
+    """December of ``year``, or the run's last month in that year if it ends earlier."""
+    import pandas as pd
+
+    times = pd.DatetimeIndex(ds["time"].values)
+    return times[times.year == year][-1]
+
+
+def years_table(ds: xr.Dataset, years: Sequence[int]) -> list[str]:
+    """The table's indicators in each of ``years``: December (or last) values, aligned."""
+    from .core.report import ROWS
+
+    months = [_december(ds, y) for y in years]
+    lines = [f"{'indicator':<36} " + " ".join(f"{m:%Y-%m}".rjust(10) for m in months)]
+    for row in ROWS:
+        cells = " ".join(_row_value(ds, row.variable, row.scale, m).rjust(10) for m in months)
+        lines.append(f"{row.label[:36]:<36} {cells}")
+    return lines
+
+
+def year_table(ds: xr.Dataset, year: int, scenario: Scenario) -> str:
+    """``countysim run --year``: the indicators of one year beside the run's first year.
+
+    Year-to-date rows read December: the whole year's flow. The article's figures refer to
+    2025 and are not shown for other years.
+
+    Args:
+        ds: A run reaching ``year``.
+        year: The year of the table.
+        scenario: The run's scenario (its lever changes in force in ``year`` are listed).
+    """
+    first = int(ds["time"].dt.year.values[0])
+    when = _december(ds, year)
+    lines = [f"countysim {ds.attrs.get('countysim_version', '?')} · scenario "
+             f"{ds.attrs.get('scenario_name', '?')} · seed {ds.attrs.get('seed_entropy', '?')}"
+             f" · values at {when:%Y-%m} (year-to-date rows: the year's total)"]
+    if when.month != 12:
+        lines.append(f"NOTE: the run ends at {when:%Y-%m}: year-to-date rows cover "
+                     f"{when.month} months of {year}")
+    changed = {y: c for y, c in scheduled_changes(scenario).items() if y <= year}
+    for y, moved in changed.items():
+        lines.append(f"levers changed from {y}: {'; '.join(moved)}")
+    lines += years_table(ds, sorted({first, year}))
+    return "\n".join(lines)
+
+
+def policy_path_lines(ds: xr.Dataset, scenario: Scenario) -> list[str]:
+    """For a policy path (levers scheduled to change after the start): the years where it
+    matters, or a note that the run ends before its first change."""
+    changes = scheduled_changes(scenario)
+    if not changes:
+        return []
+    first = min(changes)
+    last = int(ds["time"].dt.year.values[-1])
+    if last < first:
+        return [f"NOTE: {scenario.name} is a policy path whose levers change from {first} "
+                f"({'; '.join(changes[first])}); this run ends at {last}, before the change: "
+                f"see a year with --year {first} (or --until {LAST_MONTH})"]
+    lines = ["", f"policy path {scenario.name}: scheduled lever changes"]
+    lines += [f"  from {y}: {'; '.join(moved)}" for y, moved in changes.items() if y <= last]
+    lines.append("")
+    lines += years_table(ds, range(first - 1, last + 1))
+    return lines
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
