@@ -64,6 +64,15 @@ class UsageError(Exception):
     """Bad command-line input: printed on one line, exit status 2."""
 
 
+def _expect(path: Path, kinds: str | tuple[str, ...], command: str) -> None:
+    """Refuse a file of another kind than the command reads, naming both kinds."""
+    from .sweeps.kinds import wrong_kind
+
+    message = wrong_kind(path, kinds, command)
+    if message is not None:
+        raise UsageError(message)
+
+
 def _month(text: str) -> str:
     try:
         month_index(text)
@@ -151,6 +160,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .core.scenario import load_scenario
     from .sweeps.files import write_netcdf
 
+    _expect(args.scenario, "scenario", "countysim run")
     scenario = load_scenario(args.scenario)
     until = args.until or scenario.until
     if args.year is not None:
@@ -278,6 +288,7 @@ def policy_path_lines(ds: xr.Dataset, scenario: Scenario) -> list[str]:
 def _cmd_check(args: argparse.Namespace) -> int:
     from .core.scenario import load_scenario
 
+    _expect(args.scenario, "scenario", "countysim check")
     print(load_scenario(args.scenario).to_toml(), end="")
     return 0
 
@@ -287,6 +298,7 @@ def _cmd_district(args: argparse.Namespace) -> int:
     from .core.scenario import load_scenario
     from .sweeps.files import write_atomically
 
+    _expect(args.scenario, "scenario", "countysim district")
     district = build_district(load_scenario(args.scenario))
     for name in ("villages", "firms", "cadres"):
         out = check_output_path(args.out / f"{name}.csv", "--out")
@@ -299,6 +311,7 @@ def _cmd_district(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .validate import VALIDATION_SEEDS, validate
 
+    _expect(args.scenario, "scenario", "countysim validate")
     first = VALIDATION_SEEDS[0]
     table, ok = validate(args.scenario, seeds=range(first, first + args.seeds))
     print(table)
@@ -346,6 +359,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from .sweeps.store import StoreError
     from .sweeps.sweep import Stopped, SweepError, sweep
 
+    _expect(args.experiment, ("experiment", "forecast experiment"), "countysim sweep")
     for flag, given in (("--retry-failed", args.retry_failed),
                         ("--force-mixed", args.force_mixed)):
         if given and not args.resume:
@@ -385,6 +399,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from .sweeps.store import StoreError, export
 
+    _expect(args.store, "sweep store", "countysim export")
     try:
         out = export(args.store, args.out)
     except StoreError as exc:
@@ -397,6 +412,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from .sweeps.integrity import check_store
     from .sweeps.store import StoreError
 
+    _expect(args.store, "sweep store", "countysim verify")
     try:
         check = check_store(args.store)
     except StoreError as exc:
@@ -432,6 +448,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from .calibration.targets import TargetError
     from .core.scenario import NAME_RULE, is_name
 
+    _expect(args.experiment, "calibration experiment", "countysim calibrate")
     try:
         spec = load_calibration(args.experiment)
     except (CalibrationError, TargetError) as exc:
@@ -525,6 +542,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     from .sweeps.store import StoreError
     from .sweeps.sweep import SweepError
 
+    _expect(args.experiment, ("forecast experiment", "experiment"), "countysim forecast")
     if args.workers is not None and args.dask not in (None, True):
         raise UsageError("--workers sizes a local cluster; it cannot be used with a "
                          "--dask scheduler address")
@@ -562,11 +580,15 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.year is not None and args.year > int(LAST_MONTH[:4]):
         raise UsageError(f"--year {args.year}: the model covers 2025-{LAST_MONTH[:4]}")
     until, notes = args.until, []
-    if args.results is None:
+    results = args.results
+    if results is not None:
+        results = _runs_store(results)
+    else:
         for key, file in (("A", args.a), ("B", args.b)):
             if not Path(file).is_file():
                 raise UsageError(f"{file}: {key}: no such scenario file (to compare packages "
                                  "of a forecast, pass --results STORE)")
+            _expect(Path(file), "scenario", f"countysim compare ({key})")
         until, notes = horizon(args.a, args.b, args.until)
         if args.year is not None and args.until is None and until < f"{args.year}-12":
             # --year alone asks for that year: run far enough to cover it.
@@ -586,7 +608,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     # Without an ensemble, seeds are the only source of pairs: take more of them.
     seeds = args.seeds or (3 if ensemble is not None else 10)
     try:
-        ds = paired_comparison(args.a, args.b, results=args.results, ensemble=ensemble,
+        ds = paired_comparison(args.a, args.b, results=results, ensemble=ensemble,
                                members=args.members, replicates=seeds, seed=args.seed,
                                until=until, workers=args.workers,
                                progress=not args.quiet)
@@ -601,6 +623,30 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if out is not None:
         print(f"wrote {write_netcdf(ds, out)}")
     return 0
+
+
+def _runs_store(path: Path) -> Path:
+    """The sweep store ``compare --results`` reads: the path itself, or the store of runs a
+    forecast Dataset (``countysim forecast --out``) names, if it still exists."""
+    from .sweeps.kinds import file_kind
+
+    kind = file_kind(path)
+    if kind == "forecast":
+        import xarray as xr
+
+        with xr.open_dataset(path, engine="h5netcdf") if path.is_file() else xr.open_zarr(
+                path, consolidated=False, zarr_format=3) as ds:
+            named = str(ds.attrs.get("store", ""))
+        # The store is named as the forecast was given it: relative to where it ran.
+        for store in (Path(named), path.parent / named) if named else ():
+            if file_kind(store) == "sweep store":
+                return store
+        raise UsageError(f"{path}: --results: this is a forecast Dataset, which holds the "
+                         "targets' values, not the indicators; compare reads the store of "
+                         f"runs it names ({named or 'none'}), which is not there: pass "
+                         "--results STORE, the .zarr folder 'countysim forecast' ran into")
+    _expect(path, "sweep store", "compare --results")
+    return path
 
 
 # ------------------------------------------------------------------ report (issue 10)
@@ -623,6 +669,7 @@ def _add_report_parser(sub: argparse._SubParsersAction) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     from .forecasting.report import open_extra, open_forecast, write_report
 
+    _expect(args.forecast, "forecast", "countysim report")
     ds = open_forecast(args.forecast)
     extra = {k: open_extra(getattr(args, k), k) for k in ("sensitivity", "prim")
              if getattr(args, k) is not None}

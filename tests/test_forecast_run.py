@@ -264,3 +264,13 @@ def test_shipped_packages_are_2026_paths() -> None:
     withdrawn = load_scenario(SCENARIOS / "programme_withdrawn.toml")
     assert withdrawn.value_in("pilot_villages", 2025) == 50
     assert withdrawn.value_in("pilot_villages", 2027) == 0
+
+
+def test_cli_compare_reads_the_store_a_forecast_file_names(folder: Path, result: xr.Dataset,
+                                                           capsys) -> None:
+    """compare --results takes the forecast .nc that forecast --out wrote (issue 17)."""
+    status = main(["compare", "small_base", "small_withdrawn", "--results",
+                   str(folder / "forecast.nc"), "--year", "2026"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "paired differences small_withdrawn - small_base in 2026" in captured.out

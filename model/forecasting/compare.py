@@ -25,6 +25,7 @@ interval of the mean effect (``mean +- 1.645 sd / sqrt(n)``); and the paired
 from __future__ import annotations
 
 import math
+import re
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -206,7 +207,7 @@ def compare_scenarios(a: str | Path, b: str | Path, *, ensemble: str | None = No
         ``first_difference`` (:func:`first_difference`, ``"none"`` if the parameter sets
         agree throughout) and ``notes`` (:func:`horizon`).
     """
-    from ..sweeps.experiment import Experiment
+    from ..sweeps.experiment import Experiment, ExperimentError
     from ..sweeps.store import open_results
     from ..sweeps.sweep import sweep
 
@@ -218,8 +219,26 @@ def compare_scenarios(a: str | Path, b: str | Path, *, ensemble: str | None = No
         design = {"kind": "ensemble", "ensemble": str(ensemble), "files": files}
         if members is not None:
             design["members"] = members
-    exp = Experiment.build(name="compare", design=design, seed=seed, replicates=replicates,
-                           until=until, description=f"countysim compare {a} {b}")
+    try:
+        exp = Experiment.build(name="compare", design=design, seed=seed,
+                               replicates=replicates, until=until,
+                               description=f"countysim compare {a} {b}")
+    except ExperimentError as exc:
+        # The experiment is built here, not read from a file: name the user's input
+        # (a scenario file, the horizon, the ensemble), not "<Experiment.build>".
+        def named(m: re.Match) -> str:
+            return f"{'AB'[int(m.group(1))]} ({(a, b)[int(m.group(1))]})"
+
+        problem = re.sub(r"design\.files\[(\d)\]", named, exc.problem)
+        if "repeats" in problem:
+            problem = (f"A ({a}) and B ({b}) have the same name; the comparison labels "
+                       "them by name: give one its own 'name'")
+        match = re.fullmatch(r"design\.files\[(\d)\](.*)", exc.key)
+        if match:
+            raise ForecastError((a, b)[int(match.group(1))], match.group(2).lstrip(".")
+                                or "<scenario>", problem) from None
+        raise ForecastError(f"countysim compare {a} {b}", exc.key.removeprefix("design."),
+                            problem) from None
     names = [s.name for s in exp.scenarios] if exp.scenarios else [Path(a).stem, Path(b).stem]
     # The table says why years before the first change show zeros (comparison_table).
     attrs = {"until": until, "first_difference": first or "none", "notes": "\n".join(notes)}
