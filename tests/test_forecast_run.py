@@ -274,3 +274,15 @@ def test_cli_compare_reads_the_store_a_forecast_file_names(folder: Path, result:
     captured = capsys.readouterr()
     assert status == 0, captured.err
     assert "paired differences small_withdrawn - small_base in 2026" in captured.out
+
+
+def test_cli_compare_from_the_store_before_the_first_change(folder: Path, result: xr.Dataset,
+                                                            capsys) -> None:
+    """The store keeps the packages' scenarios: 2025, before the withdrawal, reads
+    "identical before 2026-01", not a table of zeros (issue 17, item 1)."""
+    status = main(["compare", "small_base", "small_withdrawn", "--results",
+                   str(folder / "runs.zarr"), "--year", "2025"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "paired differences" not in out
+    assert "small_withdrawn and small_base are identical before 2026-01" in out

@@ -180,7 +180,25 @@ def compare(results: xr.Dataset, a: str, b: str, *,
                  "runs": int(index.shape[1]),
                  "members": len(np.unique(member)),
                  "replicates": int(results.sizes["replicate"])}
+    first = _stored_first_difference(results, a, b)
+    if first is not None:
+        out.attrs["first_difference"] = first
     return out
+
+
+def _stored_first_difference(results: xr.Dataset, a: str, b: str) -> str | None:
+    """:func:`first_difference` of packages ``a`` and ``b`` from the scenarios a store
+    keeps (``scenarios_toml``), or ``None`` if the results do not keep them."""
+    import json
+
+    from ..core.errors import InputError
+
+    try:
+        texts = json.loads(results.attrs["scenarios_toml"])
+        sa, sb = (Scenario.from_toml(texts[n], name=n) for n in (a, b))
+    except (KeyError, TypeError, ValueError, InputError):
+        return None
+    return first_difference(sa, sb) or "none"
 
 
 def compare_scenarios(a: str | Path, b: str | Path, *, ensemble: str | None = None,
