@@ -49,7 +49,6 @@ from typing import TYPE_CHECKING, Any
 from .core import __version__
 from .core.district import DistrictDataError
 from .core.errors import InputError
-from .core.report import REPORT_MONTH
 from .core.scenario import LAST_MONTH, Scenario, month_index
 from .sweeps.files import USER_ERRNOS, check_output_path, describe_os_error
 
@@ -156,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .core.county import run
     from .core.observe import to_netcdf_layout
-    from .core.report import format_table
+    from .core.report import REPORT_MONTH, format_table
     from .core.scenario import load_scenario
     from .sweeps.files import write_netcdf
 
@@ -186,8 +185,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     write_netcdf(to_netcdf_layout(ds), out)  # CF-1.10: countysim.open_run reads it back
     if args.year is None or args.year == int(REPORT_MONTH[:4]):
         print(format_table(ds))
-        if args.year is None:
-            print(*policy_path_lines(ds, scenario), sep="\n")
+        for line in policy_path_lines(ds, scenario) if args.year is None else ():
+            print(line)
     else:
         print(year_table(ds, args.year, scenario))
     print(f"wrote {out}")

@@ -217,4 +217,5 @@ def test_policy_path_run_ending_before_the_change_says_so(policy_path, tmp_path,
     assert "levers change from 2026" in stdout and "--year 2026" in stdout
     assert main(["run", str(policy_path).replace("path.toml", "small.toml"), "--out",
                  str(tmp_path / "s.nc")]) == 0
-    assert "policy path" not in capsys.readouterr().out  # no schedule: no note
+    plain = capsys.readouterr().out
+    assert "policy path" not in plain and "\n\n" not in plain  # no schedule: nothing added
