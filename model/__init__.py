@@ -11,10 +11,12 @@ Sweeps (see docs/sweeps.md)::
 
     countysim.sweep("experiments/pilot_coverage_x_support.toml", "runs/coverage.zarr")
     results = countysim.open_results("runs/coverage.zarr")
+    problem = countysim.salib_problem(results)   # a sampled design's SALib problem (dict)
 
 Parameter ensembles shipped with the package (the calibration's accepted points)::
 
     ens = countysim.load_ensemble("litong_2025")
+    member = countysim.ensemble_member("litong_2025", 3)   # a Scenario: run it with any seed
 
 Calibration results (the NetCDF file ``countysim calibrate`` writes)::
 
@@ -33,9 +35,9 @@ from .core.observe import open_run
 from .core.parameters import PARAMETERS
 from .core.scenario import Scenario, ScenarioError, load_scenario
 from .core.version import __version__
-from .sweeps.ensemble import EnsembleError, load_ensemble
+from .sweeps.ensemble import EnsembleError, ensemble_member, load_ensemble
 from .sweeps.experiment import Experiment, ExperimentError, load_experiment
-from .sweeps.store import StoreError, export, open_results
+from .sweeps.store import StoreError, export, open_results, salib_problem
 from .sweeps.sweep import SweepError, SweepSummary, sweep
 
 # The calibration pulls in statsmodels and scipy.optimize: imported on first use.
@@ -90,6 +92,7 @@ __all__ = [
     "__version__",
     "calibrate",
     "compare",
+    "ensemble_member",
     "export",
     "forecast",
     "load_calibration",
@@ -103,6 +106,7 @@ __all__ = [
     "open_results",
     "open_run",
     "run",
+    "salib_problem",
     "sweep",
     "update_scenario",
 ]

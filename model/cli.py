@@ -2,8 +2,9 @@
 
 Subcommands:
 
-* ``countysim run SCENARIO [--seed N] [--until YYYY-MM] [--out PATH]``: one run, NetCDF
-  out, indicator table printed;
+* ``countysim run SCENARIO [--seed N] [--until YYYY-MM] [--year YYYY] [--out PATH]``: one
+  run, NetCDF out, indicator table printed (2025's beside the article's figures, or
+  December of ``--year``; a policy path's run adds the years from its first change);
 * ``countysim check SCENARIO``: validate a scenario and print it resolved;
 * ``countysim district SCENARIO --out DIR``: write the district tables as CSV;
 * ``countysim sweep EXPERIMENT --store PATH [--workers N | --dask [ADDRESS]] [--resume]
@@ -17,8 +18,9 @@ Subcommands:
 * ``countysim forecast EXPERIMENT [--out PATH] [--store PATH] [--workers N | --dask
   [ADDRESS]] [--resume]``: policy packages x ensemble members x seeds to 2030, the
   probability of each target (see ``docs/forecast.md``);
-* ``countysim compare A B [--results STORE] [--ensemble NAME] [--members N] [--seeds N]``:
-  paired differences B - A of every indicator over common seeds and ensemble members;
+* ``countysim compare A B [--results STORE] [--ensemble NAME] [--members N] [--seeds N]
+  [--until YYYY-MM] [--year YYYY]``: paired differences B - A of every indicator over
+  common seeds and ensemble members, to the longer of the two scenarios' horizons;
 * ``countysim report FORECAST --out DIR [--sensitivity PATH] [--prim PATH]``: a
   forecast's report, Markdown with PNG figures (see ``docs/forecast_report.md``);
 * ``countysim explore [--host H] [--port P] [--open]``: the interactive explorer in the
@@ -37,23 +39,37 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import math
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core import __version__
 from .core.district import DistrictDataError
 from .core.errors import InputError
-from .core.scenario import LAST_MONTH, month_index
+from .core.scenario import LAST_MONTH, Scenario, month_index
 from .sweeps.files import USER_ERRNOS, check_output_path, describe_os_error
+
+if TYPE_CHECKING:  # the commands import numpy, pandas and xarray when they run
+    import pandas as pd
+    import xarray as xr
 
 EXIT_USAGE = 2
 
 
 class UsageError(Exception):
     """Bad command-line input: printed on one line, exit status 2."""
+
+
+def _expect(path: Path, kinds: str | tuple[str, ...], command: str) -> None:
+    """Refuse a file of another kind than the command reads, naming both kinds."""
+    from .sweeps.kinds import wrong_kind
+
+    message = wrong_kind(path, kinds, command)
+    if message is not None:
+        raise UsageError(message)
 
 
 def _month(text: str) -> str:
@@ -97,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_seed, default=0, help="root seed (default 0)")
     run.add_argument("--until", type=_month, default=None,
                      help="last month YYYY-MM (default: the scenario's 'until')")
+    run.add_argument("--year", type=_whole_number(2025), default=None,
+                     help="print the table of this year, December values (2025: the "
+                     "article's table); runs to YYYY-12 unless --until is given")
     run.add_argument("--out", type=Path, default=None,
                      help="NetCDF output (default runs/<scenario>.nc)")
     run.set_defaults(func=_cmd_run)
@@ -137,12 +156,25 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .core.county import run
     from .core.observe import to_netcdf_layout
-    from .core.report import format_table
+    from .core.report import REPORT_MONTH, format_table
     from .core.scenario import load_scenario
     from .sweeps.files import write_netcdf
 
+    _expect(args.scenario, "scenario", "countysim run")
     scenario = load_scenario(args.scenario)
     until = args.until or scenario.until
+    if args.year is not None:
+        if args.year > int(LAST_MONTH[:4]):
+            raise UsageError(f"--year {args.year}: the model covers "
+                             f"{scenario.start[:4]}-{LAST_MONTH[:4]}")
+        if args.year < int(scenario.start[:4]):
+            raise UsageError(f"--year {args.year} is before the scenario's start "
+                             f"{scenario.start}")
+        if args.until is None:
+            until = max(until, f"{args.year}-12")  # the year asked for, in full
+        elif args.until < f"{args.year}-01":
+            raise UsageError(f"--year {args.year} is after --until {args.until}: the run "
+                             "does not reach it")
     if until < scenario.start:
         raise UsageError(f"--until {until} is before the scenario's start {scenario.start}")
     if until > LAST_MONTH:
@@ -152,14 +184,111 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = check_output_path(args.out or Path("runs") / f"{scenario.name}.nc", "--out")
     ds = run(scenario, seed=args.seed, until=until)
     write_netcdf(to_netcdf_layout(ds), out)  # CF-1.10: countysim.open_run reads it back
-    print(format_table(ds))
+    if args.year is None or args.year == int(REPORT_MONTH[:4]):
+        print(format_table(ds))
+        for line in policy_path_lines(ds, scenario) if args.year is None else ():
+            print(line)
+    else:
+        print(year_table(ds, args.year, scenario))
     print(f"wrote {out}")
     return 0
+
+
+def scheduled_changes(scenario: Scenario) -> dict[int, list[str]]:
+    """The years after the start in which a scenario's scheduled levers change.
+
+    Args:
+        scenario: A scenario.
+
+    Returns:
+        ``{year: ["lever old -> new", ...]}`` for every year whose values in force differ
+        from the year before's, in year order; empty for a scenario without such changes.
+    """
+    changes: dict[int, list[str]] = {}
+    for year in range(int(scenario.start[:4]) + 1, int(LAST_MONTH[:4]) + 1):
+        before, now = scenario.in_year(year - 1).values, scenario.in_year(year).values
+        moved = [f"{n} {before[n]} -> {now[n]}" for n in now if now[n] != before[n]]
+        if moved:
+            changes[year] = moved
+    return changes
+
+
+def _row_value(ds: xr.Dataset, variable: str, scale: float, month: pd.Timestamp) -> str:
+    value = float(ds[variable].sel(time=month)) * scale
+    if not math.isfinite(value):
+        return "nan"
+    return f"{value:,.0f}" if value.is_integer() or abs(value) >= 100 else f"{value:,.1f}"
+
+
+def _december(ds: xr.Dataset, year: int) -> pd.Timestamp:
+    """December of ``year``, or the run's last month in that year if it ends earlier."""
+    import pandas as pd
+
+    times = pd.DatetimeIndex(ds["time"].values)
+    return times[times.year == year][-1]
+
+
+def years_table(ds: xr.Dataset, years: Sequence[int]) -> list[str]:
+    """The table's indicators in each of ``years``: December (or last) values, aligned."""
+    from .core.report import ROWS
+
+    months = [_december(ds, y) for y in years]
+    lines = [f"{'indicator':<36} " + " ".join(f"{m:%Y-%m}".rjust(10) for m in months)]
+    for row in ROWS:
+        cells = " ".join(_row_value(ds, row.variable, row.scale, m).rjust(10) for m in months)
+        lines.append(f"{row.label[:36]:<36} {cells}")
+    return lines
+
+
+def year_table(ds: xr.Dataset, year: int, scenario: Scenario) -> str:
+    """``countysim run --year``: the indicators of one year beside the run's first year.
+
+    Year-to-date rows read December: the whole year's flow. The article's figures refer to
+    2025 and are not shown for other years.
+
+    Args:
+        ds: A run reaching ``year``.
+        year: The year of the table.
+        scenario: The run's scenario (its lever changes in force in ``year`` are listed).
+    """
+    first = int(ds["time"].dt.year.values[0])
+    when = _december(ds, year)
+    lines = [f"countysim {ds.attrs.get('countysim_version', '?')} · scenario "
+             f"{ds.attrs.get('scenario_name', '?')} · seed {ds.attrs.get('seed_entropy', '?')}"
+             f" · values at {when:%Y-%m} (year-to-date rows: the year's total)"]
+    if when.month != 12:
+        lines.append(f"NOTE: the run ends at {when:%Y-%m}: year-to-date rows cover "
+                     f"{when.month} months of {year}")
+    changed = {y: c for y, c in scheduled_changes(scenario).items() if y <= year}
+    for y, moved in changed.items():
+        lines.append(f"levers changed from {y}: {'; '.join(moved)}")
+    lines += years_table(ds, sorted({first, year}))
+    return "\n".join(lines)
+
+
+def policy_path_lines(ds: xr.Dataset, scenario: Scenario) -> list[str]:
+    """For a policy path (levers scheduled to change after the start): the years where it
+    matters, or a note that the run ends before its first change."""
+    changes = scheduled_changes(scenario)
+    if not changes:
+        return []
+    first = min(changes)
+    last = int(ds["time"].dt.year.values[-1])
+    if last < first:
+        return [f"NOTE: {scenario.name} is a policy path whose levers change from {first} "
+                f"({'; '.join(changes[first])}); this run ends at {last}, before the change: "
+                f"see a year with --year {first} (or --until {LAST_MONTH})"]
+    lines = ["", f"policy path {scenario.name}: scheduled lever changes"]
+    lines += [f"  from {y}: {'; '.join(moved)}" for y, moved in changes.items() if y <= last]
+    lines.append("")
+    lines += years_table(ds, range(first - 1, last + 1))
+    return lines
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from .core.scenario import load_scenario
 
+    _expect(args.scenario, "scenario", "countysim check")
     print(load_scenario(args.scenario).to_toml(), end="")
     return 0
 
@@ -169,6 +298,7 @@ def _cmd_district(args: argparse.Namespace) -> int:
     from .core.scenario import load_scenario
     from .sweeps.files import write_atomically
 
+    _expect(args.scenario, "scenario", "countysim district")
     district = build_district(load_scenario(args.scenario))
     for name, frame in district.tables().items():
         out = check_output_path(args.out / f"{name}.csv", "--out")
@@ -181,6 +311,7 @@ def _cmd_district(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .validate import VALIDATION_SEEDS, validate
 
+    _expect(args.scenario, "scenario", "countysim validate")
     first = VALIDATION_SEEDS[0]
     table, ok = validate(args.scenario, seeds=range(first, first + args.seeds))
     print(table)
@@ -295,6 +426,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from .sweeps.store import StoreError
     from .sweeps.sweep import Stopped, SweepError, sweep
 
+    _expect(args.experiment, ("experiment", "forecast experiment"), "countysim sweep")
     for flag, given in (("--retry-failed", args.retry_failed),
                         ("--force-mixed", args.force_mixed)):
         if given and not args.resume:
@@ -334,6 +466,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from .sweeps.store import StoreError, export
 
+    _expect(args.store, "sweep store", "countysim export")
     try:
         out = export(args.store, args.out)
     except StoreError as exc:
@@ -346,6 +479,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from .sweeps.integrity import check_store
     from .sweeps.store import StoreError
 
+    _expect(args.store, "sweep store", "countysim verify")
     try:
         check = check_store(args.store)
     except StoreError as exc:
@@ -381,6 +515,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from .calibration.targets import TargetError
     from .core.scenario import NAME_RULE, is_name
 
+    _expect(args.experiment, "calibration experiment", "countysim calibrate")
     try:
         spec = load_calibration(args.experiment)
     except (CalibrationError, TargetError) as exc:
@@ -455,7 +590,8 @@ def _add_forecast_parsers(sub: argparse._SubParsersAction) -> None:
                      help="seeds per member (default 3; 10 with --ensemble none)")
     cmp.add_argument("--seed", type=_seed, default=0, help="root seed (default 0)")
     cmp.add_argument("--until", type=_month, default=None,
-                     help="last month YYYY-MM (default: the scenarios')")
+                     help="last month YYYY-MM (default: the longer of the two scenarios' "
+                     "'until')")
     cmp.add_argument("--year", type=_whole_number(2025), default=None,
                      help="year of the printed table (default: the last)")
     cmp.add_argument("--moved", action="store_true",
@@ -473,6 +609,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     from .sweeps.store import StoreError
     from .sweeps.sweep import SweepError
 
+    _expect(args.experiment, ("forecast experiment", "experiment"), "countysim forecast")
     if args.workers is not None and args.dask not in (None, True):
         raise UsageError("--workers sizes a local cluster; it cannot be used with a "
                          "--dask scheduler address")
@@ -494,26 +631,58 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .forecasting.compare import comparison_table, paired_comparison
+    from .core.scenario import load_scenario
+    from .forecasting.compare import (
+        comparison_table,
+        first_difference,
+        horizon,
+        identical_line,
+        paired_comparison,
+    )
     from .sweeps.files import write_netcdf
     from .sweeps.store import StoreError
 
     out = check_output_path(args.out, "--out") if args.out is not None else None
     ensemble = None if args.ensemble.lower() == "none" else args.ensemble
-    if args.results is None:
+    if args.year is not None and args.year > int(LAST_MONTH[:4]):
+        raise UsageError(f"--year {args.year}: the model covers 2025-{LAST_MONTH[:4]}")
+    until, notes = args.until, []
+    results = args.results
+    if results is not None:
+        results = _runs_store(results)
+    else:
         for key, file in (("A", args.a), ("B", args.b)):
             if not Path(file).is_file():
                 raise UsageError(f"{file}: {key}: no such scenario file (to compare packages "
                                  "of a forecast, pass --results STORE)")
+            _expect(Path(file), "scenario", f"countysim compare ({key})")
+        until, notes = horizon(args.a, args.b, args.until)
+        if args.year is not None and args.until is None and until < f"{args.year}-12":
+            # --year alone asks for that year: run far enough to cover it.
+            until = f"{args.year}-12"
+            notes.append(f"--year {args.year}: comparing to {until}")
+        sa, sb = load_scenario(args.a), load_scenario(args.b)
+        first = first_difference(sa, sb) or "none"
+        if first == "none" or until < first or (args.year is not None
+                                                and args.year < int(first[:4])):
+            # The runs would be identical pair by pair: say so instead of simulating.
+            for line in notes:
+                print(f"NOTE: {line}")
+            year = None if args.year is None or until < first else args.year
+            print(identical_line(sa.name, sb.name, first, year))
+            print("nothing was run" + (f"; {args.out} was not written" if out else ""))
+            return 0
     # Without an ensemble, seeds are the only source of pairs: take more of them.
     seeds = args.seeds or (3 if ensemble is not None else 10)
     try:
-        ds = paired_comparison(args.a, args.b, results=args.results, ensemble=ensemble,
+        ds = paired_comparison(args.a, args.b, results=results, ensemble=ensemble,
                                members=args.members, replicates=seeds, seed=args.seed,
-                               until=args.until, workers=args.workers,
+                               until=until, workers=args.workers,
                                progress=not args.quiet)
     except StoreError as exc:
         raise UsageError(str(exc)) from None
+    if notes:  # an explicit horizon hides the default's notes from the API: keep them
+        ds.attrs["notes"] = "\n".join(notes)
     if args.year is not None and args.year not in ds["year"].values:
         raise UsageError(f"--year {args.year}: the runs cover "
                          f"{int(ds['year'].min())}-{int(ds['year'].max())}")
@@ -521,6 +690,30 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if out is not None:
         print(f"wrote {write_netcdf(ds, out)}")
     return 0
+
+
+def _runs_store(path: Path) -> Path:
+    """The sweep store ``compare --results`` reads: the path itself, or the store of runs a
+    forecast Dataset (``countysim forecast --out``) names, if it still exists."""
+    from .sweeps.kinds import file_kind
+
+    kind = file_kind(path)
+    if kind == "forecast":
+        import xarray as xr
+
+        with xr.open_dataset(path, engine="h5netcdf") if path.is_file() else xr.open_zarr(
+                path, consolidated=False, zarr_format=3) as ds:
+            named = str(ds.attrs.get("store", ""))
+        # The store is named as the forecast was given it: relative to where it ran.
+        for store in (Path(named), path.parent / named) if named else ():
+            if file_kind(store) == "sweep store":
+                return store
+        raise UsageError(f"{path}: --results: this is a forecast Dataset, which holds the "
+                         "targets' values, not the indicators; compare reads the store of "
+                         f"runs it names ({named or 'none'}), which is not there: pass "
+                         "--results STORE, the .zarr folder 'countysim forecast' ran into")
+    _expect(path, "sweep store", "compare --results")
+    return path
 
 
 # ------------------------------------------------------------------ report (issue 10)
@@ -543,6 +736,7 @@ def _add_report_parser(sub: argparse._SubParsersAction) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     from .forecasting.report import open_extra, open_forecast, write_report
 
+    _expect(args.forecast, "forecast", "countysim report")
     ds = open_forecast(args.forecast)
     extra = {k: open_extra(getattr(args, k), k) for k in ("sensitivity", "prim")
              if getattr(args, k) is not None}

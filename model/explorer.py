@@ -146,7 +146,7 @@ def village_figure(model: CountyModel) -> Figure:
     image = ax.imshow(np.ma.masked_invalid(income), cmap="viridis", norm=norm,
                       aspect="auto", interpolation="nearest")
     fig.colorbar(image, ax=ax, label="collective income (yuan/yr, this month x 12)")
-    ax.set_yticks(range(len(townships)), [f"T{i + 1}" for i in range(len(townships))])
+    ax.set_yticks(range(len(townships)), townships)  # the names the data use
     ax.set_xticks([])
     ax.set_xlabel("villages of the township (outlined: cooperative A13; dot: alliance A15)")
     ax.set_title(f"Villages by township, {_month(model)}")
@@ -176,7 +176,18 @@ CHARTS = {
 }
 
 
-def _titled(title: str):
+def month_label(start: str, step: float) -> str:
+    """``YYYY-MM`` of the chart's x value ``step`` (months since ``start``)."""
+    index = round(float(step))
+    if index < 0 or abs(step - index) > 1e-6:
+        return ""  # a tick between months
+    year, month = divmod(int(start[:4]) * 12 + int(start[5:7]) - 1 + index, 12)
+    return f"{year}-{month + 1:02d}"
+
+
+def _titled(title: str, start: str):
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     def post_process(ax) -> None:
         ax.set_title(title)
         for line in ax.get_lines():
@@ -184,14 +195,24 @@ def _titled(title: str):
             line.set_markersize(3)
         if ax.get_legend() is not None:
             ax.legend(fontsize="small")
+        # The data collector's rows are months from the start: label them as months.
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: month_label(start, x)))
+        ax.set_xlabel("month")
+        values = [y for line in ax.get_lines() for y in np.asarray(line.get_ydata(), float)
+                  if np.isfinite(y)]
+        if values and min(values) >= 0:
+            # From zero: a rate moving from 4.87 % to 4.90 % should not look like a crash.
+            ax.set_ylim(bottom=0, top=max(max(values) * 1.1, ax.get_ylim()[1]))
 
     return post_process
 
 
 def components() -> list:
     """SolaraViz components: the headline, the indicator charts and the village grid."""
+    start = load_scenario(BASELINE).start  # ExplorerModel runs the baseline's months
     charts = [make_plot_component(list(m) if isinstance(m, tuple) else m,
-                                  post_process=_titled(title))
+                                  post_process=_titled(title, start))
               for m, title in CHARTS.items()]
     return [(Headline, 0), *charts, (VillageGrid, 0)]
 

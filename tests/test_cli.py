@@ -148,3 +148,74 @@ def test_make_run_names_the_output_after_the_scenario():
                           "SCENARIO=scenarios/no_pilot_cooperatives.toml"],
                          capture_output=True, text=True, check=True).stdout
     assert "--out runs/no_pilot_cooperatives.nc" in dry
+
+
+# ------------------------------------------------------- run --year (issue 17, item 2)
+
+
+def _row_cells(stdout: str, label: str) -> list[str]:
+    line = next(x for x in stdout.splitlines() if x.startswith(label))
+    return line[len(label):].split()
+
+
+def test_run_year_prints_that_years_december_values(small_file, tmp_path, capsys):
+    out = tmp_path / "y.nc"
+    assert main(["run", str(small_file), "--year", "2026", "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "values at 2026-12" in stdout
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        assert str(ds["time"].values[-1])[:7] == "2026-12"  # --year runs to its December
+        for row in ROWS:
+            if row.variable == "collective_income_growth_pilot":
+                continue  # a ratio printed to one decimal: checked by the others' format
+            cells = _row_cells(stdout, row.label)
+            expected = [float(ds[row.variable].sel(time=f"{y}-12-01")) * row.scale
+                        for y in (2025, 2026)]
+            assert [float(c.replace(",", "")) for c in cells] == pytest.approx(
+                expected, abs=0.5), row.label
+
+
+def test_run_year_2025_is_the_articles_table(small_file, tmp_path, capsys):
+    assert main(["run", str(small_file), "--year", "2025", "--out",
+                 str(tmp_path / "y.nc")]) == 0
+    stdout = capsys.readouterr().out
+    assert "values at 2025-10" in stdout and "article" in stdout
+
+
+@pytest.mark.parametrize(("extra", "needle"), [(["--year", "2031"], "2031"),
+                                               (["--year", "2026", "--until", "2025-06"],
+                                                "after --until 2025-06")])
+def test_run_year_outside_the_run_is_one_line_exit_2(small_file, tmp_path, capsys, extra,
+                                                     needle):
+    status = main(["run", str(small_file), *extra, "--out", str(tmp_path / "y.nc")])
+    assert status == EXIT_USAGE
+    assert needle in _one_line_error(capsys)
+
+
+@pytest.fixture
+def policy_path(small_file) -> Path:
+    """The small scenario with firm visits doubled from 2026."""
+    return write_toml(small_file.with_name("path.toml"),
+                      'extends = "small.toml"\nname = "path"\n[levers]\n'
+                      'firm_visits_per_year = { 2025 = 9, 2026 = 18 }\n')
+
+
+def test_policy_path_run_shows_the_years_where_it_matters(policy_path, tmp_path, capsys):
+    assert main(["run", str(policy_path), "--until", "2027-12", "--out",
+                 str(tmp_path / "p.nc")]) == 0
+    stdout = capsys.readouterr().out
+    assert "values at 2025-10" in stdout  # the article's table first
+    assert "from 2026: firm_visits_per_year 9 -> 18" in stdout
+    header = next(x for x in stdout.splitlines() if x.startswith("indicator") and "2026-12"
+                  in x)
+    assert header.split()[1:] == ["2025-12", "2026-12", "2027-12"]
+
+
+def test_policy_path_run_ending_before_the_change_says_so(policy_path, tmp_path, capsys):
+    assert main(["run", str(policy_path), "--out", str(tmp_path / "p.nc")]) == 0
+    stdout = capsys.readouterr().out
+    assert "levers change from 2026" in stdout and "--year 2026" in stdout
+    assert main(["run", str(policy_path).replace("path.toml", "small.toml"), "--out",
+                 str(tmp_path / "s.nc")]) == 0
+    plain = capsys.readouterr().out
+    assert "policy path" not in plain and "\n\n" not in plain  # no schedule: nothing added

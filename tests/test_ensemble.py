@@ -419,3 +419,26 @@ def test_wheel_ships_the_ensemble_and_loads_it_when_installed(tmp_path):
     assert done.returncode == 0, done.stderr
     n, name = done.stdout.split()
     assert name == "litong_2025" and int(n) == load_ensemble("litong_2025").sizes["member"]
+
+
+def test_ensemble_member_is_the_scenario_a_sweep_runs() -> None:
+    """countysim.ensemble_member (issue 17, item 7): member k's values and district draw
+    on the ensemble's scenario, or on another scenario; out of range: one line."""
+    import countysim
+    from countysim.sweeps.ensemble import member_values
+
+    ens = countysim.load_ensemble("litong_2025")
+    values = member_values(ens, 3)
+    member = countysim.ensemble_member("litong_2025", 3)
+    assert member.name == ens.attrs["scenario"]
+    assert {k: member.values[k] for k in values} == values
+    assert member.sources["district_seed"] == "ensemble litong_2025 member 3"
+    path = BASELINE.with_name("programme_withdrawn.toml")
+    withdrawn = countysim.ensemble_member(ens, 3, path)
+    assert withdrawn.name == "programme_withdrawn"
+    assert withdrawn.schedules == countysim.load_scenario(path).schedules
+    assert {k: withdrawn.values[k] for k in values} == values
+    n = ens.sizes["member"]
+    with pytest.raises(countysim.EnsembleError, match=rf"litong_2025: member: expected a "
+                       rf"member 0..{n - 1}, got {n}"):
+        countysim.ensemble_member("litong_2025", n)

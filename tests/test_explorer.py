@@ -3,6 +3,7 @@ renderer, and a lever changed in the sidebar rebuilds the model with the new val
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -166,3 +167,31 @@ def test_every_slider_end_builds_a_valid_model(end) -> None:
     for name, value in levers.items():
         assert built.spec[name] == value
     assert built.urban_placements_ytd >= 0
+
+
+def test_village_rows_are_named_after_their_townships(model) -> None:
+    """Issue 17: the grid's rows carry the townships' names, as the data do (not T1-T12)."""
+    ax = explorer.village_figure(model).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(model.township_members)
+
+
+def test_charts_show_months_and_start_from_zero() -> None:
+    """Issue 17: the time axis reads months, and a non-negative series is drawn from 0,
+    so noise of a few hundredths of a percent does not fill the panel."""
+    from matplotlib.figure import Figure
+
+    assert explorer.month_label("2025-01", 0) == "2025-01"
+    assert explorer.month_label("2025-01", 13) == "2026-02"
+    assert explorer.month_label("2025-01", 0.5) == ""
+    ax = Figure().subplots()
+    ax.plot(range(7), [0.0487, 0.0489, 0.0488, 0.0490, 0.0487, 0.0489, 0.0488])
+    explorer._titled("Urban unemployment rate", "2025-01")(ax)
+    assert ax.get_ylim()[0] == 0 and ax.get_xlabel() == "month"
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels and all(re.fullmatch(r"2025-(0[1-9]|1[0-2])", t) for t in labels), labels
+    assert labels[0] == "2025-01"
+    negative = Figure().subplots()
+    negative.plot(range(3), [-0.02, 0.01, 0.03])
+    explorer._titled("growth", "2025-01")(negative)
+    assert negative.get_ylim()[0] < -0.02  # a series below zero keeps its own scale

@@ -556,3 +556,21 @@ def test_report_reads_the_sensitivity_modules_output(forecast_file, tmp_path, ca
     assert sorted(p.name for p in (out / "figures").glob("sensitivity_*")) == [
         "sensitivity_mu_star.png", "sensitivity_sigma.png"]
     assert "| `y` | `x1` 6.00, `x2` 1.00, `x3` 0.00 |" in text
+
+
+def test_fan_chart_axis_says_what_is_plotted(forecast):
+    """A share_of_villages target plots the share of villages meeting the level, not the
+    indicator: "collective_income (%)" mislabelled it (issue 17, item 9)."""
+    ax = figures.fan_chart(forecast, "collective_income_100k", "baseline_continued")
+    assert ax.get_ylabel() == "villages with collective_income (%)"
+    toml = ('[[targets]]\nid = "collective_income_100k"\nindicator = "collective_income"\n'
+            'aggregation = "share_of_villages"\nlevel = 100000\n')
+    ax = figures.fan_chart(forecast.assign_attrs(targets_toml=toml), "collective_income_100k",
+                           "baseline_continued")
+    assert ax.get_ylabel() == "villages with collective_income >= 100,000 (%)"
+    labels = {t: figures.fan_chart(forecast, t, "baseline_continued").get_ylabel()
+              for t in ("urban_placements_4000", "urban_unemployment_5_5",
+                        "rural_income_growth_7")}
+    assert labels == {"urban_placements_4000": "urban_placements (persons/yr)",
+                      "urban_unemployment_5_5": "urban_unemployment_rate (%)",
+                      "rural_income_growth_7": "rural_income_per_capita growth (%)"}

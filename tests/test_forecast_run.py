@@ -264,3 +264,25 @@ def test_shipped_packages_are_2026_paths() -> None:
     withdrawn = load_scenario(SCENARIOS / "programme_withdrawn.toml")
     assert withdrawn.value_in("pilot_villages", 2025) == 50
     assert withdrawn.value_in("pilot_villages", 2027) == 0
+
+
+def test_cli_compare_reads_the_store_a_forecast_file_names(folder: Path, result: xr.Dataset,
+                                                           capsys) -> None:
+    """compare --results takes the forecast .nc that forecast --out wrote (issue 17)."""
+    status = main(["compare", "small_base", "small_withdrawn", "--results",
+                   str(folder / "forecast.nc"), "--year", "2026"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "paired differences small_withdrawn - small_base in 2026" in captured.out
+
+
+def test_cli_compare_from_the_store_before_the_first_change(folder: Path, result: xr.Dataset,
+                                                            capsys) -> None:
+    """The store keeps the packages' scenarios: 2025, before the withdrawal, reads
+    "identical before 2026-01", not a table of zeros (issue 17, item 1)."""
+    status = main(["compare", "small_base", "small_withdrawn", "--results",
+                   str(folder / "runs.zarr"), "--year", "2025"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "paired differences" not in out
+    assert "small_withdrawn and small_base are identical before 2026-01" in out

@@ -46,12 +46,17 @@ def test_there_are_notebooks_and_each_is_paired():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])
-def test_notebook_runs_on_the_venv_kernel(path: Path, monkeypatch):
+def test_notebook_runs_on_the_venv_kernel(path: Path, monkeypatch, tmp_path):
     # The kernel inherits the environment: a MPLBACKEND set for scripts (e.g. Agg) would
     # replace the kernel's inline backend and hide the figures.
     monkeypatch.delenv("MPLBACKEND", raising=False)
     # Notebooks that forecast to 2030 run on the small district in CI (their switch).
     monkeypatch.setenv("COUNTYSIM_NOTEBOOK_SMALL", "1")
+    # The kernel's temporary folders go here (tempfile reads TMPDIR): a notebook must
+    # leave none behind (docs/notebooks/README.md says so).
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
     nb = execute(path)
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
     assert not [out for out in outputs if out.output_type == "error"]
@@ -60,3 +65,5 @@ def test_notebook_runs_on_the_venv_kernel(path: Path, monkeypatch):
         f"the notebook ran on {prefix}, not on this environment {sys.prefix}")
     figures = sum("image/png" in out.get("data", {}) for out in outputs)
     assert figures >= MIN_FIGURES[path.stem], f"{path.name} showed {figures} figures"
+    left = sorted(p.name for p in scratch.iterdir() if p.name.startswith("countysim"))
+    assert not left, f"{path.name} left {left} in the temporary folder"

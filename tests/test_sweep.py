@@ -436,3 +436,31 @@ def test_sweep_inside_a_running_event_loop(serial_store, grid_file, tmp_path):
     summary = asyncio.run(main())
     assert (summary.done, summary.failed, summary.pending) == (6, 2, 0)
     assert_same_store(serial_store, store)
+
+
+def test_salib_problem_is_the_dict_salib_analyze_takes(small_base, serial_store, tmp_path):
+    """countysim.salib_problem (issue 17, item 8): the store keeps JSON text; the helper
+    gives SALib's dict, which SALib's analyze functions accept with design_unit as X."""
+    import countysim
+    from SALib.analyze import delta
+
+    design = ('kind = "lhs"\nsamples = 8\n[design.parameters]\n'
+              "activation_rate = { low = 0.02, high = 0.2 }\n"
+              "pilot_villages = { low = 2, high = 12 }\n")
+    path = write_toml(tmp_path / "lhs.toml",
+                      experiment_text(small_base, design, until="2025-02", replicates=1))
+    sweep(path, tmp_path / "s.zarr", workers=1, progress=False)
+    results = open_results(tmp_path / "s.zarr")
+    assert isinstance(results.attrs["salib_problem"], str)
+    problem = countysim.salib_problem(results)
+    assert problem == countysim.salib_problem(tmp_path / "s.zarr")
+    assert problem == {"num_vars": 2, "names": ["activation_rate", "pilot_villages"],
+                       "bounds": [[0.0, 1.0], [0.0, 1.0]]}
+    assert problem["names"] == list(results["parameter"].values)
+    y = results["cooperative_workers"].isel(time=-1).mean("replicate").values
+    indices = delta.analyze(problem, results["design_unit"].values, y, num_resamples=5,
+                            seed=1)
+    assert list(indices["names"]) == problem["names"]
+    with pytest.raises(countysim.StoreError, match=r"salib_problem: none: only sampled "
+                       r"designs .* design kind is 'grid'"):
+        countysim.salib_problem(open_results(serial_store))

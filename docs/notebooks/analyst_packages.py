@@ -61,7 +61,9 @@ SMALL = os.environ.get("COUNTYSIM_NOTEBOOK_SMALL") == "1"
 MEMBERS = 4 if SMALL else 20          # ensemble members (the first N of the ensemble)
 REPLICATES = 2                        # seeds per member
 TARGETS = SCENARIOS / "targets" / "litong_2030_illustrative.toml"
-workdir = Path(tempfile.mkdtemp(prefix="countysim-packages-"))
+# Removed by the last cell (and when the kernel exits, if a cell fails before it).
+scratch = tempfile.TemporaryDirectory(prefix="countysim-packages-")
+workdir = Path(scratch.name)
 
 if SMALL:
     # The two packages on the small district: the baseline, and pilots widened from 8 to
@@ -197,3 +199,10 @@ plt.show()
 # %%
 report = write_report(forecast, workdir / "report")
 print(report.read_text(encoding="utf-8")[:1500])
+
+# %% [markdown]
+# The temporary folder (packages, runs, report) goes; nothing is left behind. Keep the
+# report by writing it under `runs/` instead.
+
+# %%
+scratch.cleanup()

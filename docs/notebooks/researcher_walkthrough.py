@@ -133,7 +133,9 @@ SMALL = {"population": 20_000, "townships": 4, "villages": 20, "pilot_villages":
          "firms": 40, "evaluated_cadres": 60, "leading_posts": 36, "mentor_pairs": 4,
          "recruits": 4, "legacy_backlog": 100, "firm_visits_per_year": 9,
          "expert_mentors": 1, "technicians": 10, "returnees": 3}
-workdir = Path(tempfile.mkdtemp(prefix="countysim-notebook-"))
+# Removed by the last cell (and when the kernel exits, if a cell fails before it).
+scratch = tempfile.TemporaryDirectory(prefix="countysim-notebook-")
+workdir = Path(scratch.name)
 small = baseline.replace(source="notebook: a 20-village district", **SMALL)
 (workdir / "small_2025.toml").write_text(small.to_toml(), encoding="utf-8")
 experiment_file = workdir / "grid.toml"
@@ -228,5 +230,10 @@ else:
           "    countysim calibrate experiments/calibrate_2025.toml --workers 2\n"
           "(docs/calibration.md has the report of the last calibration).")
 
+# %% [markdown]
+# The temporary folder of the sweep goes; nothing is left behind.
+
 # %%
 plt.close("all")
+results.close()
+scratch.cleanup()

@@ -25,6 +25,7 @@ interval of the mean effect (``mean +- 1.645 sd / sqrt(n)``); and the paired
 from __future__ import annotations
 
 import math
+import re
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -34,10 +35,11 @@ import numpy as np
 import xarray as xr
 
 from ..core.observe import VARIABLES
+from ..core.scenario import FIRST_YEAR, LAST_YEAR, Scenario, load_scenario
 from .forecast import ForecastError, package_runs
 
-__all__ = ["INTERVAL", "compare", "compare_scenarios", "comparison_table", "paired_comparison",
-           "yearly"]
+__all__ = ["INTERVAL", "compare", "compare_scenarios", "comparison_table", "first_difference",
+           "horizon", "identical_line", "paired_comparison", "yearly"]
 
 #: Coverage of the comparison's intervals (the issue's "90 % interval").
 INTERVAL = 0.90
@@ -178,7 +180,25 @@ def compare(results: xr.Dataset, a: str, b: str, *,
                  "runs": int(index.shape[1]),
                  "members": len(np.unique(member)),
                  "replicates": int(results.sizes["replicate"])}
+    first = _stored_first_difference(results, a, b)
+    if first is not None:
+        out.attrs["first_difference"] = first
     return out
+
+
+def _stored_first_difference(results: xr.Dataset, a: str, b: str) -> str | None:
+    """:func:`first_difference` of packages ``a`` and ``b`` from the scenarios a store
+    keeps (``scenarios_toml``), or ``None`` if the results do not keep them."""
+    import json
+
+    from ..core.errors import InputError
+
+    try:
+        texts = json.loads(results.attrs["scenarios_toml"])
+        sa, sb = (Scenario.from_toml(texts[n], name=n) for n in (a, b))
+    except (KeyError, TypeError, ValueError, InputError):
+        return None
+    return first_difference(sa, sb) or "none"
 
 
 def compare_scenarios(a: str | Path, b: str | Path, *, ensemble: str | None = None,
@@ -195,34 +215,108 @@ def compare_scenarios(a: str | Path, b: str | Path, *, ensemble: str | None = No
         members: The first N members (default: all of the ensemble).
         replicates: Seeds per member.
         seed: Root seed.
-        until: Horizon ``YYYY-MM`` (default: the scenarios').
+        until: Horizon ``YYYY-MM`` (default: the longer of the two scenarios' ``until``).
         store: Keep the runs in this Zarr store (default: a temporary one, removed).
         workers: Worker processes (default one per core).
         progress: Show a progress bar.
 
     Returns:
-        The comparison (:func:`compare`).
+        The comparison (:func:`compare`), whose attributes also hold ``until``,
+        ``first_difference`` (:func:`first_difference`, ``"none"`` if the parameter sets
+        agree throughout) and ``notes`` (:func:`horizon`).
     """
-    from ..sweeps.experiment import Experiment
+    from ..sweeps.experiment import Experiment, ExperimentError
     from ..sweeps.store import open_results
     from ..sweeps.sweep import sweep
 
+    until, notes = horizon(a, b, until)
+    first = first_difference(load_scenario(a), load_scenario(b))
     files = [Path(a).resolve().as_posix(), Path(b).resolve().as_posix()]
     design: dict = {"kind": "scenarios", "files": files}
     if ensemble is not None:
         design = {"kind": "ensemble", "ensemble": str(ensemble), "files": files}
         if members is not None:
             design["members"] = members
-    exp = Experiment.build(name="compare", design=design, seed=seed, replicates=replicates,
-                           until=until, description=f"countysim compare {a} {b}")
+    try:
+        exp = Experiment.build(name="compare", design=design, seed=seed,
+                               replicates=replicates, until=until,
+                               description=f"countysim compare {a} {b}")
+    except ExperimentError as exc:
+        # The experiment is built here, not read from a file: name the user's input
+        # (a scenario file, the horizon, the ensemble), not "<Experiment.build>".
+        def named(m: re.Match) -> str:
+            return f"{'AB'[int(m.group(1))]} ({(a, b)[int(m.group(1))]})"
+
+        problem = re.sub(r"design\.files\[(\d)\]", named, exc.problem)
+        if "repeats" in problem:
+            problem = (f"A ({a}) and B ({b}) have the same name; the comparison labels "
+                       "them by name: give one its own 'name'")
+        match = re.fullmatch(r"design\.files\[(\d)\](.*)", exc.key)
+        if match:
+            raise ForecastError((a, b)[int(match.group(1))], match.group(2).lstrip(".")
+                                or "<scenario>", problem) from None
+        raise ForecastError(f"countysim compare {a} {b}", exc.key.removeprefix("design."),
+                            problem) from None
     names = [s.name for s in exp.scenarios] if exp.scenarios else [Path(a).stem, Path(b).stem]
+    # The table says why years before the first change show zeros (comparison_table).
+    attrs = {"until": until, "first_difference": first or "none", "notes": "\n".join(notes)}
     if store is not None:
         sweep(exp, store, workers=workers, progress=progress)
-        return compare(open_results(store).load(), names[0], names[1])
+        out = compare(open_results(store).load(), names[0], names[1])
+        return out.assign_attrs(attrs)
     with tempfile.TemporaryDirectory(prefix="countysim-compare-") as tmp:
         path = Path(tmp) / "compare.zarr"
         sweep(exp, path, workers=workers, progress=progress)
-        return compare(open_results(path).load(), names[0], names[1])
+        return compare(open_results(path).load(), names[0], names[1]).assign_attrs(attrs)
+
+
+def first_difference(a: Scenario, b: Scenario) -> str | None:
+    """The first month in which two scenarios' parameter sets differ.
+
+    Runs of two scenarios with the same ensemble member and seed are identical, month by
+    month, until their parameters differ (common random numbers); before that month every
+    paired difference is zero by construction, not because the policy does nothing.
+
+    Args:
+        a: A scenario.
+        b: Another scenario.
+
+    Returns:
+        ``YYYY-MM``: the start month if the scenarios differ from the start (or in the
+        spin-up, or in their district), else January of the first year whose values in
+        force differ; ``None`` if the parameter sets agree in every year.
+    """
+    start = min(a.start, b.start)
+    if a.start != b.start or a.district_data != b.district_data:
+        return start
+    first_year = int(a.start[:4])
+    for year in range(FIRST_YEAR, LAST_YEAR + 1):
+        if a.in_year(year).values != b.in_year(year).values:
+            # A difference in the spin-up years shapes the state at the start.
+            return start if year <= first_year else f"{year}-01"
+    return None
+
+
+def horizon(a: str | Path, b: str | Path, until: str | None = None) -> tuple[str, list[str]]:
+    """The horizon of a comparison of two scenario files, and notes on it.
+
+    Args:
+        a: The reference scenario file.
+        b: The scenario file compared with it.
+        until: An explicit horizon ``YYYY-MM``, or ``None`` for the longer of the two
+            scenarios' ``until``.
+
+    Returns:
+        The horizon and lines for the reader (that the scenarios' horizons differ).
+    """
+    sa, sb = load_scenario(a), load_scenario(b)
+    notes = []
+    if until is None:
+        until = max(sa.until, sb.until)
+        if sa.until != sb.until:
+            notes.append(f"the scenarios' horizons differ ({sa.name} until {sa.until}, "
+                         f"{sb.name} until {sb.until}): comparing to {until}, the longer")
+    return until, notes
 
 
 def _fmt(x: float) -> str:
@@ -252,9 +346,17 @@ def comparison_table(ds: xr.Dataset, *, year: int | None = None,
         year = covered[-1] if covered else int(ds["year"].values[-1])
     sel = ds.sel(year=year)
     a, b = ds.attrs.get("a", "A"), ds.attrs.get("b", "B")
+    notes = [f"NOTE: {line}" for line in str(ds.attrs.get("notes", "")).splitlines()]
+    first = str(ds.attrs.get("first_difference", ""))  # absent for a store's packages
+    if first == "none" or (first and year < int(first[:4])):
+        # A table of zeros reads as "the package does nothing": say why instead.
+        return "\n".join([*notes, identical_line(a, b, first, year)])
+    if first and int(first[:4]) > int(ds["year"].values[0]):
+        notes.append(f"NOTE: {b} and {a} are identical before {first} (the first scheduled "
+                     "change): their paired differences are zero until then")
     head = (f"{'indicator':<34} {'units':<16} {a[:14]:>14} {b[:14]:>14} {'B - A':>12} "
             f"{'sd':>10} {'90 % interval':>24} {'z':>7}")
-    rows = [f"paired differences {b} - {a} in {year} ({int(sel['n'].max())} paired runs: "
+    rows = [*notes, f"paired differences {b} - {a} in {year} ({int(sel['n'].max())} paired runs: "
             f"{ds.attrs.get('members', '?')} members x {ds.attrs.get('replicates', '?')} "
             "seeds)", head]
     for name in ds["indicator"].values:
@@ -271,6 +373,26 @@ def comparison_table(ds: xr.Dataset, *, year: int | None = None,
     rows.append("* |z| >= 3: beyond run-to-run noise. 90 % interval: 5-95 % of the paired "
                 "differences over members and seeds.")
     return "\n".join(rows)
+
+
+def identical_line(a: str, b: str, first: str, year: int | None = None) -> str:
+    """The line that replaces a table of zeros: the packages are identical in ``year``.
+
+    Args:
+        a: The reference package's name.
+        b: The compared package's name.
+        first: Their :func:`first_difference` (``"none"``: identical throughout).
+        year: The year the reader asked for (``None``: the comparison's horizon ends
+            before ``first``).
+    """
+    if first == "none":
+        return (f"{b} and {a} are identical: the same parameters in every year, so every "
+                "paired difference is zero")
+    when = f"in {year}" if year is not None else "over the whole horizon"
+    return (f"{b} and {a} are identical before {first} (the first scheduled change): "
+            f"every paired difference {when} is zero by construction; compare a year from "
+            f"{first[:4]} on (countysim compare --year {first[:4]}, or --until "
+            f"{first[:4]}-12 or later)")
 
 
 def paired_comparison(a: str | Path, b: str | Path, *,

@@ -26,7 +26,10 @@ Then the Workbench's own tools apply::
                                                  uncertainty_sampling_kwargs={"rng": 1})
     x = ema.with_member_parameters(experiments, model)    # the members' parameter values
     fails = outcomes["min_collective_income"][:, model.years.index(2027)] < 100_000
-    box = prim.Prim(x, fails, threshold=0.8).find_box()
+    box = prim.Prim(x, fails).find_box()
+    # ema-workbench 3 has no density threshold argument: choose the peel that meets one.
+    trajectory = box.peeling_trajectory
+    box.select(int(trajectory[trajectory["density"] >= 0.8]["coverage"].idxmax()))
     ema.plot_prim_box(box)
 
 ``experiments/ema_collective_2027.py`` is the worked example: under which conditions the

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["attainment_heatmap", "evaluated_years", "fan_chart", "fan_charts",
            "format_value", "indices_over_time", "is_fraction", "is_per_village", "prim_box",
-           "target_year", "township_breakdown"]
+           "target_year", "township_breakdown", "value_label"]
 
 # Units whose values are shares or rates: shown in percent.
 FRACTION_UNITS = ("1", "1/yr", "fraction", "share")
@@ -102,6 +102,43 @@ def is_per_village(ds: xr.Dataset, target: str) -> bool:
     if "township_probability" not in ds:
         return False
     return bool(np.isfinite(ds["township_probability"].sel(target=target)).any())
+
+
+def _village_level(ds: xr.Dataset, target: str) -> str:
+    """``">= 100,000"``: a share_of_villages target's per-village level, from the targets
+    file the forecast keeps (``targets_toml``); ``""`` if it is not there."""
+    import tomllib
+
+    try:
+        entries = tomllib.loads(str(ds.attrs.get("targets_toml", ""))).get("targets", [])
+        entry = next(e for e in entries if e.get("id") == target)
+        return f" {entry.get('level_direction', '>=')} {float(entry['level']):,.0f}"
+    except (tomllib.TOMLDecodeError, StopIteration, KeyError, TypeError, ValueError,
+            AttributeError):
+        return ""
+
+
+def value_label(ds: xr.Dataset, target: str) -> str:
+    """The axis label of a target's value: what is plotted, with its units.
+
+    A ``share_of_villages`` target's value is the share of villages whose indicator meets
+    the per-village level, not the indicator itself: ``"villages with collective_income
+    >= 100,000 (%)"``; a ``growth_rate`` target's is the indicator's growth; others read
+    the indicator in the target's units (shares and rates in percent).
+
+    Args:
+        ds: A forecast Dataset.
+        target: A target id.
+    """
+    indicator = _target_attr(ds, target, "indicator", target)
+    units = _target_attr(ds, target, "units")
+    shown = "%" if is_fraction(units) else units
+    aggregation = _target_attr(ds, target, "aggregation")
+    if aggregation == "share_of_villages":
+        return f"villages with {indicator}{_village_level(ds, target)} (%)"
+    if aggregation == "growth_rate":
+        return f"{indicator} growth ({shown})"
+    return f"{indicator} ({shown})" if shown else indicator
 
 
 def is_fraction(units: str) -> bool:
@@ -258,8 +295,7 @@ def fan_chart(ds: xr.Dataset, target: str, package: str, ax: Axes | None = None,
                 va="center", transform=ax.transAxes, fontsize=8, color="0.4")
     ax.set_xticks(years)
     ax.set_xlabel("year")
-    ax.set_ylabel(f"{_target_attr(ds, target, 'indicator', target)} "
-                  f"({'%' if scale == 100 else units})")
+    ax.set_ylabel(value_label(ds, target))
     ax.set_title(package, fontsize=9)
     return ax
 

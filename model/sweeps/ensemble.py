@@ -46,9 +46,11 @@ import xarray as xr
 
 from ..core.errors import InputError
 from ..core.parameters import PARAMETERS
+from ..core.scenario import Scenario, load_scenario
 from ..core.version import __version__
 
-__all__ = ["ATTRS", "ROLES", "EnsembleError", "ensemble_from_points", "ensemble_names",
+__all__ = ["ATTRS", "ROLES", "EnsembleError", "ensemble_from_points", "ensemble_member",
+           "ensemble_names",
            "ensemble_path", "is_path", "load_ensemble", "member_values", "validate_ensemble",
            "write_ensemble"]
 
@@ -357,3 +359,48 @@ def member_values(ds: xr.Dataset, member: int) -> dict[str, Any]:
         out[name] = round(float(v)) if PARAMETERS[name].kind is int else float(v)
     out["district_seed"] = int(ds["district_seed"].values[member])
     return out
+
+
+def ensemble_member(ensemble: str | Path | xr.Dataset, member: int,
+                    scenario: str | Path | Scenario | None = None) -> Scenario:
+    """One ensemble member as a scenario: ``countysim.run(ensemble_member(...), seed=s)``
+    runs what a sweep or forecast runs for that member and seed.
+
+    Example::
+
+        s = countysim.ensemble_member("litong_2025", 3)           # the ensemble's scenario
+        s = countysim.ensemble_member("litong_2025", 3, "scenarios/programme_withdrawn.toml")
+        ds = countysim.run(s, seed=0, until="2026-12")
+
+    Args:
+        ensemble: A packaged name (``"litong_2025"``), an ensemble file, or a Dataset from
+            :func:`load_ensemble`.
+        member: The member, ``0 .. N-1``.
+        scenario: The scenario the member's values are applied to (a file or a
+            :class:`~countysim.core.scenario.Scenario`); default the scenario the ensemble
+            was calibrated on (its ``scenario_toml``).
+
+    Returns:
+        The scenario with the member's parameter values and ``district_seed``, each
+        sourced ``"ensemble <name> member <k>"``.
+
+    Raises:
+        EnsembleError: No such member, or an invalid ensemble.
+        ScenarioError: The member's values do not make a valid scenario of ``scenario``.
+    """
+    ds = ensemble if isinstance(ensemble, xr.Dataset) else load_ensemble(ensemble)
+    name = str(ds.attrs.get("name", ensemble if not isinstance(ensemble, xr.Dataset)
+                            else "<dataset>"))
+    n = ds.sizes["member"]
+    if isinstance(member, bool) or not isinstance(member, int | np.integer) \
+            or not 0 <= member < n:
+        raise EnsembleError(name, "member", f"expected a member 0..{n - 1}, got {member!r}")
+    if scenario is None:
+        base = Scenario.from_toml(str(ds.attrs["scenario_toml"]),
+                                  name=f"ensemble {name}: scenario_toml")
+    elif isinstance(scenario, Scenario):
+        base = scenario
+    else:
+        base = load_scenario(scenario)
+    return base.replace(source=f"ensemble {name} member {int(member)}",
+                        **member_values(ds, int(member)))

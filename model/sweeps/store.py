@@ -72,7 +72,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DONE", "FAILED", "PENDING", "RunWriter", "StoreError", "code_digest",
            "create_store", "export", "input_digests", "open_results", "provenance",
-           "read_status"]
+           "read_status", "salib_problem"]
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
 RUN_DIMS = ("sample", "replicate")
@@ -589,6 +589,47 @@ def open_results(store: str | Path, chunks: Any = None) -> xr.Dataset:
     ds = ds.assign({n: v for n, v in strings.items() if n in ds.data_vars}).assign_coords(
         {n: v for n, v in strings.items() if n in ds.coords})
     return _district_coordinates(ds)
+
+
+def salib_problem(results: xr.Dataset | str | Path) -> dict[str, Any]:
+    """The SALib problem of a sampled sweep, as the dict SALib's ``analyze`` functions take.
+
+    The store keeps it as JSON text (``attrs["salib_problem"]``: NetCDF and Zarr
+    attributes hold no dicts). Its bounds are the unit hypercube, so the matching inputs
+    are ``results["design_unit"]``, in the order of ``problem["names"]``::
+
+        from SALib.analyze import sobol
+        results = countysim.open_results("runs/sobol.zarr")
+        problem = countysim.salib_problem(results)
+        y = results["cooperative_workers"].isel(time=-1).mean("replicate").values
+        indices = sobol.analyze(problem, y)
+
+    Args:
+        results: A sweep's results (:func:`open_results`, or an exported NetCDF file
+            opened with xarray), or the path of its store.
+
+    Returns:
+        ``{"num_vars": D, "names": [...], "bounds": [[0.0, 1.0], ...]}``.
+
+    Raises:
+        StoreError: The results are not of a sampled design (``lhs``, ``sobol``,
+            ``morris``), which alone have a SALib problem.
+    """
+    label = "<results>"
+    if not isinstance(results, xr.Dataset):
+        label = str(results)
+        attrs = _group_attrs(Path(results))
+    else:
+        attrs = results.attrs
+    text = attrs.get("salib_problem")
+    if text is None:
+        try:
+            kind = repr(json.loads(attrs["design"])["kind"])
+        except (KeyError, TypeError, ValueError):
+            kind = "unknown (not a sweep's results)"
+        raise StoreError(f"{label}: salib_problem: none: only sampled designs (lhs, sobol, "
+                         f"morris) have a SALib problem; this sweep's design kind is {kind}")
+    return json.loads(text) if isinstance(text, str) else dict(text)
 
 
 # Per-sample coordinates that describe the district, not the levers: the same for every

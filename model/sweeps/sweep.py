@@ -2,8 +2,11 @@
 
     >>> import countysim
     >>> summary = countysim.sweep("experiments/pilot_coverage_x_support.toml",
-    ...                           "runs/coverage.zarr", workers=4)
-    >>> ds = countysim.open_results("runs/coverage.zarr")
+    ...                           "runs/coverage.zarr", workers=4)  # doctest: +SKIP
+    >>> ds = countysim.open_results("runs/coverage.zarr")  # doctest: +SKIP
+
+(Skipped by the docs' doctests, tests/test_docs_run.py: 100 Litong runs to 2027 take
+minutes; tests/test_sweep.py sweeps the small district.)
 
 Execution goes through the :class:`concurrent.futures.Executor` interface: in this process
 (``workers=1``, :class:`SerialExecutor`), a process pool (the default, one process per
