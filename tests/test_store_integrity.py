@@ -13,6 +13,7 @@ The ``stress`` variants (``make test-slow``) repeat the kill campaign many more 
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import resource
@@ -480,3 +481,61 @@ def test_store_chunks_carry_checksums(grid_store):
         zstd = [c for c in meta["codecs"] if c["name"] == "zstd"]
         assert zstd and zstd[0]["configuration"]["checksum"] is True, name
     assert zarr.open_group(str(grid_store)).attrs["store_format"] == 2
+
+
+# ------------------------------------------------------------ inputs read once (issue 18)
+
+
+def _edit_during_sweep(monkeypatch, district: Path, after: int = 1) -> list[int]:
+    """Edit ``villages.csv`` (more workers in village 0) once ``after`` runs are written."""
+    written = [0]
+    original = store_module.RunWriter.write_done
+
+    def write_done(self, sample, replicate, ds):
+        original(self, sample, replicate, ds)
+        written[0] += 1
+        if written[0] == after:
+            _edit(district, "villages",
+                  lambda f: _set(0, "workforce", str(int(f.loc[0, "workforce"]) + 40))(f))
+    monkeypatch.setattr(store_module.RunWriter, "write_done", write_done)
+    return written
+
+
+def test_a_district_csv_edited_during_a_sweep_does_not_enter_it(own_base, grid_store,
+                                                                 tmp_path, monkeypatch,
+                                                                 capsys):
+    exp = write_toml(tmp_path / "grid.toml", experiment_text(own_base, GRID))
+    villages = own_base.parent / "district" / "villages.csv"
+    original = hashlib.sha256(villages.read_bytes()).hexdigest()
+    store = tmp_path / "s.zarr"
+    written = _edit_during_sweep(monkeypatch, villages.parent)
+    sweep(exp, store, workers=1, progress=False)
+    assert written[0] == 6 and hashlib.sha256(villages.read_bytes()).hexdigest() != original
+    ds, ref = open_results(store).load(), open_results(grid_store).load()
+    # Every run used the district as it was when the sweep started: the same values as
+    # the reference sweep of the unedited district, and the digest of those bytes.
+    for name in ref.data_vars:
+        if name not in ("error", "scenario_hash"):  # these name the district's folder
+            xr.testing.assert_equal(ds[name], ref[name])
+    assert json.loads(ds.attrs["inputs"])["base/district/villages.csv"] == original
+    assert main(["verify", str(store)]) == 0
+    # The edit is seen by the next session: resume compares the files with the snapshot.
+    assert main(["sweep", str(exp), "--store", str(store), "--resume", "--quiet"]) == 2
+    assert "base/district/villages.csv changed" in capsys.readouterr().err
+
+
+@pytest.mark.stress
+@pytest.mark.parametrize("trial", range(5))
+def test_edit_campaign_during_sweeps(own_base, grid_store, tmp_path, monkeypatch, trial):
+    """Edits at different moments, 1 or 2 workers, the district through a symlink."""
+    link = tmp_path / "linked"
+    link.symlink_to(own_base.parent, target_is_directory=True)
+    exp = write_toml(tmp_path / "grid.toml", experiment_text(link / own_base.name, GRID))
+    _edit_during_sweep(monkeypatch, own_base.parent / "district", after=1 + trial)
+    store = tmp_path / "s.zarr"
+    sweep(exp, store, workers=1 + trial % 2, progress=False)
+    ds, ref = open_results(store).load(), open_results(grid_store).load()
+    for name in ref.data_vars:
+        if name not in ("error", "scenario_hash"):
+            xr.testing.assert_equal(ds[name], ref[name])
+    assert check_store(store).ok

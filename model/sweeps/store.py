@@ -192,7 +192,8 @@ def _months(start: str, until: str) -> pd.DatetimeIndex:
 
 
 def create_store(path: str | Path, experiment: Experiment, template: xr.Dataset,
-                 scenario_hashes: list[str]) -> None:
+                 scenario_hashes: list[str],
+                 inputs: Mapping[str, str] | None = None) -> None:
     """Create the complete, empty layout of a sweep's store.
 
     Args:
@@ -201,6 +202,8 @@ def create_store(path: str | Path, experiment: Experiment, template: xr.Dataset,
         template: A Dataset of one (short) run of the experiment: its variables, dims,
             dtypes, attributes and non-time coordinates define the layout.
         scenario_hashes: Digest of each sample's scenario (``""`` if it is invalid).
+        inputs: The input files' digests (:meth:`InputSnapshot.digests`, of the bytes the
+            runs read); default: read the files now.
 
     Raises:
         StoreError: ``path`` exists, or the template has a variable that cannot be stored.
@@ -259,7 +262,7 @@ def create_store(path: str | Path, experiment: Experiment, template: xr.Dataset,
     # Step 2: the design, seeds and provenance at full size. Every chunk is written, even
     # one holding only fill values, so a missing chunk always means damage.
     design = _design_dataset(experiment, scenario_hashes)
-    design.attrs = _attributes(experiment, run_vars, per_sample)
+    design.attrs = _attributes(experiment, run_vars, per_sample, inputs)
     design_encoding = {name: {"compressors": checksummed()} for name in design.variables
                        if name not in runs.variables}
 
@@ -364,8 +367,8 @@ def _ensemble_coordinates(experiment: Experiment) -> dict[str, Any]:
     return coords
 
 
-def _attributes(experiment: Experiment, run_vars: list[str],
-                per_sample: list[str]) -> dict[str, Any]:
+def _attributes(experiment: Experiment, run_vars: list[str], per_sample: list[str],
+                inputs: Mapping[str, str] | None = None) -> dict[str, Any]:
     definition = experiment.definition()
     design = {k: definition[k] for k in ("kind", "options", "factors", "overrides", "start",
                                          "until", "replicates", "seed")}
@@ -393,7 +396,8 @@ def _attributes(experiment: Experiment, run_vars: list[str],
         "store_format": STORE_FORMAT,
         **provenance(),
     }
-    attrs["inputs"] = json.dumps(input_digests(experiment), sort_keys=True)
+    attrs["inputs"] = json.dumps(input_digests(experiment) if inputs is None else dict(inputs),
+                                 sort_keys=True)
     attrs["origins"] = json.dumps([origin_record(attrs)])
     if experiment.kind == "ensemble":
         ens = experiment.ensemble
@@ -467,7 +471,8 @@ def _differences(was: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
 
 
 def check_resumable(path: str | Path, experiment: Experiment, *,
-                    force_mixed: bool = False) -> int:
+                    force_mixed: bool = False,
+                    inputs: Mapping[str, str] | None = None) -> int:
     """Check that a store may be resumed with this experiment, its inputs and this code.
 
     Args:
@@ -476,6 +481,8 @@ def check_resumable(path: str | Path, experiment: Experiment, *,
         force_mixed: Accept other input files or code than the store's first runs came
             from; the new origin is appended to ``attrs["origins"]`` and the runs written
             now are labelled with it in the ``origin`` variable.
+        inputs: The digests of the inputs this session's runs read (its snapshot);
+            default: read the files now.
 
     Returns:
         The index in ``attrs["origins"]`` of what this session's runs come from.
@@ -495,7 +502,8 @@ def check_resumable(path: str | Path, experiment: Experiment, *,
                          f"{experiment.digest[:12]}): resume with the experiment that "
                          "created it, or write to a new store")
     now = origin_record({**provenance(), "countysim_version": __version__,
-                         "inputs": json.dumps(input_digests(experiment), sort_keys=True)})
+                         "inputs": json.dumps(input_digests(experiment) if inputs is None
+                                              else dict(inputs), sort_keys=True)})
     origins = json.loads(attrs.get("origins", "null")) or [origin_record(attrs)]
     for index, origin in enumerate(origins):
         if _same_origin(origin, now) and (index == 0 or force_mixed):

@@ -40,10 +40,11 @@ import numpy as np
 import xarray as xr
 
 from ..core import county
-from ..core.district import read_district_tables
+from ..core.district import district_snapshot, read_district_tables
 from ..core.scenario import Scenario, ScenarioError
 from .experiment import Experiment, load_experiment
 from .integrity import StoreCheck, check_store, restore_arrays, store_lock
+from .snapshot import InputSnapshot, take_snapshot
 from .store import (
     DONE,
     FAILED,
@@ -180,6 +181,9 @@ class RunTask:
         entropy: Root seed entropy of the sweep.
         outputs: The variables to keep (empty: all); see :func:`shape_run`.
         numbered_villages: Number the villages (samples are different districts).
+        district: The district CSVs read once at the start of the sweep (see
+            :class:`~countysim.sweeps.snapshot.InputSnapshot`): the run reads these bytes,
+            never the files, which may have changed since.
     """
 
     sample: int
@@ -189,12 +193,14 @@ class RunTask:
     entropy: int
     outputs: tuple[str, ...] = ()
     numbered_villages: bool = False
+    district: tuple[tuple[Path, tuple[tuple[str, bytes], ...]], ...] = ()
 
     @classmethod
-    def of(cls, exp: Experiment, sample: int, replicate: int, scenario: Scenario) -> RunTask:
+    def of(cls, exp: Experiment, sample: int, replicate: int, scenario: Scenario,
+           snapshot: InputSnapshot | None = None) -> RunTask:
         """The task of run (``sample``, ``replicate``) of an experiment."""
         return cls(sample, replicate, scenario, exp.until, exp.seed, exp.outputs,
-                   exp.kind == "ensemble")
+                   exp.kind == "ensemble", snapshot.district_items() if snapshot else ())
 
 
 @dataclass
@@ -266,9 +272,10 @@ def execute_run(task: RunTask) -> RunResult:
     """
     try:
         seed = replicate_seed(task.entropy, task.replicate)
-        ds = shape_run(county.run(task.scenario, seed=seed, until=task.until,
-                                  variables=task.outputs or None),
-                       task.outputs, task.numbered_villages)
+        with district_snapshot({folder: dict(files) for folder, files in task.district}):
+            ds = shape_run(county.run(task.scenario, seed=seed, until=task.until,
+                                      variables=task.outputs or None),
+                           task.outputs, task.numbered_villages)
     except Exception as exc:  # any failure of the model is data about that run
         return RunResult(task.sample, task.replicate, None, describe_error(exc))
     return RunResult(task.sample, task.replicate, ds, "")
@@ -399,12 +406,15 @@ def sweep(experiment: Experiment | str | Path, store: str | Path, *,
             raise ValueError(f"{name}=True needs resume=True: it applies to an existing "
                              "store only")
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
-    for folder in {s.district_data for s in (*exp.scenarios, exp.base) if s is not None}:
-        if folder is not None:
-            read_district_tables(folder)  # bad CSVs: one clear error before any work
+    # Every input is read here, once: the runs, the store's digests and a resume's
+    # comparison all see these bytes, whatever happens to the files during the sweep.
+    snapshot = take_snapshot(exp)
     path = Path(store)
-    with _stop_on_signals() as signals, store_lock(path):
-        origin, check, restored = _open_store(exp, path, resume, force_mixed)
+    with (district_snapshot(snapshot.districts), _stop_on_signals() as signals,
+          store_lock(path)):
+        for folder in snapshot.districts:
+            read_district_tables(folder)  # bad CSVs: one clear error before any work
+        origin, check, restored = _open_store(exp, path, resume, force_mixed, snapshot)
         status = read_status(path) if check is None else check.status.copy()
         damaged = sorted({*check.damaged, *check.status_damaged}) if check else []
         for i, r in damaged:
@@ -419,15 +429,15 @@ def sweep(experiment: Experiment | str | Path, store: str | Path, *,
                   _executor(workers, executor, dask) as (pool, slots)):
                 limit = window or max(2, 2 * slots)
                 for _ in _drive(exp, todo, pool, limit, writer, progress, counts[DONE],
-                                kept_failures, signals):
+                                kept_failures, signals, snapshot):
                     ran += 1
         final = summarise(read_status(path))
     return SweepSummary(path, exp.n_runs, final[DONE], final[FAILED], final[PENDING], ran,
                         time.perf_counter() - started, len(damaged), restored)
 
 
-def _open_store(exp: Experiment, path: Path, resume: bool, force_mixed: bool
-                ) -> tuple[int, StoreCheck | None, tuple[str, ...]]:
+def _open_store(exp: Experiment, path: Path, resume: bool, force_mixed: bool,
+                snapshot: InputSnapshot) -> tuple[int, StoreCheck | None, tuple[str, ...]]:
     """Create the store, or check it for a resume and repair its layout (under the lock).
 
     Returns:
@@ -438,12 +448,12 @@ def _open_store(exp: Experiment, path: Path, resume: bool, force_mixed: bool
     # a killed process (a half-made layout, zarr's temporary chunk files) are stale.
     remove_unfinished_creations(path)
     if not path.exists():
-        create_store(path, exp, *_template(exp))
+        create_store(path, exp, *_template(exp), inputs=snapshot.digests())
         return 0, None, ()
     if not resume:
         raise StoreError(f"{path} already exists: resume it (--resume, resume=True) or "
                          "write to another store")
-    origin = check_resumable(path, exp, force_mixed=force_mixed)
+    origin = check_resumable(path, exp, force_mixed=force_mixed, inputs=snapshot.digests())
     for stray in path.rglob("*.partial"):
         stray.unlink(missing_ok=True)
     check = check_store(path)
@@ -453,7 +463,7 @@ def _open_store(exp: Experiment, path: Path, resume: bool, force_mixed: bool
         # of the same experiment (the same bytes), then look again.
         fresh = path.with_name(f".{path.name}.creating-{uuid.uuid4().hex[:12]}")
         try:
-            create_store(fresh, exp, *_template(exp))
+            create_store(fresh, exp, *_template(exp), inputs=snapshot.digests())
             restore_arrays(path, fresh, list(restored))
         finally:
             shutil.rmtree(fresh, ignore_errors=True)
@@ -606,7 +616,8 @@ def _dask_executor(workers: int | None, address: bool | str) -> Iterator[tuple[A
 
 def _drive(exp: Experiment, todo: list[tuple[int, int]], executor: cf.Executor, window: int,
            writer: Any, progress: bool, done: int, failed: int,
-           signals: _Signals | None = None) -> Iterator[str]:
+           signals: _Signals | None = None,
+           snapshot: InputSnapshot | None = None) -> Iterator[str]:
     """Submit runs with at most ``window`` in flight; write each as it finishes.
 
     Yields:
@@ -668,7 +679,8 @@ def _drive(exp: Experiment, todo: list[tuple[int, int]], executor: cf.Executor, 
                     yield record(i, r, RunResult(i, r, None, scenario))
                     continue
                 try:
-                    future = executor.submit(execute_run, RunTask.of(exp, i, r, scenario))
+                    future = executor.submit(execute_run, RunTask.of(exp, i, r, scenario,
+                                                                     snapshot))
                 except cf.BrokenExecutor as exc:
                     raise workers_died(exc) from exc
                 in_flight[future] = (i, r)
