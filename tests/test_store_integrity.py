@@ -539,3 +539,97 @@ def test_edit_campaign_during_sweeps(own_base, grid_store, tmp_path, monkeypatch
         if name not in ("error", "scenario_hash"):
             xr.testing.assert_equal(ds[name], ref[name])
     assert check_store(store).ok
+
+
+# ------------------------------------------- outputs replace only what they own (issue 18)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket", "folder", "store"])
+def test_export_refuses_a_target_that_is_not_a_regular_file(grid_store, tmp_path, capsys,
+                                                             kind):
+    import socket
+
+    target = tmp_path / "target"
+    server = None
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "socket":
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(target))
+    elif kind == "folder":
+        target.mkdir()
+        (target / "keep.txt").write_text("x", encoding="utf-8")
+    else:
+        target = copy_store(grid_store, tmp_path / "copy.zarr")
+    before = os.stat(target)
+    try:
+        assert main(["export", str(grid_store), str(target)]) == EXIT_USAGE
+    finally:
+        if server is not None:
+            server.close()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    what = {"fifo": "is a FIFO", "socket": "is a socket", "folder": "is a folder",
+            "store": "is inside the Zarr store"}[kind]
+    assert what in err
+    after = os.stat(target)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+
+
+def test_devices_are_never_output_files(tmp_path):
+    # Checked without writing: were the check to fail, a test run as root would replace
+    # the machine's /dev/null.
+    for device in ("/dev/null", "/dev/full"):
+        with pytest.raises(OutputError, match="is a character device; an output replaces "
+                                              "only a regular file"):
+            store_module.check_output_path(device, "out")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputError, match="is a FIFO"):
+        write_atomically(fifo, b"x")
+    assert not fifo.is_file() and list(tmp_path.iterdir()) == [fifo]
+
+
+def test_an_output_through_a_symlink_replaces_the_file_not_the_link(grid_store, tmp_path):
+    real = tmp_path / "real.nc"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.nc"
+    link.symlink_to(real)
+    assert main(["export", str(grid_store), str(link)]) == 0
+    assert link.is_symlink() and real.read_bytes()[:4] == b"\x89HDF"
+
+
+def test_the_lock_goes_by_the_real_path(grid_store, grid_file, tmp_path, capsys):
+    """Issue 18, case 5: a sweep through a symlink to a held store is a second writer."""
+    store = copy_store(grid_store, tmp_path / "real.zarr")
+    link = tmp_path / "link.zarr"
+    link.symlink_to(store, target_is_directory=True)
+    before = digest(store)
+    with store_lock(store):
+        assert main(["sweep", str(grid_file), "--store", str(link), "--resume",
+                     "--force-mixed", "--quiet"]) == EXIT_USAGE
+    assert "being written by another countysim sweep" in capsys.readouterr().err
+    assert digest(store) == before and lock_path(link) == lock_path(store)
+
+
+@pytest.mark.parametrize("where", ["root", "nested", "nested_array"])
+def test_a_store_where_no_store_can_be(grid_store, grid_file, tmp_path, capsys, where):
+    outer = copy_store(grid_store, tmp_path / "outer.zarr")
+    target = {"root": Path("/"), "nested": outer / "inner.zarr",
+              "nested_array": outer / "status" / "inner.zarr"}[where]
+    before = digest(outer)
+    assert main(["sweep", str(grid_file), "--store", str(target), "--quiet"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert ("not the root of the file system" if where == "root" else
+            f"is inside the Zarr store {outer}") in err
+    assert digest(outer) == before
+
+
+def test_resume_of_a_store_that_does_not_exist_is_refused(grid_file, tmp_path, capsys):
+    store = tmp_path / "typo.zarr"
+    assert main(["sweep", str(grid_file), "--store", str(store), "--resume",
+                 "--quiet"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such store to resume" in err
+    assert not store.exists()

@@ -51,8 +51,12 @@ _BLOCK_BYTES = 64 << 20
 
 
 def lock_path(store: str | Path) -> Path:
-    """The lock file of a store: ``.<name>.lock`` in the store's folder."""
-    store = Path(os.path.abspath(store))  # "." and "a/.." have names once normalised
+    """The lock file of a store: ``.<name>.lock`` in the folder of the store's real path.
+
+    Symlinks are resolved first: a store and a link to it are one store, with one lock
+    (two writers through two names would delete each other's unfinished chunks).
+    """
+    store = Path(os.path.realpath(store))  # "." and "a/.." have names once normalised
     return store.with_name(f".{store.name}.lock")
 
 

@@ -43,6 +43,7 @@ from ..core import county
 from ..core.district import district_snapshot, read_district_tables
 from ..core.scenario import Scenario, ScenarioError
 from .experiment import Experiment, load_experiment
+from .files import inside_store, real_path
 from .integrity import StoreCheck, check_store, restore_arrays, store_lock
 from .snapshot import InputSnapshot, take_snapshot
 from .store import (
@@ -409,7 +410,7 @@ def sweep(experiment: Experiment | str | Path, store: str | Path, *,
     # Every input is read here, once: the runs, the store's digests and a resume's
     # comparison all see these bytes, whatever happens to the files during the sweep.
     snapshot = take_snapshot(exp)
-    path = Path(store)
+    path = _store_path(store)
     with (district_snapshot(snapshot.districts), _stop_on_signals() as signals,
           store_lock(path)):
         for folder in snapshot.districts:
@@ -436,6 +437,23 @@ def sweep(experiment: Experiment | str | Path, store: str | Path, *,
                         time.perf_counter() - started, len(damaged), restored)
 
 
+def _store_path(store: str | Path) -> Path:
+    """The store's real path (symlinks resolved), refused if it cannot be a store.
+
+    Raises:
+        StoreError: The path has no name (``/``), or lies inside another Zarr store.
+    """
+    real = real_path(store)
+    if real.parent == real:
+        raise StoreError(f"{store}: a store needs a folder of its own, not the root of the "
+                         "file system: give a path such as runs/sweep.zarr")
+    outer = inside_store(real.parent)
+    if outer is not None:
+        raise StoreError(f"{store} is inside the Zarr store {outer}; a store nested in "
+                         "another would corrupt it: choose a path outside that store")
+    return real
+
+
 def _open_store(exp: Experiment, path: Path, resume: bool, force_mixed: bool,
                 snapshot: InputSnapshot) -> tuple[int, StoreCheck | None, tuple[str, ...]]:
     """Create the store, or check it for a resume and repair its layout (under the lock).
@@ -447,6 +465,9 @@ def _open_store(exp: Experiment, path: Path, resume: bool, force_mixed: bool,
     # Under the lock no other process creates, resumes or cleans this store: leftovers of
     # a killed process (a half-made layout, zarr's temporary chunk files) are stale.
     remove_unfinished_creations(path)
+    if not path.exists() and resume:
+        raise StoreError(f"{path}: no such store to resume; nothing was written: check the "
+                         "path, or leave out --resume (resume=False) to start a new store")
     if not path.exists():
         create_store(path, exp, *_template(exp), inputs=snapshot.digests())
         return 0, None, ()
