@@ -192,12 +192,16 @@ def kill_campaign(long_file: Path, store: Path, kills: int, seed: int) -> int:
     """
     rng = np.random.default_rng(seed)
     survived = 0
-    for k in range(kills):
-        proc = start_sweep(long_file, store, "--workers", "2", *(("--resume",) if k else ()))
+    for _ in range(kills):
+        # --resume of a store that does not exist is refused: a kill may come before the
+        # store is made.
+        proc = start_sweep(long_file, store, "--workers", "2",
+                           *(("--resume",) if store.exists() else ()))
         # Somewhere between the start (before the store exists) and well into the runs.
         time.sleep(float(rng.uniform(0.0, 2.0)))
         finished = proc.poll() is not None
-        os.kill(proc.pid, signal.SIGKILL)
+        if not finished:
+            os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         survived += not finished
     summary = sweep(long_file, store, workers=1, resume=True, progress=False)
@@ -319,6 +323,33 @@ def test_damage_is_found_by_verify_and_repaired_by_resume(grid_store, grid_file,
     assert_same_store(grid_store, store)
     assert main(["verify", str(store)]) == 0
     assert "ok; 8 finished runs of 8 checked" in capsys.readouterr().out
+
+
+READER_DAMAGE = {**DAMAGE, "metadata-corrupt": (
+    lambda s: (s / "workers/zarr.json").write_text("{not json", encoding="utf-8"),
+    "arrays missing or damaged (workers)")}
+
+
+@pytest.mark.parametrize("case", sorted(READER_DAMAGE))
+def test_every_reader_refuses_a_damaged_store(grid_store, tmp_path, capsys, case):
+    """Issue 18, cases 3 and 10: export and open_results refuse, on one line, naming it."""
+    store = copy_store(grid_store, tmp_path / "s.zarr")
+    damage, fragment = READER_DAMAGE[case]
+    damage(store)
+    out = tmp_path / "out.nc"
+    assert main(["export", str(store), str(out)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and fragment in err and "nothing was read" in err, err
+    assert "Traceback" not in err and "Zstd" not in err and not out.exists()
+    with pytest.raises(StoreError, match="run the sweep again with --resume"):
+        open_results(store)
+
+
+def test_two_exports_of_one_store_are_byte_identical(grid_store, tmp_path):
+    a, b = tmp_path / "a.nc", tmp_path / "b.nc"
+    assert main(["export", str(grid_store), str(a)]) == 0
+    assert main(["export", str(grid_store), str(b)]) == 0
+    assert a.read_bytes() == b.read_bytes()
 
 
 def test_verify_refuses_what_is_not_a_store(tmp_path, capsys):

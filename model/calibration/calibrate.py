@@ -46,6 +46,7 @@ parameter values instead of the article, to check that the method finds them.
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import math
 import os
@@ -63,6 +64,7 @@ from scipy.optimize import minimize
 from scipy.stats import qmc
 
 from ..core import __version__
+from ..core.digest import DigestError, verified_bytes
 from ..core.errors import InputError, read_toml
 from ..core.parameters import PARAMETERS
 from ..core.scenario import Scenario, ScenarioError, load_scenario, month_index
@@ -855,7 +857,11 @@ def open_calibration(path: str | Path) -> xr.Dataset:
     if not path.is_file():
         raise CalibrationError(path, "<file>", "calibration result file does not exist")
     try:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
+        data = verified_bytes(path.read_bytes(), str(path))
+    except DigestError as exc:
+        raise CalibrationError(path, exc.key, exc.problem) from None
+    try:
+        with xr.open_dataset(io.BytesIO(data), engine="h5netcdf") as ds:
             ds = ds.load()
     except Exception:  # h5py, OSError, ValueError: whatever the file is, it is not NetCDF
         raise CalibrationError(path, "<file>", "not a NetCDF file: a calibration result is "

@@ -37,6 +37,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
+from ..core.digest import HDF5_SIGNATURE, DigestError, verified_bytes
 from ..core.errors import InputError
 from ..sweeps.files import OutputError, describe_os_error, inside_store, real_path
 from . import figures
@@ -110,8 +111,13 @@ def _open(path: str | Path, what: str, hint: str) -> xr.Dataset:
         if path.is_dir():
             with xr.open_zarr(path, consolidated=False) as ds:  # as write_forecast writes
                 return ds.load()
-        with xr.open_dataset(path) as ds:
+        data = path.read_bytes()
+        if data.startswith(HDF5_SIGNATURE):  # NetCDF-4: as the package writes, digested
+            verified_bytes(data, str(path))
+        with xr.open_dataset(io.BytesIO(data)) as ds:
             return ds.load()
+    except DigestError as exc:
+        raise ReportError(path, exc.key, exc.problem) from None
     except (OSError, ValueError, TypeError, KeyError) as exc:
         why = " ".join(str(exc).split())[:200]
         raise ReportError(path, "<file>", f"not a NetCDF file or Zarr store xarray can "

@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..core.digest import add_digest
 from ..core.errors import InputError
 
 if TYPE_CHECKING:
@@ -163,7 +164,9 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     """Write a Dataset as NetCDF-4 (engine ``h5netcdf``) atomically.
 
     The file is serialised in memory, then written by :func:`write_atomically`, so a full
-    disk or a file-size limit gives an :class:`OutputError` rather than a crash.
+    disk or a file-size limit gives an :class:`OutputError` rather than a crash. It
+    carries its content digest (:mod:`countysim.core.digest`), which every reader of the
+    package checks.
     """
-    data = ds.to_netcdf(engine="h5netcdf")
+    data = add_digest(ds, lambda d: d.to_netcdf(engine="h5netcdf"))
     return write_atomically(path, data)

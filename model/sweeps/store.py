@@ -269,6 +269,7 @@ def create_store(path: str | Path, experiment: Experiment, template: xr.Dataset,
     tmp = path.with_name(f".{path.name}.creating-{uuid.uuid4().hex[:12]}")
     try:
         runs.to_zarr(tmp, mode="w-", encoding=encoding, zarr_format=3, consolidated=False)
+        _write_index_chunks(tmp, list(index))
         _grow(tmp, S, R)
         design.to_zarr(tmp, mode="a", zarr_format=3, consolidated=False,
                        encoding=design_encoding, write_empty_chunks=True)
@@ -277,6 +278,20 @@ def create_store(path: str | Path, experiment: Experiment, template: xr.Dataset,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _write_index_chunks(path: Path, names: list[str]) -> None:
+    """Write the chunks of the dims' coordinates even where they hold only fill values.
+
+    A one-month sweep's ``time`` encodes as the single value 0, zarr's fill value, whose
+    chunk zarr would not write; the readers' check would then take it for damage.
+    """
+    import zarr
+
+    with zarr.config.set({"array.write_empty_chunks": True}):
+        for name in names:
+            array = zarr.open_array(str(path / name), mode="r+", zarr_format=3)
+            array[...] = array[...]
 
 
 def _record_arrays(path: Path) -> None:
@@ -566,13 +581,17 @@ def read_status_checked(path: str | Path) -> tuple[np.ndarray, list[tuple[int, i
     return status, sorted(set(damaged))
 
 
-def open_results(store: str | Path, chunks: Any = None) -> xr.Dataset:
-    """Open a sweep's results as an :class:`xarray.Dataset` (lazily; nothing is loaded).
+def open_results(store: str | Path, chunks: Any = None, *, check: bool = True) -> xr.Dataset:
+    """Open a sweep's results as an :class:`xarray.Dataset` (lazily once checked).
 
     Args:
         store: The store directory written by :func:`countysim.sweep`.
         chunks: Passed to :func:`xarray.open_zarr`; ``None`` (default) gives lazily
             indexed NumPy arrays, ``{}`` dask arrays with one chunk per run.
+        check: Check every finished run's chunks first (their checksums, and that none
+            and no array is missing), as ``countysim verify`` does: damaged data are
+            refused rather than read as NaN or left out. ``False`` skips the check (it
+            reads the whole store once) for a store just checked.
 
     Returns:
         The run variables with dims ``sample`` and ``replicate`` in front, the varied
@@ -580,15 +599,23 @@ def open_results(store: str | Path, chunks: Any = None) -> xr.Dataset:
         ``error`` per run. Runs not done read as NaN.
 
     Raises:
-        StoreError: ``store`` is not a sweep store.
+        StoreError: ``store`` is not a sweep store, or (with ``check``) it is damaged.
     """
     path = Path(store)
     layout = json.loads(_group_attrs(path)["sweep_layout"])
+    if check:
+        from .integrity import require_intact
+
+        require_intact(path)
     ds = xr.open_zarr(path, consolidated=False, zarr_format=3, chunks=chunks)
     # Zarr lists arrays in directory order; put the variables in the run's order.
     first = [n for n in [*layout["run"], "status", "error"] if n in ds.data_vars]
     rest = sorted(n for n in ds.data_vars if n not in first)
-    ds = ds[[*first, *rest]]
+    # Zarr lists a group's members concurrently, in the order the listings finish: the
+    # coordinates are put in a fixed order too, so two exports are byte-identical.
+    ds = xr.Dataset({n: ds[n].variable for n in [*first, *rest]},
+                    coords={n: ds.coords[n].variable for n in sorted(ds.coords)},
+                    attrs=ds.attrs)
     # Zarr 3 strings decode to NumPy's StringDType, which xarray cannot mix with NaN
     # (``ds.where(ds.status == "done")`` would raise); Python objects, xarray's usual
     # strings, can. String variables are small (per run or per sample), so load them.
@@ -629,7 +656,8 @@ def export(store: str | Path, out: str | Path) -> Path:
         The path written.
 
     Raises:
-        StoreError: ``store`` is not a sweep store.
+        StoreError: ``store`` is not a sweep store, or it is damaged (see
+            :func:`open_results`).
         OutputError: ``out`` is inside a Zarr store or a folder, or cannot be written
             (disk full, read-only, too large).
     """
