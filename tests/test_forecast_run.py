@@ -239,6 +239,28 @@ def test_forecast_out_never_replaces_what_it_did_not_write(folder: Path, result:
     assert _tree(real) == before
 
 
+def test_forecast_resume_runs_damaged_runs_again(folder: Path, result: xr.Dataset,
+                                                 tmp_path: Path, capsys) -> None:
+    """Issue 18, case 3: a finished store with a chunk missing; n must not drop."""
+    import shutil
+
+    copy = tmp_path / "project"
+    shutil.copytree(folder, copy)
+    chunk = next(p for p in sorted((copy / "runs.zarr" / "workers" / "c").rglob("*"))
+                 if p.is_file())
+    chunk.unlink()
+    status = main(["forecast", str(copy / "forecast.toml"), "--resume", "--quiet",
+                   "--workers", "1", "--out", str(copy / "again.nc")])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    again = open_forecast(copy / "again.nc")
+    assert again["n"].max() == REPLICATES
+    xr.testing.assert_equal(again["n"].reset_coords(drop=True),
+                            result["n"].reset_coords(drop=True))
+    xr.testing.assert_equal(again["probability"].reset_coords(drop=True),
+                            result["probability"].reset_coords(drop=True))
+
+
 def test_cli_compare_from_the_store(folder: Path, result: xr.Dataset, capsys) -> None:
     status = main(["compare", "small_base", "small_withdrawn", "--results",
                    str(folder / "runs.zarr"), "--year", "2026"])

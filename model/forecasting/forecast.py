@@ -203,7 +203,9 @@ def forecast(experiment: str | Path | ForecastSpec, *, out: str | Path | None = 
     if not (resume and _finished(spec)):
         seconds = sweep(spec.experiment, spec.store, workers=workers, dask=dask,
                         resume=resume, progress=progress).seconds
-    results = open_results(spec.store)
+    # Checked already: by the sweep (a resume checks every finished run first) or, for a
+    # finished store, by _finished.
+    results = open_results(spec.store, check=False)
     ds = forecast_dataset(results, spec.targets, experiment=spec.experiment)
     ds.attrs["store"] = str(spec.store)
     ds.attrs["sweep_seconds"] = round(seconds, 1)
@@ -217,8 +219,11 @@ def _finished(spec: ForecastSpec) -> bool:
 
     Then a resumed forecast only evaluates the runs (new targets, new evaluation code),
     without the sweep's check that the model code is unchanged: nothing is written to
-    the store. A store of another experiment is still refused.
+    the store. A store of another experiment is still refused. A store with damaged
+    runs is not finished: the sweep's resume runs them again (an evaluation would leave
+    them out and count fewer runs than the experiment has).
     """
+    from ..sweeps.integrity import check_store
     from ..sweeps.store import PENDING, StoreError, open_results, read_status
 
     if not spec.store.is_dir():
@@ -227,7 +232,7 @@ def _finished(spec: ForecastSpec) -> bool:
     if attrs.get("experiment_hash") != spec.experiment.digest:
         raise StoreError(f"{spec.store} holds a sweep of another experiment "
                          f"({attrs.get('experiment_name')!r}); write to a new store")
-    return not (read_status(spec.store) == PENDING).any()
+    return not (read_status(spec.store) == PENDING).any() and check_store(spec.store).ok
 
 
 # ---------------------------------------------------------------- the forecast Dataset
