@@ -25,7 +25,6 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import shutil
-import signal
 import threading
 import time
 import traceback
@@ -45,6 +44,7 @@ from ..core.scenario import Scenario, ScenarioError
 from .experiment import Experiment, load_experiment
 from .files import inside_store, real_path
 from .integrity import StoreCheck, check_store, restore_arrays, store_lock
+from .signals import Stopped, _Signals, _stop_on_signals
 from .snapshot import InputSnapshot, take_snapshot
 from .store import (
     DONE,
@@ -60,90 +60,11 @@ from .store import (
 )
 
 __all__ = ["RunResult", "RunTask", "SerialExecutor", "Stopped", "SweepError", "SweepSummary",
-           "execute_run", "replicate_seed", "shape_run", "sweep"]
+           "execute_run", "process_pool", "replicate_seed", "shape_run", "sweep"]
 
 
 class SweepError(RuntimeError):
     """A sweep could not go on (for example its worker processes died)."""
-
-
-class Stopped(KeyboardInterrupt):
-    """A sweep stopped by SIGTERM or SIGHUP, handled like Ctrl-C.
-
-    Attributes:
-        signum: The signal's number (the command line exits with ``128 + signum``).
-    """
-
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
-        super().__init__(f"stopped by {signal.Signals(signum).name}")
-
-
-_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
-                      if hasattr(signal, name))
-
-
-class _Signals:
-    """SIGINT, SIGTERM and SIGHUP as exceptions, held back while a run is being written.
-
-    A run's chunks are written concurrently on an event loop; an exception raised in the
-    middle would leave its tasks dangling (and print their tracebacks at exit). So a
-    signal that arrives during :meth:`deferred` is raised when the write is done (some
-    tens of milliseconds later), and the run's writes finish first.
-    """
-
-    def __init__(self) -> None:
-        self.depth = 0
-        self.pending: int | None = None
-
-    def handle(self, signum: int, frame: object) -> None:
-        if self.depth:
-            self.pending = signum
-            return
-        self.raise_for(signum)
-
-    @staticmethod
-    def raise_for(signum: int) -> None:
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise Stopped(signum)
-
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
-        """Hold signals back for the duration of the block."""
-        self.depth += 1
-        try:
-            yield
-        finally:
-            self.depth -= 1
-            if not self.depth and self.pending is not None:
-                signum, self.pending = self.pending, None
-                self.raise_for(signum)
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[_Signals]:
-    """Turn SIGTERM and SIGHUP into :class:`Stopped` (a KeyboardInterrupt), like Ctrl-C.
-
-    Ctrl-C (SIGINT) keeps raising KeyboardInterrupt; all three are held back while a run
-    is being written (see :class:`_Signals`). Only signals left at their default action
-    are taken over (``nohup`` ignores SIGHUP; an application's own handler stays), and
-    only in the main thread, where Python runs signal handlers.
-    """
-    signals = _Signals()
-    if threading.current_thread() is not threading.main_thread():
-        yield signals
-        return
-    previous = {}
-    for sig in (signal.SIGINT, *_STOP_SIGNALS):
-        default = signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
-        if signal.getsignal(sig) is default:
-            previous[sig] = signal.signal(sig, signals.handle)
-    try:
-        yield signals
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def progress_bar() -> type:
@@ -543,14 +464,41 @@ def _executor(workers: int | None, executor: cf.Executor | None,
     if n == 1:
         yield SerialExecutor(), 1
         return
-    pool = cf.ProcessPoolExecutor(n, mp_context=_process_context(),
+    with process_pool(n) as pool:
+        yield pool, n
+
+
+@contextmanager
+def process_pool(workers: int) -> Iterator[cf.ProcessPoolExecutor]:
+    """A process pool whose workers never outlive this process.
+
+    Workers start from a fork server (:func:`_process_context`) and end themselves when
+    this process is gone, even after SIGKILL (:func:`_watch_parent`). An exception in
+    the block, including Ctrl-C, SIGTERM and SIGHUP (:class:`Stopped`), ends them at
+    once instead of waiting for their tasks.
+    """
+    pool = cf.ProcessPoolExecutor(workers, mp_context=_process_context(),
                                   initializer=_watch_parent, initargs=(os.getpid(),))
     try:
-        yield pool, n
+        # Start every worker now: a stop while a worker is still unpickling its start-up
+        # state (the pool's semaphores, gone once this process ends them) makes it print
+        # a traceback after the command's one line.
+        seen: set[int] = set()
+        for _ in range(100):  # until each worker has run one (one may run several)
+            seen.update(f.result() for f in [pool.submit(_started) for _ in range(workers)])
+            if len(seen) >= workers:
+                break
+        yield pool
     except BaseException:
         _terminate(pool)
         raise
     pool.shutdown(wait=True)
+
+
+def _started() -> int:
+    """A worker's first task: its process ID, a little later (see :func:`process_pool`)."""
+    time.sleep(0.02)  # long enough for the pool to hand the next task to another worker
+    return os.getpid()
 
 
 def _terminate(pool: cf.ProcessPoolExecutor) -> None:
