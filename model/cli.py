@@ -51,6 +51,7 @@ from .core.district import DistrictDataError
 from .core.errors import InputError
 from .core.scenario import LAST_MONTH, Scenario, month_index
 from .sweeps.files import USER_ERRNOS, check_output_path, describe_os_error
+from .sweeps.signals import Stopped, command_signals, exit_status, quiet_cancelled_reads
 
 if TYPE_CHECKING:  # the commands import numpy, pandas and xarray when they run
     import pandas as pd
@@ -424,7 +425,7 @@ def _add_sweep_parsers(sub: argparse._SubParsersAction) -> None:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from .sweeps.experiment import ExperimentError
     from .sweeps.store import StoreError
-    from .sweeps.sweep import Stopped, SweepError, sweep
+    from .sweeps.sweep import SweepError, sweep
 
     _expect(args.experiment, ("experiment", "forecast experiment"), "countysim sweep")
     for flag, given in (("--retry-failed", args.retry_failed),
@@ -453,12 +454,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print(f"countysim: error: {where}: cannot write: {describe_os_error(exc)}; {then}",
               file=sys.stderr)
         return EXIT_USAGE if exc.errno in USER_ERRNOS else 1
-    except KeyboardInterrupt as exc:
-        how = f"stopped by {signal.Signals(exc.signum).name}" if isinstance(
-            exc, Stopped) else "interrupted"
-        print(f"countysim: {how}; the finished runs are in {args.store}: run the same "
-              "command with --resume to complete it", file=sys.stderr)
-        return 128 + exc.signum if isinstance(exc, Stopped) else 130
     print(summary)
     return 0
 
@@ -616,6 +611,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     if args.dask is not None and importlib.util.find_spec("distributed") is None:
         raise UsageError("--dask needs dask.distributed: pip install 'countysim[dask]'")
     spec = load_forecast_spec(args.experiment, targets=args.targets, store=args.store)
+    args.store = spec.store  # named by the resume hint if the forecast is stopped
     out = args.out or Path("runs") / "forecast" / f"{spec.name}.nc"
     try:
         ds = forecast(spec, out=out, workers=args.workers, dask=args.dask,
@@ -791,7 +787,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # one line, instead of the signal killing the process.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
-        return args.func(args)
+        with command_signals():
+            return args.func(args)
     except (InputError, DistrictDataError, UsageError) as exc:
         print(f"countysim: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
@@ -799,9 +796,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"countysim: error: {where}{describe_os_error(exc)}", file=sys.stderr)
         return EXIT_USAGE if exc.errno in USER_ERRNOS else 1
-    except KeyboardInterrupt:
-        print("countysim: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"countysim: {_stopped_how(exc)}; {_resume_hint(args)}", file=sys.stderr)
+        quiet_cancelled_reads()
+        return exit_status(exc)
+
+
+def _stopped_how(exc: KeyboardInterrupt) -> str:
+    return f"stopped by {signal.Signals(exc.signum).name}" if isinstance(exc, Stopped) \
+        else "interrupted"
+
+
+def _resume_hint(args: argparse.Namespace) -> str:
+    """What to do after a stop, for the command that was stopped."""
+    store = getattr(args, "store", None)
+    if args.command in ("forecast", "sweep") and store is not None:
+        return (f"the finished runs are in {store}: run the same command with --resume to "
+                "complete it")
+    if args.command == "compare" and getattr(args, "results", None) is None:
+        return "nothing was written: run the same command again to start afresh"
+    return "nothing was written: run the same command again"
+
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ def test_round_trip(tmp_path):
     ds = small_ensemble()
     path = write_ensemble(ds, tmp_path / "tiny.nc")
     back = load_ensemble(path)
+    assert back.attrs.pop("content_digest").startswith("sha256:")  # checked on loading
     xr.testing.assert_identical(back, ds)
     assert back["value"].dtype == np.float64 and back["district_seed"].dtype == np.int64
     assert set(ATTRS) <= set(back.attrs)

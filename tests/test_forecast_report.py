@@ -371,12 +371,39 @@ def test_cli_refuses_an_output_that_is_not_a_report_folder(forecast_file, tmp_pa
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me", encoding="utf-8")
     assert main(["report", str(forecast_file), "--out", str(mine)]) == EXIT_USAGE
-    assert "no report.md" in _one_line_error(capsys)
+    assert "holds notes.txt, which no report wrote" in _one_line_error(capsys)
     assert (mine / "notes.txt").read_text(encoding="utf-8") == "keep me"
     afile = tmp_path / "a.txt"
     afile.write_text("x", encoding="utf-8")
     assert main(["report", str(forecast_file), "--out", str(afile)]) == EXIT_USAGE
     assert "is a file" in _one_line_error(capsys)
+
+
+def test_a_report_folder_with_other_files_is_refused_not_emptied(forecast_file, tmp_path,
+                                                                  capsys):
+    """Issue 18, case 8: report.md, notes.txt and src/main.py: nothing is lost."""
+    mine = tmp_path / "mine"
+    (mine / "src").mkdir(parents=True)
+    for name, text in (("report.md", "old"), ("notes.txt", "n"), ("src/main.py", "m")):
+        (mine / name).write_text(text, encoding="utf-8")
+    assert main(["report", str(forecast_file), "--out", str(mine)]) == EXIT_USAGE
+    assert "holds notes.txt, which no report wrote" in _one_line_error(capsys)
+    assert sorted(p.relative_to(mine).as_posix() for p in mine.rglob("*")) == [
+        "notes.txt", "report.md", "src", "src/main.py"]
+    assert (mine / "report.md").read_text(encoding="utf-8") == "old"
+
+
+def test_a_symlinked_report_folder_is_replaced_through_the_link(forecast_file, tmp_path,
+                                                                capsys):
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "replink"
+    link.symlink_to(real, target_is_directory=True)
+    for _ in range(2):  # a new report, then one replacing it
+        assert main(["report", str(forecast_file), "--out", str(link)]) == 0
+    capsys.readouterr()
+    assert link.is_symlink() and (real / "report.md").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["real", "replink"]
 
 
 def test_check_forecast_names_the_variable_with_wrong_dims(forecast):

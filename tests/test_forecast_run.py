@@ -199,6 +199,68 @@ def test_a_store_of_another_experiment_is_refused(folder: Path, result: xr.Datas
     assert not (folder / "other.nc").exists()
 
 
+def _tree(path: Path) -> dict[str, bytes]:
+    return {p.relative_to(path).as_posix(): p.read_bytes()
+            for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("target", ["own_store", "store_copy", "link_to_store", "other_zarr",
+                                    "folder_of_files"])
+def test_forecast_out_never_replaces_what_it_did_not_write(folder: Path, result: xr.Dataset,
+                                                          tmp_path: Path, capsys,
+                                                          target: str) -> None:
+    """Issue 18, case 2: --out onto a store (or a folder of other things): one line, exit 2."""
+    import shutil
+
+    import zarr
+
+    out = {"own_store": folder / "runs.zarr", "store_copy": tmp_path / "copy.zarr",
+           "link_to_store": tmp_path / "link.zarr", "other_zarr": tmp_path / "other.zarr",
+           "folder_of_files": tmp_path / "mine.zarr"}[target]
+    if target == "store_copy":
+        shutil.copytree(folder / "runs.zarr", out)
+    elif target == "link_to_store":
+        out.symlink_to(folder / "runs.zarr", target_is_directory=True)
+    elif target == "other_zarr":
+        zarr.open_group(str(out), mode="w", zarr_format=3).attrs["title"] = "mine"
+    elif target == "folder_of_files":
+        out.mkdir()
+        (out / "notes.txt").write_text("keep", encoding="utf-8")
+    real = out.resolve()
+    before = _tree(real)
+    status = main(["forecast", str(folder / "forecast.toml"), "--resume", "--quiet",
+                   "--workers", "1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1, err
+    assert {"own_store": "is the forecast's run store", "store_copy": "is a sweep's store",
+            "link_to_store": "is the forecast's run store",
+            "other_zarr": "is a Zarr store that is not a forecast",
+            "folder_of_files": "is not a Zarr store"}[target] in err
+    assert _tree(real) == before
+
+
+def test_forecast_resume_runs_damaged_runs_again(folder: Path, result: xr.Dataset,
+                                                 tmp_path: Path, capsys) -> None:
+    """Issue 18, case 3: a finished store with a chunk missing; n must not drop."""
+    import shutil
+
+    copy = tmp_path / "project"
+    shutil.copytree(folder, copy)
+    chunk = next(p for p in sorted((copy / "runs.zarr" / "workers" / "c").rglob("*"))
+                 if p.is_file())
+    chunk.unlink()
+    status = main(["forecast", str(copy / "forecast.toml"), "--resume", "--quiet",
+                   "--workers", "1", "--out", str(copy / "again.nc")])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    again = open_forecast(copy / "again.nc")
+    assert again["n"].max() == REPLICATES
+    xr.testing.assert_equal(again["n"].reset_coords(drop=True),
+                            result["n"].reset_coords(drop=True))
+    xr.testing.assert_equal(again["probability"].reset_coords(drop=True),
+                            result["probability"].reset_coords(drop=True))
+
+
 def test_cli_compare_from_the_store(folder: Path, result: xr.Dataset, capsys) -> None:
     status = main(["compare", "small_base", "small_withdrawn", "--results",
                    str(folder / "runs.zarr"), "--year", "2026"])

@@ -46,13 +46,14 @@ parameter values instead of the article, to check that the method finds them.
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import math
 import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -63,11 +64,14 @@ from scipy.optimize import minimize
 from scipy.stats import qmc
 
 from ..core import __version__
+from ..core.digest import DigestError, verified_bytes
 from ..core.errors import InputError, read_toml
 from ..core.parameters import PARAMETERS
 from ..core.scenario import Scenario, ScenarioError, load_scenario, month_index
 from ..sweeps.experiment import SHAPE_PARAMETERS
 from ..sweeps.files import write_atomically, write_netcdf
+from ..sweeps.signals import stop_on_signals
+from ..sweeps.sweep import process_pool
 from .emulate import Emulator, implausibility
 from .targets import Target, Targets, load_targets
 
@@ -855,7 +859,11 @@ def open_calibration(path: str | Path) -> xr.Dataset:
     if not path.is_file():
         raise CalibrationError(path, "<file>", "calibration result file does not exist")
     try:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
+        data = verified_bytes(path.read_bytes(), str(path))
+    except DigestError as exc:
+        raise CalibrationError(path, exc.key, exc.problem) from None
+    try:
+        with xr.open_dataset(io.BytesIO(data), engine="h5netcdf") as ds:
             ds = ds.load()
     except Exception:  # h5py, OSError, ValueError: whatever the file is, it is not NetCDF
         raise CalibrationError(path, "<file>", "not a NetCDF file: a calibration result is "
@@ -888,16 +896,12 @@ def calibrate(experiment: str | Path | CalibrationSpec, *, workers: int | None =
     say = log or (lambda _msg: None)
     workers = workers or spec.workers
     t0 = time.perf_counter()
-    own_pool = executor is None and workers > 1
-    if own_pool:
-        # The platform's default start method; under spawn or forkserver (macOS, Windows,
-        # Python >= 3.14) a calling script needs the usual `if __name__ == "__main__":`.
-        executor = ProcessPoolExecutor(workers)
-    try:
+    if executor is not None or workers <= 1:
         return _calibrate(spec, executor, workers, say, t0)
-    finally:
-        if own_pool:
-            executor.shutdown()
+    # The sweeps' pool: workers end with this process, even if it is killed, and a stop
+    # (Ctrl-C, SIGTERM, SIGHUP) ends them at once rather than after their runs.
+    with stop_on_signals(), process_pool(workers) as pool:
+        return _calibrate(spec, pool, workers, say, t0)
 
 
 def _calibrate(spec: CalibrationSpec, executor: Executor | None, workers: int,

@@ -17,6 +17,9 @@ another county can supply real data::
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +31,25 @@ from .cadres import RANK_WAIT_YEARS, RESULTS, effort_of, merit_weights
 from .scenario import Scenario
 from .tables import MONTHS_PER_YEAR, RECRUIT_PROBATION_MONTHS
 
-__all__ = ["District", "DistrictDataError", "build_district", "pilot_order",
-           "read_district_tables", "read_promoted", "select_pilots"]
+__all__ = ["District", "DistrictDataError", "build_district", "district_snapshot",
+           "pilot_order", "read_district_tables", "read_promoted", "select_pilots"]
+
+# District folders read once by a sweep: folder -> file name -> bytes. While installed, a
+# run reads these bytes instead of the files, so an edit on disk during a sweep cannot
+# reach its later runs (the store's input digests are of these same bytes).
+_SNAPSHOTS: dict[Path, Mapping[str, bytes]] = {}
+
+
+@contextmanager
+def district_snapshot(folders: Mapping[Path, Mapping[str, bytes]]) -> Iterator[None]:
+    """Read the district CSVs of ``folders`` from the given bytes inside the block."""
+    previous = dict(_SNAPSHOTS)
+    _SNAPSHOTS.update({Path(k): v for k, v in folders.items()})
+    try:
+        yield
+    finally:
+        _SNAPSHOTS.clear()
+        _SNAPSHOTS.update(previous)
 
 # Pinyin names of the 12 township-level units (B4), used when the district has 12.
 LITONG_TOWNSHIPS = ("Jinji", "Jinyintan", "Gaozha", "Biandangou", "Shangqiao", "Gucheng",
@@ -351,20 +371,26 @@ def read_district_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame
 
 def read_promoted(folder: str | Path) -> np.ndarray:
     """Capabilities in a folder's optional ``promoted.csv`` (empty when there is none)."""
-    if not (Path(folder) / "promoted.csv").is_file():
+    folder = Path(folder)
+    snapshot = _SNAPSHOTS.get(folder)
+    known = ("promoted.csv" in snapshot if snapshot is not None
+             else (folder / "promoted.csv").is_file())
+    if not known:
         return np.empty(0)
     return _read_csv(Path(folder), "promoted")["capability"].to_numpy(dtype=float)
 
 
 def _read_csv(folder: Path, name: str) -> pd.DataFrame:
     path = folder / f"{name}.csv"
-    if not path.is_file():
+    snapshot = _SNAPSHOTS.get(folder, {}).get(path.name)
+    if snapshot is None and not path.is_file():
         raise DistrictDataError(f"{path}: file missing (a district folder needs "
                                 "villages.csv, firms.csv and cadres.csv)")
     try:
         # Every cell as text: IDs keep leading zeros ("001"), a blank cell stays blank
         # (not NaN, not the name "nan"), and numbers are checked below.
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(path if snapshot is None else io.BytesIO(snapshot), dtype=str,
+                            keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
             OSError) as exc:
         problem = " ".join(str(exc).split())

@@ -199,8 +199,17 @@ def open_run(path: str | Path) -> xr.Dataset:
 
     Returns:
         The run's Dataset, loaded into memory (the file is closed).
+
+    Raises:
+        DigestError: The file is damaged (its content digest differs) or not NetCDF.
+        FileNotFoundError: No such file.
     """
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
+    import io
+
+    from .digest import verified_bytes
+
+    data = verified_bytes(Path(path).read_bytes(), str(path))
+    with xr.open_dataset(io.BytesIO(data), engine="h5netcdf") as ds:
         return from_netcdf_layout(ds.load())
 
 

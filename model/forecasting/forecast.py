@@ -33,6 +33,7 @@ are the replicates and ``member`` is -1: seed noise only.
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import os
 import shutil
@@ -47,9 +48,17 @@ import numpy as np
 import xarray as xr
 
 from ..core import __version__
+from ..core.digest import DigestError, verified_bytes
 from ..core.errors import InputError, read_toml
 from ..sweeps.experiment import Experiment, ExperimentError, load_experiment
-from ..sweeps.files import OutputError, check_output_path, describe_os_error, write_netcdf
+from ..sweeps.files import (
+    OutputError,
+    check_output_path,
+    describe_os_error,
+    not_a_regular_file,
+    real_path,
+    write_netcdf,
+)
 from .attainment import FAN_QUANTILES, fan, probability
 from .targets import ForecastTargets, evaluate, load_forecast_targets
 
@@ -60,6 +69,8 @@ __all__ = ["ForecastError", "ForecastSpec", "forecast", "forecast_dataset",
 RUN_DIMS = ("sample", "replicate")
 NO_MEMBER = -1
 _FORECAST_KEYS = ("targets", "store")
+# The title of every forecast Dataset: an existing .zarr output is replaced only if it has it.
+FORECAST_TITLE = "countysim forecast"
 
 
 class ForecastError(InputError):
@@ -187,12 +198,14 @@ def forecast(experiment: str | Path | ForecastSpec, *, out: str | Path | None = 
     spec = experiment if isinstance(experiment, ForecastSpec) else load_forecast_spec(
         experiment, targets=targets, store=store)
     if out is not None:
-        out = _check_out(out)
+        out = _check_out(out, spec.store)
     seconds = 0.0
     if not (resume and _finished(spec)):
         seconds = sweep(spec.experiment, spec.store, workers=workers, dask=dask,
                         resume=resume, progress=progress).seconds
-    results = open_results(spec.store)
+    # Checked already: by the sweep (a resume checks every finished run first) or, for a
+    # finished store, by _finished.
+    results = open_results(spec.store, check=False)
     ds = forecast_dataset(results, spec.targets, experiment=spec.experiment)
     ds.attrs["store"] = str(spec.store)
     ds.attrs["sweep_seconds"] = round(seconds, 1)
@@ -206,17 +219,20 @@ def _finished(spec: ForecastSpec) -> bool:
 
     Then a resumed forecast only evaluates the runs (new targets, new evaluation code),
     without the sweep's check that the model code is unchanged: nothing is written to
-    the store. A store of another experiment is still refused.
+    the store. A store of another experiment is still refused. A store with damaged
+    runs is not finished: the sweep's resume runs them again (an evaluation would leave
+    them out and count fewer runs than the experiment has).
     """
+    from ..sweeps.integrity import check_store
     from ..sweeps.store import PENDING, StoreError, open_results, read_status
 
     if not spec.store.is_dir():
         return False
-    attrs = open_results(spec.store).attrs
+    attrs = open_results(spec.store, check=False).attrs
     if attrs.get("experiment_hash") != spec.experiment.digest:
         raise StoreError(f"{spec.store} holds a sweep of another experiment "
                          f"({attrs.get('experiment_name')!r}); write to a new store")
-    return not (read_status(spec.store) == PENDING).any()
+    return not (read_status(spec.store) == PENDING).any() and check_store(spec.store).ok
 
 
 # ---------------------------------------------------------------- the forecast Dataset
@@ -341,7 +357,7 @@ def forecast_dataset(results: xr.Dataset, targets: ForecastTargets, *,
     status = results["status"].values.astype(str) if "status" in results else None
     prov = provenance()
     ds.attrs = {
-        "title": f"countysim forecast {name}",
+        "title": f"{FORECAST_TITLE} {name}",
         "experiment_name": name,
         "ensemble": _ensemble_name(experiment) if experiment is not None else "",
         "targets_file": targets.path.name if targets.path is not None else "",
@@ -424,23 +440,61 @@ def _load_ensemble(experiment: Experiment) -> xr.Dataset:
 # --------------------------------------------------------------------- files, tables
 
 
-def _check_out(out: str | Path) -> Path:
-    out = Path(out)
-    if out.suffix not in (".nc", ".zarr"):
-        raise OutputError(out, "--out", "expected a file name ending in .nc (NetCDF) or "
-                          ".zarr (a Zarr directory)")
-    if out.suffix == ".zarr":
-        if out.exists() and not (out / "zarr.json").is_file():
-            raise OutputError(out, "--out", "exists and is not a Zarr store; choose another "
-                              "path")
-        parent = out.parent
-        from ..sweeps.files import inside_store
+def _check_out(out: str | Path, store: str | Path | None = None) -> Path:
+    """The forecast's output path (real, symlinks resolved), or a one-line refusal.
 
-        store = inside_store(parent)
-        if store is not None:
-            raise OutputError(out, "--out", f"is inside the Zarr store {store}")
-        return out
-    return check_output_path(out, "--out")
+    An existing ``.zarr`` output is replaced only if it is an earlier forecast's output
+    and holds nothing else: never a sweep's store (the forecast's own runs, or a copy of
+    one), another Zarr store, or a folder of other files.
+    """
+    given = Path(out)
+    if given.suffix not in (".nc", ".zarr"):
+        raise OutputError(given, "--out", "expected a file name ending in .nc (NetCDF) or "
+                          ".zarr (a Zarr directory)")
+    out = real_path(given)
+    if store is not None and (out == real_path(store) or real_path(store) in out.parents):
+        raise OutputError(given, "--out", f"is the forecast's run store {store}; writing "
+                          "there would destroy its runs: choose another path")
+    if given.suffix == ".nc":
+        return check_output_path(given, "--out")
+    from ..sweeps.files import inside_store
+
+    found = inside_store(out.parent)
+    if found is not None:
+        raise OutputError(given, "--out", f"is inside the Zarr store {found}")
+    what = not_a_regular_file(out)
+    if what is None and out.exists():
+        what = "a file"
+    if what not in (None, "a folder"):
+        raise OutputError(given, "--out", f"exists and is {what}; choose another path")
+    if what == "a folder":
+        problem = _not_a_forecast_output(out)
+        if problem is not None:
+            raise OutputError(given, "--out", f"exists and {problem}; a forecast replaces "
+                              "only an earlier forecast's .zarr: choose another path")
+    return out
+
+
+def _not_a_forecast_output(folder: Path) -> str | None:
+    """Why ``folder`` is not a forecast's ``.zarr`` output (``None`` if it is one)."""
+    import json
+
+    try:
+        meta = json.loads((folder / "zarr.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "is not a Zarr store" if any(folder.iterdir()) else None
+    except (OSError, ValueError):
+        return "is a Zarr store whose metadata cannot be read"
+    attrs = meta.get("attributes", {}) if isinstance(meta, dict) else {}
+    if "experiment_hash" in attrs:
+        return "is a sweep's store"
+    if not str(attrs.get("title", "")).startswith(FORECAST_TITLE):
+        return "is a Zarr store that is not a forecast"
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder).parts
+        if path.is_file() and path.name != "zarr.json" and "c" not in rel[:-1]:
+            return f"holds {path.relative_to(folder)}, which no forecast wrote"
+    return None
 
 
 def write_forecast(ds: xr.Dataset, out: str | Path) -> Path:
@@ -498,8 +552,13 @@ def open_forecast(path: str | Path) -> xr.Dataset:
     if not path.exists():
         raise ForecastError(path, "<file>", "no such forecast file")
     try:
-        ds = (xr.open_zarr(path, consolidated=False, zarr_format=3) if path.suffix == ".zarr"
-              else xr.open_dataset(path, engine="h5netcdf")).load()
+        if path.suffix == ".zarr":
+            ds = xr.open_zarr(path, consolidated=False, zarr_format=3).load()
+        else:
+            data = verified_bytes(path.read_bytes(), str(path))
+            ds = xr.open_dataset(io.BytesIO(data), engine="h5netcdf").load()
+    except DigestError as exc:
+        raise ForecastError(path, exc.key, exc.problem) from None
     except (OSError, ValueError) as exc:
         raise ForecastError(path, "<file>", f"cannot be read as a forecast: {exc}") from None
     if "probability" not in ds or "package" not in ds.dims:

@@ -17,8 +17,9 @@
 
 The folder is written atomically: everything goes to a temporary folder beside it, which
 is renamed into place, so a failure leaves the previous report intact. An existing
-folder is replaced only if it holds a report (a ``report.md``), never another folder's
-contents.
+folder is replaced only if it holds nothing but a report's files (``report.md`` and
+``figures/*.png``); a folder with anything else is refused, never emptied. A symlinked
+folder is resolved first: the report replaces the folder the link points to.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
+from ..core.digest import HDF5_SIGNATURE, DigestError, verified_bytes
 from ..core.errors import InputError
-from ..sweeps.files import OutputError, describe_os_error, inside_store
+from ..sweeps.files import OutputError, describe_os_error, inside_store, real_path
 from . import figures
 
 if TYPE_CHECKING:
@@ -109,8 +111,13 @@ def _open(path: str | Path, what: str, hint: str) -> xr.Dataset:
         if path.is_dir():
             with xr.open_zarr(path, consolidated=False) as ds:  # as write_forecast writes
                 return ds.load()
-        with xr.open_dataset(path) as ds:
+        data = path.read_bytes()
+        if data.startswith(HDF5_SIGNATURE):  # NetCDF-4: as the package writes, digested
+            verified_bytes(data, str(path))
+        with xr.open_dataset(io.BytesIO(data)) as ds:
             return ds.load()
+    except DigestError as exc:
+        raise ReportError(path, exc.key, exc.problem) from None
     except (OSError, ValueError, TypeError, KeyError) as exc:
         why = " ".join(str(exc).split())[:200]
         raise ReportError(path, "<file>", f"not a NetCDF file or Zarr store xarray can "
@@ -832,17 +839,33 @@ def write_report(ds: xr.Dataset, out: str | Path, *, sensitivity: xr.Dataset | N
     return out / REPORT
 
 
+def _foreign(folder: Path) -> str | None:
+    """The first entry of ``folder`` a report does not write (``None``: only a report's)."""
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if rel.as_posix() == FIGURES and path.is_dir() and not path.is_symlink():
+            continue
+        own = rel.as_posix() == REPORT or (len(rel.parts) == 2 and rel.parts[0] == FIGURES
+                                           and rel.suffix == ".png")
+        if not own or path.is_symlink() or not path.is_file():
+            return rel.as_posix()
+    return None
+
+
 def _replace_folder(out: Path, files: dict[str, bytes]) -> None:
     """Write ``files`` into a temporary folder beside ``out``, then rename it to ``out``."""
+    given, out = out, real_path(out)
     store = inside_store(out)
     if store is not None:
         raise OutputError(out, "--out", f"is inside the Zarr store {store}; writing there "
                           "would corrupt it: choose a folder outside the store")
     if out.exists() and not out.is_dir():
-        raise OutputError(out, "--out", "is a file; give a folder for the report")
-    if out.is_dir() and any(out.iterdir()) and not (out / REPORT).is_file():
-        raise OutputError(out, "--out", f"is a folder with other files and no {REPORT}; "
-                          "the report replaces its folder: give a new or empty folder")
+        raise OutputError(given, "--out", "is a file; give a folder for the report")
+    foreign = _foreign(out) if out.is_dir() else None
+    if foreign is not None:
+        raise OutputError(given, "--out", f"holds {foreign}, which no report wrote; the "
+                          f"report replaces its folder, so it may hold only {REPORT} and "
+                          f"{FIGURES}/*.png: give a new or empty folder, or move the file")
     tag = uuid.uuid4().hex[:12]
     tmp = out.parent / f".{out.name}.tmp-{tag}"
     old = out.parent / f".{out.name}.old-{tag}"

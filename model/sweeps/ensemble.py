@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..core.digest import DigestError, verified_bytes
 from ..core.errors import InputError
 from ..core.parameters import PARAMETERS
 from ..core.scenario import Scenario, load_scenario
@@ -157,6 +158,15 @@ def load_ensemble(name_or_path: str | Path | Traversable, *,
     label = str(source)
     try:
         data = source.read_bytes()
+    except OSError as exc:
+        raise EnsembleError(label, "<file>", f"cannot be read: {exc.strerror or exc}") from None
+    try:
+        # The packaged ensembles must carry their digest: they are the forecasts' input.
+        verified_bytes(data, label, required=isinstance(name_or_path, str)
+                       and not is_path(name_or_path))
+    except DigestError as exc:
+        raise EnsembleError(label, exc.key, exc.problem) from None
+    try:
         with xr.open_dataset(io.BytesIO(data), engine="h5netcdf") as ds:
             ds = ds.load()
     except OSError as exc:

@@ -19,17 +19,20 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..core.digest import add_digest
 from ..core.errors import InputError
 
 if TYPE_CHECKING:
     import xarray as xr
 
 __all__ = ["USER_ERRNOS", "OutputError", "check_output_path", "describe_os_error",
-           "inside_store", "write_atomically", "write_netcdf"]
+           "inside_store", "not_a_regular_file", "real_path", "write_atomically",
+           "write_netcdf"]
 
 # Failures whose cause is on the user's side (space, permissions, limits, a bad path):
 # reported on one line with exit status 2, like bad input.
@@ -60,27 +63,63 @@ def inside_store(path: str | Path) -> Path | None:
     return None
 
 
+def real_path(path: str | Path) -> Path:
+    """``path`` absolute with every symlink resolved (a missing tail is kept as given).
+
+    Locks, comparisons between paths and atomic replacement go by this path: a symlink
+    and its target are then one path, and a rename replaces the target, not the link.
+    """
+    return Path(os.path.realpath(path))
+
+
+_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+
+
+def not_a_regular_file(path: str | Path) -> str | None:
+    """What an existing ``path`` is if it is neither a regular file nor missing, else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        return f"not readable ({describe_os_error(exc)})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return next((what for test, what in _KINDS if test(mode)), "not a regular file")
+
+
 def check_output_path(path: str | Path, key: str = "<output>") -> Path:
-    """Refuse an output path that is a folder or lies inside a Zarr store.
+    """Refuse an output path that is not a regular file (or new), or lies in a Zarr store.
+
+    An output replaces only what it owns: a regular file. A device (``/dev/full``,
+    ``/dev/null``), a FIFO, a socket, a folder or a store is never replaced.
 
     Args:
         path: The file to write.
         key: What names the path in the error (e.g. ``"--out"``).
 
     Returns:
-        ``path`` as a :class:`~pathlib.Path`.
+        The real path (symlinks resolved) to write, so that the link stays a link.
 
     Raises:
-        OutputError: ``path`` is a folder or inside a store.
+        OutputError: ``path`` is a folder, a device, a FIFO or socket, or inside a store.
     """
     path = Path(path)
-    store = inside_store(path)
+    real = real_path(path)
+    store = inside_store(real)
     if store is not None:
         raise OutputError(path, key, f"is inside the Zarr store {store}; writing there "
                           "would corrupt it: choose a file outside the store")
-    if path.is_dir():
+    what = not_a_regular_file(real)
+    if what == "a folder":
         raise OutputError(path, key, "is a folder; give the path of a file")
-    return path
+    if what is not None:
+        raise OutputError(path, key, f"exists and is {what}; an output replaces only a "
+                          "regular file: give the path of a new or regular file")
+    return real
 
 
 def write_atomically(path: str | Path, data: bytes | memoryview) -> Path:
@@ -96,7 +135,11 @@ def write_atomically(path: str | Path, data: bytes | memoryview) -> Path:
     Raises:
         OutputError: The file could not be written; the previous file, if any, is intact.
     """
-    path = Path(path)
+    path = real_path(path)
+    what = not_a_regular_file(path)
+    if what is not None:  # a rename would replace the device, FIFO or folder itself
+        raise OutputError(path, "<output>", f"exists and is {what}; an output replaces only "
+                          "a regular file; nothing was written")
     existed = path.exists()
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:12]}")
     try:
@@ -121,7 +164,9 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     """Write a Dataset as NetCDF-4 (engine ``h5netcdf``) atomically.
 
     The file is serialised in memory, then written by :func:`write_atomically`, so a full
-    disk or a file-size limit gives an :class:`OutputError` rather than a crash.
+    disk or a file-size limit gives an :class:`OutputError` rather than a crash. It
+    carries its content digest (:mod:`countysim.core.digest`), which every reader of the
+    package checks.
     """
-    data = ds.to_netcdf(engine="h5netcdf")
+    data = add_digest(ds, lambda d: d.to_netcdf(engine="h5netcdf"))
     return write_atomically(path, data)

@@ -39,7 +39,8 @@ from .store import (
     read_status_checked,
 )
 
-__all__ = ["StoreCheck", "check_store", "lock_path", "restore_arrays", "store_lock"]
+__all__ = ["StoreCheck", "check_store", "lock_path", "require_intact", "restore_arrays",
+           "store_lock"]
 
 try:
     import fcntl
@@ -51,8 +52,12 @@ _BLOCK_BYTES = 64 << 20
 
 
 def lock_path(store: str | Path) -> Path:
-    """The lock file of a store: ``.<name>.lock`` in the store's folder."""
-    store = Path(os.path.abspath(store))  # "." and "a/.." have names once normalised
+    """The lock file of a store: ``.<name>.lock`` in the folder of the store's real path.
+
+    Symlinks are resolved first: a store and a link to it are one store, with one lock
+    (two writers through two names would delete each other's unfinished chunks).
+    """
+    store = Path(os.path.realpath(store))  # "." and "a/.." have names once normalised
     return store.with_name(f".{store.name}.lock")
 
 
@@ -194,6 +199,23 @@ def check_store(store: str | Path) -> StoreCheck:
                 array[...]
             except Exception as exc:
                 check.broken_arrays[name] = f"unreadable: {type(exc).__name__}"
+    return check
+
+
+def require_intact(store: str | Path) -> StoreCheck:
+    """:func:`check_store`, raising on any damage: what every reader of a store calls.
+
+    A reader that went on would return NaN for a run marked done whose chunk is missing,
+    drop a variable whose metadata vanished, or fail deep inside zarr on a bad checksum.
+
+    Raises:
+        StoreError: Not a sweep store, or damaged (one line naming the first damaged run
+            and variable, or the damaged arrays, and how to repair it).
+    """
+    check = check_store(store)
+    if not check.ok:
+        raise StoreError(check.describe(store).replace(
+            ": run the sweep again", "; nothing was read: run the sweep again"))
     return check
 
 

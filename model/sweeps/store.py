@@ -192,7 +192,8 @@ def _months(start: str, until: str) -> pd.DatetimeIndex:
 
 
 def create_store(path: str | Path, experiment: Experiment, template: xr.Dataset,
-                 scenario_hashes: list[str]) -> None:
+                 scenario_hashes: list[str],
+                 inputs: Mapping[str, str] | None = None) -> None:
     """Create the complete, empty layout of a sweep's store.
 
     Args:
@@ -201,6 +202,8 @@ def create_store(path: str | Path, experiment: Experiment, template: xr.Dataset,
         template: A Dataset of one (short) run of the experiment: its variables, dims,
             dtypes, attributes and non-time coordinates define the layout.
         scenario_hashes: Digest of each sample's scenario (``""`` if it is invalid).
+        inputs: The input files' digests (:meth:`InputSnapshot.digests`, of the bytes the
+            runs read); default: read the files now.
 
     Raises:
         StoreError: ``path`` exists, or the template has a variable that cannot be stored.
@@ -259,13 +262,14 @@ def create_store(path: str | Path, experiment: Experiment, template: xr.Dataset,
     # Step 2: the design, seeds and provenance at full size. Every chunk is written, even
     # one holding only fill values, so a missing chunk always means damage.
     design = _design_dataset(experiment, scenario_hashes)
-    design.attrs = _attributes(experiment, run_vars, per_sample)
+    design.attrs = _attributes(experiment, run_vars, per_sample, inputs)
     design_encoding = {name: {"compressors": checksummed()} for name in design.variables
                        if name not in runs.variables}
 
     tmp = path.with_name(f".{path.name}.creating-{uuid.uuid4().hex[:12]}")
     try:
         runs.to_zarr(tmp, mode="w-", encoding=encoding, zarr_format=3, consolidated=False)
+        _write_index_chunks(tmp, list(index))
         _grow(tmp, S, R)
         design.to_zarr(tmp, mode="a", zarr_format=3, consolidated=False,
                        encoding=design_encoding, write_empty_chunks=True)
@@ -274,6 +278,20 @@ def create_store(path: str | Path, experiment: Experiment, template: xr.Dataset,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _write_index_chunks(path: Path, names: list[str]) -> None:
+    """Write the chunks of the dims' coordinates even where they hold only fill values.
+
+    A one-month sweep's ``time`` encodes as the single value 0, zarr's fill value, whose
+    chunk zarr would not write; the readers' check would then take it for damage.
+    """
+    import zarr
+
+    with zarr.config.set({"array.write_empty_chunks": True}):
+        for name in names:
+            array = zarr.open_array(str(path / name), mode="r+", zarr_format=3)
+            array[...] = array[...]
 
 
 def _record_arrays(path: Path) -> None:
@@ -364,8 +382,8 @@ def _ensemble_coordinates(experiment: Experiment) -> dict[str, Any]:
     return coords
 
 
-def _attributes(experiment: Experiment, run_vars: list[str],
-                per_sample: list[str]) -> dict[str, Any]:
+def _attributes(experiment: Experiment, run_vars: list[str], per_sample: list[str],
+                inputs: Mapping[str, str] | None = None) -> dict[str, Any]:
     definition = experiment.definition()
     design = {k: definition[k] for k in ("kind", "options", "factors", "overrides", "start",
                                          "until", "replicates", "seed")}
@@ -393,7 +411,8 @@ def _attributes(experiment: Experiment, run_vars: list[str],
         "store_format": STORE_FORMAT,
         **provenance(),
     }
-    attrs["inputs"] = json.dumps(input_digests(experiment), sort_keys=True)
+    attrs["inputs"] = json.dumps(input_digests(experiment) if inputs is None else dict(inputs),
+                                 sort_keys=True)
     attrs["origins"] = json.dumps([origin_record(attrs)])
     if experiment.kind == "ensemble":
         ens = experiment.ensemble
@@ -467,7 +486,8 @@ def _differences(was: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
 
 
 def check_resumable(path: str | Path, experiment: Experiment, *,
-                    force_mixed: bool = False) -> int:
+                    force_mixed: bool = False,
+                    inputs: Mapping[str, str] | None = None) -> int:
     """Check that a store may be resumed with this experiment, its inputs and this code.
 
     Args:
@@ -476,6 +496,8 @@ def check_resumable(path: str | Path, experiment: Experiment, *,
         force_mixed: Accept other input files or code than the store's first runs came
             from; the new origin is appended to ``attrs["origins"]`` and the runs written
             now are labelled with it in the ``origin`` variable.
+        inputs: The digests of the inputs this session's runs read (its snapshot);
+            default: read the files now.
 
     Returns:
         The index in ``attrs["origins"]`` of what this session's runs come from.
@@ -495,7 +517,8 @@ def check_resumable(path: str | Path, experiment: Experiment, *,
                          f"{experiment.digest[:12]}): resume with the experiment that "
                          "created it, or write to a new store")
     now = origin_record({**provenance(), "countysim_version": __version__,
-                         "inputs": json.dumps(input_digests(experiment), sort_keys=True)})
+                         "inputs": json.dumps(input_digests(experiment) if inputs is None
+                                              else dict(inputs), sort_keys=True)})
     origins = json.loads(attrs.get("origins", "null")) or [origin_record(attrs)]
     for index, origin in enumerate(origins):
         if _same_origin(origin, now) and (index == 0 or force_mixed):
@@ -558,13 +581,17 @@ def read_status_checked(path: str | Path) -> tuple[np.ndarray, list[tuple[int, i
     return status, sorted(set(damaged))
 
 
-def open_results(store: str | Path, chunks: Any = None) -> xr.Dataset:
-    """Open a sweep's results as an :class:`xarray.Dataset` (lazily; nothing is loaded).
+def open_results(store: str | Path, chunks: Any = None, *, check: bool = True) -> xr.Dataset:
+    """Open a sweep's results as an :class:`xarray.Dataset` (lazily once checked).
 
     Args:
         store: The store directory written by :func:`countysim.sweep`.
         chunks: Passed to :func:`xarray.open_zarr`; ``None`` (default) gives lazily
             indexed NumPy arrays, ``{}`` dask arrays with one chunk per run.
+        check: Check every finished run's chunks first (their checksums, and that none
+            and no array is missing), as ``countysim verify`` does: damaged data are
+            refused rather than read as NaN or left out. ``False`` skips the check (it
+            reads the whole store once) for a store just checked.
 
     Returns:
         The run variables with dims ``sample`` and ``replicate`` in front, the varied
@@ -572,15 +599,23 @@ def open_results(store: str | Path, chunks: Any = None) -> xr.Dataset:
         ``error`` per run. Runs not done read as NaN.
 
     Raises:
-        StoreError: ``store`` is not a sweep store.
+        StoreError: ``store`` is not a sweep store, or (with ``check``) it is damaged.
     """
     path = Path(store)
     layout = json.loads(_group_attrs(path)["sweep_layout"])
+    if check:
+        from .integrity import require_intact
+
+        require_intact(path)
     ds = xr.open_zarr(path, consolidated=False, zarr_format=3, chunks=chunks)
     # Zarr lists arrays in directory order; put the variables in the run's order.
     first = [n for n in [*layout["run"], "status", "error"] if n in ds.data_vars]
     rest = sorted(n for n in ds.data_vars if n not in first)
-    ds = ds[[*first, *rest]]
+    # Zarr lists a group's members concurrently, in the order the listings finish: the
+    # coordinates are put in a fixed order too, so two exports are byte-identical.
+    ds = xr.Dataset({n: ds[n].variable for n in [*first, *rest]},
+                    coords={n: ds.coords[n].variable for n in sorted(ds.coords)},
+                    attrs=ds.attrs)
     # Zarr 3 strings decode to NumPy's StringDType, which xarray cannot mix with NaN
     # (``ds.where(ds.status == "done")`` would raise); Python objects, xarray's usual
     # strings, can. String variables are small (per run or per sample), so load them.
@@ -662,7 +697,8 @@ def export(store: str | Path, out: str | Path) -> Path:
         The path written.
 
     Raises:
-        StoreError: ``store`` is not a sweep store.
+        StoreError: ``store`` is not a sweep store, or it is damaged (see
+            :func:`open_results`).
         OutputError: ``out`` is inside a Zarr store or a folder, or cannot be written
             (disk full, read-only, too large).
     """

@@ -28,7 +28,6 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import shutil
-import signal
 import threading
 import time
 import traceback
@@ -43,10 +42,13 @@ import numpy as np
 import xarray as xr
 
 from ..core import county
-from ..core.district import read_district_tables
+from ..core.district import district_snapshot, read_district_tables
 from ..core.scenario import Scenario, ScenarioError
 from .experiment import Experiment, load_experiment
+from .files import inside_store, real_path
 from .integrity import StoreCheck, check_store, restore_arrays, store_lock
+from .signals import Stopped, _Signals, _stop_on_signals
+from .snapshot import InputSnapshot, take_snapshot
 from .store import (
     DONE,
     FAILED,
@@ -61,90 +63,11 @@ from .store import (
 )
 
 __all__ = ["RunResult", "RunTask", "SerialExecutor", "Stopped", "SweepError", "SweepSummary",
-           "execute_run", "replicate_seed", "shape_run", "sweep"]
+           "execute_run", "process_pool", "replicate_seed", "shape_run", "sweep"]
 
 
 class SweepError(RuntimeError):
     """A sweep could not go on (for example its worker processes died)."""
-
-
-class Stopped(KeyboardInterrupt):
-    """A sweep stopped by SIGTERM or SIGHUP, handled like Ctrl-C.
-
-    Attributes:
-        signum: The signal's number (the command line exits with ``128 + signum``).
-    """
-
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
-        super().__init__(f"stopped by {signal.Signals(signum).name}")
-
-
-_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
-                      if hasattr(signal, name))
-
-
-class _Signals:
-    """SIGINT, SIGTERM and SIGHUP as exceptions, held back while a run is being written.
-
-    A run's chunks are written concurrently on an event loop; an exception raised in the
-    middle would leave its tasks dangling (and print their tracebacks at exit). So a
-    signal that arrives during :meth:`deferred` is raised when the write is done (some
-    tens of milliseconds later), and the run's writes finish first.
-    """
-
-    def __init__(self) -> None:
-        self.depth = 0
-        self.pending: int | None = None
-
-    def handle(self, signum: int, frame: object) -> None:
-        if self.depth:
-            self.pending = signum
-            return
-        self.raise_for(signum)
-
-    @staticmethod
-    def raise_for(signum: int) -> None:
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise Stopped(signum)
-
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
-        """Hold signals back for the duration of the block."""
-        self.depth += 1
-        try:
-            yield
-        finally:
-            self.depth -= 1
-            if not self.depth and self.pending is not None:
-                signum, self.pending = self.pending, None
-                self.raise_for(signum)
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[_Signals]:
-    """Turn SIGTERM and SIGHUP into :class:`Stopped` (a KeyboardInterrupt), like Ctrl-C.
-
-    Ctrl-C (SIGINT) keeps raising KeyboardInterrupt; all three are held back while a run
-    is being written (see :class:`_Signals`). Only signals left at their default action
-    are taken over (``nohup`` ignores SIGHUP; an application's own handler stays), and
-    only in the main thread, where Python runs signal handlers.
-    """
-    signals = _Signals()
-    if threading.current_thread() is not threading.main_thread():
-        yield signals
-        return
-    previous = {}
-    for sig in (signal.SIGINT, *_STOP_SIGNALS):
-        default = signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
-        if signal.getsignal(sig) is default:
-            previous[sig] = signal.signal(sig, signals.handle)
-    try:
-        yield signals
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def progress_bar() -> type:
@@ -183,6 +106,9 @@ class RunTask:
         entropy: Root seed entropy of the sweep.
         outputs: The variables to keep (empty: all); see :func:`shape_run`.
         numbered_villages: Number the villages (samples are different districts).
+        district: The district CSVs read once at the start of the sweep (see
+            :class:`~countysim.sweeps.snapshot.InputSnapshot`): the run reads these bytes,
+            never the files, which may have changed since.
     """
 
     sample: int
@@ -192,12 +118,14 @@ class RunTask:
     entropy: int
     outputs: tuple[str, ...] = ()
     numbered_villages: bool = False
+    district: tuple[tuple[Path, tuple[tuple[str, bytes], ...]], ...] = ()
 
     @classmethod
-    def of(cls, exp: Experiment, sample: int, replicate: int, scenario: Scenario) -> RunTask:
+    def of(cls, exp: Experiment, sample: int, replicate: int, scenario: Scenario,
+           snapshot: InputSnapshot | None = None) -> RunTask:
         """The task of run (``sample``, ``replicate``) of an experiment."""
         return cls(sample, replicate, scenario, exp.until, exp.seed, exp.outputs,
-                   exp.kind == "ensemble")
+                   exp.kind == "ensemble", snapshot.district_items() if snapshot else ())
 
 
 @dataclass
@@ -269,9 +197,10 @@ def execute_run(task: RunTask) -> RunResult:
     """
     try:
         seed = replicate_seed(task.entropy, task.replicate)
-        ds = shape_run(county.run(task.scenario, seed=seed, until=task.until,
-                                  variables=task.outputs or None),
-                       task.outputs, task.numbered_villages)
+        with district_snapshot({folder: dict(files) for folder, files in task.district}):
+            ds = shape_run(county.run(task.scenario, seed=seed, until=task.until,
+                                      variables=task.outputs or None),
+                           task.outputs, task.numbered_villages)
     except Exception as exc:  # any failure of the model is data about that run
         return RunResult(task.sample, task.replicate, None, describe_error(exc))
     return RunResult(task.sample, task.replicate, ds, "")
@@ -402,12 +331,15 @@ def sweep(experiment: Experiment | str | Path, store: str | Path, *,
             raise ValueError(f"{name}=True needs resume=True: it applies to an existing "
                              "store only")
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
-    for folder in {s.district_data for s in (*exp.scenarios, exp.base) if s is not None}:
-        if folder is not None:
+    # Every input is read here, once: the runs, the store's digests and a resume's
+    # comparison all see these bytes, whatever happens to the files during the sweep.
+    snapshot = take_snapshot(exp)
+    path = _store_path(store)
+    with (district_snapshot(snapshot.districts), _stop_on_signals() as signals,
+          store_lock(path)):
+        for folder in snapshot.districts:
             read_district_tables(folder)  # bad CSVs: one clear error before any work
-    path = Path(store)
-    with _stop_on_signals() as signals, store_lock(path):
-        origin, check, restored = _open_store(exp, path, resume, force_mixed)
+        origin, check, restored = _open_store(exp, path, resume, force_mixed, snapshot)
         status = read_status(path) if check is None else check.status.copy()
         damaged = sorted({*check.damaged, *check.status_damaged}) if check else []
         for i, r in damaged:
@@ -422,15 +354,32 @@ def sweep(experiment: Experiment | str | Path, store: str | Path, *,
                   _executor(workers, executor, dask) as (pool, slots)):
                 limit = window or max(2, 2 * slots)
                 for _ in _drive(exp, todo, pool, limit, writer, progress, counts[DONE],
-                                kept_failures, signals):
+                                kept_failures, signals, snapshot):
                     ran += 1
         final = summarise(read_status(path))
     return SweepSummary(path, exp.n_runs, final[DONE], final[FAILED], final[PENDING], ran,
                         time.perf_counter() - started, len(damaged), restored)
 
 
-def _open_store(exp: Experiment, path: Path, resume: bool, force_mixed: bool
-                ) -> tuple[int, StoreCheck | None, tuple[str, ...]]:
+def _store_path(store: str | Path) -> Path:
+    """The store's real path (symlinks resolved), refused if it cannot be a store.
+
+    Raises:
+        StoreError: The path has no name (``/``), or lies inside another Zarr store.
+    """
+    real = real_path(store)
+    if real.parent == real:
+        raise StoreError(f"{store}: a store needs a folder of its own, not the root of the "
+                         "file system: give a path such as runs/sweep.zarr")
+    outer = inside_store(real.parent)
+    if outer is not None:
+        raise StoreError(f"{store} is inside the Zarr store {outer}; a store nested in "
+                         "another would corrupt it: choose a path outside that store")
+    return real
+
+
+def _open_store(exp: Experiment, path: Path, resume: bool, force_mixed: bool,
+                snapshot: InputSnapshot) -> tuple[int, StoreCheck | None, tuple[str, ...]]:
     """Create the store, or check it for a resume and repair its layout (under the lock).
 
     Returns:
@@ -440,13 +389,16 @@ def _open_store(exp: Experiment, path: Path, resume: bool, force_mixed: bool
     # Under the lock no other process creates, resumes or cleans this store: leftovers of
     # a killed process (a half-made layout, zarr's temporary chunk files) are stale.
     remove_unfinished_creations(path)
+    if not path.exists() and resume:
+        raise StoreError(f"{path}: no such store to resume; nothing was written: check the "
+                         "path, or leave out --resume (resume=False) to start a new store")
     if not path.exists():
-        create_store(path, exp, *_template(exp))
+        create_store(path, exp, *_template(exp), inputs=snapshot.digests())
         return 0, None, ()
     if not resume:
         raise StoreError(f"{path} already exists: resume it (--resume, resume=True) or "
                          "write to another store")
-    origin = check_resumable(path, exp, force_mixed=force_mixed)
+    origin = check_resumable(path, exp, force_mixed=force_mixed, inputs=snapshot.digests())
     for stray in path.rglob("*.partial"):
         stray.unlink(missing_ok=True)
     check = check_store(path)
@@ -456,7 +408,7 @@ def _open_store(exp: Experiment, path: Path, resume: bool, force_mixed: bool
         # of the same experiment (the same bytes), then look again.
         fresh = path.with_name(f".{path.name}.creating-{uuid.uuid4().hex[:12]}")
         try:
-            create_store(fresh, exp, *_template(exp))
+            create_store(fresh, exp, *_template(exp), inputs=snapshot.digests())
             restore_arrays(path, fresh, list(restored))
         finally:
             shutil.rmtree(fresh, ignore_errors=True)
@@ -515,14 +467,41 @@ def _executor(workers: int | None, executor: cf.Executor | None,
     if n == 1:
         yield SerialExecutor(), 1
         return
-    pool = cf.ProcessPoolExecutor(n, mp_context=_process_context(),
+    with process_pool(n) as pool:
+        yield pool, n
+
+
+@contextmanager
+def process_pool(workers: int) -> Iterator[cf.ProcessPoolExecutor]:
+    """A process pool whose workers never outlive this process.
+
+    Workers start from a fork server (:func:`_process_context`) and end themselves when
+    this process is gone, even after SIGKILL (:func:`_watch_parent`). An exception in
+    the block, including Ctrl-C, SIGTERM and SIGHUP (:class:`Stopped`), ends them at
+    once instead of waiting for their tasks.
+    """
+    pool = cf.ProcessPoolExecutor(workers, mp_context=_process_context(),
                                   initializer=_watch_parent, initargs=(os.getpid(),))
     try:
-        yield pool, n
+        # Start every worker now: a stop while a worker is still unpickling its start-up
+        # state (the pool's semaphores, gone once this process ends them) makes it print
+        # a traceback after the command's one line.
+        seen: set[int] = set()
+        for _ in range(100):  # until each worker has run one (one may run several)
+            seen.update(f.result() for f in [pool.submit(_started) for _ in range(workers)])
+            if len(seen) >= workers:
+                break
+        yield pool
     except BaseException:
         _terminate(pool)
         raise
     pool.shutdown(wait=True)
+
+
+def _started() -> int:
+    """A worker's first task: its process ID, a little later (see :func:`process_pool`)."""
+    time.sleep(0.02)  # long enough for the pool to hand the next task to another worker
+    return os.getpid()
 
 
 def _terminate(pool: cf.ProcessPoolExecutor) -> None:
@@ -609,7 +588,8 @@ def _dask_executor(workers: int | None, address: bool | str) -> Iterator[tuple[A
 
 def _drive(exp: Experiment, todo: list[tuple[int, int]], executor: cf.Executor, window: int,
            writer: Any, progress: bool, done: int, failed: int,
-           signals: _Signals | None = None) -> Iterator[str]:
+           signals: _Signals | None = None,
+           snapshot: InputSnapshot | None = None) -> Iterator[str]:
     """Submit runs with at most ``window`` in flight; write each as it finishes.
 
     Yields:
@@ -671,7 +651,8 @@ def _drive(exp: Experiment, todo: list[tuple[int, int]], executor: cf.Executor, 
                     yield record(i, r, RunResult(i, r, None, scenario))
                     continue
                 try:
-                    future = executor.submit(execute_run, RunTask.of(exp, i, r, scenario))
+                    future = executor.submit(execute_run, RunTask.of(exp, i, r, scenario,
+                                                                     snapshot))
                 except cf.BrokenExecutor as exc:
                     raise workers_died(exc) from exc
                 in_flight[future] = (i, r)
