@@ -144,6 +144,8 @@ def test_run_file_round_trips_through_open_run(small_dataset, tmp_path):
         assert "village" not in raw.coords and "village_name" in raw.coords
         assert "labour_state" not in raw.coords and "labour_state_name" in raw.coords
     back = countysim.open_run(path)
+    # The file carries a digest of its content (checked when read), the run does not.
+    assert back.attrs.pop("content_digest").startswith("sha256:")
     xr.testing.assert_identical(back, small_dataset)
     first = str(small_dataset["village"].values[0])
     assert back["village_workers"].sel(village=first).shape[0] == small_dataset.sizes["time"]

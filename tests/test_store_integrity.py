@@ -741,3 +741,36 @@ def test_calibrate_leaves_no_workers_behind(calibration_file, tmp_path, sig):
         assert lines[0] == ("countysim: stopped by SIGTERM; nothing was written: run the "
                             "same command again"), "\n".join(lines)
     assert not (tmp_path / "cal.nc").exists()
+
+
+# A worker ended while it sends a large result leaves half a message in the result pipe;
+# before the fix the pool's manager thread waited for the rest for ever and the process
+# never exited after a stop (seen as a forecast that ignored SIGINT in CI).
+_HALF_SENT = '''
+import sys, time
+from countysim.sweeps.sweep import process_pool
+
+def big(i):
+    return b"x" * 50_000_000  # ~50 ms to send: a stop lands mid-message
+
+if __name__ == "__main__":
+    try:
+        with process_pool(2) as pool:
+            futures = [pool.submit(big, i) for i in range(20)]
+            time.sleep(float(sys.argv[1]))
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        print("stopped")
+'''
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.7, 1.2])
+def test_a_pool_stopped_while_a_worker_sends_lets_the_process_exit(tmp_path, delay):
+    script = tmp_path / "half_sent.py"
+    script.write_text(_HALF_SENT, encoding="utf-8")
+    # Without the fix each of these delays hung (measured: 4 of 4); 60 s is far beyond
+    # the ~2 s a stopped pool takes.
+    done = subprocess.run([sys.executable, str(script), str(delay)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "stopped", done.stderr
+    assert "leaked" not in done.stderr

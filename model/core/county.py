@@ -744,11 +744,14 @@ class CountyModel(mesa.Model):
         vacancies = np.r_[self.firm_table.vacancies, self.other_vacancies]
         boost = np.ones(vacancies.size)
         boost[:-1] += p.matching_boost * self.firm_table.on_platform
+        # Searchers are found once: the rural transitions start from the same rows less
+        # those matching moved (a subset keeps its order), at a fraction of a full scan.
+        seekers, farmers = wf.indices(Labour.SEEKING), wf.indices(Labour.FARMING, rural=True)
         self.matches, self.placements, entrants = wf.match(
             vacancies, boost, self.matching_efficiency, p.matching_elasticity, rng, m,
-            p.farmer_search)
+            p.farmer_search, seekers, farmers)
         self.vacancies = int(vacancies.sum())
-        entrants += self._rural_transitions(rng)
+        entrants += self._rural_transitions(rng, seekers, farmers)
         self._hook("labour_market")
         local_jobs = np.array([v.local_jobs for v in self.village_list])
         held = np.bincount(wf.home[wf.coop_job], minlength=len(self.village_list))
@@ -765,17 +768,19 @@ class CountyModel(mesa.Model):
         for i in np.flatnonzero(by_village):
             self.village_list[int(i)].idle_land += p.idle_land_per_settler * by_village[i]
 
-    def _rural_transitions(self, rng: np.random.Generator) -> int:
+    def _rural_transitions(self, rng: np.random.Generator, seekers: np.ndarray,
+                           farmers: np.ndarray) -> int:
         """Seasonal local work, Harris-Todaro migration, returns; returns new A5 entrants.
 
         Farmers and rural seekers face competing transitions: one uniform draw each
-        decides which (if any) happens this month, so nobody moves twice.
+        decides which (if any) happens this month, so nobody moves twice. ``seekers`` and
+        ``farmers`` are the rows seeking and farming before this month's matching.
         """
         p, wf, m = self.p, self.workforce, self.month
         rural, state = wf.rural, wf.state
         # Only rural residents farm, do local wage work or migrate; both sides seek.
-        farming = np.flatnonzero(state == Labour.FARMING)
-        seeking = np.flatnonzero(rural & (state == Labour.SEEKING))
+        farming = farmers[state[farmers] == Labour.FARMING]
+        seeking = seekers[rural[seekers] & (state[seekers] == Labour.SEEKING)]
         seasonal = np.flatnonzero((state == Labour.LOCAL_WAGE) & ~wf.coop_job)
         migrants = np.flatnonzero(state == Labour.MIGRANT)
         # Seasonal local wage work ends (cooperative jobs are not seasonal).

@@ -272,7 +272,8 @@ class Workforce:
 
     def match(self, vacancies: np.ndarray, boost: np.ndarray, efficiency: float,
               elasticity: float, rng: np.random.Generator, month: int,
-              farmer_search: float = 0.0) -> tuple[int, int, int]:
+              farmer_search: float = 0.0, seekers: np.ndarray | None = None,
+              farmers: np.ndarray | None = None) -> tuple[int, int, int]:
         """Match job searchers to vacancies with M = A U^a V_eff^(1-a).
 
         Searchers are the seekers and, searching on the job at ``farmer_search`` of a
@@ -287,13 +288,18 @@ class Workforce:
             rng: Generator.
             month: Current month index.
             farmer_search: Search intensity of rural farmers relative to seekers.
+            seekers: The rows seeking work, if the caller has them (``indices(SEEKING)``).
+            farmers: The rural rows farming, if the caller has them.
 
         Returns:
             Matches, of which new A4 placements (first this year), and new A5 entrants.
         """
-        seekers = self.indices(Labour.SEEKING)
-        farmers = (self.indices(Labour.FARMING, rural=True) if farmer_search > 0
-                   else seekers[:0])
+        if seekers is None:
+            seekers = self.indices(Labour.SEEKING)
+        if farmer_search <= 0:
+            farmers = seekers[:0]
+        elif farmers is None:
+            farmers = self.indices(Labour.FARMING, rural=True)
         searchers = np.concatenate([seekers, farmers])
         intensity = np.r_[np.ones(seekers.size), np.full(farmers.size, farmer_search)]
         total_v = int(vacancies.sum())

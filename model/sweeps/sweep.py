@@ -507,14 +507,23 @@ def _started() -> int:
 def _terminate(pool: cf.ProcessPoolExecutor) -> None:
     """End a pool's workers now (a worker would otherwise finish its run first).
 
-    ``_processes`` is private, but the only handle on the workers the pool offers.
+    ``_processes`` and ``_result_queue`` are private, but the only handles on the workers
+    and their results the pool offers. A worker ended while sending a result (a run's
+    data, megabytes) leaves half a message in the result pipe; the pool's manager thread
+    then waits for the rest for ever, and the interpreter, which joins that thread at
+    exit, never ends. Closing this process's end of the pipe once the workers are gone
+    gives the thread end-of-file instead: it sees a broken pool and ends.
     """
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    # Taken before shutdown, which drops the pool's reference to the queue.
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
     for process in processes:
         process.terminate()
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.join(timeout=10)
+    if writer is not None and not any(p.is_alive() for p in processes):
+        writer.close()
 
 
 def _watch_parent(parent: int) -> None:
