@@ -74,6 +74,30 @@ def vacancies_per_seeker(ds: xr.Dataset) -> np.ndarray:
         seekers.sel(time=ds["time"].dt.month == 12).values, 1)
 
 
+def urban_share_rise(ds: xr.Dataset) -> np.ndarray:
+    """Yearly rise of the urban share of resident workers, December to December (B15)."""
+    return np.r_[np.nan, np.diff(_december(ds, "urban_resident_share"))]
+
+
+def income_growth_gap(ds: xr.Dataset) -> np.ndarray:
+    """Rural minus urban growth of per-capita income (the gap closes when positive)."""
+    return rural_income_growth(ds) - urban_income_growth(ds)
+
+
+def rural_workers_away(ds: xr.Dataset) -> np.ndarray:
+    """Rural workers away from the farm all year: migrants and rural holders of urban
+    jobs, in December."""
+    workers = ds["village_workers"].sum("village")
+    away = workers.sel(labour_state="migrant") + workers.sel(labour_state="urban_job")
+    return away.sel(time=ds["time"].dt.month == 12).values.astype(float)
+
+
+def migrants(ds: xr.Dataset) -> np.ndarray:
+    """Rural workers working outside the district, in December."""
+    workers = ds["village_workers"].sum("village").sel(labour_state="migrant")
+    return workers.sel(time=ds["time"].dt.month == 12).values.astype(float)
+
+
 def _ytd_december(name: str) -> Callable[[xr.Dataset], np.ndarray]:
     def statistic(ds: xr.Dataset) -> np.ndarray:
         return _december(ds, name).astype(float)
@@ -119,6 +143,20 @@ BANDS: tuple[Band, ...] = (
     Band("largest product line, share of villages", 0.0, 0.6,
          "no line in more than 60 % of villages without prices to justify it",
          largest_line_share, True),
+    Band("urban share of resident workers, rise", 0.01, 0.025,
+         "B15: Litong's urban share rose ~2 points a year in 2010-20; R15: Ningxia's ~1.5 "
+         "in 2017-23", urban_share_rise, True),
+    Band("rural minus urban income growth", 0.005, 0.025,
+         "R1, R4, R7, R9, R10: rural income grows 1.1-2.1 points faster than urban",
+         income_growth_gap, True),
+    Band("rural workers away from the farm, Dec", 26_000, 78_000,
+         "R2, R3: 831,000 of Ningxia's rural workers work away from home; x 6.3 % (the "
+         "district's share of its population) = 52,000; half to 1.5 times, as 'away from "
+         "home' (outside the township) is not the model's migrant + urban job",
+         rural_workers_away),
+    Band("migrants (outside the district), Dec", 1.0, 52_000,
+         "R2, R3: positive, and no more than all of the district's share of those away "
+         "from home", migrants),
     Band("vacancies per seeker, Dec", 0.3, 3.0,
          "assumption: job-to-applicant ratios (求人倍率) of 1-1.5 in the 2020s",
          vacancies_per_seeker),
@@ -160,7 +198,9 @@ def check_bands(runs: Sequence[xr.Dataset],
 def format_bands(rows: list[tuple[Band, np.ndarray, np.ndarray]]) -> str:
     """A plain-text table: per band and year, mean [min, max] over runs; ✗ outside."""
     def fmt(x: float, band: Band) -> str:
-        return f"{100 * x:.1f}" if band.percent else f"{x:.3g}"
+        if band.percent:
+            return f"{100 * x:.1f}"
+        return f"{x / 1000:.1f}k" if abs(x) >= 10_000 else f"{x:.3g}"
 
     head = f"{'indicator':<40} {'band':>13}  " + "  ".join(f"{y:>19}" for y in YEARS)
     lines = [head, "-" * len(head)]

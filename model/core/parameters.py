@@ -257,8 +257,9 @@ _PARAMETERS: list[Parameter] = [
        "1 / (1 + penalty x open problems).", link="L5", prior=(0.01, 0.1)),
     _p("migration_rate", "behaviour", 0.006, "1/month", (0.0, 0.5),
        "R2, R3: Ningxia counts 831,000 migrant workers away from home among 7.29 M people; "
-       "scaled to the district, ~20k of its rural workers work outside it (the rest of "
-       "R2's transfers are urban and local jobs inside it)",
+       "scaled to the district (6.3 %), ~52k of its rural workers work away from home, "
+       "inside the district's towns or outside it (the baseline: ~47k rural holders of "
+       "urban jobs and ~10k migrants in 2025)",
        "Monthly migration hazard per unit expected-wage gap."),
     _p("return_rate", "behaviour", 0.008, "1/month", (0.0, 0.5),
        _A + "migrants return home after a few years on average",
