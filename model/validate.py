@@ -200,7 +200,7 @@ def format_bands(rows: list[tuple[Band, np.ndarray, np.ndarray]]) -> str:
     def fmt(x: float, band: Band) -> str:
         if band.percent:
             return f"{100 * x:.1f}"
-        return f"{x / 1000:.1f}k" if abs(x) >= 10_000 else f"{x:.3g}"
+        return f"{x / 1000:.1f}k" if abs(x) >= 1000 else f"{x:.3g}"
 
     head = f"{'indicator':<40} {'band':>13}  " + "  ".join(f"{y:>19}" for y in YEARS)
     lines = [head, "-" * len(head)]
