@@ -19,8 +19,11 @@ Each step is one month, in the order of the design page:
 8. observation (from the start month on).
 
 The programmes (A3, A11, A13, A15, A18, A21, L12) live in :mod:`countysim.core.programmes`,
-one module each with its levers, links and hooks; this module keeps the calendar and the
-shared state, and calls their hooks at their places in the month.
+one module each with its levers, links and hooks. The front line (problems, collection,
+resolution) is :mod:`countysim.core.frontline` and the labour market
+:mod:`countysim.core.market`, parts of the model class; this module keeps the calendar,
+the creation of the district's agents and the shared state, and calls the programmes'
+hooks at their places in the month.
 
 Example:
     >>> import countysim
@@ -38,12 +41,14 @@ import mesa
 import numpy as np
 
 from . import tables as T
-from .cadres import Cadre, choose_effort, draw_breaches, evaluate, score_pool
+from .cadres import Cadre, evaluate
 from .district import District, build_district, draw_cadre_qualities, pool_turnover
 from .firms import Enterprise, FirmTable
-from .labour import RESERVE, URBAN, Workforce, draw_skill, sample_share
+from .frontline import FrontLine
+from .labour import sample_share
+from .market import LabourMarket
 from .observe import MODEL_REPORTERS, Recorder
-from .problems import NO_CADRE, Origin, ProblemQueue, Status
+from .problems import Origin
 from .programmes import PROGRAMMES, Programme
 from .scenario import (
     FIRST_MONTH,
@@ -55,16 +60,14 @@ from .scenario import (
 )
 from .seeds import SeedLike, Streams, as_seed_sequence
 from .tables import MONTHS_PER_YEAR, Labour
-from .villages import LINE_MULTIPLIER, Village
+from .villages import Village
 
 __all__ = ["CountyModel", "run"]
-
-MAX_QUEUE_MONTHS = 120  # a derived queue longer than ten years of inflow is not settled
 
 N_LINES = len(T.PRODUCT_LINE_NAMES)
 
 
-class CountyModel(mesa.Model):
+class CountyModel(FrontLine, LabourMarket, mesa.Model):
     """Agent-based model of a county-level district's development targets.
 
     Args:
@@ -246,250 +249,6 @@ class CountyModel(mesa.Model):
 
     # ---------------------------------------------------------- settled stocks
 
-    def _job_finding_rate(self) -> float:
-        """Monthly job-finding rate of seekers at the start (``job_finding_rate``)."""
-        return float(self.spec.job_finding_rate)
-
-    def _urban_seeking_share(self, f: float, settling: float = 0.0) -> float:
-        """Urban unemployment at which the flows balance: an outcome, not an input.
-
-        Urban residents move between jobs and search: jobs end at the separation rate,
-        retirees' rows become young seekers, and the trend adds seekers; seekers find
-        jobs at ``f``. Rural workers who hold an urban job and settle in town add
-        ``settling`` (a monthly share of the urban labour force) to its employed. With
-        the labour force growing at ``g + settling``, inflows ``(s + r)(1 - u) + g``
-        equal outflows ``f u`` plus the growth ``(g + settling) u`` at
-        ``u = (s + r + g) / (s + r + f + g + settling)``.
-        """
-        p = self.spec
-        r = p.retirement_rate / MONTHS_PER_YEAR
-        g = max(p.population_growth, 0.0) / MONTHS_PER_YEAR
-        return (p.separation_rate + r + g) / (p.separation_rate + r + f + g + settling)
-
-    def _rural_stationary(self, f: float) -> np.ndarray:
-        """Each village's stationary January distribution over labour states (n_v x 5).
-
-        The monthly transition matrices of the rural processes under the pre-programme
-        levers (no cooperatives, no trained technicians), multiplied over a year; its
-        fixed point is found by repeated squaring (the chain mixes within decades).
-        """
-        p = self.spec
-        r = p.retirement_rate / MONTHS_PER_YEAR
-        n_v = len(self.village_list)
-        multiplier = LINE_MULTIPLIER[[v.line for v in self.village_list]]
-        gap = self._migration_gap(multiplier)
-        # Trained farmers move into transfer work a little faster (L12): spread over all.
-        farmers = max(0.8 * float(self.district.villages["workforce"].sum()), 1.0)
-        trained = min(p.nonfarm_trainees / farmers, 1.0) * p.training_nonfarm_gain / MONTHS_PER_YEAR
-        settle = p.settle_rate / MONTHS_PER_YEAR
-        F, L, U, M, S = (int(s) for s in Labour)
-        year = np.broadcast_to(np.eye(5), (n_v, 5, 5)).copy()
-        for month in range(MONTHS_PER_YEAR):
-            P = np.zeros((n_v, 5, 5))
-            P[:, F, L] = p.seasonal_take_rate * T.FARM_SEASON[month]
-            P[:, F, M] = p.migration_rate * gap + trained
-            P[:, F, U] = p.farmer_search * f
-            P[:, L, F] = p.local_exit_rate
-            P[:, U, S] = p.separation_rate
-            P[:, M, S] = p.return_rate
-            P[:, S, U] = f
-            P[:, S, M] = p.migration_rate
-            P[:, S, F] = p.farm_return_rate
-            for state in (F, L, U, M):
-                P[:, state, S] += r  # retirees' rows become young seekers
-            P = np.minimum(P, 1.0)
-            total = P.sum(axis=2)
-            P /= np.maximum(total, 1.0)[:, :, None]
-            P[:, np.arange(5), np.arange(5)] += 1.0 - np.minimum(total, 1.0)
-            # Settlers leave the village for town: the chain loses them (sub-stochastic).
-            P[:, U, U] -= min(settle, float(P[:, U, U].min()))
-            year = year @ P
-        # year^(2^12): far past the slowest mode (return ~ 10 years). Each village's
-        # matrix is rescaled by one number (settlers leave, so it is sub-stochastic): its
-        # rows' shape is the quasi-stationary make-up of those who stay.
-        for _ in range(12):
-            year = year @ year
-            year /= year.sum(axis=2).max(axis=1)[:, None, None]
-        return year[:, 0, :] / year[:, 0, :].sum(axis=1, keepdims=True)
-
-    def _migration_gap(self, multiplier: np.ndarray) -> np.ndarray:
-        """Harris-Todaro gap per village: expected earnings away over those at home."""
-        p = self.p
-        away = p.migrant_wage * p.remittance_share
-        return np.maximum(away - p.farm_income * multiplier, 0.0) / max(away, 1.0)
-
-    def _create_workforce(self) -> None:
-        p, rng = self.spec, self.streams.labour
-        n_v = len(self.village_list)
-        village_lf = self.district.villages["workforce"].to_numpy()
-        urban_lf = self.district.urban_labour_force
-        f = self._job_finding_rate()
-        shares = self._rural_stationary(f)
-        # Reserve rows for the trend's entrants over the spin-up and the horizon.
-        last = month_index(LAST_MONTH) - self.start_index  # runs may go past ``until``
-        years = (self.spinup + last + 1) / MONTHS_PER_YEAR
-        growth = (1.0 + max(p.population_growth, 0.0)) ** years - 1.0
-        reserve = np.ceil(np.r_[village_lf, urban_lf] * growth).astype(np.int64) + 1
-        home = np.concatenate([np.repeat(np.arange(n_v), village_lf),
-                               np.full(urban_lf, URBAN)])
-        extra = np.concatenate([np.repeat(np.arange(n_v), reserve[:n_v]),
-                                np.full(reserve[-1], URBAN)])
-        rng.shuffle(extra)  # entrants arrive from every village in turn
-        n_rural = int(village_lf.sum())
-        cum = np.cumsum(shares, axis=1)[home[:n_rural]]
-        rural_state = (cum < rng.random(n_rural)[:, None]).sum(axis=1).clip(0, 4)
-        # Settlers in town a month: rural holders of urban jobs at ``settle_rate``.
-        urban_jobs_rural = float(shares[:, Labour.URBAN_JOB] @ village_lf)
-        settling = p.settle_rate / MONTHS_PER_YEAR * urban_jobs_rural / max(urban_lf, 1)
-        self.seeking_share_start = self._urban_seeking_share(f, settling)
-        urban_state = np.where(rng.random(urban_lf) < self.seeking_share_start,
-                               Labour.SEEKING, Labour.URBAN_JOB)
-        state = np.concatenate([rural_state, urban_state,
-                                np.full(extra.size, RESERVE)]).astype(np.int8)
-        home = np.concatenate([home, extra])
-        employer = np.full(home.size, -1, dtype=np.int32)
-        employed = np.flatnonzero(state == Labour.URBAN_JOB)
-        rng.shuffle(employed)
-        # Fill modelled firms first (up to their size), the rest work for other employers.
-        sizes = self.district.firms["employees"].to_numpy()
-        slots = np.repeat(np.arange(sizes.size), sizes)[: employed.size]
-        employer[employed] = sizes.size
-        employer[employed[: slots.size]] = slots
-        self.workforce = Workforce(home, state, draw_skill(home.size, rng), employer,
-                                   self.n_employers, active=home.size - extra.size)
-        table = self.firm_table
-        table.employees = self.workforce.employees[:-1]  # a view: kept by every move
-        table.base_demand = table.employees * (1.0 + p.vacancy_share)
-        self.other_base_demand = self.workforce.employees[-1] * (1.0 + p.vacancy_share)
-        # Matching efficiency that yields the stationary job-finding rate at the start.
-        seekers = int((state == Labour.SEEKING).sum()) + p.farmer_search * int(
-            (state[:n_rural] == Labour.FARMING).sum())
-        vacancies = p.vacancy_share * employed.size
-        a = p.matching_elasticity
-        self.matching_efficiency = f * seekers ** (1 - a) / max(vacancies, 1.0) ** (1 - a)
-        self.separations = self.matches = self.placements = self.vacancies = 0
-        self.settlers = 0
-        self.settlers_by_village = np.zeros(n_v, dtype=np.int64)
-        self.retirements = self.labour_force_change = self.nonfarm_entrants = 0
-
-    def _settle_labour_demand(self) -> None:
-        """Firms' demand at the expected open problems equals employees plus vacancies (L5).
-
-        Open problems drag output to 1 / (1 + ``problem_productivity_penalty`` x open), so
-        the initial demand is grossed up by the *expected* number of open problems per
-        firm under the 2024 effort (the derived stock over the firms), the same for every
-        firm: a firm's own draw is luck, and resolving it raises the firm's demand above
-        where it started. The same expectation is the reference of the investment drag.
-        """
-        table = self.firm_table
-        n = max(len(self.firm_list), 1)
-        table.expected_open = float(self.problems.open_by_firm(n).sum()) / n
-        table.base_demand = table.base_demand * (
-            1.0 + self.spec.problem_productivity_penalty * table.expected_open)
-
-    def _create_problems(self) -> None:
-        """Queues at their stationary size under the pre-programme effort.
-
-        Routine problems: a stock that is collected at ``c`` a month and resolved at
-        ``p(d)`` holds ``inflow (1 - c) / c`` open and ``inflow f(d) / p(d)`` assigned
-        ones by difficulty. Legacy cases: the district's backlog, with the make-up a
-        steady inflow would leave (hard cases linger), replenished during the spin-up
-        by as many as are resolved, so it is the given size at the start month.
-        """
-        p, rng = self.spec, self.streams.problems
-        self.problems = ProblemQueue()
-        cadres = list(self.cadres)
-        self.routine_inflow = (p.problem_rate_household * self.district.villages["households"]
-                               .to_numpy().sum() + p.problem_rate_firm * len(self.firm_list))
-        effort = self._initial_records(cadres)
-        skill = np.array([c.skill for c in cadres])
-        legacy = np.array([c.on_legacy for c in cadres])
-        ids = np.array([c.unique_id for c in cadres])
-        routine = np.flatnonzero(~legacy)
-        # A queue that would take longer than MAX_QUEUE_MONTHS to clear is not a settled
-        # state (no effort, no collection): it starts at that many months of inflow.
-        longest = self.routine_inflow * MAX_QUEUE_MONTHS
-        collect = 1.0 - np.exp(-p.collect_rate * effort[routine].mean()) if routine.size else 0
-        if collect > 0:
-            n_open = rng.poisson(min(self.routine_inflow * (1.0 - collect) / collect, longest))
-            self._add_routine(n_open, rng, Status.OPEN)
-        for pool, origin, beta, n_fixed in (
-                (routine, Origin.VILLAGE, T.PROBLEM_DIFFICULTY_BETA, None),
-                (np.flatnonzero(legacy), Origin.LEGACY, T.LEGACY_DIFFICULTY_BETA,
-                 p.legacy_backlog)):
-            if pool.size == 0:
-                continue
-            # Mean-field stationary stock: (difficulty, owner) pairs as they arrive, each
-            # lingering 1/p months; drawn in proportion to that.
-            d = rng.beta(*beta, 8192)
-            share = effort[pool] / effort[pool].sum() if effort[pool].sum() > 0 else None
-            owner = pool[rng.choice(pool.size, size=d.size, p=share)]
-            resolve = 1.0 / (1.0 + np.exp(-self._logit(skill[owner], d, effort[owner], origin)))
-            weights = (1.0 / resolve) / (1.0 / resolve).sum()
-            n = n_fixed if n_fixed is not None else rng.poisson(
-                min(self.routine_inflow * (1.0 / resolve).mean(), longest))
-            pick = rng.choice(d.size, size=n, p=weights)
-            difficulty, owners = d[pick], ids[owner[pick]]
-            if origin == Origin.LEGACY:
-                self.problems.add(Origin.LEGACY, np.full(n, -1), difficulty, -1,
-                                  Status.ASSIGNED, owners)
-                self.legacy_inflow = float((resolve * weights).sum() * n)
-            else:
-                self._add_routine(n, rng, Status.ASSIGNED, difficulty, owners)
-        if not legacy.any():
-            self.problems.add(Origin.LEGACY, np.full(p.legacy_backlog, -1),
-                              np.ones(p.legacy_backlog), -1)
-            self.legacy_inflow = 0.0
-        # Results are judged against the pre-programme caseload per cadre (a fixed norm).
-        self.results_norm = (self.routine_inflow + self.legacy_inflow) / max(len(cadres), 1)
-        self._set_caseloads(cadres, effort)
-        self.legacy_resolved_spinup: list[int] = []
-        self.problems_raised = self.problems_resolved = self.legacy_resolved = 0
-        self.legacy_raised = 0
-
-    def _initial_records(self, cadres: list[Cadre]) -> np.ndarray:
-        """The pool's evaluation records (一人一册) before the first simulated month.
-
-        Each cadre's caseload is the norm in proportion to its effort; merit and standing
-        are scored without noise; effort is then chosen against that standing. (The
-        results score depends on caseloads relative to the norm only, so a provisional
-        norm serves until the legacy inflow is known.) Returns the effort.
-        """
-        self.results_norm = self.routine_inflow / max(len(cadres), 1)
-        self._set_caseloads(cadres, choose_effort(self, cadres))
-        score_pool(self, cadres, noise=0.0)
-        return choose_effort(self, cadres)
-
-    def _set_caseloads(self, cadres: list[Cadre], effort: np.ndarray) -> None:
-        for cadre, e in zip(cadres, effort, strict=True):
-            cadre.resolved_avg = self.results_norm * e / max(float(effort.mean()), 1e-9)
-
-    def _add_routine(self, n: int, rng: np.random.Generator, status: Status,
-                     difficulty: np.ndarray | None = None,
-                     owners: np.ndarray | int = NO_CADRE) -> None:
-        """Add ``n`` routine problems from households and firms in proportion to inflow."""
-        p = self.spec
-        households = self.district.villages["households"].to_numpy()
-        firm_rate = p.problem_rate_firm * len(self.firm_list)
-        from_firm = rng.random(n) < firm_rate / max(self.routine_inflow, 1e-12)
-        source = np.where(from_firm, rng.integers(0, len(self.firm_list), n),
-                          rng.choice(households.size, size=n, p=households / households.sum()))
-        origin = np.where(from_firm, Origin.FIRM, Origin.VILLAGE).astype(np.int8)
-        if difficulty is None:
-            difficulty = rng.beta(*T.PROBLEM_DIFFICULTY_BETA, n)
-        self.problems.add(origin, source, difficulty, -1, status, owners)
-
-    def _logit(self, skill: np.ndarray | float, difficulty: np.ndarray, effort: np.ndarray | float,
-               origin: Origin | np.ndarray) -> np.ndarray:
-        """Monthly resolution log-odds of assigned problems (odds ~ front-line time)."""
-        p = self.p
-        legacy = np.asarray(origin) == Origin.LEGACY
-        return (p.resolve_base + p.resolve_skill * (np.asarray(skill) - 0.5)
-                - p.resolve_difficulty * (difficulty - 0.5)
-                + np.log(np.maximum(effort, 1e-9)) + np.where(legacy, p.legacy_logit, 0.0))
-
-    # ------------------------------------------------------------------- calendar
-
     def _hook(self, phase: str, *args: Any) -> None:
         """Call every programme's ``phase`` hook, in the order of :data:`PROGRAMMES`."""
         for programme in self.programmes.values():
@@ -571,30 +330,6 @@ class CountyModel(mesa.Model):
         self.legacy_resolved_spinup = []
         self._fix_references()
 
-    def _expected_legacy_resolutions(self) -> float:
-        """Expected legacy resolutions a month: the sum of the open cases' monthly odds."""
-        q = self.problems
-        cases = np.flatnonzero((q.origin == Origin.LEGACY) & (q.status != Status.RESOLVED))
-        cadres = list(self.cadres)
-        if not cases.size or not cadres:
-            return 0.0
-        ids = np.array([c.unique_id for c in cadres])
-        position = np.full(int(ids.max()) + 1, -1)
-        position[ids] = np.arange(ids.size)
-        who = position[np.maximum(q.cadre[cases], 0)]
-        held = (q.cadre[cases] != NO_CADRE) & (who >= 0)
-        skill = np.array([c.skill for c in cadres])
-        effort = np.array([c.effort for c in cadres])
-        # A case without a cadre (new, or its cadre left) goes to a legacy cadre in the
-        # month's front-line work: at the legacy cadres' mean skill and effort.
-        legacy = np.array([c.on_legacy for c in cadres])
-        if not legacy.any():  # nobody works on the backlog: nothing is resolved
-            return 0.0
-        case_skill = np.where(held, skill[who], skill[legacy].mean())
-        case_effort = np.where(held, effort[who], effort[legacy].mean())
-        logit = self._logit(case_skill, q.difficulty[cases], case_effort, Origin.LEGACY)
-        return float((1.0 / (1.0 + np.exp(-logit))).sum())
-
     def _fix_references(self) -> None:
         """The 2024 levels the reforms' effects are measured from (L2, L6, L7).
 
@@ -650,159 +385,6 @@ class CountyModel(mesa.Model):
             p.retirement_rate / MONTHS_PER_YEAR,
             (1.0 + p.population_growth) ** (1 / MONTHS_PER_YEAR) - 1.0,
             self.streams.labour, self.month)
-
-    def _raise_problems(self) -> None:
-        rng, p = self.streams.problems, self.p
-        households = self.district.villages["households"].to_numpy()
-        per_village = rng.poisson(p.problem_rate_household * households)
-        per_firm = rng.poisson(p.problem_rate_firm, len(self.firm_list))
-        village_src = np.repeat(np.arange(households.size), per_village)
-        firm_src = np.repeat(np.arange(len(self.firm_list)), per_firm)
-        for origin, src in ((Origin.VILLAGE, village_src), (Origin.FIRM, firm_src)):
-            self.problems.add(origin, src, rng.beta(*T.PROBLEM_DIFFICULTY_BETA, src.size),
-                              self.month)
-        self.problems_raised = int(village_src.size + firm_src.size)
-        # Urban renewal keeps producing legacy cases (A30): in the spin-up as many as are
-        # resolved, so the backlog stays the district's given size; then the 2024 rate.
-        if self.month >= 0:
-            n = int(rng.poisson(self.legacy_inflow))
-        else:
-            n = self.legacy_resolved
-        self.legacy_raised = n
-        if n:
-            self.problems.add(Origin.LEGACY, np.full(n, -1),
-                              rng.beta(*T.LEGACY_DIFFICULTY_BETA, n), self.month)
-
-    def _frontline(self) -> None:
-        """Cadres choose effort and learn; collect, assign and resolve problems; visit firms."""
-        self.cadres.do("step")  # independent updates: their order does not matter
-        cadres = list(self.cadres)
-        self._hook("mentoring", cadres)
-        draw_breaches(self, cadres)
-        effort = choose_effort(self, cadres)
-        ids = np.array([c.unique_id for c in cadres])
-        skill = np.array([c.skill for c in cadres])
-        legacy = np.array([c.on_legacy for c in cadres])
-        rng, q = self.streams.frontline, self.problems
-        routine = np.flatnonzero(~legacy)
-        self._hook("frontline", cadres, routine)
-        # Collection: the more time cadres spend on the front line, the sooner they hear.
-        open_idx = np.flatnonzero(q.status == Status.OPEN)
-        open_idx = open_idx[q.origin[open_idx] != Origin.LEGACY]
-        if routine.size and open_idx.size:
-            p_collect = 1.0 - np.exp(-self.p.collect_rate * effort[routine].mean())
-            got = sample_share(open_idx, p_collect, rng)
-            if got.size:  # none without front-line time (and no shares to draw owners by)
-                owners = routine[rng.choice(routine.size, size=got.size,
-                                            p=effort[routine] / effort[routine].sum())]
-                q.status[got] = Status.ASSIGNED
-                q.cadre[got] = ids[owners]
-        # Legacy cases, new or whose cadre left, go to a legacy cadre.
-        orphans = np.flatnonzero((q.origin == Origin.LEGACY) & (q.status != Status.RESOLVED)
-                                 & (q.cadre == NO_CADRE))
-        on_legacy = np.flatnonzero(legacy)
-        if orphans.size and on_legacy.size:
-            q.status[orphans] = Status.ASSIGNED
-            q.cadre[orphans] = ids[on_legacy[rng.integers(0, on_legacy.size, orphans.size)]]
-        self._resolve(cadres, ids, effort, skill, rng)
-
-    def _resolve(self, cadres: list[Cadre], ids: np.ndarray, effort: np.ndarray,
-                 skill: np.ndarray, rng: np.random.Generator) -> None:
-        q = self.problems
-        assigned = np.flatnonzero(q.status == Status.ASSIGNED)
-        position = np.full(int(ids.max()) + 1 if ids.size else 1, -1)
-        position[ids] = np.arange(ids.size)
-        who = position[q.cadre[assigned]]
-        origin = q.origin[assigned]
-        logit = self._logit(skill[who], q.difficulty[assigned], effort[who], origin)
-        done = rng.random(assigned.size) < 1.0 / (1.0 + np.exp(-logit))
-        q.status[assigned[done]] = Status.RESOLVED
-        q.resolved[assigned[done]] = self.month
-        counts = np.bincount(who[done], minlength=ids.size)
-        memory = 1.0 / MONTHS_PER_YEAR  # resolutions per month, a one-year moving average
-        for cadre, k in zip(cadres, counts, strict=True):
-            cadre.resolved_month = int(k)
-            cadre.resolved_avg += memory * (k - cadre.resolved_avg)
-        is_legacy = origin[done] == Origin.LEGACY
-        self.legacy_resolved = int(is_legacy.sum())
-        self.problems_resolved = int(done.sum()) - self.legacy_resolved
-        if self.month < 0:
-            self.legacy_resolved_spinup.append(self.legacy_resolved)
-
-    def _firms_post_vacancies(self) -> None:
-        employees = self.workforce.employees
-        p, table = self.p, self.firm_table
-        table.open_problems = self.problems.open_by_firm(len(self.firm_list))
-        table.post_vacancies(self.labour_demand_index, p.problem_productivity_penalty,
-                             p.labour_demand_elasticity, p.problem_investment_drag)
-        other = self.other_base_demand * self.labour_demand_index
-        self.other_vacancies = max(round(other) - int(employees[-1]), 0)
-
-    def _labour_market(self) -> None:
-        p, rng, wf, m = self.p, self.streams.labour, self.workforce, self.month
-        self.separations = wf.separate(p.separation_rate, rng, m)
-        vacancies = np.r_[self.firm_table.vacancies, self.other_vacancies]
-        boost = np.ones(vacancies.size)
-        boost[:-1] += p.matching_boost * self.firm_table.on_platform
-        # Searchers are found once: the rural transitions start from the same rows less
-        # those matching moved (a subset keeps its order), at a fraction of a full scan.
-        seekers, farmers = wf.indices(Labour.SEEKING), wf.indices(Labour.FARMING, rural=True)
-        self.matches, self.placements, entrants = wf.match(
-            vacancies, boost, self.matching_efficiency, p.matching_elasticity, rng, m,
-            p.farmer_search, seekers, farmers)
-        self.vacancies = int(vacancies.sum())
-        entrants += self._rural_transitions(rng, seekers, farmers)
-        self._hook("labour_market")
-        local_jobs = np.array([v.local_jobs for v in self.village_list])
-        held = np.bincount(wf.home[wf.coop_job], minlength=len(self.village_list))
-        entrants += wf.hire_local(local_jobs - held, rng, m)
-        self.nonfarm_entrants = entrants
-        # Rural workers with an urban job settle in town with their household (B15); the
-        # land they leave partly lies idle and passes to the collective (L8).
-        settlers = sample_share(np.flatnonzero(wf.rural & (wf.state == Labour.URBAN_JOB)),
-                                p.settle_rate / MONTHS_PER_YEAR, rng)
-        by_village = wf.settle(settlers)
-        self.settlers = int(settlers.size)
-        self.settlers_by_village[:] = 0
-        self.settlers_by_village[: by_village.size] = by_village[: len(self.village_list)]
-        for i in np.flatnonzero(by_village):
-            self.village_list[int(i)].idle_land += p.idle_land_per_settler * by_village[i]
-
-    def _rural_transitions(self, rng: np.random.Generator, seekers: np.ndarray,
-                           farmers: np.ndarray) -> int:
-        """Seasonal local work, Harris-Todaro migration, returns; returns new A5 entrants.
-
-        Farmers and rural seekers face competing transitions: one uniform draw each
-        decides which (if any) happens this month, so nobody moves twice. ``seekers`` and
-        ``farmers`` are the rows seeking and farming before this month's matching.
-        """
-        p, wf, m = self.p, self.workforce, self.month
-        rural, state = wf.rural, wf.state
-        # Only rural residents farm, do local wage work or migrate; both sides seek.
-        farming = farmers[state[farmers] == Labour.FARMING]
-        seeking = seekers[rural[seekers] & (state[seekers] == Labour.SEEKING)]
-        seasonal = np.flatnonzero((state == Labour.LOCAL_WAGE) & ~wf.coop_job)
-        migrants = np.flatnonzero(state == Labour.MIGRANT)
-        # Seasonal local wage work ends (cooperative jobs are not seasonal).
-        wf.move(sample_share(seasonal, p.local_exit_rate, rng), Labour.FARMING, m)
-        # Migrants return home and look for work.
-        wf.move(sample_share(migrants, p.return_rate, rng), Labour.SEEKING, m)
-        # Farmers: Harris-Todaro migration when earnings away beat the farm, or seasonal
-        # farm wage work (day-lily picking, harvests: B10).
-        gap = self._migration_gap(np.array([v.farm_return() for v in self.village_list]))
-        u = rng.random(farming.size)
-        trained = wf.trained_until[farming] >= m  # L12: training helps into transfer work
-        go = p.migration_rate * gap[wf.home[farming]] + trained * (
-            p.training_nonfarm_gain / MONTHS_PER_YEAR)
-        season = p.seasonal_take_rate * T.FARM_SEASON[self.calendar_month - 1]
-        entrants = wf.move(farming[u < go], Labour.MIGRANT, m)
-        entrants += wf.move(farming[(u >= go) & (u < go + season)], Labour.LOCAL_WAGE, m)
-        # Rural seekers migrate (nothing to lose at home) or go back to the land.
-        u = rng.random(seeking.size)
-        entrants += wf.move(seeking[u < p.migration_rate], Labour.MIGRANT, m)
-        back = (u >= p.migration_rate) & (u < p.migration_rate + p.farm_return_rate)
-        wf.move(seeking[back], Labour.FARMING, m)
-        return entrants
 
     def _villages(self) -> None:
         self._hook("villages")

@@ -1,0 +1,235 @@
+"""The front line (steps 2-3 of the month): problems arise, are collected and resolved.
+
+Households, firms and the legacy backlog raise problems (A6, A29); cadres' front-line
+effort decides how soon they hear of them, and their capability, responsibility and
+effort how fast they resolve them (L4). The queues start at their mean-field stationary
+stocks under the 2024 efforts, and the legacy backlog's inflow after the spin-up is the
+expected number of its resolutions, so neither drifts under the 2024 rules.
+
+:class:`FrontLine` is a part of :class:`~countysim.core.county.CountyModel`: its methods
+read and write the model's shared state (``self.problems``, ``self.cadres``, the
+parameters ``self.p`` and the run's streams).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import tables as T
+from .cadres import Cadre, choose_effort, draw_breaches, score_pool
+from .labour import sample_share
+from .problems import NO_CADRE, Origin, ProblemQueue, Status
+from .tables import MONTHS_PER_YEAR
+
+__all__ = ["MAX_QUEUE_MONTHS", "FrontLine"]
+
+MAX_QUEUE_MONTHS = 120  # a derived queue longer than ten years of inflow is not settled
+
+
+class FrontLine:
+    """Problems and front-line work: the queues, collection and resolution (a model part)."""
+
+    def _create_problems(self) -> None:
+        """Queues at their stationary size under the pre-programme effort.
+
+        Routine problems: a stock that is collected at ``c`` a month and resolved at
+        ``p(d)`` holds ``inflow (1 - c) / c`` open and ``inflow f(d) / p(d)`` assigned
+        ones by difficulty. Legacy cases: the district's backlog, with the make-up a
+        steady inflow would leave (hard cases linger), replenished during the spin-up
+        by as many as are resolved, so it is the given size at the start month.
+        """
+        p, rng = self.spec, self.streams.problems
+        self.problems = ProblemQueue()
+        cadres = list(self.cadres)
+        self.routine_inflow = (p.problem_rate_household * self.district.villages["households"]
+                               .to_numpy().sum() + p.problem_rate_firm * len(self.firm_list))
+        effort = self._initial_records(cadres)
+        skill = np.array([c.skill for c in cadres])
+        legacy = np.array([c.on_legacy for c in cadres])
+        ids = np.array([c.unique_id for c in cadres])
+        routine = np.flatnonzero(~legacy)
+        # A queue that would take longer than MAX_QUEUE_MONTHS to clear is not a settled
+        # state (no effort, no collection): it starts at that many months of inflow.
+        longest = self.routine_inflow * MAX_QUEUE_MONTHS
+        collect = 1.0 - np.exp(-p.collect_rate * effort[routine].mean()) if routine.size else 0
+        if collect > 0:
+            n_open = rng.poisson(min(self.routine_inflow * (1.0 - collect) / collect, longest))
+            self._add_routine(n_open, rng, Status.OPEN)
+        for pool, origin, beta, n_fixed in (
+                (routine, Origin.VILLAGE, T.PROBLEM_DIFFICULTY_BETA, None),
+                (np.flatnonzero(legacy), Origin.LEGACY, T.LEGACY_DIFFICULTY_BETA,
+                 p.legacy_backlog)):
+            if pool.size == 0:
+                continue
+            # Mean-field stationary stock: (difficulty, owner) pairs as they arrive, each
+            # lingering 1/p months; drawn in proportion to that.
+            d = rng.beta(*beta, 8192)
+            share = effort[pool] / effort[pool].sum() if effort[pool].sum() > 0 else None
+            owner = pool[rng.choice(pool.size, size=d.size, p=share)]
+            resolve = 1.0 / (1.0 + np.exp(-self._logit(skill[owner], d, effort[owner], origin)))
+            weights = (1.0 / resolve) / (1.0 / resolve).sum()
+            n = n_fixed if n_fixed is not None else rng.poisson(
+                min(self.routine_inflow * (1.0 / resolve).mean(), longest))
+            pick = rng.choice(d.size, size=n, p=weights)
+            difficulty, owners = d[pick], ids[owner[pick]]
+            if origin == Origin.LEGACY:
+                self.problems.add(Origin.LEGACY, np.full(n, -1), difficulty, -1,
+                                  Status.ASSIGNED, owners)
+                self.legacy_inflow = float((resolve * weights).sum() * n)
+            else:
+                self._add_routine(n, rng, Status.ASSIGNED, difficulty, owners)
+        if not legacy.any():
+            self.problems.add(Origin.LEGACY, np.full(p.legacy_backlog, -1),
+                              np.ones(p.legacy_backlog), -1)
+            self.legacy_inflow = 0.0
+        # Results are judged against the pre-programme caseload per cadre (a fixed norm).
+        self.results_norm = (self.routine_inflow + self.legacy_inflow) / max(len(cadres), 1)
+        self._set_caseloads(cadres, effort)
+        self.legacy_resolved_spinup: list[int] = []
+        self.problems_raised = self.problems_resolved = self.legacy_resolved = 0
+        self.legacy_raised = 0
+
+    def _initial_records(self, cadres: list[Cadre]) -> np.ndarray:
+        """The pool's evaluation records (一人一册) before the first simulated month.
+
+        Each cadre's caseload is the norm in proportion to its effort; merit and standing
+        are scored without noise; effort is then chosen against that standing. (The
+        results score depends on caseloads relative to the norm only, so a provisional
+        norm serves until the legacy inflow is known.) Returns the effort.
+        """
+        self.results_norm = self.routine_inflow / max(len(cadres), 1)
+        self._set_caseloads(cadres, choose_effort(self, cadres))
+        score_pool(self, cadres, noise=0.0)
+        return choose_effort(self, cadres)
+
+    def _set_caseloads(self, cadres: list[Cadre], effort: np.ndarray) -> None:
+        for cadre, e in zip(cadres, effort, strict=True):
+            cadre.resolved_avg = self.results_norm * e / max(float(effort.mean()), 1e-9)
+
+    def _add_routine(self, n: int, rng: np.random.Generator, status: Status,
+                     difficulty: np.ndarray | None = None,
+                     owners: np.ndarray | int = NO_CADRE) -> None:
+        """Add ``n`` routine problems from households and firms in proportion to inflow."""
+        p = self.spec
+        households = self.district.villages["households"].to_numpy()
+        firm_rate = p.problem_rate_firm * len(self.firm_list)
+        from_firm = rng.random(n) < firm_rate / max(self.routine_inflow, 1e-12)
+        source = np.where(from_firm, rng.integers(0, len(self.firm_list), n),
+                          rng.choice(households.size, size=n, p=households / households.sum()))
+        origin = np.where(from_firm, Origin.FIRM, Origin.VILLAGE).astype(np.int8)
+        if difficulty is None:
+            difficulty = rng.beta(*T.PROBLEM_DIFFICULTY_BETA, n)
+        self.problems.add(origin, source, difficulty, -1, status, owners)
+
+    def _logit(self, skill: np.ndarray | float, difficulty: np.ndarray, effort: np.ndarray | float,
+               origin: Origin | np.ndarray) -> np.ndarray:
+        """Monthly resolution log-odds of assigned problems (odds ~ front-line time)."""
+        p = self.p
+        legacy = np.asarray(origin) == Origin.LEGACY
+        return (p.resolve_base + p.resolve_skill * (np.asarray(skill) - 0.5)
+                - p.resolve_difficulty * (difficulty - 0.5)
+                + np.log(np.maximum(effort, 1e-9)) + np.where(legacy, p.legacy_logit, 0.0))
+
+    # ------------------------------------------------------------------- calendar
+
+    def _expected_legacy_resolutions(self) -> float:
+        """Expected legacy resolutions a month: the sum of the open cases' monthly odds."""
+        q = self.problems
+        cases = np.flatnonzero((q.origin == Origin.LEGACY) & (q.status != Status.RESOLVED))
+        cadres = list(self.cadres)
+        if not cases.size or not cadres:
+            return 0.0
+        ids = np.array([c.unique_id for c in cadres])
+        position = np.full(int(ids.max()) + 1, -1)
+        position[ids] = np.arange(ids.size)
+        who = position[np.maximum(q.cadre[cases], 0)]
+        held = (q.cadre[cases] != NO_CADRE) & (who >= 0)
+        skill = np.array([c.skill for c in cadres])
+        effort = np.array([c.effort for c in cadres])
+        # A case without a cadre (new, or its cadre left) goes to a legacy cadre in the
+        # month's front-line work: at the legacy cadres' mean skill and effort.
+        legacy = np.array([c.on_legacy for c in cadres])
+        if not legacy.any():  # nobody works on the backlog: nothing is resolved
+            return 0.0
+        case_skill = np.where(held, skill[who], skill[legacy].mean())
+        case_effort = np.where(held, effort[who], effort[legacy].mean())
+        logit = self._logit(case_skill, q.difficulty[cases], case_effort, Origin.LEGACY)
+        return float((1.0 / (1.0 + np.exp(-logit))).sum())
+
+    def _raise_problems(self) -> None:
+        rng, p = self.streams.problems, self.p
+        households = self.district.villages["households"].to_numpy()
+        per_village = rng.poisson(p.problem_rate_household * households)
+        per_firm = rng.poisson(p.problem_rate_firm, len(self.firm_list))
+        village_src = np.repeat(np.arange(households.size), per_village)
+        firm_src = np.repeat(np.arange(len(self.firm_list)), per_firm)
+        for origin, src in ((Origin.VILLAGE, village_src), (Origin.FIRM, firm_src)):
+            self.problems.add(origin, src, rng.beta(*T.PROBLEM_DIFFICULTY_BETA, src.size),
+                              self.month)
+        self.problems_raised = int(village_src.size + firm_src.size)
+        # Urban renewal keeps producing legacy cases (A30): in the spin-up as many as are
+        # resolved, so the backlog stays the district's given size; then the 2024 rate.
+        if self.month >= 0:
+            n = int(rng.poisson(self.legacy_inflow))
+        else:
+            n = self.legacy_resolved
+        self.legacy_raised = n
+        if n:
+            self.problems.add(Origin.LEGACY, np.full(n, -1),
+                              rng.beta(*T.LEGACY_DIFFICULTY_BETA, n), self.month)
+
+    def _frontline(self) -> None:
+        """Cadres choose effort and learn; collect, assign and resolve problems; visit firms."""
+        self.cadres.do("step")  # independent updates: their order does not matter
+        cadres = list(self.cadres)
+        self._hook("mentoring", cadres)
+        draw_breaches(self, cadres)
+        effort = choose_effort(self, cadres)
+        ids = np.array([c.unique_id for c in cadres])
+        skill = np.array([c.skill for c in cadres])
+        legacy = np.array([c.on_legacy for c in cadres])
+        rng, q = self.streams.frontline, self.problems
+        routine = np.flatnonzero(~legacy)
+        self._hook("frontline", cadres, routine)
+        # Collection: the more time cadres spend on the front line, the sooner they hear.
+        open_idx = np.flatnonzero(q.status == Status.OPEN)
+        open_idx = open_idx[q.origin[open_idx] != Origin.LEGACY]
+        if routine.size and open_idx.size:
+            p_collect = 1.0 - np.exp(-self.p.collect_rate * effort[routine].mean())
+            got = sample_share(open_idx, p_collect, rng)
+            if got.size:  # none without front-line time (and no shares to draw owners by)
+                owners = routine[rng.choice(routine.size, size=got.size,
+                                            p=effort[routine] / effort[routine].sum())]
+                q.status[got] = Status.ASSIGNED
+                q.cadre[got] = ids[owners]
+        # Legacy cases, new or whose cadre left, go to a legacy cadre.
+        orphans = np.flatnonzero((q.origin == Origin.LEGACY) & (q.status != Status.RESOLVED)
+                                 & (q.cadre == NO_CADRE))
+        on_legacy = np.flatnonzero(legacy)
+        if orphans.size and on_legacy.size:
+            q.status[orphans] = Status.ASSIGNED
+            q.cadre[orphans] = ids[on_legacy[rng.integers(0, on_legacy.size, orphans.size)]]
+        self._resolve(cadres, ids, effort, skill, rng)
+
+    def _resolve(self, cadres: list[Cadre], ids: np.ndarray, effort: np.ndarray,
+                 skill: np.ndarray, rng: np.random.Generator) -> None:
+        q = self.problems
+        assigned = np.flatnonzero(q.status == Status.ASSIGNED)
+        position = np.full(int(ids.max()) + 1 if ids.size else 1, -1)
+        position[ids] = np.arange(ids.size)
+        who = position[q.cadre[assigned]]
+        origin = q.origin[assigned]
+        logit = self._logit(skill[who], q.difficulty[assigned], effort[who], origin)
+        done = rng.random(assigned.size) < 1.0 / (1.0 + np.exp(-logit))
+        q.status[assigned[done]] = Status.RESOLVED
+        q.resolved[assigned[done]] = self.month
+        counts = np.bincount(who[done], minlength=ids.size)
+        memory = 1.0 / MONTHS_PER_YEAR  # resolutions per month, a one-year moving average
+        for cadre, k in zip(cadres, counts, strict=True):
+            cadre.resolved_month = int(k)
+            cadre.resolved_avg += memory * (k - cadre.resolved_avg)
+        is_legacy = origin[done] == Origin.LEGACY
+        self.legacy_resolved = int(is_legacy.sum())
+        self.problems_resolved = int(done.sum()) - self.legacy_resolved
+        if self.month < 0:
+            self.legacy_resolved_spinup.append(self.legacy_resolved)
