@@ -377,7 +377,7 @@ def read_promoted(folder: str | Path) -> np.ndarray:
              else (folder / "promoted.csv").is_file())
     if not known:
         return np.empty(0)
-    return _read_csv(Path(folder), "promoted")["capability"].to_numpy(dtype=float)
+    return _read_csv(folder, "promoted")["capability"].to_numpy(dtype=float)
 
 
 def _read_csv(folder: Path, name: str) -> pd.DataFrame:
