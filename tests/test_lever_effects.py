@@ -1,0 +1,81 @@
+"""The lever-effects experiment (experiments/lever_effects.py, docs/lever_effects.md).
+
+The page's runs take ~15 minutes; these tests check the logic that decides what is run
+and how it is summarised: the prior ends, each lever's change, the paired statistics,
+and that every lever has its chain named.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import countysim
+import numpy as np
+import pytest
+from countysim.core.parameters import PARAMETERS, by_section
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location(
+        "lever_effects", ROOT / "experiments" / "lever_effects.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+lever_effects = _module()
+LEVERS = [p.name for p in by_section("levers")]
+
+
+def test_the_ends_of_the_priors():
+    assert lever_effects.at_end("median") == {}
+    weak, strong = lever_effects.at_end("weak"), lever_effects.at_end("strong")
+    links = lever_effects.link_parameters()
+    assert links and set(weak) == set(strong) == set(links)
+    for name in links:
+        lo, hi = PARAMETERS[name].prior
+        expected = (hi, lo) if name in lever_effects.WEAK_HIGH else (lo, hi)
+        assert (weak[name], strong[name]) == pytest.approx(expected), name
+    # Every name on the weak-is-high list is a link with a prior (a typo would be ignored).
+    assert set(lever_effects.WEAK_HIGH) <= set(links)
+
+
+@pytest.mark.parametrize("name", LEVERS)
+def test_each_lever_is_changed_to_an_allowed_other_value(name):
+    base = countysim.load_scenario(lever_effects.BASELINE)[name]
+    value = lever_effects.change(name)
+    assert value != base
+    p = PARAMETERS[name]
+    if p.choices is not None:
+        assert value in p.choices
+    elif p.kind is not bool:
+        lo, hi = p.bounds
+        assert lo <= value <= hi
+    # The changed scenario is valid (replace validates every value).
+    countysim.load_scenario(lever_effects.BASELINE).replace(**lever_effects.changes(name))
+
+
+def test_every_lever_has_its_chain_and_links_are_parameters():
+    assert set(lever_effects.CHAINS) == set(LEVERS)
+    for chain, links in lever_effects.CHAINS.values():
+        assert chain and all(link in PARAMETERS for link in links)
+    assert set(lever_effects.changes(lever_effects.BUNDLE)) == set(lever_effects.CADRE_REFORMS)
+
+
+def test_paired_summary():
+    seeds = [1, 2, 3, 4]
+    diffs = np.array([2.0, 4.0, 3.0, 5.0])
+    results = {("median", None, s): {"jobs": 100.0 + s} for s in seeds}
+    results |= {("median", "x", s): {"jobs": 100.0 + s + d}
+                for s, d in zip(seeds, diffs, strict=True)}
+    mean, sd, z = lever_effects.summary(results, "median", "x", "jobs", seeds)
+    assert mean == pytest.approx(3.5)
+    assert sd == pytest.approx(diffs.std(ddof=1))
+    assert z == pytest.approx(3.5 / (diffs.std(ddof=1) / math.sqrt(4)))
+    # No paired noise at all: an effect is infinitely clear, no effect is zero.
+    same = {("median", "y", s): {"jobs": 100.0 + s} for s in seeds} | results
+    assert lever_effects.summary(same, "median", "y", "jobs", seeds) == (0.0, 0.0, 0.0)
