@@ -429,6 +429,7 @@ class Recorder:
             "scenario_name": m.spec.name,
             "scenario_toml": m.spec.to_toml(),
             "scenario_hash": m.spec.digest,
+            "parameter_set": m.spec.parameter_set,
             **describe(m.seed),
             "start": m.spec.start,
             "spinup_months": m.spinup,
