@@ -480,7 +480,8 @@ def assert_dataset_metadata(ds: xr.Dataset) -> None:
     for name, var in ds.data_vars.items():
         assert "units" in var.attrs and var.attrs["units"] != "", f"{name} has no units"
         assert name in VARIABLES, f"{name} not declared in observe.VARIABLES"
-    for key in ("countysim_version", "scenario_toml", "scenario_hash", "seed_entropy"):
+    for key in ("countysim_version", "scenario_toml", "scenario_hash", "parameter_set",
+                "seed_entropy"):
         assert key in ds.attrs, f"missing attribute {key!r}"
 
 

@@ -185,6 +185,8 @@ class Scenario:
         :attr:`digest`, names, descriptions and sources do not enter it, so two
         scenarios that run the same numbers share it, while a changed default moves it
         even for a scenario that sets every value itself (the spin-up reads ``before``).
+        A district read from files (``district_data``) enters only as being read from
+        files: its CSVs' contents are not part of the digest.
         Recorded in every run's ``attrs["parameter_set"]`` (docs/outputs.md).
         """
         registry = {n: [p.default, p.before] for n, p in PARAMETERS.items()}
@@ -192,8 +194,9 @@ class Scenario:
                    "schedules": {n: {str(y): v for y, v in s.items()}
                                  for n, s in self.schedules.items()},
                    "start": self.start, "until": self.until,
-                   "district_data": None if self.district_data is None
-                   else str(self.district_data)}
+                   # Whether the district is read from files, not their path: a path
+                   # differs between machines for the same numbers.
+                   "district_data": self.district_data is not None}
         text = json.dumps(content, sort_keys=True, default=repr)
         return PARAMETER_SET_PREFIX + hashlib.sha256(text.encode()).hexdigest()[
             :PARAMETER_SET_DIGITS]
