@@ -8,7 +8,7 @@ SCENARIO ?= scenarios/baseline_2025.toml
 SEED ?= 0
 PYTEST_ARGS ?=
 
-.PHONY: venv run test test-slow test-browser bench lint docs docs-site explore notebooks validate clean
+.PHONY: venv run test references test-slow test-browser bench lint docs docs-site explore notebooks validate clean
 
 # Python 3.12 comes from pyenv where the machine's default python3 is older.
 $(PY):
@@ -29,6 +29,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Rewrite tests/reference/headline.json after an intended output change; then add a
+# CHANGELOG.md entry naming the new output_version (tests/test_references.py checks both).
+references: $(STAMP)
+	$(PY) -m countysim.testing --refresh-references
 
 # Long fuzz, kill-at-random and concurrency campaigns (marker `stress`); CI does not run them.
 test-slow: $(STAMP)

@@ -31,7 +31,7 @@ Forecasts to 2030 and paired comparisons (see docs/forecast.md)::
 
 from .calibration.targets import TargetError, load_targets
 from .core.county import CountyModel, run
-from .core.observe import open_run
+from .core.observe import open_run, to_tidy
 from .core.parameters import PARAMETERS
 from .core.scenario import Scenario, ScenarioError, load_scenario
 from .core.version import __version__
@@ -108,5 +108,6 @@ __all__ = [
     "run",
     "salib_problem",
     "sweep",
+    "to_tidy",
     "update_scenario",
 ]

@@ -8,17 +8,21 @@ advance it a month at a time. The main panel shows the key indicators of the art
 township, coloured by collective income, with the cooperative villages outlined.
 
 The explorer runs from the scenario's start month to 2030-12; the lever values set in
-the sidebar hold in every year (a lever set there replaces the scenario's schedule).
+the sidebar hold in every year (a lever set there replaces the scenario's schedule). The
+headline lists the levers in force with their units, and each chart draws the run over
+the baseline's band across :data:`BAND_SEEDS` seeds (to :data:`BAND_UNTIL`), so what the
+levers change stands out from run-to-run noise.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .core.county import CountyModel
+from .core.county import CountyModel, run
 from .core.parameters import PARAMETERS
 from .core.scenario import LAST_MONTH, Scenario, load_scenario
 
@@ -32,11 +36,19 @@ except ImportError as exc:  # pragma: no cover - exercised by the CLI's check
     raise ImportError("the explorer needs the viz extra: pip install -e '.[viz]' "
                       f"({exc.name} is missing)") from exc
 
-__all__ = ["LEVERS", "ExplorerModel", "Headline", "VillageGrid", "components",
-           "model_params", "page"]
+__all__ = ["LEVERS", "ExplorerModel", "Headline", "VillageGrid", "baseline_band",
+           "components", "lever_values", "model_params", "page"]
 
 BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline_2025.toml"
 WARMUP_MONTHS = 6  # months run when the model is built, so the charts open with lines
+
+# The reference drawn behind each chart: the baseline's spread over a few seeds, so a user
+# sees whether the levers moved a series beyond run-to-run noise. Five seeds to 2026-12
+# take a few seconds once per process (cached); the band ends there, the run goes on.
+BAND_SEEDS: tuple[int, ...] = tuple(range(5))
+BAND_UNTIL = "2026-12"
+BAND_QUANTILES = (0.05, 0.95)  # the seeds' range for five seeds: what noise alone spans
+BAND_ALPHA = 0.25
 
 # Slider ranges: the registry's bounds narrowed to what the district can use.
 LEVERS: dict[str, dict[str, Any]] = {
@@ -93,6 +105,26 @@ def model_params(scenario: Scenario | None = None) -> dict[str, Any]:
     return params
 
 
+def lever_values(model: CountyModel) -> list[tuple[str, str]]:
+    """The sidebar's levers as the model runs them: ``(name, "value unit")`` pairs.
+
+    Solara's sliders show their value only while dragged; the headline lists these, so
+    the values in force (after *Reset*) are always on screen, with their units.
+    """
+    out = []
+    for name, widget in LEVERS.items():
+        value = model.p[name]
+        unit = PARAMETERS[name].unit
+        if widget["type"] == "Checkbox":
+            text = "on" if value else "off"
+        elif widget["type"] == "SliderFloat":
+            text = f"{value:.2f}"
+        else:
+            text = f"{value:,}"
+        out.append((name, text if unit == "1" else f"{text} {unit}"))
+    return out
+
+
 def _fmt(value: float) -> str:
     return "n/a" if not np.isfinite(value) else f"{value:,.0f}"
 
@@ -116,10 +148,11 @@ def Headline(model: CountyModel) -> None:
         ("Pilot collective income growth (A14)", growth_text),
     ]
     rows = "".join(f"<li>{label}: <b>{value}</b></li>" for label, value in items)
+    levers = "".join(f"<li>{name}: <b>{value}</b></li>" for name, value in lever_values(model))
     # Plain HTML (solara.Markdown would fetch its maths and diagram scripts from a CDN).
     solara.HTML(tag="div", unsafe_innerHTML=(
         f"<p><b>{_month(model)}</b>, scenario {model.spec.name}, seed "
-        f"{model.seed.entropy}</p><ul>{rows}</ul>"
+        f"{model.seed.entropy}</p><ul>{rows}</ul><p>Levers in force:</p><ul>{levers}</ul>"
         "<p><i>Set the levers, then press Reset to rebuild the district with them.</i></p>"))
 
 
@@ -185,7 +218,35 @@ def month_label(start: str, step: float) -> str:
     return f"{year}-{month + 1:02d}"
 
 
-def _titled(title: str, start: str):
+@lru_cache(maxsize=1)
+def _baseline_runs(seeds: tuple[int, ...], until: str) -> Any:
+    import xarray as xr
+
+    names = [n for m in CHARTS for n in (m if isinstance(m, tuple) else (m,))]
+    return xr.concat([run(load_scenario(BASELINE), seed=s, until=until, variables=names)
+                      for s in seeds], dim="seed")
+
+
+def baseline_band(name: str, seeds: tuple[int, ...] | None = None,
+                  until: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The baseline's band of a chart's variable over seeds, month by month.
+
+    Args:
+        name: A variable of :data:`CHARTS`.
+        seeds: Run seeds; default :data:`BAND_SEEDS`.
+        until: Last month; default :data:`BAND_UNTIL`.
+
+    Returns:
+        The :data:`BAND_QUANTILES` over seeds (low, high), one value per month from the
+        baseline's start (the charts' x = 0). The runs are made once per process.
+    """
+    runs = _baseline_runs(BAND_SEEDS if seeds is None else tuple(seeds),
+                          BAND_UNTIL if until is None else until)
+    lo, hi = (runs[name].quantile(q, dim="seed").values for q in BAND_QUANTILES)
+    return np.asarray(lo, float), np.asarray(hi, float)
+
+
+def _titled(title: str, start: str, measures: tuple[str, ...] = ()):
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     def post_process(ax) -> None:
@@ -193,6 +254,21 @@ def _titled(title: str, start: str):
         for line in ax.get_lines():
             line.set_marker("o")
             line.set_markersize(3)
+        lines = ax.get_lines()
+        colours = {line.get_label(): line.get_color() for line in lines}
+        if len(lines) == len(measures) == 1:  # Mesa draws a single measure without a label
+            colours[measures[0]] = lines[0].get_color()
+        for name in measures:
+            lo, hi = baseline_band(name)
+            # In the run's line colour, so each line is read against its own band.
+            ax.fill_between(np.arange(len(lo)), lo, hi, alpha=BAND_ALPHA, linewidth=0,
+                            color=colours.get(name),
+                            label=f"baseline {name}, {len(BAND_SEEDS)} seeds "
+                                  f"({100 * BAND_QUANTILES[0]:.0f}-"
+                                  f"{100 * BAND_QUANTILES[1]:.0f} %)" if len(measures) > 1
+                            else f"baseline, {len(BAND_SEEDS)} seeds")
+        if measures:
+            ax.legend(fontsize="small")
         if ax.get_legend() is not None:
             ax.legend(fontsize="small")
         # The data collector's rows are months from the start: label them as months.
@@ -201,6 +277,7 @@ def _titled(title: str, start: str):
         ax.set_xlabel("month")
         values = [y for line in ax.get_lines() for y in np.asarray(line.get_ydata(), float)
                   if np.isfinite(y)]
+        values += [y for name in measures for y in baseline_band(name)[1] if np.isfinite(y)]
         if values and min(values) >= 0:
             # From zero: a rate moving from 4.87 % to 4.90 % should not look like a crash.
             ax.set_ylim(bottom=0, top=max(max(values) * 1.1, ax.get_ylim()[1]))
@@ -212,7 +289,8 @@ def components() -> list:
     """SolaraViz components: the headline, the indicator charts and the village grid."""
     start = load_scenario(BASELINE).start  # ExplorerModel runs the baseline's months
     charts = [make_plot_component(list(m) if isinstance(m, tuple) else m,
-                                  post_process=_titled(title, start))
+                                  post_process=_titled(title, start,
+                                                       m if isinstance(m, tuple) else (m,)))
               for m, title in CHARTS.items()]
     return [(Headline, 0), *charts, (VillageGrid, 0)]
 

@@ -26,8 +26,12 @@ checks the project's own test suite runs (see ``docs/testing.md``)::
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import subprocess
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,6 +49,13 @@ __all__ = [
     "CADRE_OUTCOMES",
     "CUM_OF_MONTHLY",
     "DEFAULT_VARIED",
+    "HEADLINE_DECEMBER",
+    "HEADLINE_TARGETS",
+    "REFERENCE_FILE",
+    "REFERENCE_RTOL",
+    "REFERENCE_SCENARIO",
+    "REFERENCE_SEEDS",
+    "REFRESH_COMMAND",
     "SIGNED_VARIABLES",
     "SMALL_DISTRICT",
     "YTD_FLOWS",
@@ -60,6 +71,11 @@ __all__ = [
     "assert_zero_pilot_effect",
     "calendar_months",
     "calendar_years",
+    "headline_values",
+    "load_references",
+    "output_version",
+    "reference_values",
+    "refresh_references",
     "scenarios",
     "small_scenario",
     "ytd_increments",
@@ -464,7 +480,8 @@ def assert_dataset_metadata(ds: xr.Dataset) -> None:
     for name, var in ds.data_vars.items():
         assert "units" in var.attrs and var.attrs["units"] != "", f"{name} has no units"
         assert name in VARIABLES, f"{name} not declared in observe.VARIABLES"
-    for key in ("countysim_version", "scenario_toml", "scenario_hash", "seed_entropy"):
+    for key in ("countysim_version", "scenario_toml", "scenario_hash", "parameter_set",
+                "seed_entropy"):
         assert key in ds.attrs, f"missing attribute {key!r}"
 
 
@@ -486,3 +503,178 @@ def assert_invariants(ds: xr.Dataset, scenario: Scenario | None = None) -> None:
     assert_flows_counted_once(ds)
     assert_problems_balanced(ds)
     assert_cadre_outcomes_add_up(ds)
+
+
+# ------------------------------------------------------------- reference outputs (alarms)
+# The invariants above hold for every model; the references below pin *this* model's
+# output, so that a change which moves it (a new default, a reordered draw) is noticed:
+# tests/test_references.py compares a fresh run with the file and fails until the file is
+# refreshed with REFRESH_COMMAND and CHANGELOG.md names the new output_version.
+
+#: Where the headline references live, relative to the repository's root.
+REFERENCE_FILE = "tests/reference/headline.json"
+#: The command that rewrites :data:`REFERENCE_FILE` (``make references`` runs it).
+REFRESH_COMMAND = "python -m countysim.testing --refresh-references"
+#: The scenario the references run, relative to the repository's root: the full district
+#: (a run to 2025-12 takes well under a second), so the alarm sees what users see.
+REFERENCE_SCENARIO = "scenarios/baseline_2025.toml"
+#: The targets file whose windows and statistics read the headline figures.
+REFERENCE_TARGETS = "scenarios/targets/litong_2025.toml"
+#: A few seeds: one seed could hide a change that only moves other draws.
+REFERENCE_SEEDS: tuple[int, ...] = (0, 1, 2)
+#: The last month run; the December values below are read here.
+REFERENCE_UNTIL = "2025-12"
+#: The article's headline figures, read as the calibration targets read them.
+HEADLINE_TARGETS: tuple[str, ...] = ("A4", "A5", "A6", "A7", "A8", "A9", "A14", "A29")
+#: District-wide variables read in :data:`REFERENCE_UNTIL` (not targets of their own there).
+HEADLINE_DECEMBER: tuple[str, ...] = ("urban_unemployment_rate", "rural_income_per_capita",
+                                      "urban_income_per_capita")
+#: Relative tolerance of the comparison: the same code gives the same bits on one machine;
+#: the margin absorbs only last-digit differences of another platform's libm or BLAS.
+REFERENCE_RTOL = 1e-12
+OUTPUT_VERSION_PREFIX = "out-"
+# As the parameter set's version: 48 bits, quoted in CHANGELOG.md.
+_OUTPUT_VERSION_DIGITS = 12
+
+
+def headline_values(ds: xr.Dataset, targets: Iterable[Any]) -> dict[str, float]:
+    """A run's headline figures: each target's statistic and the December values.
+
+    Args:
+        ds: A run's Dataset reaching :data:`REFERENCE_UNTIL` or later.
+        targets: Targets (:func:`countysim.load_targets`) of :data:`HEADLINE_TARGETS`.
+
+    Returns:
+        ``{"A4": ..., ..., "urban_unemployment_rate@2025-12": ...}`` as floats.
+    """
+    start = str(ds.attrs["start"])
+    values = {t.id: t.evaluate(ds, start) for t in targets}
+    month = np.datetime64(REFERENCE_UNTIL)
+    for name in HEADLINE_DECEMBER:
+        values[f"{name}@{REFERENCE_UNTIL}"] = float(ds[name].sel(time=month))
+    return values
+
+
+def output_version(values: dict[str, dict[str, float]], parameter_set: str = "") -> str:
+    """The version of a set of reference values: ``out-`` and 12 hex digits of a digest.
+
+    The digest is of the values (floats by ``repr``, which round-trips, so any change of
+    any value changes it) and of the parameter set that made them: a changed registry
+    default the reference scenario overrides leaves the values alone but still needs a
+    refresh and a changelog entry, since other scenarios' output moves.
+
+    Args:
+        values: ``{seed: {figure: value}}`` as :func:`reference_values` returns.
+        parameter_set: The reference scenario's :attr:`Scenario.parameter_set`.
+    """
+    text = json.dumps({"parameter_set": parameter_set,
+                       "values": {s: {k: repr(v) for k, v in sorted(row.items())}
+                                  for s, row in sorted(values.items())}}, sort_keys=True)
+    return OUTPUT_VERSION_PREFIX + hashlib.sha256(text.encode()).hexdigest()[
+        :_OUTPUT_VERSION_DIGITS]
+
+
+def reference_values(root: str | Path = ".", *, scenario: Scenario | None = None,
+                     seeds: Iterable[int] = REFERENCE_SEEDS) -> dict[str, dict[str, float]]:
+    """The headline values of fresh runs, by seed (as strings, the file's keys).
+
+    Args:
+        root: The repository's root (where ``scenarios/`` is).
+        scenario: The scenario to run; default :data:`REFERENCE_SCENARIO` under ``root``.
+        seeds: The run seeds.
+
+    Returns:
+        ``{"0": {"A4": ..., ...}, "1": {...}, ...}``.
+    """
+    from .calibration.targets import load_targets
+    from .core.county import run
+
+    root = Path(root)
+    if scenario is None:
+        from .core.scenario import load_scenario
+        scenario = load_scenario(root / REFERENCE_SCENARIO)
+    targets = load_targets(root / REFERENCE_TARGETS).select(list(HEADLINE_TARGETS))
+    return {str(seed): headline_values(run(scenario, seed=seed, until=REFERENCE_UNTIL),
+                                       targets)
+            for seed in seeds}
+
+
+def _git_commit(root: Path) -> str:
+    """``HEAD``'s hash, marked ``+uncommitted`` when the tree has changes ("" without git)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return commit + (" +uncommitted" if dirty else "")
+
+
+def refresh_references(root: str | Path = ".", *, out: str | Path | None = None,
+                       scenario: Scenario | None = None,
+                       seeds: Iterable[int] = REFERENCE_SEEDS) -> dict[str, Any]:
+    """Run the reference runs and write their headline values (:data:`REFERENCE_FILE`).
+
+    Then add an entry to ``CHANGELOG.md`` that says why the output changed and names the
+    new ``output_version``: the reference test requires it.
+
+    Args:
+        root: The repository's root.
+        out: The file to write; default :data:`REFERENCE_FILE` under ``root``.
+        scenario: The scenario to run; default :data:`REFERENCE_SCENARIO`.
+        seeds: The run seeds.
+
+    Returns:
+        What was written: provenance, ``parameter_set``, ``output_version`` and ``values``.
+    """
+    root = Path(root)
+    seeds = tuple(seeds)
+    scenario_file = None
+    if scenario is None:
+        from .core.scenario import load_scenario
+        scenario_file = REFERENCE_SCENARIO
+        scenario = load_scenario(root / REFERENCE_SCENARIO)
+    values = reference_values(root, scenario=scenario, seeds=seeds)
+    record = {
+        "command": REFRESH_COMMAND,
+        "scenario": scenario.name,
+        "scenario_file": scenario_file,
+        "targets": REFERENCE_TARGETS,
+        "seeds": list(seeds),
+        "until": REFERENCE_UNTIL,
+        "git_commit": _git_commit(root),
+        "parameter_set": scenario.parameter_set,
+        "output_version": output_version(values, scenario.parameter_set),
+        "values": values,
+    }
+    path = Path(out) if out is not None else root / REFERENCE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def load_references(path: str | Path) -> dict[str, Any]:
+    """Read a references file that :func:`refresh_references` wrote."""
+    return json.loads(Path(path).read_text())
+
+
+def _main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m countysim.testing",
+                                     description="Refresh the headline reference values.")
+    parser.add_argument("--refresh-references", action="store_true", required=True,
+                        help=f"rerun the reference runs and rewrite {REFERENCE_FILE}")
+    parser.add_argument("--root", default=".", help="the repository's root (default: .)")
+    args = parser.parse_args(argv)
+    record = refresh_references(args.root)
+    print(f"wrote {Path(args.root) / REFERENCE_FILE}: output_version "
+          f"{record['output_version']}, parameter_set {record['parameter_set']}; "
+          f"name {record['output_version']} in CHANGELOG.md with why the output changed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import countysim
+import numpy as np
 import pytest
 from countysim.cli import VIZ_MISSING, explore_command, main
 
@@ -20,6 +22,17 @@ from mesa.visualization.solara_viz import (  # noqa: E402
     ModelCreator,
     _check_model_params,
 )
+
+# The baseline band behind the charts: two seeds over three months keep these tests fast
+# (the app's own band is five seeds to 2026-12, made once per process).
+FAST_BAND_SEEDS = (0, 1)
+FAST_BAND_UNTIL = "2025-03"
+
+
+@pytest.fixture(autouse=True)
+def fast_band(monkeypatch):
+    monkeypatch.setattr(explorer, "BAND_SEEDS", FAST_BAND_SEEDS)
+    monkeypatch.setattr(explorer, "BAND_UNTIL", FAST_BAND_UNTIL)
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +91,59 @@ def test_components_render(model) -> None:
     assert f"Urban placements YTD (A4): <b>{model.urban_placements_ytd:,}</b>" in html
     for label in ("(A5)", "Urban unemployment", "income per capita", "(A14)"):
         assert label in html
+    assert "Levers in force" in html
+    for name, value in explorer.lever_values(model):
+        assert f"{name}: <b>{value}</b>" in html
+
+
+def test_lever_values_show_the_values_in_force_with_units(model) -> None:
+    """Issue 17: slider values are shown, with units (a slider shows its own only while
+    dragged)."""
+    shown = dict(explorer.lever_values(model))
+    assert list(shown) == list(explorer.LEVERS)
+    for name, text in shown.items():
+        unit = explorer.PARAMETERS[name].unit
+        value = model.p[name]
+        if unit != "1":
+            assert text.endswith(f" {unit}"), (name, text)
+        if isinstance(value, bool):
+            assert text == ("on" if value else "off")
+        else:
+            assert float(text.split()[0].replace(",", "")) == pytest.approx(value, abs=0.005)
+    rebuilt = explorer.ExplorerModel(warmup=0, pilot_villages=model.p["pilot_villages"] + 5)
+    assert dict(explorer.lever_values(rebuilt))["pilot_villages"] != shown["pilot_villages"]
+
+
+def test_baseline_band_spans_the_seeds_runs() -> None:
+    """The band behind a chart lies within the baseline's runs over the band's seeds."""
+    name = "urban_unemployment_rate"
+    lo, hi = explorer.baseline_band(name)
+    runs = np.array([countysim.run(explorer.BASELINE, seed=s, until=FAST_BAND_UNTIL,
+                                   variables=[name])[name].values for s in FAST_BAND_SEEDS])
+    assert len(lo) == len(hi) == runs.shape[1]
+    assert (runs.min(axis=0) <= lo).all() and (lo <= hi).all()
+    assert (hi <= runs.max(axis=0)).all()
+
+
+def test_charts_draw_the_baseline_band() -> None:
+    from matplotlib.collections import PolyCollection
+    from matplotlib.colors import to_hex
+    from matplotlib.figure import Figure
+
+    ax = Figure().subplots()
+    ax.plot(range(3), [0.05, 0.051, 0.052], label="urban_unemployment_rate")
+    explorer._titled("Urban unemployment rate", "2025-01", ("urban_unemployment_rate",))(ax)
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 1
+    assert any("baseline" in t.get_text() for t in ax.get_legend().get_texts())
+    _, hi = explorer.baseline_band("urban_unemployment_rate")
+    assert ax.get_ylim()[1] >= hi.max()  # the band is never cut off
+    # Mesa plots a single measure without a label: the band still takes the line's colour.
+    single = Figure().subplots()
+    (line,) = single.plot(range(3), [0.05, 0.051, 0.052])
+    explorer._titled("Urban unemployment rate", "2025-01", ("urban_unemployment_rate",))(single)
+    band = next(c for c in single.collections if isinstance(c, PolyCollection))
+    assert to_hex(band.get_facecolor()[0], keep_alpha=False) == to_hex(line.get_color())
 
 
 def test_village_figure_has_a_row_per_township(model) -> None:

@@ -185,6 +185,78 @@ def from_netcdf_layout(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
+# Dims that come first in a tidy frame, in this order (a sweep's, then a run's); any
+# other dim follows in the Dataset's order.
+TIDY_DIM_ORDER = ("sample", "replicate", "time", "village", "labour_state")
+# Non-dimension coordinates carried along their dim into a tidy frame: the township
+# groups villages, which an analyst groups by (``pilot`` is a 0/1 flag, also carried).
+TIDY_COORDS = ("township", "pilot")
+
+
+def to_tidy(ds: xr.Dataset, variables: str | list[str] | tuple[str, ...] | None = None
+            ) -> pd.DataFrame:
+    """A Dataset as one long (tidy) DataFrame: one row per variable and coordinate.
+
+    Columns: ``variable``, ``unit``, every dim any selected variable has (``time``, and
+    ``village`` with its ``township`` and ``pilot``, ``labour_state``, a sweep's
+    ``sample`` and ``replicate``), and ``value`` (float). A variable without a dim has
+    that column empty (``NaN``/``None``), so district-wide and per-village variables
+    stack in one frame, ready for ``groupby`` or a plotting library::
+
+        df = countysim.to_tidy(ds, ["urban_new_jobs_ytd", "collective_income"])
+        df[df.variable == "collective_income"].groupby(["time", "township"]).value.sum()
+
+    ``unit`` is the variable's unit of measure (``"persons"``, ``"yuan/yr"``; ``"1"`` for
+    a ratio). Coded variables (``product_line``, ``cooperative_kind``) keep their codes;
+    their ``flag_meanings`` attribute names them.
+
+    Args:
+        ds: A run's Dataset (:func:`countysim.run`, :func:`countysim.open_run`) or a
+            sweep's (:func:`countysim.open_results`).
+        variables: A variable's name or a list of them; default every data variable.
+
+    Returns:
+        The long DataFrame, rows in the order of ``variables`` and then of the dims.
+
+    Raises:
+        KeyError: A name in ``variables`` is not a data variable of ``ds``.
+    """
+    names = [variables] if isinstance(variables, str) else list(
+        ds.data_vars if variables is None else variables)
+    missing = [n for n in names if n not in ds.data_vars]
+    if missing:
+        raise KeyError(f"not data variables of the Dataset: {', '.join(missing)}")
+    dims = {d for n in names for d in ds[n].dims}
+    ordered = [d for d in TIDY_DIM_ORDER if d in dims] + sorted(
+        dims - set(TIDY_DIM_ORDER), key=list(ds.dims).index)
+    extra = [c for c in TIDY_COORDS if c in ds.coords
+             and len(ds[c].dims) == 1 and ds[c].dims[0] in dims]
+    # The carried coordinates go right after their dim (township beside village).
+    columns = ["variable", "unit"]
+    for d in ordered:
+        columns += [d, *(c for c in extra if ds[c].dims[0] == d)]
+    columns.append("value")
+    frames = []
+    for name in names:
+        da = ds[name]
+        frame = da.reset_coords(drop=True).to_dataframe(name="value").reset_index()
+        for c in extra:
+            if ds[c].dims[0] in da.dims:
+                frame[c] = ds[c].values[pd.Index(ds.indexes[ds[c].dims[0]]).get_indexer(
+                    frame[ds[c].dims[0]])]
+        frame["value"] = frame["value"].astype(float)
+        frame.insert(0, "variable", name)
+        frame.insert(1, "unit", str(da.attrs.get("unit_of_measure", da.attrs.get("units",
+                                                                                  ""))))
+        frames.append(frame)
+    out = (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()).reindex(
+        columns=columns)
+    for c in extra:  # integer flags stay integers where a row has no village
+        if ds[c].dtype.kind in "iu":
+            out[c] = out[c].astype("Int64")
+    return out
+
+
 def open_run(path: str | Path) -> xr.Dataset:
     """Open a run's NetCDF file (``countysim run --out``) as :func:`countysim.run` returns it.
 
@@ -429,6 +501,7 @@ class Recorder:
             "scenario_name": m.spec.name,
             "scenario_toml": m.spec.to_toml(),
             "scenario_hash": m.spec.digest,
+            "parameter_set": m.spec.parameter_set,
             **describe(m.seed),
             "start": m.spec.start,
             "spinup_months": m.spinup,

@@ -43,6 +43,11 @@ from .parameters import PARAMETERS, SECTIONS, Parameter
 __all__ = ["CONSISTENCY_RULES", "Rule", "Scenario", "ScenarioError", "check_consistency",
            "default_scenario", "load_scenario"]
 
+# A parameter set's version: short enough to quote in CHANGELOG.md, long enough (48 bits)
+# that two parameter sets do not share it by chance.
+PARAMETER_SET_PREFIX = "ps-"
+PARAMETER_SET_DIGITS = 12
+
 _TOP_LEVEL = ("name", "description", "extends", "start", "until", "district_data")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 # A scenario's name becomes a file name (runs/<name>.nc): a name, never a path.
@@ -169,6 +174,32 @@ class Scenario:
     def digest(self) -> str:
         """SHA-256 of the canonical TOML text (identifies the parameter set)."""
         return hashlib.sha256(self.to_toml().encode()).hexdigest()
+
+    @property
+    def parameter_set(self) -> str:
+        """A short version of the parameter set a run of this scenario uses.
+
+        ``ps-`` and 12 hex digits of the SHA-256 of the registry's defaults and 2024
+        values (:attr:`~countysim.core.parameters.Parameter.before`, the spin-up's regime)
+        and of this scenario's resolved values, schedules and months. Unlike
+        :attr:`digest`, names, descriptions and sources do not enter it, so two
+        scenarios that run the same numbers share it, while a changed default moves it
+        even for a scenario that sets every value itself (the spin-up reads ``before``).
+        A district read from files (``district_data``) enters only as being read from
+        files: its CSVs' contents are not part of the digest.
+        Recorded in every run's ``attrs["parameter_set"]`` (docs/outputs.md).
+        """
+        registry = {n: [p.default, p.before] for n, p in PARAMETERS.items()}
+        content = {"registry": registry, "values": dict(self.values),
+                   "schedules": {n: {str(y): v for y, v in s.items()}
+                                 for n, s in self.schedules.items()},
+                   "start": self.start, "until": self.until,
+                   # Whether the district is read from files, not their path: a path
+                   # differs between machines for the same numbers.
+                   "district_data": self.district_data is not None}
+        text = json.dumps(content, sort_keys=True, default=repr)
+        return PARAMETER_SET_PREFIX + hashlib.sha256(text.encode()).hexdigest()[
+            :PARAMETER_SET_DIGITS]
 
     def value_in(self, name: str, year: int) -> Any:
         """The value of a parameter in force in a calendar year.
