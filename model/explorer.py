@@ -25,6 +25,7 @@ import numpy as np
 from .core.county import CountyModel, run
 from .core.parameters import PARAMETERS
 from .core.scenario import LAST_MONTH, Scenario, load_scenario
+from .testing import SMALL_DISTRICT
 
 try:
     import solara
@@ -37,7 +38,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the CLI's check
                       f"({exc.name} is missing)") from exc
 
 __all__ = ["LEVERS", "ExplorerModel", "Headline", "VillageGrid", "baseline_band",
-           "components", "lever_values", "model_params", "page"]
+           "components", "explorer_scenario", "lever_values", "model_params", "page"]
 
 BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline_2025.toml"
 WARMUP_MONTHS = 6  # months run when the model is built, so the charts open with lines
@@ -62,6 +63,19 @@ LEVERS: dict[str, dict[str, Any]] = {
 }
 
 
+# Which district the charts' band is drawn for: the last model built (SolaraViz builds
+# one model per page; the chart hooks see only the axes, not the model).
+_SHOWN = {"small": False}
+
+
+def explorer_scenario(small_district: bool = False) -> Scenario:
+    """The baseline, or its calibrated behaviour on the small district (20 villages,
+    :data:`countysim.testing.SMALL_DISTRICT`: ~4x faster to build and step)."""
+    base = load_scenario(BASELINE)
+    return base.replace(source="explorer: small district", **SMALL_DISTRICT) if (
+        small_district) else base
+
+
 class ExplorerModel(CountyModel):
     """A :class:`~countysim.core.county.CountyModel` built from keyword levers, for SolaraViz.
 
@@ -75,16 +89,22 @@ class ExplorerModel(CountyModel):
             ``None``) means the baseline ``scenarios/baseline_2025.toml``.
         rng: Seed of the run.
         warmup: Months to run at once (the dynamics are the model's, unchanged).
+        small_district: Without a scenario, run the baseline's behaviour on the small
+            district (:func:`explorer_scenario`); pilot villages are capped at its size.
         **levers: Lever values, e.g. ``pilot_villages=80``.
     """
 
     def __init__(self, scenario: Any = None, *, rng: Any = 0, warmup: int = WARMUP_MONTHS,
-                 **levers: Any) -> None:
+                 small_district: bool = False, **levers: Any) -> None:
+        chosen = isinstance(scenario, str | Path | Scenario)
         if isinstance(scenario, str | Path):
             scenario = load_scenario(scenario)
-        elif not isinstance(scenario, Scenario):
-            scenario = load_scenario(BASELINE)
+        elif not chosen:
+            scenario = explorer_scenario(small_district)
+        if "pilot_villages" in levers:  # the sidebar's range is the full district's
+            levers["pilot_villages"] = min(int(levers["pilot_villages"]), scenario.villages)
         spec = scenario.replace(source="explorer", until=LAST_MONTH, **levers)
+        _SHOWN["small"] = small_district and not chosen
         super().__init__(spec, rng=rng)
         for _ in range(warmup):
             self.step()
@@ -96,6 +116,8 @@ def model_params(scenario: Scenario | None = None) -> dict[str, Any]:
     params: dict[str, Any] = {
         "rng": {"type": "SliderInt", "value": 0, "min": 0, "max": 99, "step": 1,
                 "label": "seed"},
+        "small_district": {"type": "Checkbox", "value": False,
+                           "label": "small district (20 villages, fast)"},
     }
     for name, widget in LEVERS.items():
         p = PARAMETERS[name]
@@ -218,30 +240,35 @@ def month_label(start: str, step: float) -> str:
     return f"{year}-{month + 1:02d}"
 
 
-@lru_cache(maxsize=1)
-def _baseline_runs(seeds: tuple[int, ...], until: str) -> Any:
+@lru_cache(maxsize=2)
+def _baseline_runs(seeds: tuple[int, ...], until: str, small_district: bool = False) -> Any:
     import xarray as xr
 
     names = [n for m in CHARTS for n in (m if isinstance(m, tuple) else (m,))]
-    return xr.concat([run(load_scenario(BASELINE), seed=s, until=until, variables=names)
+    scenario = explorer_scenario(small_district)
+    return xr.concat([run(scenario, seed=s, until=until, variables=names)
                       for s in seeds], dim="seed")
 
 
 def baseline_band(name: str, seeds: tuple[int, ...] | None = None,
-                  until: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  until: str | None = None, small_district: bool | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """The baseline's band of a chart's variable over seeds, month by month.
 
     Args:
         name: A variable of :data:`CHARTS`.
         seeds: Run seeds; default :data:`BAND_SEEDS`.
         until: Last month; default :data:`BAND_UNTIL`.
+        small_district: The small district's baseline; default: the district of the
+            model last built.
 
     Returns:
         The :data:`BAND_QUANTILES` over seeds (low, high), one value per month from the
         baseline's start (the charts' x = 0). The runs are made once per process.
     """
+    small = _SHOWN["small"] if small_district is None else small_district
     runs = _baseline_runs(BAND_SEEDS if seeds is None else tuple(seeds),
-                          BAND_UNTIL if until is None else until)
+                          BAND_UNTIL if until is None else until, small)
     lo, hi = (runs[name].quantile(q, dim="seed").values for q in BAND_QUANTILES)
     return np.asarray(lo, float), np.asarray(hi, float)
 

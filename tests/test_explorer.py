@@ -42,7 +42,7 @@ def model():
 
 def test_model_params_cover_the_levers_with_scenario_values(model) -> None:
     params = explorer.model_params()
-    assert set(explorer.LEVERS) | {"rng"} == set(params)
+    assert set(explorer.LEVERS) | {"rng", "small_district"} == set(params)
     assert params["pilot_villages"]["value"] == 50
     assert params["alliances"] == {"type": "Checkbox", "value": True, "label": "alliances"}
     for name, spec in params.items():
@@ -162,7 +162,7 @@ def test_page_builds() -> None:
     assert page.component.name == "SolaraViz"
     assert isinstance(page.args[0], explorer.ExplorerModel)
     assert len(page.kwargs["components"]) == 7
-    assert set(page.kwargs["model_params"]) == set(explorer.LEVERS) | {"rng"}
+    assert set(page.kwargs["model_params"]) == set(explorer.LEVERS) | {"rng", "small_district"}
     box, rc = solara.render(page, handle_error=False)
     try:
         assert box.children
@@ -233,6 +233,23 @@ def test_every_slider_end_builds_a_valid_model(end) -> None:
     for name, value in levers.items():
         assert built.spec[name] == value
     assert built.urban_placements_ytd >= 0
+
+
+def test_the_small_district_switch_runs_the_baseline_behaviour_on_20_villages() -> None:
+    small = explorer.ExplorerModel(warmup=1, small_district=True, pilot_villages=130)
+    base = countysim.load_scenario(explorer.BASELINE)
+    assert small.spec.villages == 20 and len(small.village_list) == 20
+    # The slider's full-district range is capped at the small district's size.
+    assert small.spec.pilot_villages == 20
+    # Behaviour stays the calibrated baseline's: only the district's size changes.
+    assert small.spec.job_finding_rate == base.job_finding_rate
+    assert small.spec.settle_rate == base.settle_rate
+    # The band behind the charts is the small district's own (its labour force is ~1/20).
+    lo_small, _ = explorer.baseline_band("urban_placements_ytd")
+    lo_full, _ = explorer.baseline_band("urban_placements_ytd", small_district=False)
+    assert lo_small[-1] < 0.25 * lo_full[-1]
+    explorer.ExplorerModel(warmup=1)  # the full district again: its band is the full one
+    assert explorer.baseline_band("urban_placements_ytd")[0][-1] == lo_full[-1]
 
 
 def test_village_rows_are_named_after_their_townships(model) -> None:

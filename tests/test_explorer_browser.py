@@ -45,8 +45,10 @@ HEADLESS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--
             "--window-size=1400,1000"]
 SERVER_WAIT = 90.0  # s: import of the app and the first model build
 RENDER_WAIT = 90.0  # s: the page connects, the server renders the components
-# Text that only the rendered app shows (the app bar, a lever slider, the headline).
-EXPECTED = ("countysim explorer", "pilot_villages", "Urban placements YTD (A4)")
+# Text that only the rendered app shows: the app bar, a lever with its value and unit in
+# force (the headline), a chart title and the small-district switch.
+EXPECTED = ("countysim explorer", "pilot_villages", "50 villages", "Urban placements YTD (A4)",
+            "small district")
 
 
 def _free_port() -> int:
