@@ -763,9 +763,14 @@ VIZ_MISSING = "the explorer needs the viz extra: pip install -e '.[viz]'"
 
 def explore_command(host: str = "127.0.0.1", port: int = 8765,
                     open_browser: bool = False) -> list[str]:
-    """The command that serves the explorer: ``solara run countysim.explorer``."""
+    """The command that serves the explorer: ``solara run countysim.explorer``.
+
+    Solara's check for a newer version of itself is off: it asks PyPI on every start,
+    prints an upgrade hint into the explorer's output, and the explorer works offline.
+    """
     return [sys.executable, "-m", "solara", "run", "countysim.explorer", "--host", host,
-            "--port", str(port), "--production", "--open" if open_browser else "--no-open"]
+            "--port", str(port), "--production", "--no-check-version",
+            "--open" if open_browser else "--no-open"]
 
 
 def _cmd_explore(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ levers change stands out from run-to-run noise.
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,12 @@ except ImportError as exc:  # pragma: no cover - exercised by the CLI's check
 
 __all__ = ["LEVERS", "ExplorerModel", "Headline", "VillageGrid", "baseline_band",
            "components", "explorer_scenario", "lever_values", "model_params", "page"]
+
+# Served over http on 127.0.0.1, Solara warns on every page load that it cannot set a
+# samesite=none cookie (needed only to embed the app in another site's iframe) and falls
+# back to samesite=lax, which is what a local app wants: the warning says nothing to a user.
+warnings.filterwarnings("ignore", message="Cookies with samesite=none require https",
+                        category=UserWarning)
 
 BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline_2025.toml"
 WARMUP_MONTHS = 6  # months run when the model is built, so the charts open with lines

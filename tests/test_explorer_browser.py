@@ -123,8 +123,10 @@ def test_explorer_renders_in_headless_chromium() -> None:
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTEFACTS / "explorer.png"
     profile = tempfile.mkdtemp(prefix="countysim-chromium-")
+    log = ARTEFACTS / "explorer_server.log"  # the server's output: no warning on load
+    server_log = log.open("w", encoding="utf-8")
     server = subprocess.Popen(explore_command("127.0.0.1", port), cwd=REPO,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              stdout=server_log, stderr=subprocess.STDOUT,
                               start_new_session=True)
     browser = None
     try:
@@ -186,8 +188,11 @@ def test_explorer_renders_in_headless_chromium() -> None:
         finally:
             tools.close()
         assert _colours(shot) > 50, "the screenshot is (nearly) uniform"
+        output = log.read_text(encoding="utf-8")
+        assert "Warning" not in output and "Traceback" not in output, output[-2000:]
     finally:
         if browser is not None:
             _stop(browser)
         _stop(server)
+        server_log.close()
         shutil.rmtree(profile, ignore_errors=True)
