@@ -309,6 +309,12 @@ def _titled(title: str, start: str, measures: tuple[str, ...] = ()):
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: month_label(start, x)))
         ax.set_xlabel("month")
+
+        def keep_month_label(*args: Any, **kwargs: Any) -> Any:
+            return ax.xaxis.label
+
+        # Mesa labels the axis "Step" after this hook; the ticks are months, so is the label.
+        ax.set_xlabel = keep_month_label
         values = [y for line in ax.get_lines() for y in np.asarray(line.get_ydata(), float)
                   if np.isfinite(y)]
         values += [y for name in measures for y in baseline_band(name)[1] if np.isfinite(y)]
