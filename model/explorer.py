@@ -57,6 +57,7 @@ BAND_SEEDS: tuple[int, ...] = tuple(range(5))
 BAND_UNTIL = "2026-12"
 BAND_QUANTILES = (0.05, 0.95)  # the seeds' range for five seeds: what noise alone spans
 BAND_ALPHA = 0.25
+HIDE_PAGE_TABS = ".v-tabs { display: none !important; }"
 
 # Slider ranges: the registry's bounds narrowed to what the district can use.
 LEVERS: dict[str, dict[str, Any]] = {
@@ -178,6 +179,9 @@ def Headline(model: CountyModel) -> None:
     ]
     rows = "".join(f"<li>{label}: <b>{value}</b></li>" for label, value in items)
     levers = "".join(f"<li>{name}: <b>{value}</b></li>" for name, value in lever_values(model))
+    # Mesa's SolaraViz labels its one page "Page 0" in a tab bar; with one page the bar
+    # says nothing, so it is hidden.
+    solara.Style(HIDE_PAGE_TABS)
     # Plain HTML (solara.Markdown would fetch its maths and diagram scripts from a CDN).
     solara.HTML(tag="div", unsafe_innerHTML=(
         f"<p><b>{_month(model)}</b>, scenario {model.spec.name}, seed "
@@ -309,6 +313,8 @@ def _titled(title: str, start: str, measures: tuple[str, ...] = ()):
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: month_label(start, x)))
         ax.set_xlabel("month")
+        # Mesa sets its own tick locator after this hook: tilted, the months do not collide.
+        ax.tick_params(axis="x", labelrotation=45, labelsize="small")
 
         def keep_month_label(*args: Any, **kwargs: Any) -> Any:
             return ax.xaxis.label

@@ -169,6 +169,7 @@ def test_explorer_renders_in_headless_chromium() -> None:
             # Five indicator charts and the village grid, drawn as images by matplotlib.
             assert images >= 6, f"only {images} chart images rendered"
             assert "Traceback" not in text and "error in" not in text.lower()
+            assert "PAGE 0" not in text.upper(), "the one-page tab bar shows 'Page 0'"
             # The app answers: Step advances the model a month (2025-06 -> 2025-07).
             assert "2025-06," in text, text[:300]
             tools.evaluate("[...document.querySelectorAll('button')].find("
