@@ -100,6 +100,18 @@ def _whole_number(minimum: int):
 
 _seed = _whole_number(0)
 _workers = _whole_number(1)
+MAX_PORT = 65535
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port 0..65535 (0 picks a free one), one line otherwise."""
+    value = _whole_number(0)(text)
+    if value > MAX_PORT:
+        raise argparse.ArgumentTypeError(f"expected a port 0-{MAX_PORT}, got {value}")
+    return value
+
+
+_port.__name__ = "a port"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     explore = sub.add_parser("explore", help="serve the interactive explorer (SolaraViz; "
                              "needs the viz extra)")
     explore.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
-    explore.add_argument("--port", type=_whole_number(0), default=8765,
+    explore.add_argument("--port", type=_port, default=8765,
                          help="port (default 8765; 0 picks a free one)")
     explore.add_argument("--open", action="store_true", help="open a browser tab")
     explore.set_defaults(func=_cmd_explore)
@@ -768,7 +780,40 @@ def explore_command(host: str = "127.0.0.1", port: int = 8765,
             "--port", str(port), "--production", "--open" if open_browser else "--no-open"]
 
 
+def _check_listen(host: str, port: int) -> None:
+    """Refuse a busy port or a host this machine cannot listen on, in one line.
+
+    The server would otherwise fail inside solara with a page of traceback. Port 0 is
+    left to the server, which picks a free one.
+
+    Raises:
+        UsageError: ``host:port`` cannot be bound.
+    """
+    import errno
+    import socket
+
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(f"--host {host}: not a host name or address this machine knows "
+                         f"({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UsageError(f"--port {port}: already in use on {host}; choose another "
+                                 "port, or --port 0 for a free one") from None
+            root = "; ports below 1024 need root" if exc.errno == errno.EACCES else ""
+            raise UsageError(f"--host {host} --port {port}: cannot listen there "
+                             f"({exc.strerror or exc}){root}") from None
+
+
 def _cmd_explore(args: argparse.Namespace) -> int:
+    _check_listen(args.host, args.port)
     for module in ("solara", "altair"):
         if importlib.util.find_spec(module) is None:
             raise UsageError(f"{VIZ_MISSING} ({module} is missing)")

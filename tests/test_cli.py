@@ -219,3 +219,28 @@ def test_policy_path_run_ending_before_the_change_says_so(policy_path, tmp_path,
                  str(tmp_path / "s.nc")]) == 0
     plain = capsys.readouterr().out
     assert "policy path" not in plain and "\n\n" not in plain  # no schedule: nothing added
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_explore_invalid_port_is_one_line(port, capsys) -> None:
+    """Issue 18, case 10: ``explore --port 70000`` was an ``OverflowError`` in solara."""
+    with pytest.raises(SystemExit) as info:
+        main(["explore", "--port", port])
+    assert info.value.code == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert "--port" in err and port in err
+
+
+def test_explore_busy_port_is_one_line(capsys) -> None:
+    """A port another server holds is refused before the explorer starts."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert main(["explore", "--port", str(port)]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--port {port}: already in use" in err[0]
+    assert main(["explore", "--host", "no.such.host.invalid", "--port", "1"]) == EXIT_USAGE
+    assert "--host no.such.host.invalid" in capsys.readouterr().err
