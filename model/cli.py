@@ -114,9 +114,22 @@ def _port(text: str) -> int:
 _port.__name__ = "a port"
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, as every other bad input's are."""
+
+    def error(self, message: str) -> Any:
+        """Print ``<prog>: error: <message> (<prog> -h for usage)`` and exit 2.
+
+        argparse prints its usage block first; the issue 18 contract is one line, and
+        ``-h`` still gives the usage to whoever wants it.
+        """
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())} "
+                              f"({self.prog} -h for usage)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="countysim", description="Agent-based model of a county's development targets.")
     parser.add_argument("--version", action="version", version=f"countysim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -244,3 +244,16 @@ def test_explore_busy_port_is_one_line(capsys) -> None:
     assert len(err) == 1 and f"--port {port}: already in use" in err[0]
     assert main(["explore", "--host", "no.such.host.invalid", "--port", "1"]) == EXIT_USAGE
     assert "--host no.such.host.invalid" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [[], ["bogus"], ["sweep", "x.toml", "--store", "s.zarr",
+                                                   "--workers", "0"], ["run"]])
+def test_argument_errors_are_one_line_without_the_usage_block(argv, capsys) -> None:
+    """Issue 18, case 11: argparse printed its usage block before the one line."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == EXIT_USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("countysim") and ": error: " in err[0]
+    assert err[0].endswith("-h for usage)") and "usage:" not in err[0]
