@@ -43,6 +43,7 @@ import xarray as xr
 
 from ..core import county
 from ..core.district import district_snapshot, read_district_tables
+from ..core.errors import InputError
 from ..core.scenario import Scenario, ScenarioError
 from .experiment import Experiment, load_experiment
 from .files import inside_store, real_path
@@ -318,6 +319,8 @@ def sweep(experiment: Experiment | str | Path, store: str | Path, *,
         Stopped: SIGTERM or SIGHUP arrived (a KeyboardInterrupt, like Ctrl-C); workers
             are ended and the runs in flight stay pending.
         ValueError: Conflicting or invalid options.
+        SchedulerError: ``dask`` is an address that is malformed or where no scheduler
+            answers (checked before the store is created or opened).
     """
     started = time.perf_counter()
     if executor is not None and (workers is not None or dask not in (None, False)):
@@ -335,6 +338,10 @@ def sweep(experiment: Experiment | str | Path, store: str | Path, *,
     # comparison all see these bytes, whatever happens to the files during the sweep.
     snapshot = take_snapshot(exp)
     path = _store_path(store)
+    if isinstance(dask, str) and dask != "":
+        # A scheduler that is not there is found before a store is made or touched, so
+        # the one-line error leaves nothing behind to clean up or resume.
+        _check_scheduler(dask)
     with (district_snapshot(snapshot.districts), _stop_on_signals() as signals,
           store_lock(path)):
         for folder in snapshot.districts:
@@ -566,6 +573,66 @@ def _process_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+class SchedulerError(InputError):
+    """The ``dask`` scheduler address is malformed or cannot be reached (exit status 2)."""
+
+
+#: Seconds to wait for a dask scheduler before giving up (``COUNTYSIM_DASK_TIMEOUT``).
+DASK_CONNECT_TIMEOUT = 10.0
+
+
+def _connect(client_class: type, address: str) -> Any:
+    """A dask ``Client`` on ``address``, or one line saying why not.
+
+    distributed raises ``OSError('Timed out ...')`` for an unreachable scheduler and
+    ``ValueError`` or ``TypeError`` for a malformed address; both reached the user as
+    tracebacks or as "cannot write" errors about the store, which was never at fault.
+
+    Raises:
+        SchedulerError: ``address`` is malformed or nothing answers there in time.
+    """
+    timeout = float(os.environ.get("COUNTYSIM_DASK_TIMEOUT", DASK_CONNECT_TIMEOUT))
+    allowed = "expected a scheduler address such as tcp://HOST:8786, or --dask alone " \
+              "for a local cluster"
+    if not isinstance(address, str) or not address.strip():
+        raise SchedulerError("<arguments>", "dask", f"{address!r}: {allowed}")
+    try:
+        return client_class(address, timeout=timeout)
+    except OSError as exc:
+        problem = (f"no dask scheduler answered within {timeout:g} s "
+                   f"({' '.join(str(exc).split()) or type(exc).__name__}); start one "
+                   "(dask scheduler) or check the address")
+    except (ValueError, TypeError) as exc:
+        problem = f"{' '.join(str(exc).split())}; {allowed}"
+    # The half-built Client lives on in the failure's traceback; freed later, its __del__
+    # tries to close a connection never made and prints a traceback after our one line.
+    _free_quietly()
+    raise SchedulerError("<arguments>", "dask", f"{address}: {problem}")
+
+
+def _check_scheduler(address: str) -> None:
+    """Connect to the dask scheduler at ``address`` once, or raise :class:`SchedulerError`."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError("dask=... needs dask.distributed: "
+                         "pip install 'countysim[dask]'") from None
+    _connect(Client, address).close()
+
+
+def _free_quietly() -> None:
+    """Collect garbage with the errors of ``__del__`` methods silenced."""
+    import gc
+    import sys
+
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda _: None
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+
+
 @contextmanager
 def _dask_executor(workers: int | None, address: bool | str) -> Iterator[tuple[Any, int]]:
     import logging
@@ -586,7 +653,7 @@ def _dask_executor(workers: int | None, address: bool | str) -> Iterator[tuple[A
         if workers is not None:
             raise ValueError("workers= sizes a local cluster; it cannot be used with a "
                              "scheduler address")
-        client = Client(address)
+        client = _connect(Client, address)
     try:
         yield client.get_executor(), max(1, sum(client.nthreads().values()))
     finally:
