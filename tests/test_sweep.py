@@ -484,3 +484,16 @@ def test_bad_dask_address_is_one_line_exit_2(address, grid_file, tmp_path):
     assert lines[0].startswith(f"countysim: error: <arguments>: dask: {address}: ")
     assert "cannot write" not in lines[0]
     assert not (tmp_path / "s.zarr").exists()  # nothing to resume: no store left behind
+
+
+def test_worker_count_is_capped_at_runs_and_cores():
+    """Issue 18, case 13: ``--workers 1000`` on 48 runs started 50 processes (6.1 GB)."""
+    from countysim.sweeps.sweep import _executor, usable_cores, worker_count
+
+    cores = usable_cores()
+    assert worker_count(1000, 48) == min(48, cores)
+    assert worker_count(1000) == cores
+    assert worker_count(None, 1) == 1
+    assert worker_count(2, 0) == 1  # never zero processes
+    with _executor(1000, None, None, 2) as (_pool, slots):
+        assert slots == min(2, cores)

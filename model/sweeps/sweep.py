@@ -358,7 +358,7 @@ def sweep(experiment: Experiment | str | Path, store: str | Path, *,
         ran = 0
         if todo:  # a finished store needs no workers (nor a Dask cluster started for it)
             with (RunWriter(path, origin) as writer,
-                  _executor(workers, executor, dask) as (pool, slots)):
+                  _executor(workers, executor, dask, len(todo)) as (pool, slots)):
                 limit = window or max(2, 2 * slots)
                 for _ in _drive(exp, todo, pool, limit, writer, progress, counts[DONE],
                                 kept_failures, signals, snapshot):
@@ -457,8 +457,12 @@ def _template(exp: Experiment) -> tuple[Any, list[str]]:
 
 @contextmanager
 def _executor(workers: int | None, executor: cf.Executor | None,
-              dask: bool | str | None) -> Iterator[tuple[cf.Executor, int]]:
-    """The executor to use and its number of parallel slots; shut down if made here."""
+              dask: bool | str | None, runs: int | None = None
+              ) -> Iterator[tuple[cf.Executor, int]]:
+    """The executor to use and its number of parallel slots; shut down if made here.
+
+    Processes made here are capped by :func:`worker_count` at ``runs`` and the cores.
+    """
     if executor is not None:
         slots = getattr(executor, "_max_workers", None)
         client = getattr(executor, "_client", None)  # dask's ClientExecutor
@@ -467,15 +471,43 @@ def _executor(workers: int | None, executor: cf.Executor | None,
         yield executor, slots or os.cpu_count() or 1
         return
     if dask not in (None, False):
-        with _dask_executor(workers, dask) as pair:
+        local = worker_count(workers, runs)
+        with _dask_executor(local, dask) as pair:
             yield pair
         return
-    n = workers or os.cpu_count() or 1
+    n = worker_count(workers, runs)
     if n == 1:
         yield SerialExecutor(), 1
         return
     with process_pool(n) as pool:
         yield pool, n
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def worker_count(workers: int | None, runs: int | None = None) -> int:
+    """The processes to start: ``workers`` (default: every core), capped.
+
+    Issue 18: ``--workers 1000`` on 48 runs started 50 processes (6.1 GB). More processes
+    than runs only idle, and more than cores only share them, each with its own memory;
+    results are the same bytes for any count, so the cap changes nothing but the cost.
+
+    Args:
+        workers: Processes asked for (``None``: one per usable core).
+        runs: Runs to do, if known.
+
+    Returns:
+        ``min(workers, runs, cores)``, at least 1.
+    """
+    n = min(workers or usable_cores(), usable_cores())
+    if runs is not None:
+        n = min(n, runs)
+    return max(1, n)
 
 
 @contextmanager
