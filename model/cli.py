@@ -57,7 +57,20 @@ if TYPE_CHECKING:  # the commands import numpy, pandas and xarray when they run
     import pandas as pd
     import xarray as xr
 
+EXIT_OK = 0
+EXIT_FAILURE = 1
 EXIT_USAGE = 2
+
+#: Every exit status the command line gives, and what it means (README's table).
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "done (validate: every run inside its bands; verify: the store is whole)",
+    EXIT_FAILURE: "the work could not be done: validate found a run outside a band, verify "
+                  "found damage, the workers died, or the system failed a write",
+    EXIT_USAGE: "bad input: a file, argument or output target, one line naming it",
+    128 + signal.SIGHUP: "stopped by SIGHUP (the finished runs are kept; --resume)",
+    128 + signal.SIGINT: "interrupted by Ctrl-C (SIGINT); --resume where there is a store",
+    128 + signal.SIGTERM: "stopped by SIGTERM (the finished runs are kept; --resume)",
+}
 
 
 class UsageError(Exception):
@@ -342,7 +355,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     table, ok = validate(args.scenario, seeds=range(first, first + args.seeds))
     print(table)
     print("all runs inside every band" if ok else "some runs left a band (marked ✗)")
-    return 0 if ok else 1
+    return 0 if ok else EXIT_FAILURE
 
 
 def _add_audit_parser(sub: argparse._SubParsersAction) -> None:
@@ -470,7 +483,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     except SweepError as exc:
         print(f"countysim: error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     except OSError as exc:
         where = exc.filename or args.store
         then = (f"the runs finished so far are kept in {args.store}: fix that, then run the "
@@ -478,7 +491,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                 "no store was created: fix that, then run the command again")
         print(f"countysim: error: {where}: cannot write: {describe_os_error(exc)}; {then}",
               file=sys.stderr)
-        return EXIT_USAGE if exc.errno in USER_ERRNOS else 1
+        return EXIT_USAGE if exc.errno in USER_ERRNOS else EXIT_FAILURE
     print(summary)
     return 0
 
@@ -505,7 +518,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     except StoreError as exc:
         raise UsageError(str(exc)) from None
     print(check.describe(args.store))
-    return 0 if check.ok else 1
+    return 0 if check.ok else EXIT_FAILURE
 
 
 def _add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
@@ -645,7 +658,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     except SweepError as exc:
         print(f"countysim: error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     print(summary_table(ds))
     print(f"runs in {spec.store}; wrote {out}")
     return 0
@@ -853,7 +866,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"countysim: error: {where}{describe_os_error(exc)}", file=sys.stderr)
-        return EXIT_USAGE if exc.errno in USER_ERRNOS else 1
+        return EXIT_USAGE if exc.errno in USER_ERRNOS else EXIT_FAILURE
     except KeyboardInterrupt as exc:
         print(f"countysim: {_stopped_how(exc)}; {_resume_hint(args)}", file=sys.stderr)
         quiet_cancelled_reads()

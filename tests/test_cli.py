@@ -257,3 +257,21 @@ def test_argument_errors_are_one_line_without_the_usage_block(argv, capsys) -> N
     assert len(err) == 1, err
     assert err[0].startswith("countysim") and ": error: " in err[0]
     assert err[0].endswith("-h for usage)") and "usage:" not in err[0]
+
+
+def test_readme_exit_code_table_matches_the_code() -> None:
+    """The README's table lists exactly the statuses the CLI gives (issue 18, case 11)."""
+    import re
+    import signal
+
+    from countysim.cli import EXIT_CODES, EXIT_FAILURE, EXIT_OK
+    from countysim.sweeps.signals import Stopped, exit_status
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    table = {int(code) for code in re.findall(r"^\| (\d+) \| ", readme, flags=re.M)}
+    assert table == set(EXIT_CODES)
+    assert (EXIT_OK, EXIT_FAILURE, EXIT_USAGE) == (0, 1, 2)
+    for name, code in (("SIGTERM", 143), ("SIGHUP", 129)):
+        assert exit_status(Stopped(getattr(signal, name))) == code
+        assert code in EXIT_CODES and name in EXIT_CODES[code]
+    assert exit_status(KeyboardInterrupt()) == 130 and "SIGINT" in EXIT_CODES[130]
