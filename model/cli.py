@@ -57,7 +57,20 @@ if TYPE_CHECKING:  # the commands import numpy, pandas and xarray when they run
     import pandas as pd
     import xarray as xr
 
+EXIT_OK = 0
+EXIT_FAILURE = 1
 EXIT_USAGE = 2
+
+#: Every exit status the command line gives, and what it means (README's table).
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "done (validate: every run inside its bands; verify: the store is whole)",
+    EXIT_FAILURE: "the work could not be done: validate found a run outside a band, verify "
+                  "found damage, the workers died, or the system failed a write",
+    EXIT_USAGE: "bad input: a file, argument or output target, one line naming it",
+    128 + signal.SIGHUP: "stopped by SIGHUP (the finished runs are kept; --resume)",
+    128 + signal.SIGINT: "interrupted by Ctrl-C (SIGINT); --resume where there is a store",
+    128 + signal.SIGTERM: "stopped by SIGTERM (the finished runs are kept; --resume)",
+}
 
 
 class UsageError(Exception):
@@ -100,11 +113,36 @@ def _whole_number(minimum: int):
 
 _seed = _whole_number(0)
 _workers = _whole_number(1)
+MAX_PORT = 65535
+
+
+def _port(text: str) -> int:
+    """An argparse type: a TCP port 0..65535 (0 picks a free one), one line otherwise."""
+    value = _whole_number(0)(text)
+    if value > MAX_PORT:
+        raise argparse.ArgumentTypeError(f"expected a port 0-{MAX_PORT}, got {value}")
+    return value
+
+
+_port.__name__ = "a port"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, as every other bad input's are."""
+
+    def error(self, message: str) -> Any:
+        """Print ``<prog>: error: <message> (<prog> -h for usage)`` and exit 2.
+
+        argparse prints its usage block first; the issue 18 contract is one line, and
+        ``-h`` still gives the usage to whoever wants it.
+        """
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())} "
+                              f"({self.prog} -h for usage)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="countysim", description="Agent-based model of a county's development targets.")
     parser.add_argument("--version", action="version", version=f"countysim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -147,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     explore = sub.add_parser("explore", help="serve the interactive explorer (SolaraViz; "
                              "needs the viz extra)")
     explore.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
-    explore.add_argument("--port", type=_whole_number(0), default=8765,
+    explore.add_argument("--port", type=_port, default=8765,
                          help="port (default 8765; 0 picks a free one)")
     explore.add_argument("--open", action="store_true", help="open a browser tab")
     explore.set_defaults(func=_cmd_explore)
@@ -317,7 +355,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     table, ok = validate(args.scenario, seeds=range(first, first + args.seeds))
     print(table)
     print("all runs inside every band" if ok else "some runs left a band (marked ✗)")
-    return 0 if ok else 1
+    return 0 if ok else EXIT_FAILURE
 
 
 def _add_audit_parser(sub: argparse._SubParsersAction) -> None:
@@ -445,7 +483,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     except SweepError as exc:
         print(f"countysim: error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     except OSError as exc:
         where = exc.filename or args.store
         then = (f"the runs finished so far are kept in {args.store}: fix that, then run the "
@@ -453,7 +491,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                 "no store was created: fix that, then run the command again")
         print(f"countysim: error: {where}: cannot write: {describe_os_error(exc)}; {then}",
               file=sys.stderr)
-        return EXIT_USAGE if exc.errno in USER_ERRNOS else 1
+        return EXIT_USAGE if exc.errno in USER_ERRNOS else EXIT_FAILURE
     print(summary)
     return 0
 
@@ -480,7 +518,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     except StoreError as exc:
         raise UsageError(str(exc)) from None
     print(check.describe(args.store))
-    return 0 if check.ok else 1
+    return 0 if check.ok else EXIT_FAILURE
 
 
 def _add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
@@ -620,7 +658,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     except SweepError as exc:
         print(f"countysim: error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     print(summary_table(ds))
     print(f"runs in {spec.store}; wrote {out}")
     return 0
@@ -773,7 +811,40 @@ def explore_command(host: str = "127.0.0.1", port: int = 8765,
             "--open" if open_browser else "--no-open"]
 
 
+def _check_listen(host: str, port: int) -> None:
+    """Refuse a busy port or a host this machine cannot listen on, in one line.
+
+    The server would otherwise fail inside solara with a page of traceback. Port 0 is
+    left to the server, which picks a free one.
+
+    Raises:
+        UsageError: ``host:port`` cannot be bound.
+    """
+    import errno
+    import socket
+
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(f"--host {host}: not a host name or address this machine knows "
+                         f"({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UsageError(f"--port {port}: already in use on {host}; choose another "
+                                 "port, or --port 0 for a free one") from None
+            root = "; ports below 1024 need root" if exc.errno == errno.EACCES else ""
+            raise UsageError(f"--host {host} --port {port}: cannot listen there "
+                             f"({exc.strerror or exc}){root}") from None
+
+
 def _cmd_explore(args: argparse.Namespace) -> int:
+    _check_listen(args.host, args.port)
     for module in ("solara", "altair"):
         if importlib.util.find_spec(module) is None:
             raise UsageError(f"{VIZ_MISSING} ({module} is missing)")
@@ -800,7 +871,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"countysim: error: {where}{describe_os_error(exc)}", file=sys.stderr)
-        return EXIT_USAGE if exc.errno in USER_ERRNOS else 1
+        return EXIT_USAGE if exc.errno in USER_ERRNOS else EXIT_FAILURE
     except KeyboardInterrupt as exc:
         print(f"countysim: {_stopped_how(exc)}; {_resume_hint(args)}", file=sys.stderr)
         quiet_cancelled_reads()

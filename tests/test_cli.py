@@ -219,3 +219,59 @@ def test_policy_path_run_ending_before_the_change_says_so(policy_path, tmp_path,
                  str(tmp_path / "s.nc")]) == 0
     plain = capsys.readouterr().out
     assert "policy path" not in plain and "\n\n" not in plain  # no schedule: nothing added
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_explore_invalid_port_is_one_line(port, capsys) -> None:
+    """Issue 18, case 10: ``explore --port 70000`` was an ``OverflowError`` in solara."""
+    with pytest.raises(SystemExit) as info:
+        main(["explore", "--port", port])
+    assert info.value.code == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert "--port" in err and port in err
+
+
+def test_explore_busy_port_is_one_line(capsys) -> None:
+    """A port another server holds is refused before the explorer starts."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert main(["explore", "--port", str(port)]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--port {port}: already in use" in err[0]
+    assert main(["explore", "--host", "no.such.host.invalid", "--port", "1"]) == EXIT_USAGE
+    assert "--host no.such.host.invalid" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [[], ["bogus"], ["sweep", "x.toml", "--store", "s.zarr",
+                                                   "--workers", "0"], ["run"]])
+def test_argument_errors_are_one_line_without_the_usage_block(argv, capsys) -> None:
+    """Issue 18, case 11: argparse printed its usage block before the one line."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == EXIT_USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("countysim") and ": error: " in err[0]
+    assert err[0].endswith("-h for usage)") and "usage:" not in err[0]
+
+
+def test_readme_exit_code_table_matches_the_code() -> None:
+    """The README's table lists exactly the statuses the CLI gives (issue 18, case 11)."""
+    import re
+    import signal
+
+    from countysim.cli import EXIT_CODES, EXIT_FAILURE, EXIT_OK
+    from countysim.sweeps.signals import Stopped, exit_status
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    table = {int(code) for code in re.findall(r"^\| (\d+) \| ", readme, flags=re.M)}
+    assert table == set(EXIT_CODES)
+    assert (EXIT_OK, EXIT_FAILURE, EXIT_USAGE) == (0, 1, 2)
+    for name, code in (("SIGTERM", 143), ("SIGHUP", 129)):
+        assert exit_status(Stopped(getattr(signal, name))) == code
+        assert code in EXIT_CODES and name in EXIT_CODES[code]
+    assert exit_status(KeyboardInterrupt()) == 130 and "SIGINT" in EXIT_CODES[130]

@@ -548,3 +548,20 @@ def test_fuzz_tally_counts_every_outcome():
     assert TALLY["ran"] == before["ran"] + 1 and TALLY["refused"] == before["refused"] + 1
     TALLY.subtract({"ran": 1, "refused": 1})  # not inputs: keep the tally honest
 
+
+
+def test_run_unknown_variable_is_one_line_naming_it_and_where_the_allowed_are():
+    """Issue 18, case 10: ``run(variables=['nope'])`` was a bare ``KeyError``."""
+    import countysim
+    from countysim.core.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError) as info:
+        countysim.run(variables=["workers", "nope"])
+    message = str(info.value)
+    assert "\n" not in message
+    assert "variables" in message and "'nope'" in message
+    assert "countysim.core.observe.VARIABLES" in message
+    with pytest.raises(ScenarioError, match="did you mean"):
+        countysim.run(variables=["worker"])
+    with pytest.raises(ScenarioError, match="is a string"):
+        countysim.run(variables="workers")

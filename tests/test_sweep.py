@@ -464,3 +464,36 @@ def test_salib_problem_is_the_dict_salib_analyze_takes(small_base, serial_store,
     with pytest.raises(countysim.StoreError, match=r"salib_problem: none: only sampled "
                        r"designs .* design kind is 'grid'"):
         countysim.salib_problem(open_results(serial_store))
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "nope://x", "tcp://"])
+def test_bad_dask_address_is_one_line_exit_2(address, grid_file, tmp_path):
+    """Issue 18, case 11: ``--dask tcp://127.0.0.1:1`` exited 1, 'cannot write: Timed out'.
+
+    Run as a process, so that whatever the half-built dask Client prints when it is freed
+    at exit is seen too.
+    """
+    pytest.importorskip("distributed")
+    env = os.environ | {"COUNTYSIM_DASK_TIMEOUT": "1"}
+    done = subprocess.run([sys.executable, "-m", "countysim.cli", "sweep", str(grid_file),
+                           "--store", str(tmp_path / "s.zarr"), "--quiet", "--dask", address],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == EXIT_USAGE, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"countysim: error: <arguments>: dask: {address}: ")
+    assert "cannot write" not in lines[0]
+    assert not (tmp_path / "s.zarr").exists()  # nothing to resume: no store left behind
+
+
+def test_worker_count_is_capped_at_runs_and_cores():
+    """Issue 18, case 13: ``--workers 1000`` on 48 runs started 50 processes (6.1 GB)."""
+    from countysim.sweeps.sweep import _executor, usable_cores, worker_count
+
+    cores = usable_cores()
+    assert worker_count(1000, 48) == min(48, cores)
+    assert worker_count(1000) == cores
+    assert worker_count(None, 1) == 1
+    assert worker_count(2, 0) == 1  # never zero processes
+    with _executor(1000, None, None, 2) as (_pool, slots):
+        assert slots == min(2, cores)

@@ -34,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -534,7 +535,8 @@ def run(scenario: Scenario | str | Path | None = None, *, seed: SeedLike = 0,
         TypeError: ``seed`` is ``None`` or not an int or ``SeedSequence`` (a run must be
             reproducible).
         ScenarioError: A bad scenario, override or ``until`` (not a month string, or
-            outside the scenario's start .. 2030-12).
+            outside the scenario's start .. 2030-12), or an unknown name in
+            ``variables``.
     """
     # Imported here so that this function's changes stay inside it.
     from .scenario import ScenarioError, _check_month
@@ -543,9 +545,39 @@ def run(scenario: Scenario | str | Path | None = None, *, seed: SeedLike = 0,
     overrides = {k: v.item() if isinstance(v, np.generic) else v for k, v in overrides.items()}
     if until is not None:
         _check_month("<arguments>", "until", until)
+    # Checked before the simulation, so a typo costs no run and is not a bare KeyError.
+    _check_variables(variables)
     model = CountyModel(scenario, rng=seed, **overrides)
     if until is not None and until < model.spec.start:
         raise ScenarioError("<arguments>", "until", f"{until} is before the scenario's "
                             f"start {model.spec.start}")
     model.run_until(until or model.spec.until)
     return model.dataset(variables)
+
+
+def _check_variables(variables: Sequence[str] | str | None) -> None:
+    """Refuse ``variables`` naming anything but the run Dataset's variables, in one line.
+
+    Args:
+        variables: The names passed to :func:`run` (``None`` for all).
+
+    Raises:
+        ScenarioError: ``variables`` is a bare string or names an unknown variable.
+    """
+    import difflib
+
+    from .observe import VARIABLES
+    from .scenario import ScenarioError
+
+    if variables is None:
+        return
+    where = "the run Dataset's variables: countysim.core.observe.VARIABLES, docs/outputs.md"
+    if isinstance(variables, str):  # a bare string would be read letter by letter
+        raise ScenarioError("<arguments>", "variables", f"{variables!r} is a string; pass a "
+                            f"list of names, e.g. [{variables!r}] ({where})")
+    for name in variables:
+        if name not in VARIABLES:
+            close = difflib.get_close_matches(str(name), list(VARIABLES), n=2)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ScenarioError("<arguments>", "variables",
+                                f"unknown variable {name!r}{hint} ({where})")

@@ -43,6 +43,7 @@ import xarray as xr
 
 from ..core import county
 from ..core.district import district_snapshot, read_district_tables
+from ..core.errors import InputError
 from ..core.scenario import Scenario, ScenarioError
 from .experiment import Experiment, load_experiment
 from .files import inside_store, real_path
@@ -318,6 +319,8 @@ def sweep(experiment: Experiment | str | Path, store: str | Path, *,
         Stopped: SIGTERM or SIGHUP arrived (a KeyboardInterrupt, like Ctrl-C); workers
             are ended and the runs in flight stay pending.
         ValueError: Conflicting or invalid options.
+        SchedulerError: ``dask`` is an address that is malformed or where no scheduler
+            answers (checked before the store is created or opened).
     """
     started = time.perf_counter()
     if executor is not None and (workers is not None or dask not in (None, False)):
@@ -335,6 +338,10 @@ def sweep(experiment: Experiment | str | Path, store: str | Path, *,
     # comparison all see these bytes, whatever happens to the files during the sweep.
     snapshot = take_snapshot(exp)
     path = _store_path(store)
+    if isinstance(dask, str) and dask != "":
+        # A scheduler that is not there is found before a store is made or touched, so
+        # the one-line error leaves nothing behind to clean up or resume.
+        _check_scheduler(dask)
     with (district_snapshot(snapshot.districts), _stop_on_signals() as signals,
           store_lock(path)):
         for folder in snapshot.districts:
@@ -351,7 +358,7 @@ def sweep(experiment: Experiment | str | Path, store: str | Path, *,
         ran = 0
         if todo:  # a finished store needs no workers (nor a Dask cluster started for it)
             with (RunWriter(path, origin) as writer,
-                  _executor(workers, executor, dask) as (pool, slots)):
+                  _executor(workers, executor, dask, len(todo)) as (pool, slots)):
                 limit = window or max(2, 2 * slots)
                 for _ in _drive(exp, todo, pool, limit, writer, progress, counts[DONE],
                                 kept_failures, signals, snapshot):
@@ -450,8 +457,12 @@ def _template(exp: Experiment) -> tuple[Any, list[str]]:
 
 @contextmanager
 def _executor(workers: int | None, executor: cf.Executor | None,
-              dask: bool | str | None) -> Iterator[tuple[cf.Executor, int]]:
-    """The executor to use and its number of parallel slots; shut down if made here."""
+              dask: bool | str | None, runs: int | None = None
+              ) -> Iterator[tuple[cf.Executor, int]]:
+    """The executor to use and its number of parallel slots; shut down if made here.
+
+    Processes made here are capped by :func:`worker_count` at ``runs`` and the cores.
+    """
     if executor is not None:
         slots = getattr(executor, "_max_workers", None)
         client = getattr(executor, "_client", None)  # dask's ClientExecutor
@@ -460,15 +471,43 @@ def _executor(workers: int | None, executor: cf.Executor | None,
         yield executor, slots or os.cpu_count() or 1
         return
     if dask not in (None, False):
-        with _dask_executor(workers, dask) as pair:
+        local = worker_count(workers, runs)
+        with _dask_executor(local, dask) as pair:
             yield pair
         return
-    n = workers or os.cpu_count() or 1
+    n = worker_count(workers, runs)
     if n == 1:
         yield SerialExecutor(), 1
         return
     with process_pool(n) as pool:
         yield pool, n
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def worker_count(workers: int | None, runs: int | None = None) -> int:
+    """The processes to start: ``workers`` (default: every core), capped.
+
+    Issue 18: ``--workers 1000`` on 48 runs started 50 processes (6.1 GB). More processes
+    than runs only idle, and more than cores only share them, each with its own memory;
+    results are the same bytes for any count, so the cap changes nothing but the cost.
+
+    Args:
+        workers: Processes asked for (``None``: one per usable core).
+        runs: Runs to do, if known.
+
+    Returns:
+        ``min(workers, runs, cores)``, at least 1.
+    """
+    n = min(workers or usable_cores(), usable_cores())
+    if runs is not None:
+        n = min(n, runs)
+    return max(1, n)
 
 
 @contextmanager
@@ -566,6 +605,66 @@ def _process_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+class SchedulerError(InputError):
+    """The ``dask`` scheduler address is malformed or cannot be reached (exit status 2)."""
+
+
+#: Seconds to wait for a dask scheduler before giving up (``COUNTYSIM_DASK_TIMEOUT``).
+DASK_CONNECT_TIMEOUT = 10.0
+
+
+def _connect(client_class: type, address: str) -> Any:
+    """A dask ``Client`` on ``address``, or one line saying why not.
+
+    distributed raises ``OSError('Timed out ...')`` for an unreachable scheduler and
+    ``ValueError`` or ``TypeError`` for a malformed address; both reached the user as
+    tracebacks or as "cannot write" errors about the store, which was never at fault.
+
+    Raises:
+        SchedulerError: ``address`` is malformed or nothing answers there in time.
+    """
+    timeout = float(os.environ.get("COUNTYSIM_DASK_TIMEOUT", DASK_CONNECT_TIMEOUT))
+    allowed = "expected a scheduler address such as tcp://HOST:8786, or --dask alone " \
+              "for a local cluster"
+    if not isinstance(address, str) or not address.strip():
+        raise SchedulerError("<arguments>", "dask", f"{address!r}: {allowed}")
+    try:
+        return client_class(address, timeout=timeout)
+    except OSError as exc:
+        problem = (f"no dask scheduler answered within {timeout:g} s "
+                   f"({' '.join(str(exc).split()) or type(exc).__name__}); start one "
+                   "(dask scheduler) or check the address")
+    except (ValueError, TypeError) as exc:
+        problem = f"{' '.join(str(exc).split())}; {allowed}"
+    # The half-built Client lives on in the failure's traceback; freed later, its __del__
+    # tries to close a connection never made and prints a traceback after our one line.
+    _free_quietly()
+    raise SchedulerError("<arguments>", "dask", f"{address}: {problem}")
+
+
+def _check_scheduler(address: str) -> None:
+    """Connect to the dask scheduler at ``address`` once, or raise :class:`SchedulerError`."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError("dask=... needs dask.distributed: "
+                         "pip install 'countysim[dask]'") from None
+    _connect(Client, address).close()
+
+
+def _free_quietly() -> None:
+    """Collect garbage with the errors of ``__del__`` methods silenced."""
+    import gc
+    import sys
+
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda _: None
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+
+
 @contextmanager
 def _dask_executor(workers: int | None, address: bool | str) -> Iterator[tuple[Any, int]]:
     import logging
@@ -586,7 +685,7 @@ def _dask_executor(workers: int | None, address: bool | str) -> Iterator[tuple[A
         if workers is not None:
             raise ValueError("workers= sizes a local cluster; it cannot be used with a "
                              "scheduler address")
-        client = Client(address)
+        client = _connect(Client, address)
     try:
         yield client.get_executor(), max(1, sum(client.nthreads().values()))
     finally:
