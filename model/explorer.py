@@ -179,14 +179,14 @@ def Headline(model: CountyModel) -> None:
     ]
     rows = "".join(f"<li>{label}: <b>{value}</b></li>" for label, value in items)
     levers = "".join(f"<li>{name}: <b>{value}</b></li>" for name, value in lever_values(model))
-    # Mesa's SolaraViz labels its one page "Page 0" in a tab bar; with one page the bar
-    # says nothing, so it is hidden.
-    solara.Style(HIDE_PAGE_TABS)
     # Plain HTML (solara.Markdown would fetch its maths and diagram scripts from a CDN).
     solara.HTML(tag="div", unsafe_innerHTML=(
         f"<p><b>{_month(model)}</b>, scenario {model.spec.name}, seed "
         f"{model.seed.entropy}</p><ul>{rows}</ul><p>Levers in force:</p><ul>{levers}</ul>"
         "<p><i>Set the levers, then press Reset to rebuild the district with them.</i></p>"))
+    # Mesa's SolaraViz labels its one page "Page 0" in a tab bar; with one page the bar
+    # says nothing, so it is hidden.
+    solara.Style(HIDE_PAGE_TABS)
 
 
 def village_figure(model: CountyModel) -> Figure:

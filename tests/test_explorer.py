@@ -72,6 +72,16 @@ def test_bad_lever_value_is_refused() -> None:
         explorer.ExplorerModel(warmup=0, frontline_share=2.0)
 
 
+def _inner_html(widget) -> str | None:
+    """The HTML of the first HTML element in a rendered widget tree."""
+    if hasattr(widget, "unsafe_innerHTML"):
+        return widget.unsafe_innerHTML
+    for child in getattr(widget, "children", ()):
+        if not isinstance(child, str) and (html := _inner_html(child)) is not None:
+            return html
+    return None
+
+
 def test_components_render(model) -> None:
     components = explorer.components()
     assert len(components) == 7  # headline, five charts, the village grid
@@ -84,9 +94,10 @@ def test_components_render(model) -> None:
             rc.close()
     box, rc = solara.render(explorer.Headline(model), handle_error=False)
     try:
-        html = box.children[0].unsafe_innerHTML
+        html = _inner_html(box)
     finally:
         rc.close()
+    assert html is not None, "the headline renders no HTML"
     assert "<b>2025-03</b>" in html
     assert f"Urban placements YTD (A4): <b>{model.urban_placements_ytd:,}</b>" in html
     for label in ("(A5)", "Urban unemployment", "income per capita", "(A14)"):
