@@ -244,3 +244,32 @@ def test_file_level_errors(tmp_path: Path) -> None:
         load_forecast_targets(write(tmp_path, share))
     with pytest.raises(ForecastTargetError, match=r"threshold: a share of villages lies in"):
         load_forecast_targets(write(tmp_path, share.replace("source", "level = 1\nsource")))
+
+
+def test_targets_sharing_an_indicator_compute_its_values_once(monkeypatch) -> None:
+    """Issue 18, case 13: many thresholds on a few indicators cost what the indicators
+    cost; each target still gets its own attainment, and a share of villages at another
+    village-level test is computed apart."""
+    import countysim.forecasting.targets as module
+
+    ds = synthetic_runs()
+    entries = [{"id": f"p{k}", "indicator": "urban_placements",
+                "aggregation": "flow_per_year", "threshold": 3000 + 100 * k,
+                "years": [2026]} for k in range(40)]
+    entries += [{"id": f"s{k}", "indicator": "collective_income",
+                 "aggregation": "share_of_villages", "level": level, "threshold": 0.5,
+                 "years": [2026]} for k, level in enumerate((24000, 36000, 36000))]
+    calls = []
+    original = module._target_value
+    monkeypatch.setattr(module, "_target_value",
+                        lambda *a: calls.append(a[1].id) or original(*a))
+    ev = evaluate(ds, targets_of(*entries)).sel(year=2026)
+    assert calls == ["p0", "s0", "s1"]  # one placements value, two village-level tests
+    placements = 3600.0 + 600 * np.arange(4)
+    for k in (0, 17, 39):
+        np.testing.assert_allclose(ev.value.sel(target=f"p{k}"), placements)
+        np.testing.assert_array_equal(ev.attained.sel(target=f"p{k}"),
+                                      (placements >= 3000 + 100 * k).astype(float))
+    yearly = 12000.0 * (np.arange(6)[None, :] + 1) * (1 + np.arange(4))[:, None]
+    np.testing.assert_allclose(ev.value.sel(target="s0"), (yearly >= 24000).mean(1))
+    np.testing.assert_allclose(ev.value.sel(target="s2"), (yearly >= 36000).mean(1))

@@ -415,6 +415,15 @@ def _units(ds: xr.Dataset, name: str) -> str:
     return str(units) if units not in (None, "") else VARIABLES[name].units
 
 
+def _value_key(ds: xr.Dataset, target: ForecastTarget) -> tuple[Any, ...]:
+    """What :func:`_target_value` depends on: two targets with the same key have the same
+    yearly values (a share of villages also depends on its village-level test)."""
+    share = target.aggregation == "share_of_villages"
+    return (target.indicator, target.aggregation, target.reduction(_units(ds, target.indicator)),
+            target.per_village, target.level_direction if share else None,
+            target.level if share else None)
+
+
 def _target_value(ds: xr.Dataset, target: ForecastTarget, years: Sequence[int]
                   ) -> tuple[xr.DataArray, xr.DataArray | None]:
     """The yearly value of a target, and per-township values for village targets."""
@@ -513,8 +522,15 @@ def evaluate(results: xr.Dataset, targets: ForecastTargets | Sequence[ForecastTa
     years = [int(y) for y in (years if years is not None else _calendar_years(results))]
     values, attained, town_values, town_attained = [], [], [], []
     any_township = False
+    # Targets that differ only in threshold, direction or years share their yearly values:
+    # each distinct value is computed once, so a file of many thresholds on a few
+    # indicators costs what its indicators cost (issue 18: 10,000 targets took 290 s).
+    computed: dict[tuple[Any, ...], tuple[xr.DataArray, xr.DataArray | None]] = {}
     for t in targets:
-        value, township = _target_value(results, t, years)
+        key = _value_key(results, t)
+        if key not in computed:
+            computed[key] = _target_value(results, t, years)
+        value, township = computed[key]
         in_years = xr.DataArray(np.isin(years, t.years), dims="year",
                                 coords={"year": years})
         hit = xr.where(value.notnull() & in_years, t.met(value).astype(float), np.nan)
