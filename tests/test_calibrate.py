@@ -579,3 +579,29 @@ def test_member_check_divides_by_the_emulated_variance_of_the_draws() -> None:
     assert seed_only[0, 0] == pytest.approx(905 / np.sqrt(100.0 ** 2 + 2 * 1.5), rel=1e-6)
     assert with_draws[0, 0] == pytest.approx(905 / np.sqrt(100.0 ** 2 + 500.0 ** 2), rel=1e-6)
     assert with_draws[1, 0] == pytest.approx(1105 / np.sqrt(100.0 ** 2 + 500.0 ** 2), rel=1e-6)
+
+
+def test_calibrate_starts_no_more_workers_than_cores(monkeypatch) -> None:
+    """Issue 18, case 13: ``--workers 1000`` starts one process per core, not 1,000."""
+    from contextlib import contextmanager
+
+    import countysim.calibration.calibrate as module
+    import countysim.sweeps.sweep as sweep_module
+
+    class Started(Exception):
+        pass
+
+    asked: list[int] = []
+
+    @contextmanager
+    def pool(workers: int):
+        asked.append(workers)
+        raise Started
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(module, "process_pool", pool)
+    monkeypatch.setattr(sweep_module, "usable_cores", lambda: 3)
+    spec = module.load_calibration(REPO / "experiments" / "calibrate_2025.toml")
+    with pytest.raises(Started):
+        module.calibrate(spec, workers=1000)
+    assert asked == [3]

@@ -71,7 +71,7 @@ from ..core.scenario import Scenario, ScenarioError, load_scenario, month_index
 from ..sweeps.experiment import SHAPE_PARAMETERS
 from ..sweeps.files import write_atomically, write_netcdf
 from ..sweeps.signals import stop_on_signals
-from ..sweeps.sweep import process_pool
+from ..sweeps.sweep import process_pool, worker_count
 from .emulate import Emulator, implausibility
 from .targets import Target, Targets, load_targets
 
@@ -894,7 +894,9 @@ def calibrate(experiment: str | Path | CalibrationSpec, *, workers: int | None =
     """
     spec = experiment if isinstance(experiment, CalibrationSpec) else load_calibration(experiment)
     say = log or (lambda _msg: None)
-    workers = workers or spec.workers
+    # At most one process per core (issue 18): more only share the cores, each with its
+    # own memory; results are gathered by index, so the count changes nothing else.
+    workers = worker_count(workers or spec.workers)
     t0 = time.perf_counter()
     if executor is not None or workers <= 1:
         return _calibrate(spec, executor, workers, say, t0)
