@@ -352,3 +352,27 @@ def test_build_validates_like_a_file_with_one_line_errors():
             Experiment.build(**{"name": "x", "scenario": BASELINE, "seed": 1, **extra})
         message = str(info.value)
         assert message.startswith(start) and "\n" not in message, message
+
+
+def test_an_ensemble_design_on_a_csv_district_is_one_line(tmp_path, capsys) -> None:
+    """Issue 18, case 11: the members draw their own districts, so a scenario reading its
+    district from CSV files is refused when the experiment loads (it exited 1 after the
+    first runs failed)."""
+    from countysim.core.district import build_district
+    from countysim.testing import small_scenario
+
+    small = small_scenario()
+    build_district(small).to_csv(tmp_path / "district")
+    (tmp_path / "small.toml").write_text(small.to_toml(), encoding="utf-8")
+    write_toml(tmp_path / "csv.toml", 'extends = "small.toml"\nname = "csv"\n'
+               'district_data = "district"\n')
+    experiment = write_toml(tmp_path / "ens.toml",
+                            'name = "ens"\nscenario = "csv.toml"\nuntil = "2025-02"\n'
+                            'replicates = 1\nseed = 1\n[design]\nkind = "ensemble"\n'
+                            'ensemble = "litong_2025"\nmembers = 2\n')
+    with pytest.raises(ExperimentError, match="needs a scenario without district_data"):
+        load_experiment(experiment)
+    assert main(["sweep", str(experiment), "--store", str(tmp_path / "s.zarr")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "scenario: 'csv' reads its district from" in err
+    assert not (tmp_path / "s.zarr").exists()

@@ -536,6 +536,14 @@ class _Loader:
         packages: tuple[int, ...] = ()
         ensemble = None
         if kind == "ensemble":
+            for i, s in enumerate(scenarios or (base,)):
+                if s.district_data is not None:  # members draw their own districts
+                    raise self.error(f"design.files[{i}]" if scenarios else "scenario",
+                                     f"{s.name!r} reads its district from "
+                                     f"{s.district_data}; an ensemble's members each draw a "
+                                     "district (firms, villages, ...) from their own "
+                                     "values, so an ensemble design needs a scenario "
+                                     "without district_data")
             factors, unit = (), None
             options, ensemble = self._ensemble(design, overrides)
             members, packages, samples = self._ensemble_samples(
