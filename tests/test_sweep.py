@@ -497,3 +497,33 @@ def test_worker_count_is_capped_at_runs_and_cores():
     assert worker_count(2, 0) == 1  # never zero processes
     with _executor(1000, None, None, 2) as (_pool, slots):
         assert slots == min(2, cores)
+
+
+def test_a_moved_project_with_a_csv_district_resumes(tmp_path) -> None:
+    """Issue 18, case 12: the experiment's digest names the district folder relative to
+    the experiment, so a project moved elsewhere resumes its store (it was refused as
+    another experiment, even with --force-mixed)."""
+    import shutil
+
+    from countysim.core.district import build_district
+    from countysim.testing import small_scenario
+
+    first = tmp_path / "first"
+    small = small_scenario()
+    build_district(small).to_csv(first / "district")
+    (first / "small.toml").write_text(small.to_toml(), encoding="utf-8")
+    write_toml(first / "csv.toml", 'extends = "small.toml"\nname = "csv"\n'
+               'district_data = "district"\n')
+    write_toml(first / "exp.toml", 'name = "g"\nscenario = "csv.toml"\nuntil = "2025-02"\n'
+               'replicates = 2\nseed = 1\n[design]\nkind = "grid"\n[design.parameters]\n'
+               'activation_rate = [0.05, 0.1]\n')
+    digest = load_experiment(first / "exp.toml").digest
+    assert sweep(first / "exp.toml", first / "runs.zarr", workers=1,
+                 progress=False).done == 4
+    moved = tmp_path / "elsewhere" / "project"
+    moved.parent.mkdir()
+    shutil.move(first, moved)
+    assert load_experiment(moved / "exp.toml").digest == digest
+    summary = sweep(moved / "exp.toml", moved / "runs.zarr", workers=1, resume=True,
+                    progress=False)
+    assert summary.done == summary.runs == 4

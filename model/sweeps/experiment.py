@@ -405,9 +405,9 @@ class Experiment:
             "seed": self.seed, "samples": list(self.samples),
         }
         if self.scenarios:
-            out["scenarios"] = {s.name: s.to_toml() for s in self.scenarios}
+            out["scenarios"] = {s.name: self._portable_toml(s) for s in self.scenarios}
         else:
-            out["base_scenario"] = self.base.to_toml()
+            out["base_scenario"] = self._portable_toml(self.base)
         # Keys added after stores were first written: only when used, so the digests of
         # earlier experiments (and the stores they resume) stay as they were.
         if self.outputs:
@@ -416,6 +416,18 @@ class Experiment:
             out["members"] = list(self.members)
             out["packages"] = list(self.packages)
         return out
+
+    def _portable_toml(self, scenario: Scenario) -> str:
+        """The scenario as TOML with its district folder relative to the experiment's, so
+        a project moved elsewhere keeps its digest (issue 18: a moved project with a CSV
+        district could not resume)."""
+        text = scenario.to_toml()
+        if scenario.district_data is None or self.path is None:
+            return text
+        relative = Path(os.path.relpath(scenario.district_data, self.path.parent)).as_posix()
+        return "\n".join(f"district_data = {json.dumps(relative)}"
+                          if line.startswith("district_data = ") else line
+                          for line in text.split("\n"))
 
     @property
     def digest(self) -> str:
