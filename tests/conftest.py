@@ -58,6 +58,17 @@ BASELINE = SCENARIOS / "baseline_2025.toml"
 DATA = Path(__file__).resolve().parent / "data"
 
 
+def experiment_script(name: str) -> Any:
+    """The script ``experiments/<name>.py`` imported as a module (the experiments are
+    scripts, not a package), so its functions can be tested."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "experiments" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 # ----------------------------------------------------------------------------- factories
 
 

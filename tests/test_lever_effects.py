@@ -7,27 +7,19 @@ and that every lever has its chain named.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
 import countysim
 import numpy as np
 import pytest
+from conftest import experiment_script
 from countysim.core.parameters import PARAMETERS, by_section
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location(
-        "lever_effects", ROOT / "experiments" / "lever_effects.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-lever_effects = _module()
+lever_effects = experiment_script("lever_effects")
 LEVERS = [p.name for p in by_section("levers")]
 
 

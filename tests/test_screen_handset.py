@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import experiment_script
 from countysim.calibration.targets import load_targets
 from countysim.sweeps.experiment import draw_unit_samples
 
@@ -18,15 +18,7 @@ A4_VARIABLE = load_targets(ROOT / "scenarios" / "targets" / "litong_2025.toml").
     ["A4"])[0].variable
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location(
-        "screen_handset", ROOT / "experiments" / "screen_handset.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-screen = _module()
+screen = experiment_script("screen_handset")
 
 K = 5
 LEVELS = 4
