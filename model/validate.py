@@ -84,18 +84,22 @@ def income_growth_gap(ds: xr.Dataset) -> np.ndarray:
     return rural_income_growth(ds) - urban_income_growth(ds)
 
 
+def _rural_in_december(ds: xr.Dataset, *states: str) -> np.ndarray:
+    """Rural workers (all villages) in any of ``states``, in December."""
+    workers = ds["village_workers"].sel(labour_state=list(states)).sum(
+        ("village", "labour_state"))
+    return workers.sel(time=ds["time"].dt.month == 12).values.astype(float)
+
+
 def rural_workers_away(ds: xr.Dataset) -> np.ndarray:
     """Rural workers away from the farm all year: migrants and rural holders of urban
     jobs, in December."""
-    workers = ds["village_workers"].sum("village")
-    away = workers.sel(labour_state="migrant") + workers.sel(labour_state="urban_job")
-    return away.sel(time=ds["time"].dt.month == 12).values.astype(float)
+    return _rural_in_december(ds, "migrant", "urban_job")
 
 
 def migrants(ds: xr.Dataset) -> np.ndarray:
     """Rural workers working outside the district, in December."""
-    workers = ds["village_workers"].sum("village").sel(labour_state="migrant")
-    return workers.sel(time=ds["time"].dt.month == 12).values.astype(float)
+    return _rural_in_december(ds, "migrant")
 
 
 def _ytd_december(name: str) -> Callable[[xr.Dataset], np.ndarray]:
