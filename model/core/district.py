@@ -66,7 +66,8 @@ _SCHEMA: dict[str, dict[str, str]] = {
                **{q: "unit" for q in T.CADRE_QUALITIES}},
     "promoted": {"capability": "unit"},
 }
-#: The optional table of a district folder (see the module docstring).
+#: The tables of a district folder, required and optional (see the module docstring).
+TABLES = ("villages", "firms", "cadres")
 OPTIONAL_TABLES = ("promoted",)
 _CHOICES = {("villages", "product_line"): T.PRODUCT_LINE_NAMES,
             ("firms", "sector"): T.FIRM_SECTOR_NAMES,
@@ -105,7 +106,7 @@ class District:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The district's CSV tables by file stem (``promoted`` only when known)."""
-        out = {name: getattr(self, name) for name in ("villages", "firms", "cadres")}
+        out = {name: getattr(self, name) for name in TABLES}
         if self.promoted_capability.size:
             out["promoted"] = pd.DataFrame({"capability": self.promoted_capability})
         return out
@@ -365,7 +366,7 @@ def read_district_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame
             file, the row and the column, and what is allowed).
     """
     folder = Path(folder)
-    villages, firms, cadres = (_read_csv(folder, n) for n in ("villages", "firms", "cadres"))
+    villages, firms, cadres = (_read_csv(folder, n) for n in TABLES)
     return villages, firms, cadres
 
 

@@ -93,7 +93,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.district import OPTIONAL_TABLES
+from ..core.district import OPTIONAL_TABLES, TABLES
 from ..core.errors import InputError, read_toml
 from ..core.observe import VARIABLES
 from ..core.parameters import PARAMETERS, Parameter
@@ -453,7 +453,7 @@ class Experiment:
                 path = (path.parent / parent).resolve() if isinstance(parent, str) else None
             if scenario.district_data is not None:
                 files += [scenario.district_data / f"{name}.csv"
-                          for name in ("villages", "firms", "cadres")]
+                          for name in TABLES]
                 files += [path for name in OPTIONAL_TABLES
                           if (path := scenario.district_data / f"{name}.csv").is_file()]
         return list(dict.fromkeys(files))

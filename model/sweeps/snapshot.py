@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.district import DistrictDataError
+from ..core.district import OPTIONAL_TABLES, TABLES, DistrictDataError
 
 if TYPE_CHECKING:
     from .experiment import Experiment
 
 __all__ = ["DISTRICT_FILES", "InputSnapshot", "take_snapshot"]
 
-# promoted.csv is optional: in the snapshot when the folder has it.
-DISTRICT_FILES = ("villages.csv", "firms.csv", "cadres.csv", "promoted.csv")
+# The optional tables are in the snapshot when the folder has them.
+DISTRICT_FILES = tuple(f"{name}.csv" for name in (*TABLES, *OPTIONAL_TABLES))
 
 
 @dataclass(frozen=True)
