@@ -776,3 +776,159 @@ def test_a_pool_stopped_while_a_worker_sends_lets_the_process_exit(tmp_path, del
                           text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "stopped", done.stderr
     assert "leaked" not in done.stderr
+
+
+# ------------------------------ large designs: a stop during a store's reads (issue 18, 7)
+
+
+def _status_array(path: Path, shape: tuple[int, int], done_rows) -> Path:
+    """A store's ``status`` array as a sweep writes it: one chunk per run, written when
+    the run ends (the fill value, "pending", is never written)."""
+    array = zarr.create_array(str(path / "status"), shape=shape, chunks=(1, 1), dtype=str,
+                              fill_value="pending", zarr_format=3)
+    for i in done_rows:
+        array[i] = "done"
+    return path
+
+
+class _CountingReads:
+    """Counts zarr's orthogonal selections (the store's block reads), with the rows read;
+    ``then`` runs in a thread beside the ``at``-th call and is joined before it returns."""
+
+    def __init__(self, monkeypatch, then=None, at: int = 0) -> None:
+        self.rows: list[np.ndarray] = []
+        self.then, self.at = then, at
+        original = zarr.Array.get_orthogonal_selection
+        counter = self
+
+        def counted(array, selection, **kwargs):
+            first = selection[0] if isinstance(selection, tuple) else selection
+            counter.rows.append(first if isinstance(first, slice) else np.atleast_1d(first))
+            helper = None
+            if counter.then is not None and len(counter.rows) == counter.at:
+                import threading
+
+                helper = threading.Thread(target=counter.then)
+                helper.start()
+            try:
+                return original(array, selection, **kwargs)
+            finally:
+                if helper is not None:
+                    helper.join()
+
+        monkeypatch.setattr(zarr.Array, "get_orthogonal_selection", counted)
+
+
+def test_statuses_are_read_only_where_runs_wrote_them(tmp_path, monkeypatch):
+    """A fresh 100,000-run store read every status chunk (all missing): 15 s, and a stop
+    in that read flooded the terminal. Rows without a chunk on disk are not read now."""
+    from countysim.sweeps.store import read_status_checked
+
+    fresh = _status_array(tmp_path / "fresh", (20_000, 10), [])
+    reads = _CountingReads(monkeypatch)
+    status, damaged = read_status_checked(fresh)
+    assert reads.rows == [] and damaged == []
+    assert status.shape == (20_000, 10) and (status == "pending").all()
+
+    begun = _status_array(tmp_path / "begun", (20_000, 10), [3, 4, 17_999])
+    status, damaged = read_status_checked(begun)
+    assert [r.tolist() for r in reads.rows] == [[3, 4, 17_999]] and damaged == []
+    assert set(map(tuple, np.argwhere(status == "done")[:, :1].tolist())) == {(3,), (4,),
+                                                                            (17_999,)}
+    assert (status == "done").sum() == 30
+
+
+def test_a_stop_during_a_store_read_ends_its_block_and_leaves_no_read_pending(
+        tmp_path, monkeypatch):
+    """SIGTERM while zarr reads a big store used to stop the caller with the read's chunk
+    tasks still on zarr's I/O loop: they went on decoding after the stop line, and each
+    printed "Exception ignored ... Event loop is closed" at exit. The read goes by
+    blocks, each held against signals: the stop is raised when its block ends."""
+    import asyncio
+    import threading
+
+    from countysim.sweeps import store as store_mod
+    from countysim.sweeps.signals import Stopped, stop_on_signals
+    from zarr.core import sync as zarr_sync
+
+    path = _status_array(tmp_path / "s", (400, 10), range(400))
+    monkeypatch.setattr(store_mod, "_CHUNKS_PER_READ", 100)  # 40 blocks of 10 rows
+
+    def stop_soon() -> None:
+        time.sleep(0.005)  # lands while zarr reads the block's 100 chunks
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    reads = _CountingReads(monkeypatch, then=stop_soon, at=5)
+    with pytest.raises(Stopped), stop_on_signals():
+        store_mod.read_status_checked(path)
+    assert len(reads.rows) == 5, "the read went on past the block the signal came in"
+    assert threading.main_thread() is threading.current_thread()
+
+    async def pending() -> list:
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    loop = zarr_sync.loop[0]
+    assert asyncio.run_coroutine_threadsafe(pending(), loop).result(10) == []
+    # and the same store reads whole once no signal comes
+    status, damaged = store_mod.read_status_checked(path)
+    assert (status == "done").all() and damaged == []
+
+
+def test_a_stop_during_a_resume_check_ends_its_block(grid_store, tmp_path, monkeypatch):
+    """The check of a resumed store reads every finished run's chunks: by blocks too."""
+    import asyncio
+
+    from countysim.sweeps import integrity
+    from countysim.sweeps.signals import Stopped, stop_on_signals
+    from zarr.core import sync as zarr_sync
+
+    store = copy_store(grid_store, tmp_path / "s.zarr")
+    monkeypatch.setattr(integrity, "_CHUNKS_PER_READ", 1)  # a row (two runs) a block
+
+    def stop_now() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    reads = _CountingReads(monkeypatch, then=stop_now, at=3)
+    with pytest.raises(Stopped), stop_on_signals():
+        check_store(store)
+    assert len(reads.rows) == 3
+
+    async def pending() -> list:
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert asyncio.run_coroutine_threadsafe(pending(), zarr_sync.loop[0]).result(10) == []
+    assert check_store(store).ok
+
+
+def _big_design(base: Path, folder: Path, replicates: int) -> Path:
+    """A 100 x 100 grid of the small district, a month per run: 10,000 x replicates runs."""
+    values = ", ".join(f"{0.02 + 0.0005 * k:.4f}" for k in range(100))
+    rates = ", ".join(f"{0.1 + 0.002 * k:.3f}" for k in range(100))
+    return write_toml(folder / "big.toml", experiment_text(
+        base, f'kind = "grid"\n[design.parameters]\nactivation_rate = [{values}]\n'
+        f"local_exit_rate = [{rates}]\n", until="2025-01", replicates=replicates))
+
+
+@needs_proc
+@pytest.mark.stress
+def test_sigterm_on_a_100000_run_design_is_one_line_and_quick(small_base, tmp_path):
+    """Issue 18, case 7, as reported: SIGTERM in the first sweep of a 100,000-run design
+    and a few seconds into its resume (statuses and checks being read). Each must stop
+    within a few seconds (a block of reads is a fraction of one), with the one line."""
+    design = _big_design(small_base, tmp_path, replicates=10)
+    store = tmp_path / "big.zarr"
+    for delay, extra in ((20.0, ()), (6.0, ("--resume",)), (15.0, ("--resume",))):
+        proc = _start("sweep", str(design), "--store", str(store), "--workers", "2",
+                      "--quiet", *extra)
+        time.sleep(delay)
+        assert proc.poll() is None, "the sweep ended before the signal"
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 143
+        took = time.monotonic() - started
+        lines = proc.stderr.read().strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("countysim: stopped by SIGTERM"), \
+            (delay, extra, len(lines), lines[:3])
+        # Seen: 0.2-0.6 s; before the fix 0.9 s with ~150 lines, and 66 s on a resume.
+        assert took < 5, (delay, extra, took)
+    assert (read_status(store) == "done").any()

@@ -28,7 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from .signals import held
 from .store import (
+    _CHUNKS_PER_READ,
     DONE,
     FAILED,
     ORIGIN,
@@ -195,10 +197,11 @@ def check_store(store: str | Path) -> StoreCheck:
         for name, array in arrays.items():
             if name in (*run_vars, *per_sample, "status", "error", ORIGIN):
                 continue
-            try:
-                array[...]
-            except Exception as exc:
-                check.broken_arrays[name] = f"unreadable: {type(exc).__name__}"
+            with held():  # design arrays: one or a few chunks each
+                try:
+                    array[...]
+                except Exception as exc:
+                    check.broken_arrays[name] = f"unreadable: {type(exc).__name__}"
     return check
 
 
@@ -228,28 +231,46 @@ def _check_runs(array: Any, wanted: np.ndarray, name: str,
     Pending runs legitimately have no chunks, so they are never read.
     """
     row_bytes = max(1, int(np.prod(array.shape[1:])) * np.dtype(array.dtype).itemsize)
-    step = max(1, _BLOCK_BYTES // row_bytes)
+    row_chunks = max(1, int(np.prod(array.cdata_shape[1:])))
+    step = max(1, min(_BLOCK_BYTES // row_bytes, _CHUNKS_PER_READ // row_chunks))
+    rest = (slice(None),) * (array.ndim - 2)
     for start in range(0, array.shape[0], step):
         block = wanted[start:start + step]
-        if block.all():
+        rows = np.flatnonzero(block.any(axis=1)) + start
+        if not len(rows):
+            continue
+        complete = wanted[rows].all(axis=1)
+        with held():
             try:
-                array[start:start + len(block)]
+                # A sweep runs sample by sample, so a block is mostly whole rows: one
+                # call reads them all (a call per row costs ~10 ms of zarr overhead).
+                if complete.any():
+                    array.get_orthogonal_selection((rows[complete], slice(None), *rest))
+                for i in rows[~complete].tolist():
+                    array.get_orthogonal_selection((i, np.flatnonzero(wanted[i]), *rest))
                 continue
-            except Exception:  # found below, run by run
+            except Exception:  # found below, row by row and run by run
                 pass
-        for i in (np.flatnonzero(block.any(axis=1)) + start).tolist():
-            cols = np.flatnonzero(wanted[i]).tolist()
-            if len(cols) == wanted.shape[1]:
-                try:
-                    array[i]
-                    continue
-                except Exception:  # found below, run by run
-                    pass
-            for r in cols:
-                try:
-                    array[i, r]
-                except Exception as exc:
-                    damaged.setdefault((i, r), f"{name}: {_why(exc)}")
+        for i in rows.tolist():
+            with held():
+                _check_row(array, wanted, i, name, damaged)
+
+
+def _check_row(array: Any, wanted: np.ndarray, i: int, name: str,
+               damaged: dict[tuple[int, int], str]) -> None:
+    """Read the wanted runs of sample ``i``, the whole row at once where it can."""
+    cols = np.flatnonzero(wanted[i]).tolist()
+    if len(cols) == wanted.shape[1]:
+        try:
+            array[i]
+            return
+        except Exception:  # found below, run by run
+            pass
+    for r in cols:
+        try:
+            array[i, r]
+        except Exception as exc:
+            damaged.setdefault((i, r), f"{name}: {_why(exc)}")
 
 
 def _check_samples(array: Any, done: np.ndarray, name: str,
@@ -260,18 +281,23 @@ def _check_samples(array: Any, done: np.ndarray, name: str,
     session for each sample).
     """
     wanted = done.any(axis=1)
-    if wanted.all():
-        try:
-            array[...]
-            return
-        except Exception:  # found below, sample by sample
-            pass
-    for i in np.flatnonzero(wanted).tolist():
-        try:
-            array[i]
-        except Exception as exc:
-            r = int(np.flatnonzero(done[i])[0])
-            damaged.setdefault((i, r), f"{name}: {_why(exc)}")
+    row_chunks = max(1, int(np.prod(array.cdata_shape[1:])))
+    step = max(1, _CHUNKS_PER_READ // row_chunks)
+    for start in range(0, array.shape[0], step):
+        block = wanted[start:start + step]
+        with held():
+            if block.all():
+                try:
+                    array[start:start + len(block)]
+                    continue
+                except Exception:  # found below, sample by sample
+                    pass
+            for i in (np.flatnonzero(block) + start).tolist():
+                try:
+                    array[i]
+                except Exception as exc:
+                    r = int(np.flatnonzero(done[i])[0])
+                    damaged.setdefault((i, r), f"{name}: {_why(exc)}")
 
 
 def _why(exc: BaseException) -> str:

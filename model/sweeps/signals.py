@@ -14,9 +14,9 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
-__all__ = ["Stopped", "command_signals", "exit_status", "quiet_cancelled_reads",
+__all__ = ["Stopped", "command_signals", "exit_status", "held", "quiet_cancelled_reads",
            "stop_on_signals"]
 
 
@@ -37,12 +37,14 @@ _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
 
 
 class _Signals:
-    """SIGINT, SIGTERM and SIGHUP as exceptions, held back while a run is being written.
+    """SIGINT, SIGTERM and SIGHUP as exceptions, held back while zarr works on a store.
 
-    A run's chunks are written concurrently on an event loop; an exception raised in the
-    middle would leave its tasks dangling (and print their tracebacks at exit). So a
-    signal that arrives during :meth:`deferred` is raised when the write is done (some
-    tens of milliseconds later), and the run's writes finish first.
+    zarr reads and writes chunks concurrently on an event loop in its own thread; an
+    exception raised in the main thread while it waits would leave the loop's tasks
+    going (a large read goes on decoding for a minute) and, when zarr closes the loop
+    at exit, each prints "Exception ignored in: <coroutine ...>". So a signal that
+    arrives during :meth:`deferred` is raised when the block is done: a run's writes
+    (some tens of milliseconds), or one block of a store's reads (:func:`held`).
     """
 
     def __init__(self) -> None:
@@ -74,6 +76,21 @@ class _Signals:
                 self.raise_for(signum)
 
 
+_ACTIVE: list[_Signals] = []  # the handlers in force, innermost last
+
+
+def held() -> AbstractContextManager[None]:
+    """Hold signals back for a block of zarr calls, if a sweep's or command's handlers run.
+
+    Readers of a store call zarr in blocks of a fraction of a second each, every one
+    inside ``held()``: a stop then waits at most one block and leaves nothing pending.
+    Outside the handlers (a notebook, another thread) it does nothing.
+    """
+    if _ACTIVE and threading.current_thread() is threading.main_thread():
+        return _ACTIVE[-1].deferred()
+    return nullcontext()
+
+
 @contextmanager
 def _stop_on_signals() -> Iterator[_Signals]:
     """Turn SIGTERM and SIGHUP into :class:`Stopped` (a KeyboardInterrupt), like Ctrl-C.
@@ -93,9 +110,11 @@ def _stop_on_signals() -> Iterator[_Signals]:
         current = signal.getsignal(sig)
         if current is default or isinstance(getattr(current, "__self__", None), _Signals):
             previous[sig] = signal.signal(sig, signals.handle)
+    _ACTIVE.append(signals)
     try:
         yield signals
     finally:
+        _ACTIVE.remove(signals)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -118,10 +137,10 @@ def exit_status(exc: KeyboardInterrupt) -> int:
 def quiet_cancelled_reads() -> None:
     """Silence asyncio's report of tasks a stop cut short, for the rest of the process.
 
-    A signal that arrives while zarr reads a store (the statuses of a large design) stops
-    the read with its chunk tasks pending on zarr's I/O loop; at exit asyncio logs "Task
-    was destroyed but it is pending!" for each, tens of thousands of lines after the
-    one-line message. Nothing is lost: the reads only read.
+    The reads of a store are held against signals block by block (:func:`held`), so a
+    stop finds no read half done; this is the backstop for a read made outside a sweep's
+    or a command's handlers, whose chunk tasks asyncio would report at exit ("Task was
+    destroyed but it is pending!"). Nothing is lost: the reads only read.
     """
     import logging
 

@@ -66,6 +66,7 @@ import xarray as xr
 from ..core import __version__
 from ..core.parameters import PARAMETERS
 from .files import check_output_path, write_netcdf
+from .signals import held
 
 if TYPE_CHECKING:
     from .experiment import Experiment
@@ -540,6 +541,30 @@ def check_resumable(path: str | Path, experiment: Experiment, *,
     return len(origins) - 1
 
 
+# Chunks read in one zarr call by the store's readers: some tenths of a second, the
+# longest a stop waits (see signals.held).
+_CHUNKS_PER_READ = 2000
+
+
+def _rows_with_chunks(array_path: Path, array: Any) -> np.ndarray:
+    """The rows (samples) of a run array that have at least one chunk on disk.
+
+    Pending runs have no chunk, so only these rows need reading. With zarr's default
+    chunk keys ("c/<sample>/<replicate>") a row's chunks are a folder's files; any
+    other key encoding reads every row.
+    """
+    encoding = array.metadata.chunk_key_encoding
+    if getattr(encoding, "name", None) == "default" and encoding.separator == "/":
+        folder = array_path / "c"
+        try:
+            names = [e.name for e in os.scandir(folder) if e.is_dir()]
+        except FileNotFoundError:
+            return np.empty(0, dtype=int)
+        present = sorted(int(n) for n in names if n.isdigit() and int(n) < array.shape[0])
+        return np.asarray(present, dtype=int)
+    return np.arange(array.shape[0])
+
+
 def read_status(path: str | Path) -> np.ndarray:
     """The status of every run, an array of ``"pending"``/``"done"``/``"failed"``.
 
@@ -565,15 +590,26 @@ def read_status_checked(path: str | Path) -> tuple[np.ndarray, list[tuple[int, i
         raise StoreError(f"{path}: the status array is missing or damaged ({exc}); "
                          "resume the sweep to repair it") from None
     damaged: list[tuple[int, int]] = []
-    try:
-        status = np.asarray(array[...], dtype=object)
-    except Exception:  # one damaged chunk spoils the bulk read: read them one by one
-        status = np.full(array.shape, PENDING, dtype=object)
-        for i, r in np.ndindex(*array.shape):
+    status = np.full(array.shape, PENDING, dtype=object)
+    rows = _rows_with_chunks(Path(path) / "status", array)
+    # A fresh store of 100,000 runs has no status chunk: the rows to read are those
+    # with a chunk on disk, a block at a time, each held against signals (a stop waits
+    # for one block, never for the whole read, and leaves no read pending).
+    step = max(1, _CHUNKS_PER_READ // max(1, array.shape[1]))
+    for start in range(0, len(rows), step):
+        block = rows[start:start + step]
+        with held():
             try:
-                status[i, r] = array[i, r]
-            except Exception:
-                damaged.append((i, r))
+                status[block] = array.get_orthogonal_selection((block, slice(None)))
+                continue
+            except Exception:  # one damaged chunk spoils the block: read it run by run
+                pass
+            for i in block.tolist():
+                for r in range(array.shape[1]):
+                    try:
+                        status[i, r] = array[i, r]
+                    except Exception:
+                        damaged.append((i, r))
     valid = np.isin(status.astype(str), [PENDING, DONE, FAILED])
     for i, r in np.argwhere(~valid):
         damaged.append((int(i), int(r)))
