@@ -932,3 +932,20 @@ def test_sigterm_on_a_100000_run_design_is_one_line_and_quick(small_base, tmp_pa
         # Seen: 0.2-0.6 s; before the fix 0.9 s with ~150 lines, and 66 s on a resume.
         assert took < 5, (delay, extra, took)
     assert (read_status(store) == "done").any()
+
+
+def test_the_resume_check_reads_chunk_files_without_zarr(grid_store, tmp_path, monkeypatch):
+    """zarr costs ~0.7 ms a chunk (a finished 100,000-run store: over an hour to check);
+    the sweep's own layout is checked from its files. Intact runs never reach zarr's
+    run-by-run reads; a damaged one does, and is named (the DAMAGE cases above)."""
+    from countysim.sweeps import integrity
+
+    def no_zarr(*args, **kwargs):
+        raise AssertionError("an intact run was read through zarr")
+
+    monkeypatch.setattr(integrity, "_check_row", no_zarr)
+    assert check_store(grid_store).ok
+    store = copy_store(grid_store, tmp_path / "s.zarr")
+    _flip_last_byte(store / "workers/c/1/0/0/0")
+    with pytest.raises(AssertionError, match="through zarr"):
+        check_store(store)

@@ -230,6 +230,15 @@ def _check_runs(array: Any, wanted: np.ndarray, name: str,
     chunks concurrently); elsewhere, and where a block fails, runs are read one by one.
     Pending runs legitimately have no chunks, so they are never read.
     """
+    files = _ChunkFiles.of(array)
+    if files is not None:
+        # Chunk files checked directly (~20 us a chunk against zarr's ~0.7 ms): a resume
+        # of a finished 100,000-run store checks in minutes, not an hour. A sample with
+        # anything amiss is read through zarr below, which says what.
+        wanted = wanted.copy()
+        for i in np.flatnonzero(wanted.any(axis=1)).tolist():
+            if files.intact(i, np.flatnonzero(wanted[i]).tolist()):
+                wanted[i] = False
     row_bytes = max(1, int(np.prod(array.shape[1:])) * np.dtype(array.dtype).itemsize)
     row_chunks = max(1, int(np.prod(array.cdata_shape[1:])))
     step = max(1, min(_BLOCK_BYTES // row_bytes, _CHUNKS_PER_READ // row_chunks))
@@ -254,6 +263,49 @@ def _check_runs(array: Any, wanted: np.ndarray, name: str,
         for i in rows.tolist():
             with held():
                 _check_row(array, wanted, i, name, damaged)
+
+
+class _ChunkFiles:
+    """A run array's chunk files, checked without zarr: present, and decoding (zstd's
+    checksum) to a chunk's size. Only for the layout a sweep writes: one run a chunk,
+    zarr's default chunk keys, bytes then zstd with its checksum."""
+
+    def __init__(self, array: Any, folder: str) -> None:
+        from numcodecs import Zstd
+
+        self.folder = folder
+        self.tails = ["/".join(map(str, idx)) for idx in np.ndindex(*array.cdata_shape[2:])]
+        self.nbytes = int(np.prod(array.chunks)) * np.dtype(array.dtype).itemsize
+        self.zstd = Zstd()
+
+    @classmethod
+    def of(cls, array: Any) -> _ChunkFiles | None:
+        from zarr.codecs import BytesCodec, ZstdCodec
+
+        meta = array.metadata
+        codecs = getattr(meta, "codecs", ())
+        key = getattr(meta, "chunk_key_encoding", None)
+        local = getattr(array.store, "root", None)
+        if (len(codecs) != 2 or not isinstance(codecs[0], BytesCodec)
+                or not isinstance(codecs[1], ZstdCodec) or not codecs[1].checksum
+                or getattr(key, "name", None) != "default" or key.separator != "/"
+                or tuple(array.chunks[:2]) != (1, 1) or local is None
+                or np.dtype(array.dtype).kind not in "biuf"):
+            return None
+        return cls(array, os.path.join(str(local), array.path, "c"))
+
+    def intact(self, i: int, cols: list[int]) -> bool:
+        """Whether every chunk of runs ``(i, r)``, ``r`` in ``cols``, is there and sound."""
+        for r in cols:
+            run = f"{self.folder}/{i}/{r}/"
+            for tail in self.tails:
+                try:
+                    with open(run + tail, "rb") as handle:
+                        if len(self.zstd.decode(handle.read())) != self.nbytes:
+                            return False
+                except Exception:  # missing or damaged: zarr's read below says which
+                    return False
+        return True
 
 
 def _check_row(array: Any, wanted: np.ndarray, i: int, name: str,
