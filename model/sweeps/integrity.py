@@ -38,6 +38,7 @@ from .store import (
     STORE_FORMAT,
     StoreError,
     _group_attrs,
+    default_chunk_keys,
     read_status_checked,
 )
 
@@ -282,14 +283,12 @@ class _ChunkFiles:
     def of(cls, array: Any) -> _ChunkFiles | None:
         from zarr.codecs import BytesCodec, ZstdCodec
 
-        meta = array.metadata
-        codecs = getattr(meta, "codecs", ())
-        key = getattr(meta, "chunk_key_encoding", None)
+        codecs = getattr(array.metadata, "codecs", ())
         local = getattr(array.store, "root", None)
         if (len(codecs) != 2 or not isinstance(codecs[0], BytesCodec)
                 or not isinstance(codecs[1], ZstdCodec) or not codecs[1].checksum
-                or getattr(key, "name", None) != "default" or key.separator != "/"
-                or tuple(array.chunks[:2]) != (1, 1) or local is None
+                or not default_chunk_keys(array) or tuple(array.chunks[:2]) != (1, 1)
+                or local is None
                 or np.dtype(array.dtype).kind not in "biuf"):
             return None
         return cls(array, os.path.join(str(local), array.path, "c"))

@@ -546,6 +546,13 @@ def check_resumable(path: str | Path, experiment: Experiment, *,
 _CHUNKS_PER_READ = 2000
 
 
+def default_chunk_keys(array: Any) -> bool:
+    """Whether ``array``'s chunks are files ``c/<i>/<j>/...`` (zarr's default keys), the
+    layout the store's fast readers rely on."""
+    key = getattr(array.metadata, "chunk_key_encoding", None)
+    return getattr(key, "name", None) == "default" and key.separator == "/"
+
+
 def _rows_with_chunks(array_path: Path, array: Any) -> np.ndarray:
     """The rows (samples) of a run array that have at least one chunk on disk.
 
@@ -553,8 +560,7 @@ def _rows_with_chunks(array_path: Path, array: Any) -> np.ndarray:
     chunk keys ("c/<sample>/<replicate>") a row's chunks are a folder's files; any
     other key encoding reads every row.
     """
-    encoding = array.metadata.chunk_key_encoding
-    if getattr(encoding, "name", None) == "default" and encoding.separator == "/":
+    if default_chunk_keys(array):
         folder = array_path / "c"
         try:
             names = [e.name for e in os.scandir(folder) if e.is_dir()]
