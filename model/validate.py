@@ -21,7 +21,8 @@ import xarray as xr
 from .core.county import run
 from .core.scenario import Scenario, load_scenario
 
-__all__ = ["BANDS", "Band", "band_values", "check_bands", "format_bands"]
+__all__ = ["BANDS", "STOCKS", "Band", "Stock", "band_values", "check_bands", "check_stocks",
+           "format_bands", "format_stocks", "settled"]
 
 YEARS = tuple(range(2025, 2031))
 VALIDATION_SEEDS = tuple(range(100, 105))  # never used by the calibration (0-19, its root)
@@ -240,3 +241,129 @@ def validate(scenario: Scenario | str | Path, seeds: Sequence[int] = VALIDATION_
     header = (f"countysim validate · scenario {scenario.name} · seeds "
               f"{', '.join(map(str, seeds))} · values: mean [min, max] over seeds\n")
     return header + format_bands(rows), ok
+
+
+# ------------------------------------------------------------------ settled stocks
+
+SETTLED_TOLERANCE = 0.03  # issue 15: every stock within +-3 % of its trend through 2030
+SETTLED_SCENARIO = Path("scenarios/policies_2024_forever.toml")
+
+
+def _workers(state: str) -> Callable[[xr.Dataset], np.ndarray]:
+    def statistic(ds: xr.Dataset) -> np.ndarray:
+        return ds["workers"].sel(labour_state=state).groupby("time.year").mean().values
+
+    statistic.__name__ = state
+    return statistic
+
+
+def _variable(name: str) -> Callable[[xr.Dataset], np.ndarray]:
+    def statistic(ds: xr.Dataset) -> np.ndarray:
+        return _annual_mean(ds, name)
+
+    statistic.__name__ = name
+    return statistic
+
+
+def flat(ds: xr.Dataset, scenario: Scenario) -> np.ndarray:
+    """No trend: the district's households and posts do not grow."""
+    return np.ones(len(np.unique(ds["time"].dt.year.values)))
+
+
+def labour_demand(ds: xr.Dataset, scenario: Scenario) -> np.ndarray:
+    """Urban labour demand's trend: output (B7) to the employment elasticity."""
+    return _annual_mean(ds, "output_index") ** scenario.employment_elasticity
+
+
+def labour_force(ds: xr.Dataset, scenario: Scenario) -> np.ndarray:
+    """The labour force's trend (B2)."""
+    return _annual_mean(ds, "labour_force")
+
+
+def rural_labour_force(ds: xr.Dataset, scenario: Scenario) -> np.ndarray:
+    """The rural labour force: it shrinks as households settle in town (B15)."""
+    return ds["village_workers"].sum(("village", "labour_state")).groupby(
+        "time.year").mean().values
+
+
+@dataclass(frozen=True)
+class Stock:
+    """A stock that must stay on its trend when the rules do not change.
+
+    Attributes:
+        label: What the row shows.
+        statistic: A run's yearly mean of the stock.
+        trend: The trend it follows (one value a year, any scale), with why.
+    """
+
+    label: str
+    statistic: Callable[[xr.Dataset], np.ndarray]
+    trend: Callable[[xr.Dataset, Scenario], np.ndarray]
+
+
+STOCKS: tuple[Stock, ...] = (
+    Stock("open problems (routine)", _variable("problems_open"), flat),
+    Stock("legacy backlog (A29)", _variable("legacy_open"), flat),
+    Stock("cadres' front-line effort", _variable("cadre_effort"), flat),
+    Stock("urban jobs held", _workers("urban_job"), labour_demand),
+    Stock("vacancies", _variable("vacancies"), labour_demand),
+    Stock("seekers", _workers("seeking"), labour_force),
+    Stock("farmers", _workers("farming"), rural_labour_force),
+    Stock("local wage workers", _workers("local_wage"), rural_labour_force),
+    Stock("migrants", _workers("migrant"), rural_labour_force),
+)
+
+
+def check_stocks(runs: Sequence[xr.Dataset], scenario: Scenario,
+                 stocks: Sequence[Stock] = STOCKS) -> list[tuple[Stock, np.ndarray]]:
+    """Each stock with its yearly deviation from trend, relative to 2025 (runs x years).
+
+    The deviation in year ``t`` is ``(x_t / x_2025) / (T_t / T_2025) - 1``, from yearly means.
+    """
+    rows = []
+    for stock in stocks:
+        out = np.full((len(runs), len(YEARS)), np.nan)
+        for i, ds in enumerate(runs):
+            x, trend = stock.statistic(ds), stock.trend(ds, scenario)
+            n = min(len(x), len(YEARS))
+            out[i, :n] = (x[:n] / x[0]) / (trend[:n] / trend[0]) - 1.0
+        rows.append((stock, out))
+    return rows
+
+
+def format_stocks(rows: list[tuple[Stock, np.ndarray]],
+                  tolerance: float = SETTLED_TOLERANCE) -> tuple[str, bool]:
+    """A plain-text table of the deviations (mean over runs, % of trend; ✗ beyond the
+    tolerance), the trends' sources, and whether every stock stayed within it."""
+    head = f"{'stock':<28} {'trend':<20}" + "".join(f"{y:>9}" for y in YEARS[1:])
+    lines, ok = [head, "-" * len(head)], True
+    for stock, dev in rows:
+        mean = np.nanmean(dev, axis=0)
+        inside = np.abs(mean) <= tolerance + 1e-12
+        ok &= bool(inside[1:].all())
+        cells = "".join(f"{100 * m:>+8.1f}{' ' if k else '✗'}" for m, k in
+                        zip(mean[1:], inside[1:], strict=True))
+        lines.append(f"{stock.label:<28} {stock.trend.__name__:<20}{cells}")
+    lines.append("")
+    lines.extend(f"  {name}: {fn.__doc__}" for name, fn in (
+        ("flat", flat), ("labour_demand", labour_demand), ("labour_force", labour_force),
+        ("rural_labour_force", rural_labour_force)))
+    return "\n".join(lines), ok
+
+
+def settled(scenario: Scenario | str | Path = SETTLED_SCENARIO,
+            seeds: Sequence[int] = VALIDATION_SEEDS, until: str = "2030-12",
+            tolerance: float = SETTLED_TOLERANCE) -> tuple[str, bool]:
+    """Run ``scenario`` for each seed and check that every stock stays on its trend.
+
+    Returns:
+        The table as text (deviation from trend since 2025, % , mean over the seeds),
+        and whether every stock stayed within ``tolerance`` in every year.
+    """
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    runs = [run(scenario, seed=s, until=until) for s in seeds]
+    table, ok = format_stocks(check_stocks(runs, scenario), tolerance)
+    header = (f"countysim validate --settled · scenario {scenario.name} · seeds "
+              f"{', '.join(map(str, seeds))} · deviation from trend since 2025 "
+              f"(% , mean over seeds; ✗ beyond ±{100 * tolerance:g} %)\n")
+    return header + table, ok

@@ -19,7 +19,7 @@ import pytest
 from conftest import SCENARIOS
 from countysim.core.county import run
 from countysim.core.scenario import load_scenario
-from countysim.validate import BANDS, check_bands
+from countysim.validate import BANDS, SETTLED_TOLERANCE, STOCKS, check_bands, check_stocks
 
 SEEDS = (200, 201, 202)
 UNTIL = "2030-12"
@@ -61,14 +61,14 @@ BAND_MISSES = {
 }
 
 
-def _band_param(band):
-    marks = ([pytest.mark.xfail(strict=True, reason=BAND_MISSES[band.label])]
-             if band.label in BAND_MISSES else [])
-    return pytest.param(band, id=band.label, marks=marks)
+def _param(value, label: str, misses: dict[str, str]):
+    """A test parameter, a strict xfail with its size where ``misses`` names it."""
+    marks = ([pytest.mark.xfail(strict=True, reason=misses[label])] if label in misses else [])
+    return pytest.param(value, id=label, marks=marks)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("band", [_band_param(b) for b in BANDS])
+@pytest.mark.parametrize("band", [_param(b, b.label, BAND_MISSES) for b in BANDS])
 def test_baseline_stays_inside_every_band(baseline_runs, band):
     [(_, values, ok)] = check_bands(baseline_runs, [band])
     assert ok.all(), (f"{band.label}: {np.round(values, 4).tolist()} outside "
@@ -96,10 +96,13 @@ SETTLED = {
 
 
 # Drifts of the calibrated baseline under the 2024 policies, each with its size: a strict
-# xfail, so that a fix shows. None at present: the legacy backlog, which grew 12.6 % by
-# 2030 until issue 15, now takes its inflow from the expected resolutions of its own open
-# stock, and is flat (-2.8 % on seeds 200-203).
-DRIFTS: dict[str, str] = {}
+# xfail, so that a fix shows. The legacy backlog, which grew 12.6 % by 2030 until issue 15,
+# takes its inflow from the expected resolutions of its own open stock.
+DRIFTS: dict[str, str] = {
+    "vacancies": "vacancies grow 10.3 % from 2025-26 to 2029-30 (Dec, seeds 200-202), 5.6 % "
+                 "above labour demand's trend: firms' open problems fall (see "
+                 "test_2024_policies_keep_every_stock_on_its_trend) and release demand (L5)",
+}
 
 
 # Flows out of the rural labour force: their trend is its trend (B15: people settle in
@@ -107,13 +110,8 @@ DRIFTS: dict[str, str] = {}
 RURAL_FLOWS = {"rural_nonfarm_entrants"}
 
 
-def _settled_param(name):
-    marks = ([pytest.mark.xfail(strict=True, reason=DRIFTS[name])] if name in DRIFTS else [])
-    return pytest.param(name, id=name, marks=marks)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [_settled_param(n) for n in sorted(SETTLED)])
+@pytest.mark.parametrize("name", [_param(n, n, DRIFTS) for n in sorted(SETTLED)])
 def test_2024_policies_keep_the_district_settled(settled_runs, name):
     how, tolerance = SETTLED[name]
     values = yearly(settled_runs, name, how)
@@ -127,6 +125,32 @@ def test_2024_policies_keep_the_district_settled(settled_runs, name):
     assert abs(ratio - 1.0) <= tolerance, (
         f"{name} drifts under 2024 policies: {np.round(values, 1).tolist()} "
         f"(ratio {ratio:.3f}, tolerance {tolerance})")
+
+
+# Stocks off their trend under the 2024 policies by more than issue 15's 3 %, each with
+# its size on seeds 200-202: a strict xfail, so that a fix shows.
+STOCK_MISSES: dict[str, str] = {
+    "open problems (routine)": "-2.0, -3.7, -5.4, -5.9, -6.3 % in 2026-30: the start's "
+                               "mean-field stock takes one snapshot of each owner's odds, "
+                               "while owners' effort is mostly transient (design notes)",
+    "legacy backlog (A29)": "-0.9, -2.4, -3.1, -3.1, -3.8 % in 2026-30 (seeds 100-104: "
+                            "-6.3 % in 2027, -2.2 % in 2030): its inflow is the expected "
+                            "resolutions at the start; the same snapshot as the routine stock",
+    "vacancies": "+0.5, +0.9, +1.8, +3.5, +5.6 % above labour demand's trend in 2026-30: "
+                 "the firms' falling open problems release demand (L5)",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stock", [_param(s, s.label, STOCK_MISSES) for s in STOCKS])
+def test_2024_policies_keep_every_stock_on_its_trend(settled_runs, stock):
+    # The seed-mean deviation from trend (countysim validate --settled), every year to
+    # 2030: within 3 % (issue 15). Stocks of thousands: seed noise of the mean ~0.5-1 %.
+    scenario = load_scenario(SCENARIOS / "policies_2024_forever.toml")
+    [(_, deviation)] = check_stocks(settled_runs, scenario, [stock])
+    mean = deviation.mean(axis=0)
+    assert np.abs(mean).max() <= SETTLED_TOLERANCE, (
+        f"{stock.label}: {np.round(100 * mean, 1).tolist()} % from trend")
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The problem queue: growth, counting, per-firm tallies and release of departed cadres."""
+"""The problem queue: growth, counting, per-firm tallies, the casebook hand-over."""
 
 from __future__ import annotations
 
@@ -53,17 +53,18 @@ def test_open_by_firm_counts_unresolved_firm_problems():
     assert q.open_by_firm(4).tolist() == [1, 0, 3, 0]
 
 
-def test_release_returns_routine_problems_and_orphans_legacy_cases():
+def test_hand_over_passes_a_departing_cadres_unresolved_problems_to_its_successor():
     q = ProblemQueue()
     q.add(Origin.FIRM, np.arange(3), np.zeros(3), 0, Status.ASSIGNED, np.array([7, 8, 7]))
     q.add(Origin.LEGACY, np.full(2, -1), np.ones(2), -1, Status.ASSIGNED, np.array([7, 9]))
     q.add(Origin.VILLAGE, np.array([0]), np.zeros(1), 0, Status.RESOLVED, 7)
-    q.release(np.array([7]))
-    assert q.status.tolist() == [Status.OPEN, Status.ASSIGNED, Status.OPEN,
-                                 Status.ASSIGNED, Status.ASSIGNED, Status.RESOLVED]
-    assert q.cadre.tolist() == [NO_CADRE, 8, NO_CADRE, NO_CADRE, 9, 7]
-    q.release(np.empty(0, dtype=np.int64))  # no-op
-    assert q.cadre.tolist() == [NO_CADRE, 8, NO_CADRE, NO_CADRE, 9, 7]
+    q.add(Origin.VILLAGE, np.array([1]), np.zeros(1), 0, Status.OPEN)
+    q.hand_over(np.array([9, 7]), np.array([21, 20]))
+    # Routine and legacy cases alike go with the post; resolved and open ones stay as they were.
+    assert q.cadre.tolist() == [20, 8, 20, 20, 21, 7, NO_CADRE]
+    assert q.status.tolist() == [Status.ASSIGNED] * 5 + [Status.RESOLVED, Status.OPEN]
+    q.hand_over(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))  # no-op
+    assert q.cadre.tolist() == [20, 8, 20, 20, 21, 7, NO_CADRE]
 
 
 def test_queue_pickles_with_its_contents():

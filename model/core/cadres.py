@@ -72,7 +72,9 @@ class Cadre(mesa.Agent):
         mentor_id: ``unique_id`` of this year's mentor, or -1 (A11).
         effort: Share of time on the front line this month.
         resolved_month: Problems resolved this month.
-        resolved_avg: Problems resolved per month, a one-year moving average.
+        resolved_avg: Problems resolved per month, a one-year moving average (the mean
+            over the months in post for a newcomer, so its first score is not biased low).
+        months_in_post: Months of resolutions in ``resolved_avg``, up to a year.
         standing: Promotion score, a one-year moving average (NaN before the first).
         merit: Absolute merit in [0, 1], a one-year moving average (NaN before the first).
         breach: An undetected integrity failure.
@@ -95,6 +97,7 @@ class Cadre(mesa.Agent):
         self.effort = model.p.frontline_share
         self.resolved_month = 0
         self.resolved_avg = 0.0
+        self.months_in_post = 0 if joined >= 0 else MONTHS_PER_YEAR
         self.standing = np.nan
         self.merit = np.nan
         self.breach = False

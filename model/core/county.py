@@ -472,17 +472,20 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
         newcomers each get a mentor (A11)."""
         if not leaving:
             return
-        self.problems.release(np.array([c.unique_id for c in leaving]))
         q = draw_cadre_qualities(len(leaving), self.streams.cadres,
                                  shift=T.RECRUIT_CAPABILITY_SHIFT)
         mentors = self.recruit_mentors  # kept by the mentoring programme (A11)
+        successors = []
         for k, old in enumerate(leaving):
             new = Cadre(self, q[k], old.post, 0.0, evaluated=False, joined=self.month)
             new.on_legacy = old.on_legacy
             if mentors:
                 new.mentor_id = mentors.pop()
             self.village_lead[self.village_lead == old.unique_id] = new.unique_id
+            successors.append(new.unique_id)
             old.remove()
+        # The post's caseload passes to the newcomer with its villages.
+        self.problems.hand_over(np.array([c.unique_id for c in leaving]), np.array(successors))
 
     def _evaluation(self) -> None:
         if self.calendar_month % self.p.evaluation_interval != 0:

@@ -24,6 +24,9 @@ from .tables import MONTHS_PER_YEAR
 __all__ = ["MAX_QUEUE_MONTHS", "FrontLine"]
 
 MAX_QUEUE_MONTHS = 120  # a derived queue longer than ten years of inflow is not settled
+# Years of evaluations behind the initial records: the one-year moving averages of
+# standing and merit forget their first score to under 5 % in three years.
+RECORD_YEARS = 3
 
 
 class FrontLine:
@@ -92,14 +95,22 @@ class FrontLine:
     def _initial_records(self, cadres: list[Cadre]) -> np.ndarray:
         """The pool's evaluation records (一人一册) before the first simulated month.
 
-        Each cadre's caseload is the norm in proportion to its effort; merit and standing
-        are scored without noise; effort is then chosen against that standing. (The
-        results score depends on caseloads relative to the norm only, so a provisional
-        norm serves until the legacy inflow is known.) Returns the effort.
+        Each cadre's caseload is the norm in proportion to its effort. Merit and standing
+        are the moving averages of three years of noisy evaluations under the 2024 rules, as
+        the run keeps them (scored with the run's ``cadres`` stream); newcomers on
+        probation have none yet and work as cadres at the cut-off do. Effort is then
+        chosen against those records, so the queues are derived at the effort the run
+        itself settles at (records scored once without noise set it ~8 % lower, and the
+        queues then shrank for years). The results score depends on caseloads relative
+        to the norm only, so a provisional norm serves until the legacy inflow is known.
+        Returns the effort.
         """
+        p = self.p
         self.results_norm = self.routine_inflow / max(len(cadres), 1)
         self._set_caseloads(cadres, choose_effort(self, cadres))
-        score_pool(self, cadres, noise=0.0)
+        scored = [c for c in cadres if c.evaluated]
+        for _ in range(RECORD_YEARS * max(1, round(MONTHS_PER_YEAR / p.evaluation_interval))):
+            score_pool(self, scored, noise=p.evaluation_noise)
         return choose_effort(self, cadres)
 
     def _set_caseloads(self, cadres: list[Cadre], effort: np.ndarray) -> None:
@@ -146,7 +157,7 @@ class FrontLine:
         held = (q.cadre[cases] != NO_CADRE) & (who >= 0)
         skill = np.array([c.skill for c in cadres])
         effort = np.array([c.effort for c in cadres])
-        # A case without a cadre (new, or its cadre left) goes to a legacy cadre in the
+        # A case without a cadre (a new one) goes to a legacy cadre in the
         # month's front-line work: at the legacy cadres' mean skill and effort.
         legacy = np.array([c.on_legacy for c in cadres])
         if not legacy.any():  # nobody works on the backlog: nothing is resolved
@@ -202,7 +213,7 @@ class FrontLine:
                                             p=effort[routine] / effort[routine].sum())]
                 q.status[got] = Status.ASSIGNED
                 q.cadre[got] = ids[owners]
-        # Legacy cases, new or whose cadre left, go to a legacy cadre.
+        # New legacy cases go to a legacy cadre (a departing one's pass to its successor).
         orphans = np.flatnonzero((q.origin == Origin.LEGACY) & (q.status != Status.RESOLVED)
                                  & (q.cadre == NO_CADRE))
         on_legacy = np.flatnonzero(legacy)
@@ -224,10 +235,13 @@ class FrontLine:
         q.status[assigned[done]] = Status.RESOLVED
         q.resolved[assigned[done]] = self.month
         counts = np.bincount(who[done], minlength=ids.size)
-        memory = 1.0 / MONTHS_PER_YEAR  # resolutions per month, a one-year moving average
+        # Resolutions per month, a one-year moving average; over a newcomer's first year
+        # the plain mean of its months in post (an average started at zero would score
+        # every newcomer low on results for a year, whatever its effort).
         for cadre, k in zip(cadres, counts, strict=True):
             cadre.resolved_month = int(k)
-            cadre.resolved_avg += memory * (k - cadre.resolved_avg)
+            cadre.months_in_post = min(cadre.months_in_post + 1, MONTHS_PER_YEAR)
+            cadre.resolved_avg += (k - cadre.resolved_avg) / cadre.months_in_post
         is_legacy = origin[done] == Origin.LEGACY
         self.legacy_resolved = int(is_legacy.sum())
         self.problems_resolved = int(done.sum()) - self.legacy_resolved

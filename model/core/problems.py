@@ -104,13 +104,16 @@ class ProblemQueue:
         mask = (self.origin == Origin.VILLAGE) & (self.status != Status.RESOLVED)
         return np.bincount(self.source[mask], minlength=n_villages)
 
-    def release(self, cadre_ids: np.ndarray) -> None:
-        """Return the unresolved problems of departed cadres to the open queue."""
-        if cadre_ids.size == 0:
+    def hand_over(self, old_ids: np.ndarray, new_ids: np.ndarray) -> None:
+        """Pass the unresolved problems of departing cadres to their successors.
+
+        A post's casebook (台账) goes with the post: the newcomer who refills it takes
+        over its assigned problems, as it takes over its villages.
+        """
+        if old_ids.size == 0:
             return
-        mask = (self.status == Status.ASSIGNED) & np.isin(self.cadre, cadre_ids)
-        legacy = mask & (self.origin == Origin.LEGACY)
-        self.status[mask & ~legacy] = Status.OPEN
-        self.cadre[mask & ~legacy] = NO_CADRE
-        # Legacy cases stay in the legacy stock: mark them for re-assignment.
-        self.cadre[legacy] = NO_CADRE
+        held = np.flatnonzero((self.status == Status.ASSIGNED) & np.isin(self.cadre, old_ids))
+        if held.size:
+            order = np.argsort(old_ids)
+            where = order[np.searchsorted(old_ids, self.cadre[held], sorter=order)]
+            self.cadre[held] = new_ids[where]
