@@ -421,7 +421,7 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
         """
         p = self.p
         by_id = {c.unique_id: c for c in self.cadres}
-        lead = [by_id.get(int(i)) for i in self.village_lead]
+        lead = [by_id.get(i) for i in self.village_lead.tolist()]
         x = np.log(np.maximum([c.skill * c.effort if c is not None else np.nan
                                for c in lead], 1e-6))
         self.lead_log = x
@@ -444,8 +444,10 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
         """
         if self.leader_ref is None or self.leader_capability.size == 0:
             return 0.0
-        acting = float(np.mean([c.capability for c in self.cadres]))
-        held = np.where(np.isnan(self.leader_capability), acting, self.leader_capability)
+        vacant = np.isnan(self.leader_capability)
+        # The pool's mean (a pass over all cadres) only when a post is vacant.
+        acting = float(np.mean([c.capability for c in self.cadres])) if vacant.any() else 0.0
+        held = np.where(vacant, acting, self.leader_capability)
         mean, sd = self.leader_ref
         return float((held.mean() - mean) / sd)
 

@@ -16,6 +16,8 @@ person is never counted twice in one flow.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .tables import NONFARM, Labour
@@ -68,6 +70,16 @@ def rank_within_groups(groups: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return ranks
 
 
+def _longest_run(mask: np.ndarray) -> tuple[int, int]:
+    """Start and end of the longest run of ``True`` in ``mask`` (``(0, 0)`` if none)."""
+    edges = np.flatnonzero(np.diff(np.r_[False, mask, False].view(np.int8)))
+    if edges.size == 0:
+        return 0, 0
+    starts, ends = edges[::2], edges[1::2]
+    i = int(np.argmax(ends - starts))
+    return int(starts[i]), int(ends[i])
+
+
 def draw_skill(n: int, rng: np.random.Generator) -> np.ndarray:
     """Employability of ``n`` new workers: Beta(2, 2), a symmetric spread (assumption)."""
     return rng.beta(2.0, 2.0, n)
@@ -116,6 +128,13 @@ class Workforce:
         self.trained_until = np.full(n, NEVER, dtype=np.int16)
         self.rural = self.home >= 0
         self.settled = np.zeros(n, dtype=bool)  # moved to town this year (their flows stay)
+        self._urban_block = _longest_run(~self.rural)
+        # Rural rows grouped by village (reserve rows included), each group ascending: a
+        # home changes only to urban (settling), so a village's rural rows stay among them.
+        rural_rows = np.flatnonzero(self.rural)
+        homes = self.home[rural_rows]
+        self._village_rows = rural_rows[np.argsort(homes, kind="stable")]
+        self._village_start = np.r_[0, np.cumsum(np.bincount(homes))]
         self.active = n if active is None else active
         self.next_row = self.active
         self.state[self.active:] = RESERVE
@@ -140,12 +159,20 @@ class Workforce:
                                                dtype=cells.dtype)])
         return cells.copy()
 
-    def _set_state(self, idx: np.ndarray, new_state: int) -> None:
-        """Change the state of rows ``idx``, keeping :attr:`cells` in step."""
+    def _set_state(self, idx: np.ndarray, new_state: int, old: np.ndarray | None = None) -> None:
+        """Change the state of rows ``idx``, keeping :attr:`cells` in step.
+
+        Args:
+            idx: The rows.
+            new_state: Their new state.
+            old: Their current states (``self.state[idx]``), if the caller has them.
+        """
         if idx.size == 0:
             return
-        self.cells -= np.bincount(self._cell[idx] + self.state[idx], minlength=self._n_cells)
-        self.cells += np.bincount(self._cell[idx] + new_state, minlength=self._n_cells)
+        cell = self._cell[idx]
+        self.cells -= np.bincount(cell + (self.state[idx] if old is None else old),
+                                  minlength=self._n_cells)
+        self.cells += np.bincount(cell + new_state, minlength=self._n_cells)
         self.state[idx] = new_state
 
     def counts(self) -> np.ndarray:
@@ -163,18 +190,45 @@ class Workforce:
 
     def placed_count(self) -> int:
         """People placed into urban jobs this year (A4), retired ones included."""
-        return int(self.placed_ytd.sum()) + self.retired_placed_ytd
+        return int(np.count_nonzero(self.placed_ytd)) + self.retired_placed_ytd
 
     def nonfarm_count(self) -> int:
         """Rural people newly in non-farm income this year (A5), retired ones included."""
-        return int(self.nonfarm_ytd.sum()) + self.retired_nonfarm_ytd
+        return int(np.count_nonzero(self.nonfarm_ytd)) + self.retired_nonfarm_ytd
 
     def indices(self, state: Labour, rural: bool | None = None) -> np.ndarray:
         """Rows in ``state`` (optionally only rural or only urban residents)."""
+        if rural:
+            return self.rural_where(lambda s: self.rural[s] & (self.state[s] == state))
         mask = self.state == state
         if rural is not None:
-            mask &= self.rural if rural else ~self.rural
+            mask &= ~self.rural
         return np.flatnonzero(mask)
+
+    def rural_where(self, condition: Callable[[slice], np.ndarray]) -> np.ndarray:
+        """Rows, in order, where ``condition`` holds, given that it holds only for rural
+        rows in the labour force (farming, local wage work, migrating, a rural home).
+
+        ``condition(s)`` is the condition's mask over the rows of slice ``s``. A row
+        never becomes rural (settlers only leave), so the initial layout's block of
+        urban residents never holds a rural row, and reserve rows not yet used hold no
+        one: the scan skips both, about half of the arrays (the result is the same as
+        ``np.flatnonzero`` of the whole mask).
+        """
+        lo, hi = self._urban_block
+        head = np.flatnonzero(condition(slice(0, lo)))
+        if hi >= self.next_row:
+            return head
+        tail = np.flatnonzero(condition(slice(hi, self.next_row)))
+        return np.concatenate([head, tail + hi])
+
+    def rows_of_villages(self, villages: np.ndarray) -> np.ndarray:
+        """Rows, ascending, whose first home is one of ``villages``: all of their rural
+        rows, plus their settlers and unused reserve rows (filter by state and ``rural``)."""
+        start = self._village_start
+        parts = [self._village_rows[start[v]:start[v + 1]]
+                 for v in villages.tolist() if v + 1 < start.size]
+        return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
     # ------------------------------------------------------------------ transitions
 
@@ -193,12 +247,12 @@ class Workforce:
             fresh = idx[joins & ~self.nonfarm_ytd[idx]]
             self.nonfarm_ytd[fresh] = True
             new_entrants = int(fresh.size)
-        leaving_job = idx[old == Labour.URBAN_JOB]
+        leaving_job = idx.compress(old == Labour.URBAN_JOB)
         if leaving_job.size and new_state != Labour.URBAN_JOB:
             self.employees -= np.bincount(self.employer[leaving_job],
                                           minlength=self.employees.size)
             self.employer[leaving_job] = NO_EMPLOYER
-        self._set_state(idx, new_state)
+        self._set_state(idx, new_state, old)
         self.since[idx] = month
         if new_state != Labour.LOCAL_WAGE:
             self.coop_job[idx] = False
@@ -334,22 +388,27 @@ class Workforce:
         entrants = 0
         want = np.maximum(shortfall, 0)
         if want.any():
-            pool = np.flatnonzero(self.rural & ((self.state == Labour.FARMING)
-                                                | (self.state == Labour.SEEKING)))
-            pool = pool[want[self.home[pool]] > 0]
+            # The farmers and seekers of the hiring villages (a few of them a month): the
+            # rows of those villages only, not a scan of the whole workforce.
+            rows = self.rows_of_villages(np.flatnonzero(want > 0))
+            state = self.state[rows]
+            pool = rows.compress(self.rural[rows] & ((state == Labour.FARMING)
+                                                     | (state == Labour.SEEKING)))
+            home = self.home[pool]
             # Shortlist about twice the jobs at random, then take a random order of the
             # shortlist: the same as a random order of the whole pool, at a fraction of
             # the cost (the pool is ~10^4, the jobs ~10).
-            available = np.bincount(self.home[pool], minlength=want.size)
+            available = np.bincount(home, minlength=want.size)
             keep = np.minimum(1.0, 2.0 * want / np.maximum(available, 1))
-            pool = pool[rng.random(pool.size) < keep[self.home[pool]]]
-            rank = rank_within_groups(self.home[pool], rng)
-            hired = pool[rank < want[self.home[pool]]]
+            shortlist = rng.random(pool.size) < keep[home]
+            pool, home = pool[shortlist], home[shortlist]
+            rank = rank_within_groups(home, rng)
+            hired = pool[rank < want[home]]
             entrants = self.move(hired, Labour.LOCAL_WAGE, month)
             self.coop_job[hired] = True
         shed = np.maximum(-shortfall, 0)
         if shed.any():
-            held = np.flatnonzero(self.coop_job)
+            held = self.rural_where(lambda s: self.coop_job[s])
             held = held[shed[self.home[held]] > 0]
             rank = rank_within_groups(self.home[held], rng)
             self.move(held[rank < shed[self.home[held]]], Labour.FARMING, month)

@@ -20,7 +20,7 @@ from . import tables as T
 from .labour import RESERVE, URBAN, Workforce, draw_skill, sample_share
 from .scenario import LAST_MONTH, month_index
 from .tables import MONTHS_PER_YEAR, Labour
-from .villages import LINE_MULTIPLIER
+from .villages import LINE_MULTIPLIER, farm_returns
 
 __all__ = ["LabourMarket"]
 
@@ -186,7 +186,12 @@ class LabourMarket:
         boost[:-1] += p.matching_boost * self.firm_table.on_platform
         # Searchers are found once: the rural transitions start from the same rows less
         # those matching moved (a subset keeps its order), at a fraction of a full scan.
-        seekers, farmers = wf.indices(Labour.SEEKING), wf.indices(Labour.FARMING, rural=True)
+        # One scan for both (they are most of the rows not in an urban job), then split.
+        searching = np.flatnonzero((wf.state == Labour.SEEKING)
+                                   | ((wf.state == Labour.FARMING) & wf.rural))
+        is_seeking = wf.state[searching] == Labour.SEEKING
+        # ``compress`` is ``a[mask]``, faster for large index arrays (here and below).
+        seekers, farmers = searching.compress(is_seeking), searching.compress(~is_seeking)
         self.matches, self.placements, entrants = wf.match(
             vacancies, boost, self.matching_efficiency, p.matching_elasticity, rng, m,
             p.farmer_search, seekers, farmers)
@@ -194,19 +199,23 @@ class LabourMarket:
         entrants += self._rural_transitions(rng, seekers, farmers)
         self._hook("labour_market")
         local_jobs = np.array([v.local_jobs for v in self.village_list])
-        held = np.bincount(wf.home[wf.coop_job], minlength=len(self.village_list))
+        held = np.bincount(wf.home[wf.rural_where(lambda s: wf.coop_job[s])],
+                           minlength=len(self.village_list))
         entrants += wf.hire_local(local_jobs - held, rng, m)
         self.nonfarm_entrants = entrants
         # Rural workers with an urban job settle in town with their household (B15); the
         # land they leave partly lies idle and passes to the collective (L8).
-        settlers = sample_share(np.flatnonzero(wf.rural & (wf.state == Labour.URBAN_JOB)),
-                                p.settle_rate / MONTHS_PER_YEAR, rng)
+        holders = wf.rural_where(lambda s: wf.rural[s] & (wf.state[s] == Labour.URBAN_JOB))
+        settlers = sample_share(holders, p.settle_rate / MONTHS_PER_YEAR, rng)
         by_village = wf.settle(settlers)
         self.settlers = int(settlers.size)
         self.settlers_by_village[:] = 0
         self.settlers_by_village[: by_village.size] = by_village[: len(self.village_list)]
-        for i in np.flatnonzero(by_village):
-            self.village_list[int(i)].idle_land += p.idle_land_per_settler * by_village[i]
+        per_settler = p.idle_land_per_settler
+        places = np.flatnonzero(by_village)
+        # Python ints (exact): a quicker loop than over NumPy scalars.
+        for i, n in zip(places.tolist(), by_village[places].tolist(), strict=True):
+            self.village_list[i].idle_land += per_settler * n
 
     def _rural_transitions(self, rng: np.random.Generator, seekers: np.ndarray,
                            farmers: np.ndarray) -> int:
@@ -219,24 +228,28 @@ class LabourMarket:
         p, wf, m = self.p, self.workforce, self.month
         rural, state = wf.rural, wf.state
         # Only rural residents farm, do local wage work or migrate; both sides seek.
-        farming = farmers[state[farmers] == Labour.FARMING]
-        seeking = seekers[rural[seekers] & (state[seekers] == Labour.SEEKING)]
-        seasonal = np.flatnonzero((state == Labour.LOCAL_WAGE) & ~wf.coop_job)
-        migrants = np.flatnonzero(state == Labour.MIGRANT)
+        farming = farmers.compress(state[farmers] == Labour.FARMING)
+        seeking = seekers.compress(rural[seekers] & (state[seekers] == Labour.SEEKING))
+        # Local wage work and migration are rural states: one scan of the rural rows for
+        # both, then split (each part keeps its order).
+        moving = wf.rural_where(lambda s: ((state[s] == Labour.LOCAL_WAGE) & ~wf.coop_job[s])
+                                | (state[s] == Labour.MIGRANT))
+        is_migrant = state[moving] == Labour.MIGRANT
+        seasonal, migrants = moving.compress(~is_migrant), moving.compress(is_migrant)
         # Seasonal local wage work ends (cooperative jobs are not seasonal).
         wf.move(sample_share(seasonal, p.local_exit_rate, rng), Labour.FARMING, m)
         # Migrants return home and look for work.
         wf.move(sample_share(migrants, p.return_rate, rng), Labour.SEEKING, m)
         # Farmers: Harris-Todaro migration when earnings away beat the farm, or seasonal
         # farm wage work (day-lily picking, harvests: B10).
-        gap = self._migration_gap(np.array([v.farm_return() for v in self.village_list]))
+        gap = self._migration_gap(farm_returns(self))
         u = rng.random(farming.size)
         trained = wf.trained_until[farming] >= m  # L12: training helps into transfer work
         go = p.migration_rate * gap[wf.home[farming]] + trained * (
             p.training_nonfarm_gain / MONTHS_PER_YEAR)
         season = p.seasonal_take_rate * T.FARM_SEASON[self.calendar_month - 1]
-        entrants = wf.move(farming[u < go], Labour.MIGRANT, m)
-        entrants += wf.move(farming[(u >= go) & (u < go + season)], Labour.LOCAL_WAGE, m)
+        entrants = wf.move(farming.compress(u < go), Labour.MIGRANT, m)
+        entrants += wf.move(farming.compress((u >= go) & (u < go + season)), Labour.LOCAL_WAGE, m)
         # Rural seekers migrate (nothing to lose at home) or go back to the land.
         u = rng.random(seeking.size)
         entrants += wf.move(seeking[u < p.migration_rate], Labour.MIGRANT, m)

@@ -19,7 +19,7 @@ from .problems import Origin, Status
 from .seeds import describe
 from .tables import LABOUR_STATES, MONTHS_PER_YEAR, PRODUCT_LINE_NAMES, Labour
 from .version import __version__
-from .villages import COOPERATIVE_KINDS
+from .villages import COOPERATIVE_KINDS, farm_returns
 
 if TYPE_CHECKING:
     from .county import CountyModel
@@ -350,8 +350,9 @@ class Recorder:
         r["output_index"].append(float(m.output_index))
         r["wage_index"].append(float(m.nominal_index))
         r["urban_placements"].append(m.placements)
-        r["urban_placements_ytd"].append(wf.placed_count())
-        r["urban_new_jobs_ytd"].append(wf.placed_count() - wf.retired_jobs_ytd)
+        placed = wf.placed_count()
+        r["urban_placements_ytd"].append(placed)
+        r["urban_new_jobs_ytd"].append(placed - wf.retired_jobs_ytd)
         r["matches"].append(m.matches)
         r["separations"].append(m.separations)
         r["vacancies"].append(m.vacancies)
@@ -364,11 +365,11 @@ class Recorder:
         r["problems_resolved_cum"].append(self.cum["problems"])
         unresolved = q.status != Status.RESOLVED
         legacy = q.origin == Origin.LEGACY
-        r["problems_open"].append(int((unresolved & ~legacy).sum()))
+        r["problems_open"].append(int(np.count_nonzero(unresolved & ~legacy)))
         r["legacy_raised"].append(m.legacy_raised)
         r["legacy_resolved"].append(m.legacy_resolved)
         r["legacy_resolved_cum"].append(self.cum["legacy"])
-        r["legacy_open"].append(int((unresolved & legacy).sum()))
+        r["legacy_open"].append(int(np.count_nonzero(unresolved & legacy)))
         r["firm_visits"].append(m.visits_month)
         r["firms_visited_ytd"].append(m.firms_visited_ytd)
         r["firms_on_platform"].append(int(m.firm_table.on_platform.sum()))
@@ -408,12 +409,12 @@ class Recorder:
         r["returnee_businesses"].append(int(sum(v.returnees for v in villages)))
         # Local jobs of a village go to its cooperative first, the rest to returnee firms.
         wf = m.workforce
-        filled = np.bincount(wf.home[wf.coop_job], minlength=n_v)
+        filled = np.bincount(wf.home[wf.rural_where(lambda s: wf.coop_job[s])], minlength=n_v)
         coop_jobs = np.array([v.coop_jobs for v in villages])
         coop_workers = np.minimum(filled, coop_jobs)
         r["cooperative_workers"].append(int(coop_workers.sum()))
         r["returnee_business_workers"].append(int((filled - coop_workers).sum()))
-        farm_return = np.array([v.farm_return() for v in villages])
+        farm_return = farm_returns(m)
         nominal = m.nominal_index
         uplift = MONTHS_PER_YEAR * nominal * (p.local_wage - p.farm_income * farm_return)
         r["cooperative_income_uplift"].append(

@@ -118,7 +118,9 @@ class Village(mesa.Agent):
         p, rng, nominal = model.p, model.streams.villages, model.nominal_index
         advised = self.trained * p.households_per_technician / max(self.households, 1)
         self.productivity = 1.0 + p.technician_yield_gain * min(advised, 1.0)
-        lead = model.leadership[self.index]
+        # Python floats (the same values): arithmetic on them is quicker than on NumPy
+        # scalars, for a step called for every village every month.
+        lead = float(model.leadership[self.index])
         self.functioning = (self.cooperative == PARTY_BRANCH
                             and self.hurdle >= p.shell_share * (2.0 - lead))
         if self.functioning:
@@ -134,7 +136,8 @@ class Village(mesa.Agent):
         annual *= lead if self.functioning else 0.0  # a shell earns nothing
         self.coop_revenue = annual * nominal / MONTHS_PER_YEAR
         noise = rng.lognormal(-0.5 * p.collective_income_noise ** 2, p.collective_income_noise)
-        self.collective_income = ((self.base_income * noise * model.village_growth[self.index]
+        growth = float(model.village_growth[self.index])
+        self.collective_income = ((self.base_income * noise * growth
                                    + self.returnees * p.returnee_income) * nominal
                                   / MONTHS_PER_YEAR
                                   + p.coop_collective_share * self.coop_revenue)
@@ -170,3 +173,22 @@ class Village(mesa.Agent):
         if other.line != self.line and (
                 other.farm_return() > self.farm_return() * (1.0 + model.p.switch_cost)):
             self.line = other.line
+
+
+def farm_returns(model: CountyModel) -> np.ndarray:
+    """:meth:`Village.farm_return` of every village of ``model.village_list``, at once.
+
+    The same operations in the same order for each village, so the same numbers to the
+    bit: the alliance discount is the same scalar power, and the product is taken from
+    left to right (vectorised, it saves a Python call per village, twice a month).
+    """
+    villages = model.village_list
+    lines = np.array([v.line for v in villages])
+    price = model.line_price[lines]
+    exponent = 1.0 / (1.0 + model.p.alliance_market_boost)
+    for k, v in enumerate(villages):
+        if v.alliance >= 0:  # shared sales channels: a wider market saturates less
+            price[k] = price[k] ** exponent
+    productivity = np.array([v.productivity for v in villages])
+    return (LINE_MULTIPLIER[lines] * price * productivity
+            * model.land_factor[: len(villages)] * model.village_growth[: len(villages)])
