@@ -66,10 +66,18 @@ def copy_store(store: Path, to: Path) -> Path:
     return to
 
 
+def _terminal_signals() -> None:
+    """In the child: SIGHUP and SIGINT at their defaults, as in a terminal. Under ``nohup``
+    or in a shell's background job (a test run started that way) they are inherited as
+    ignored, and the CLI rightly leaves them so."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_sweep(experiment: Path, store: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen([str(COUNTYSIM), "sweep", str(experiment), "--store", str(store),
-                             "--quiet", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                             "--quiet", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_terminal_signals)
 
 
 def wait_for_runs(proc: subprocess.Popen, store: Path, n: int) -> None:
@@ -675,7 +683,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _start(*args: str) -> subprocess.Popen:
     return subprocess.Popen([str(COUNTYSIM), *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_terminal_signals)
 
 
 @pytest.fixture(scope="module")
