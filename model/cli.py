@@ -170,9 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     val = sub.add_parser("validate", help="check 2025-2030 paths against plausibility bands "
                          "(exit 1 outside)")
-    val.add_argument("scenario", type=Path, nargs="?",
-                     default=Path("scenarios/baseline_2025.toml"),
-                     help="scenario TOML file (default scenarios/baseline_2025.toml)")
+    val.add_argument("scenario", type=Path, nargs="?", default=None,
+                     help="scenario TOML file (default scenarios/baseline_2025.toml, with "
+                     "--settled scenarios/policies_2024_forever.toml)")
     val.add_argument("--seeds", type=_workers, default=5, metavar="N",
                      help="runs with seeds 100 .. 100+N-1, never used by the calibration "
                      "(default 5)")
@@ -351,21 +351,19 @@ def _cmd_district(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .validate import VALIDATION_SEEDS, validate
+    from .validate import SETTLED_SCENARIO, VALIDATION_SEEDS, settled, validate
 
-    _expect(args.scenario, "scenario", "countysim validate")
+    default = SETTLED_SCENARIO if args.settled else Path("scenarios/baseline_2025.toml")
+    scenario = default if args.scenario is None else args.scenario
+    _expect(scenario, "scenario", "countysim validate")
     first = VALIDATION_SEEDS[0]
     seeds = range(first, first + args.seeds)
     if args.settled:
-        from .validate import SETTLED_SCENARIO, settled
-
-        default = Path("scenarios/baseline_2025.toml")
-        scenario = SETTLED_SCENARIO if args.scenario == default else args.scenario
         table, ok = settled(scenario, seeds=seeds)
         print(table)
         print("every stock on its trend" if ok else "some stocks left their trend (marked ✗)")
         return 0 if ok else EXIT_FAILURE
-    table, ok = validate(args.scenario, seeds=seeds)
+    table, ok = validate(scenario, seeds=seeds)
     print(table)
     print("all runs inside every band" if ok else "some runs left a band (marked ✗)")
     return 0 if ok else EXIT_FAILURE

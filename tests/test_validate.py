@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from conftest import create_test_dataset, create_test_scenario
+from conftest import BASELINE, create_test_dataset, create_test_scenario
 from countysim.cli import main
 from countysim.validate import (
     STOCKS,
@@ -58,3 +60,18 @@ def test_settled_names_a_missing_scenario_in_one_line(capsys, tmp_path):
     assert main(["validate", "--settled", str(tmp_path / "nope.toml")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope.toml" in err[0]
+
+
+def test_settled_runs_an_explicit_baseline_as_given(monkeypatch, capsys):
+    # --settled defaults to the 2024-forever scenario, but a scenario named on the command
+    # line is the one checked, even the baseline.
+    import countysim.validate as validate
+
+    seen = []
+    monkeypatch.setattr(validate, "settled",
+                        lambda scenario, seeds: (seen.append(scenario), ("table", True))[1])
+    monkeypatch.chdir(BASELINE.parent.parent)  # the default is relative to the repository
+    baseline = Path("scenarios") / BASELINE.name
+    assert main(["validate", "--settled", str(baseline), "--seeds", "1"]) == 0
+    assert main(["validate", "--settled", "--seeds", "1"]) == 0
+    assert seen == [baseline, validate.SETTLED_SCENARIO]
