@@ -512,3 +512,24 @@ def test_incremental_counts_match_a_recount_after_random_moves():
         wf.renew(0.02, 0.002, rng, month)
         assert_workforce_consistent(wf)
     assert wf.active > n, "the trend added no entrant"
+
+
+def test_rural_scans_find_what_a_whole_scan_finds():
+    # Workforce.rural_where skips the urban block and unused reserve rows, and
+    # rows_of_villages reads a village's rows from its first layout: both rely on no row
+    # ever becoming rural again. After a year of settling, entrants and moves, each must
+    # still give exactly the rows a scan of every row gives.
+    model = create_test_model(settle_rate=0.5)
+    for _ in range(12):
+        model.step()
+    wf = model.workforce
+    assert wf.settled.any()  # rows have left the villages this year
+    for state in (Labour.FARMING, Labour.LOCAL_WAGE, Labour.MIGRANT, Labour.URBAN_JOB):
+        found = wf.rural_where(lambda s, k=state: wf.rural[s] & (wf.state[s] == k))
+        assert np.array_equal(found, np.flatnonzero(wf.rural & (wf.state == state)))
+        assert np.array_equal(wf.indices(state, rural=True), found)
+    villages = np.array([0, 2, 5])
+    rows = wf.rows_of_villages(villages)
+    assert np.all(np.diff(rows) > 0)
+    live = rows[wf.rural[rows]]
+    assert np.array_equal(live, np.flatnonzero(wf.rural & np.isin(wf.home, villages)))

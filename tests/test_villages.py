@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import create_test_model, run_test_model
 from countysim.core.tables import MONTHS_PER_YEAR, PRODUCT_LINE_NAMES, Labour
-from countysim.core.villages import LINE_MULTIPLIER, NO_COOPERATIVE, PARTY_BRANCH
+from countysim.core.villages import LINE_MULTIPLIER, NO_COOPERATIVE, PARTY_BRANCH, farm_returns
 
 GRAIN = PRODUCT_LINE_NAMES.index("grain")
 VEG = PRODUCT_LINE_NAMES.index("facility_vegetables")  # multiplier 1.40 vs grain 1.00
@@ -311,3 +311,14 @@ def test_farm_return_combines_line_price_productivity_and_alliance():
     v.alliance = 0  # a wider market: the price falls less (0.64 ** (1 / 1.5) = 0.743)
     assert v.farm_return() == pytest.approx(
         LINE_MULTIPLIER[v.line] * 0.64 ** (1 / 1.5) * 1.2 * 1.1 * 1.05)
+
+
+def test_farm_returns_at_once_are_each_villages_farm_return():
+    # villages.farm_returns repeats Village.farm_return's formula, vectorised for the
+    # labour market and the recorder; the two must agree to the bit (alliances included).
+    model = create_test_model()
+    for _ in range(14):
+        model.step()
+    assert any(v.alliance >= 0 for v in model.village_list)
+    each = np.array([v.farm_return() for v in model.village_list])
+    assert np.array_equal(farm_returns(model), each)
