@@ -131,7 +131,9 @@ def build_district(scenario: Scenario) -> District:
     if scenario.district_data is None:
         villages = _generate_villages(scenario, rng)
         firms = _generate_firms(scenario, rng)
-        cadres, promoted = _generate_cadres(scenario, rng)
+        caseload = (scenario.problem_rate_household * villages["households"].sum()
+                    + scenario.problem_rate_firm * len(firms)) / max(scenario.evaluated_cadres, 1)
+        cadres, promoted = _generate_cadres(scenario, rng, caseload)
     else:
         villages, firms, cadres = read_district_tables(scenario.district_data)
         _check_counts(scenario, villages, firms, cadres)
@@ -253,12 +255,16 @@ def pool_turnover(s: Scenario) -> float:
 
 PROMOTED_YEARS = 15  # ~1,000 promotions: the reference's own noise is ~0.03 sd
 SETTLE_YEARS = 30  # the pool turns over ~20 % a year and rank cycles lose their phase
+# A one-year moving average of monthly counts (weight 1/12) has the variance of a count
+# over 2 * 12 - 1 months.
+COUNT_MONTHS = 2 * MONTHS_PER_YEAR - 1
 
 
-def settled_pool(s: Scenario, n: int, rng: np.random.Generator
+def settled_pool(s: Scenario, n: int, rng: np.random.Generator, caseload: float = 1.0
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A pool that has lived under the 2024 rules: qualities (n x 5), years in rank, and
     the capabilities of those promoted in the last :data:`PROMOTED_YEARS` years.
+    ``caseload`` is the problems a month per cadre (their count's noise enters results).
 
     The pool is simulated evaluation by evaluation for :data:`SETTLE_YEARS` years under
     the levers in force before the start year: newcomers (less capable, A11) learn on the
@@ -288,8 +294,15 @@ def settled_pool(s: Scenario, n: int, rng: np.random.Generator
         served += interval
         scored = served >= RECRUIT_PROBATION_MONTHS  # newcomers are not judged in probation
         effort = effort_of(p, standing, merit, q[:, resp], tenure)
-        odds = effort * np.exp(p.resolve_skill * (q[:, cap] * q[:, resp] - 0.5))
-        results = odds / (odds + odds.mean())
+        # Results as the run scores them: resolutions follow the caseload, assigned by
+        # effort (a cadre's odds set how long its queue is, not how many it resolves once
+        # settled), counted as a moving average of a few cases a month. (Scoring the
+        # odds themselves selected capable cadres out faster than the run does, and the
+        # pool's capability then rose 5 % by 2030 under the 2024 rules.)
+        expected = caseload * effort / max(float(effort.mean()), 1e-12)
+        resolved = rng.poisson(expected * COUNT_MONTHS) / COUNT_MONTHS
+        total = resolved + caseload
+        results = np.divide(resolved, total, out=np.full(n, 0.5), where=total > 0)
         seen = np.clip(q + rng.normal(0.0, p.evaluation_noise, q.shape), 0.0, 1.0)
         seen[:, RESULTS] = results
         merit_now = seen @ weights
@@ -325,9 +338,10 @@ def settled_pool(s: Scenario, n: int, rng: np.random.Generator
     return q, tenure, np.concatenate(promoted) if promoted else np.empty(0)
 
 
-def _generate_cadres(s: Scenario, rng: np.random.Generator) -> pd.DataFrame:
+def _generate_cadres(s: Scenario, rng: np.random.Generator, caseload: float
+                     ) -> pd.DataFrame:
     n = s.evaluated_cadres
-    q, tenure, promoted = settled_pool(s, n, rng)
+    q, tenure, promoted = settled_pool(s, n, rng, caseload)
     frame = pd.DataFrame({
         "cadre": [f"C{i + 1:04d}" for i in range(n)],
         "post": np.where(rng.random(n) < T.CADRE_TOWNSHIP_SHARE, "township", "department"),
