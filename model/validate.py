@@ -280,6 +280,13 @@ def labour_force(ds: xr.Dataset, scenario: Scenario) -> np.ndarray:
     return _annual_mean(ds, "labour_force")
 
 
+def urban_labour_force(ds: xr.Dataset, scenario: Scenario) -> np.ndarray:
+    """Those holding or seeking urban jobs: the labour force's trend (B2) and households
+    settling in town (B15). Seekers on it: the seeking share is constant."""
+    return ds["workers"].sel(labour_state=["urban_job", "seeking"]).sum("labour_state").groupby(
+        "time.year").mean().values
+
+
 def rural_labour_force(ds: xr.Dataset, scenario: Scenario) -> np.ndarray:
     """The rural labour force: it shrinks as households settle in town (B15)."""
     return ds["village_workers"].sum(("village", "labour_state")).groupby(
@@ -307,7 +314,7 @@ STOCKS: tuple[Stock, ...] = (
     Stock("cadres' front-line effort", _variable("cadre_effort"), flat),
     Stock("urban jobs held", _workers("urban_job"), labour_demand),
     Stock("vacancies", _variable("vacancies"), labour_demand),
-    Stock("seekers", _workers("seeking"), labour_force),
+    Stock("seekers", _workers("seeking"), urban_labour_force),
     Stock("farmers", _workers("farming"), rural_labour_force),
     Stock("local wage workers", _workers("local_wage"), rural_labour_force),
     Stock("migrants", _workers("migrant"), rural_labour_force),
@@ -347,6 +354,7 @@ def format_stocks(rows: list[tuple[Stock, np.ndarray]],
     lines.append("")
     lines.extend(f"  {name}: {fn.__doc__}" for name, fn in (
         ("flat", flat), ("labour_demand", labour_demand), ("labour_force", labour_force),
+        ("urban_labour_force", urban_labour_force),
         ("rural_labour_force", rural_labour_force)))
     return "\n".join(lines), ok
 

@@ -14,6 +14,7 @@ parameters ``self.p`` and the run's streams).
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 from . import tables as T
 from .cadres import Cadre, choose_effort, draw_breaches, score_pool
@@ -26,6 +27,7 @@ __all__ = ["MAX_QUEUE_MONTHS", "FrontLine"]
 
 MAX_QUEUE_MONTHS = 120  # a derived queue longer than ten years of inflow is not settled
 STOCK_DRAWS = 8192  # difficulties drawn to derive the stationary stock (~1 % sampling error)
+DIFFICULTY_NODES = 256  # quantiles of the difficulty mix for an expected odds
 ROW_CHUNK = 512  # difficulties whose odds with every owner are held at once (memory)
 # Years of evaluations behind the initial records: the one-year moving averages of
 # standing and merit forget their first score to under 5 % in three years.
@@ -34,21 +36,20 @@ RECORD_YEARS = 3
 
 def stationary_stock(hold: np.ndarray, share: np.ndarray, turnover: float,
                      successor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean-field stationary queue of cases whose owners turn over (L4).
+    """Mean-field stationary queue of cases whose owners turn over (L4), at month's end.
 
-    A new case of difficulty ``d`` goes to owner ``j`` with probability ``share[j]`` and
-    is resolved at ``hold[d, j]`` a month; at ``turnover`` a month its owner leaves and
-    the post's casebook passes to the successor, a newcomer, taken as one of the pool's
-    newcomers (``successor``, weights). The stock held by ``j`` per unit of inflow is
-
-    ``S_j(d) = (share_j + turnover S(d) successor_j) / (hold[d, j] + turnover)``,
-
-    summing to ``S(d) = B(d) / (1 - turnover A(d))`` with ``B = sum_j share_j / (hold +
-    turnover)`` and ``A = sum_j successor_j / (hold + turnover)``. Without turnover this is
-    ``share_j / hold``, each owner keeping its cases until resolved; with it a weak owner's
-    hard cases do not linger as long as its odds say, as newcomers (who work at the
-    cut-off's effort, A11) take them over. Taking that snapshot alone set the queues
-    ~10 % above what the run settles at.
+    Each month, in the run's order, a unit of new cases of difficulty ``d`` goes to the
+    owners by ``share``; owner ``j`` resolves each case it holds at ``hold[d, j]``; then
+    at ``turnover`` an owner leaves and the post's casebook passes to its successor, a
+    newcomer, taken as one of the pool's newcomers (weights ``successor``). With
+    ``r_j = (1 - hold_j) / (1 - (1 - hold_j)(1 - turnover))`` the cases left after
+    resolution are ``Y_j = r_j (share_j + turnover T successor_j)``, summing to
+    ``T = sum_j r_j share_j / (1 - turnover sum_j r_j successor_j)``, and owner ``j``
+    holds ``(1 - turnover) Y_j + turnover T successor_j`` at the month's end. Without
+    turnover that is ``share_j (1 - hold_j) / hold_j``: each owner keeps its cases until
+    resolved. With it, a weak owner's hard cases do not linger as long as its odds say,
+    as newcomers (who work at the cut-off's effort, A11) take them over; a snapshot of
+    the owners' odds alone set the queues ~10 % above what the run settles at.
 
     Args:
         hold: Monthly resolution probability (difficulties x owners).
@@ -57,15 +58,16 @@ def stationary_stock(hold: np.ndarray, share: np.ndarray, turnover: float,
         successor: Weights of the owners who take over a departing owner's cases.
 
     Returns:
-        ``S(d)`` (months of inflow held, per difficulty) and ``S_j(d)`` (difficulties x
-        owners: the current owner's weights).
+        ``T(d)``, the stock per unit of monthly inflow (months of inflow), and the stock
+        held by each owner (difficulties x owners), summing to it.
     """
-    rate = hold + turnover
-    b = (share / rate).sum(axis=1)
-    a = (successor / rate).sum(axis=1)
-    per_inflow = b / np.maximum(1.0 - turnover * a, 1e-12)
-    owners = (share[None, :] + turnover * per_inflow[:, None] * successor[None, :]) / rate
-    return per_inflow, owners
+    stay = (1.0 - hold) * (1.0 - turnover)
+    r = (1.0 - hold) / np.maximum(1.0 - stay, 1e-12)
+    total = (r * share).sum(axis=1) / np.maximum(1.0 - turnover * (r * successor).sum(axis=1),
+                                                   1e-12)
+    handed = turnover * total[:, None] * successor[None, :]
+    owners = (1.0 - turnover) * r * (share[None, :] + handed) + handed
+    return total, owners
 
 
 def _draw_rows(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -126,8 +128,11 @@ class FrontLine:
             if origin == Origin.LEGACY:
                 self.problems.add(Origin.LEGACY, np.full(n, -1), difficulty, -1,
                                   Status.ASSIGNED, owners)
+                # Stationary: the stock's resolutions and those of the month's new cases
+                # (resolved in the month they arrive at their odds) make the inflow.
                 odds = self._logit(skill[pool[owner]], difficulty, effort[pool[owner]], origin)
-                self.legacy_inflow = float((1.0 / (1.0 + np.exp(-odds))).sum())
+                self.legacy_inflow = float((1.0 / (1.0 + np.exp(-odds))).sum()) / max(
+                    1.0 - self._new_legacy_odds(), 1e-12)
             else:
                 self._add_routine(n, rng, Status.ASSIGNED, difficulty, owners)
         if not legacy.any():
@@ -234,6 +239,19 @@ class FrontLine:
         case_effort = np.where(held, effort[who], effort[legacy].mean())
         logit = self._logit(case_skill, q.difficulty[cases], case_effort, Origin.LEGACY)
         return float((1.0 / (1.0 + np.exp(-logit))).sum())
+
+    def _new_legacy_odds(self) -> float:
+        """The chance that a new legacy case is resolved in the month it arrives: it goes
+        to any legacy cadre (:meth:`_frontline`), its difficulty from the legacy mix."""
+        cadres = [c for c in self.cadres if c.on_legacy]
+        if not cadres:
+            return 0.0
+        d = stats.beta(*T.LEGACY_DIFFICULTY_BETA).ppf((np.arange(DIFFICULTY_NODES) + 0.5)
+                                                      / DIFFICULTY_NODES)
+        skill = np.array([c.skill for c in cadres])
+        effort = np.array([c.effort for c in cadres])
+        logit = self._logit(skill[None, :], d[:, None], effort[None, :], Origin.LEGACY)
+        return float((1.0 / (1.0 + np.exp(-logit))).mean())
 
     def _raise_problems(self) -> None:
         rng, p = self.streams.problems, self.p
