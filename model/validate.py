@@ -352,10 +352,8 @@ def format_stocks(rows: list[tuple[Stock, np.ndarray]],
                         zip(mean[1:], inside[1:], strict=True))
         lines.append(f"{stock.label:<28} {stock.trend.__name__:<20}{cells}")
     lines.append("")
-    lines.extend(f"  {name}: {fn.__doc__}" for name, fn in (
-        ("flat", flat), ("labour_demand", labour_demand), ("labour_force", labour_force),
-        ("urban_labour_force", urban_labour_force),
-        ("rural_labour_force", rural_labour_force)))
+    trends = dict.fromkeys(stock.trend for stock, _ in rows)  # those used, in order
+    lines.extend(f"  {fn.__name__}: {' '.join(fn.__doc__.split())}" for fn in trends)
     return "\n".join(lines), ok
 
 

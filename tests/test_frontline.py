@@ -21,13 +21,10 @@ def test_without_turnover_each_owner_keeps_its_cases_until_resolved():
 @pytest.mark.parametrize("turnover", [0.005, 0.02, 0.1])
 def test_the_stock_resolves_its_inflow_and_sums_to_its_owners(turnover):
     per_inflow, owners = stationary_stock(HOLD, SHARE, turnover, SUCCESSOR)
-    # Stationary: a month's resolutions (of the stock and the new cases, before the
-    # month's hand-overs) are a month's inflow, for each difficulty. Not by construction:
-    # it holds only if the hand-overs conserve cases.
-    before = owners * (1 - 0) + SHARE  # the stock as the month's resolution finds it
-    # the month's hand-overs happen after resolution, so the owners at the month's start
-    # are those at the end of the last one
-    np.testing.assert_allclose((HOLD * before).sum(axis=1), 1.0)
+    # Stationary: the month's resolutions, of the stock left at the last month's end and
+    # of the month's new cases, are the month's inflow, for each difficulty. Not by
+    # construction: it holds only if the hand-overs neither lose nor make cases.
+    np.testing.assert_allclose((HOLD * (owners + SHARE)).sum(axis=1), 1.0)
     np.testing.assert_allclose(owners.sum(axis=1), per_inflow)
     # Hand-overs to owners who resolve faster than the average new case's owner shorten
     # the queue; to slower owners they lengthen it.

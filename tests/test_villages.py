@@ -234,6 +234,10 @@ def _township_of_vegetable_growers(model, **levers):
     v = next(v for v in model.village_list if len(model.township_members[v.township]) > 2)
     for other in model.township_members[v.township]:
         other.line, other.productivity, other.alliance = VEG, 1.0, -1
+        # The same land and local growth as the village itself, so that the lines'
+        # multipliers and prices alone make the gain (they differ by village, L2, L8).
+        model.land_factor[other.index] = model.land_factor[v.index]
+        model.village_growth[other.index] = model.village_growth[v.index]
     v.line = GRAIN
     model.line_price = np.ones(len(PRODUCT_LINE_NAMES))
     return v
