@@ -320,8 +320,6 @@ def test_shipped_packages_are_2026_paths() -> None:
                    if package.value_in(lever, 2026) != base.value_in(lever, 2026)]
         assert changed, name
         for lever in changed:
-            if lever == "technicians":  # a district stock, read once (see its file)
-                continue
             assert package.value_in(lever, 2025) == base.value_in(lever, 2025), (name, lever)
     withdrawn = load_scenario(SCENARIOS / "programme_withdrawn.toml")
     assert withdrawn.value_in("pilot_villages", 2025) == 50

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from countysim.core.frontline import stationary_stock
 
 RNG = np.random.default_rng(20261207)

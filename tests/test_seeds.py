@@ -42,6 +42,17 @@ def test_drawing_from_one_stream_does_not_shift_another():
     np.testing.assert_array_equal(a.labour.random(5), b.labour.random(5))  # ... others don't move
 
 
+def test_an_appended_stream_leaves_the_earlier_ones_unchanged():
+    # SeedSequence.spawn numbers its children in order: the streams of an older, shorter
+    # STREAMS (without "technicians", appended for issue 16) draw what they drew then.
+    assert STREAMS[-1] == "technicians"
+    streams = Streams.from_seed(5)
+    older = np.random.SeedSequence(5).spawn(len(STREAMS) - 1)
+    for name, child in zip(STREAMS[:-1], older, strict=True):
+        np.testing.assert_array_equal(getattr(streams, name).random(4),
+                                      np.random.default_rng(child).random(4))
+
+
 def test_spawned_children_are_distinct_runs():
     root = np.random.SeedSequence(9)
     kids = root.spawn(2)

@@ -200,6 +200,54 @@ def test_technicians_raise_productivity_only_once_trained():
     assert (ds["technicians_trained"].values == np.r_[[0] * 3, [20] * 3]).all()
 
 
+def _technician_counts(model) -> tuple[np.ndarray, np.ndarray]:
+    return (np.array([v.technicians for v in model.village_list]),
+            np.array([v.trained for v in model.village_list]))
+
+
+def test_technicians_follow_their_schedule():
+    # Built with the number in force at the start; 20 more placed in January 2026, the
+    # 2025 months exactly those of a run that keeps 20 (issue 16, item 6).
+    levers = {"expert_mentors": 4, "training_months": 3}
+    model = create_test_model(technicians={2025: 20, 2026: 40}, **levers)
+    assert sum(v.technicians for v in model.village_list) == 20
+    for _ in range(12):
+        model.step()
+    kept, ds_kept = run_test_model(months=12, technicians=20, **levers)
+    np.testing.assert_array_equal(_technician_counts(model), _technician_counts(kept))
+    np.testing.assert_array_equal(model.dataset()["productivity"].values,
+                                  ds_kept["productivity"].values)
+    for _ in range(4):
+        model.step()
+    technicians, trained = _technician_counts(model)
+    assert technicians.sum() == 40 and trained.sum() == 40  # 4 experts train all 40
+    assert model.dataset()["technicians_trained"].values[-1] == 40
+
+
+def test_technicians_retire_waiting_ones_first_then_trained_ones():
+    # 2025: 2 experts train 20 of 40; January 2026: 30 retire, the 20 untrained first,
+    # then 10 of the trained; the 10 left are trained and nobody is left to train.
+    model, ds = run_test_model(months=14, technicians={2025: 40, 2026: 10},
+                               expert_mentors=2, training_months=3)
+    technicians, trained = _technician_counts(model)
+    assert technicians.sum() == trained.sum() == 10
+    assert (trained <= technicians).all()
+    np.testing.assert_array_equal(model.training_done, trained)
+    assert ds["technicians_trained"].values.tolist()[-3:] == [20, 10, 10]
+
+
+def test_technicians_in_training_retire_before_trained_ones():
+    # Training lasts 15 months: in January 2026 the 20 taken in 2025 are still training.
+    # 25 retire: the 10 waiting, then 15 of those in training; 5 finish in April 2026.
+    model, ds = run_test_model(months=16, technicians={2025: 30, 2026: 5},
+                               expert_mentors=2, training_months=15)
+    technicians, trained = _technician_counts(model)
+    assert technicians.sum() == 5 and trained.sum() == 5
+    assert sum(batch.sum() for _, batch in model.training_queue) == 0
+    np.testing.assert_array_equal(model.training_done, trained)
+    assert ds["technicians_trained"].values.tolist()[-2:] == [0, 5]
+
+
 def test_no_experts_no_productivity_gain():
     _, ds = run_test_model(months=8, expert_mentors=0)
     assert (ds["productivity"].values == 1.0).all()

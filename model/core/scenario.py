@@ -566,7 +566,10 @@ def _check_listed(path: str | Path, v: Mapping[str, Any], district_data: Path | 
 
 
 # Levers the model reads once, when it builds the district: a schedule would be ignored.
-STATIC_LEVERS = frozenset({"technicians", "pilot_rule", "evaluated_cadres"})
+# The pilot rule orders the villages once, so that a growing programme adds villages and
+# a shrinking one drops the last added; the evaluated pool is a settled stock of cadres.
+# (`technicians` is scheduled: more are placed, or some retire, each January.)
+STATIC_LEVERS = frozenset({"pilot_rule", "evaluated_cadres"})
 
 
 def _set_value(path: str | Path, param: Parameter, key: str, value: Any,

@@ -12,7 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STREAMS = ("mesa", "problems", "frontline", "firms", "labour", "villages", "cadres")
+# "technicians" (appended): technicians placed when the lever rises after the start
+# (:class:`~countysim.core.programmes.technicians.ExpertTechnicians`). ``spawn`` numbers
+# its children in order, so an appended stream leaves the earlier ones' draws unchanged.
+STREAMS = ("mesa", "problems", "frontline", "firms", "labour", "villages", "cadres",
+           "technicians")
 
 SeedLike = int | np.random.SeedSequence
 
@@ -44,6 +48,7 @@ class Streams:
     labour: np.random.Generator
     villages: np.random.Generator
     cadres: np.random.Generator
+    technicians: np.random.Generator
 
     @classmethod
     def from_seed(cls, seed: SeedLike) -> Streams:
