@@ -22,7 +22,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from ..sweeps.files import write_atomically
-from .calibrate import _fmt, held_out_rows, table_rows
+from .diagnostics import _fmt, held_out_rows, table_rows
 
 __all__ = ["cv_rows", "identifiability_rows", "plot_accepted", "plot_fit", "plot_waves",
            "predictive_rows", "write_report"]
