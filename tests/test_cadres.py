@@ -420,3 +420,22 @@ def test_initial_records_set_the_effort_the_run_settles_at():
         effort = np.mean([c.effort for c in model.cadres])
         ratios.append(np.mean([c.effort for c in start.cadres]) / effort)
     assert abs(np.mean(ratios) - 1.0) < 0.03, ratios
+
+
+def test_quick_nanstd_and_skill_are_numpys_to_the_bit():
+    # effort_of's spread and the front line's vectorised skill are the numbers np.nanstd
+    # and the Cadre.skill property give, bit for bit (the runs' outputs depend on it).
+    from countysim.core.cadres import _nanstd, quality_table, skill_of
+
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        n = int(rng.integers(2, 2000))
+        x = rng.normal(rng.uniform(-3, 3), rng.uniform(0.01, 5), n)
+        x[rng.random(n) < rng.uniform(0, 0.5)] = np.nan
+        if np.isfinite(x).sum() > 1:
+            assert np.float64(_nanstd(x)).tobytes() == np.float64(np.nanstd(x)).tobytes()
+    model = stepped_model(months=3)
+    cadres = list(model.cadres)
+    for c in cadres[::3]:
+        c.breach = True
+    assert skill_of(model, cadres, quality_table(cadres)).tolist() == [c.skill for c in cadres]

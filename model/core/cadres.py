@@ -122,8 +122,11 @@ class Cadre(mesa.Agent):
     def step(self) -> None:
         """Learn, age one month and finish probation (breaches: :func:`draw_breaches`)."""
         model = self.model
-        p = model.p
-        self.qualities[CAPABILITY] += p.capability_growth * (1.0 - self.qualities[CAPABILITY])
+        qualities = self.qualities
+        # One read of the element (a Python float: the same double arithmetic, quicker
+        # than on NumPy scalars, for a step called for every cadre every month).
+        capability = qualities.item(CAPABILITY)
+        qualities[CAPABILITY] = capability + model.p.capability_growth * (1.0 - capability)
         self.tenure += 1.0 / MONTHS_PER_YEAR
         if not self.evaluated and model.month - self.joined >= RECRUIT_PROBATION_MONTHS:
             self.evaluated = True
@@ -147,13 +150,40 @@ def mentor_cadres(model: CountyModel, cadres: list[Cadre]) -> None:
             c.qualities[CAPABILITY] += share * (mentor - c.qualities[CAPABILITY])
 
 
-def draw_breaches(model: CountyModel, cadres: list[Cadre]) -> int:
+def quality_table(cadres: list[Cadre]) -> np.ndarray:
+    """The qualities of ``cadres``, one row each (``n x 5``, columns as
+    :data:`~countysim.core.tables.CADRE_QUALITIES`).
+
+    One pass over the agents serves every quality a month's front-line work reads
+    (integrity, responsibility, capability), instead of one pass per quality.
+    """
+    if not cadres:
+        return np.empty((0, len(CADRE_QUALITIES)))
+    return np.array([c.qualities for c in cadres])
+
+
+def skill_of(model: CountyModel, cadres: list[Cadre], qualities: np.ndarray) -> np.ndarray:
+    """:attr:`Cadre.skill` of each of ``cadres`` at once (``qualities``:
+    :func:`quality_table` of them, current).
+
+    The same operations in the same order as the property, so the same numbers to the
+    bit: capability times responsibility, times one less the breach penalty.
+    """
+    breach = np.fromiter((c.breach for c in cadres), bool, len(cadres))
+    loss = np.where(breach, model.p.breach_penalty, 0.0)
+    return qualities[:, CAPABILITY] * qualities[:, RESPONSIBILITY] * (1 - loss)
+
+
+def draw_breaches(model: CountyModel, cadres: list[Cadre],
+                  integrity: np.ndarray | None = None) -> int:
     """This month's integrity failures (A1 廉洁), drawn for all cadres at once.
 
     Low integrity raises the hazard: twice the mean rate at integrity 0, none at 1.
+    ``integrity`` is the cadres' integrity, if the caller has it (read from them if not).
     Returns the number of new breaches.
     """
-    integrity = np.fromiter((c.qualities[INTEGRITY] for c in cadres), float, len(cadres))
+    if integrity is None:
+        integrity = np.fromiter((c.qualities[INTEGRITY] for c in cadres), float, len(cadres))
     hazard = model.p.integrity_failure_rate / MONTHS_PER_YEAR * 2.0 * (1.0 - integrity)
     new = np.flatnonzero(model.streams.cadres.random(len(cadres)) < hazard)
     for i in new:
@@ -172,10 +202,13 @@ def effort_of(p, standing: np.ndarray, merit: np.ndarray, responsible: np.ndarra
     density of the distance, in sd). A cadre with no standing yet works as one at the
     cut-off.
     """
-    spread = np.nanstd(merit) if np.isfinite(merit).sum() > 1 else 0.0
+    spread = _nanstd(merit) if np.isfinite(merit).sum() > 1 else 0.0
     z_promo = np.nan_to_num(standing - p.promotion_score_min)
     z_remove = np.nan_to_num((merit - p.removal_score_max) / (spread if spread > 0 else 1.0))
-    median = np.nanmedian(standing) if np.isfinite(standing).any() else 0.0
+    # ``np.nanmedian`` of a 1-D array is the median of its non-NaN values (the order of
+    # the values does not matter), without nanmedian's extra passes and copies.
+    median = (np.median(standing[~np.isnan(standing)]) if np.isfinite(standing).any()
+              else 0.0)
     near_rank = tenure >= p.advance_min_tenure - 1.0  # advancement within sight
     z_rank = np.nan_to_num(standing - median)
     reward = p.evaluation_strictness * (_density(z_promo) + _density(z_remove)
@@ -185,15 +218,19 @@ def effort_of(p, standing: np.ndarray, merit: np.ndarray, responsible: np.ndarra
     return floor + (1.0 - floor) * np.minimum(incentive, 1.0)
 
 
-def choose_effort(model: CountyModel, cadres: list[Cadre]) -> np.ndarray:
+def choose_effort(model: CountyModel, cadres: list[Cadre],
+                  responsibility: np.ndarray | None = None) -> np.ndarray:
     """Each cadre's front-line effort this month (A1, A2), set on the agents and returned
-    (:func:`effort_of`)."""
-    effort = effort_of(model.p, np.array([c.standing for c in cadres]),
-                       np.array([c.merit for c in cadres]),
-                       np.array([c.qualities[RESPONSIBILITY] for c in cadres]),
-                       np.array([c.tenure for c in cadres]))
-    for cadre, e in zip(cadres, effort, strict=True):
-        cadre.effort = float(e)
+    (:func:`effort_of`). ``responsibility`` is the cadres' 担当, if the caller has it."""
+    if responsibility is None:
+        responsibility = np.array([c.qualities[RESPONSIBILITY] for c in cadres])
+    # The three records in one pass over the agents (columns of one array).
+    records = np.array([(c.standing, c.merit, c.tenure) for c in cadres],
+                       dtype=float).reshape(len(cadres), 3)
+    effort = effort_of(model.p, records[:, 0], records[:, 1], responsibility, records[:, 2])
+    # ``tolist`` gives the Python floats ``float(e)`` would, in one call.
+    for cadre, e in zip(cadres, effort.tolist(), strict=True):
+        cadre.effort = e
     return effort
 
 
@@ -223,8 +260,9 @@ def score_pool(model: CountyModel, pool: list[Cadre], noise: float) -> np.ndarra
     merit = np.array([c.merit for c in pool]) if n else np.empty(0)
     standing = np.where(np.isnan(standing), score_now, standing + memory * (score_now - standing))
     merit = np.where(np.isnan(merit), merit_now, merit + memory * (merit_now - merit))
-    for cadre, st, me in zip(pool, standing, merit, strict=True):
-        cadre.standing, cadre.merit = float(st), float(me)
+    # ``tolist`` gives the Python floats ``float()`` of each element would, in one call.
+    for cadre, st, me in zip(pool, standing.tolist(), merit.tolist(), strict=True):
+        cadre.standing, cadre.merit = st, me
     return score_now
 
 
@@ -247,10 +285,12 @@ def evaluate(model: CountyModel, pool: list[Cadre]) -> tuple[list[Cadre], list[C
     tenure = np.array([c.tenure for c in pool])
     standing = np.array([c.standing for c in pool])
     merit = np.array([c.merit for c in pool])
+    first = 0  # first evaluation this year (counted once, not a NumPy update per cadre)
     for cadre in pool:
         if cadre.evaluated_year != year:
-            model.outcomes_ytd[3] += 1  # first evaluation this year
+            first += 1
         cadre.evaluated_year = year
+    model.outcomes_ytd[3] += first
     free = np.array([c.outcome_year != year for c in pool])
 
     removed_mask = np.zeros(n, dtype=bool)
@@ -284,6 +324,23 @@ def evaluate(model: CountyModel, pool: list[Cadre]) -> tuple[list[Cadre], list[C
     model.outcomes_ytd[2] += int(removed_mask.sum())
     return ([pool[i] for i in np.flatnonzero(promoted_mask)],
             [pool[i] for i in np.flatnonzero(removed_mask)])
+
+
+def _nanstd(x: np.ndarray) -> np.float64:
+    """``np.nanstd(x)`` of a 1-D float array with at least one non-NaN value, to the bit.
+
+    NumPy's own steps without its layers of Python (effort is chosen every month and
+    ~10^2 times in the district's creation): NaNs set to zero, the mean over the whole
+    array by the non-NaN count, deviations zeroed at the NaNs, and the root of the sum
+    of their squares, again over the whole array, by the count. Summing the same array
+    the same way keeps NumPy's pairwise rounding (tests/test_cadres.py checks it).
+    """
+    nan = np.isnan(x)
+    count = x.size - np.count_nonzero(nan)
+    deviation = np.where(nan, 0.0, x)
+    deviation -= deviation.sum() / count
+    deviation[nan] = 0.0
+    return np.sqrt((deviation * deviation).sum() / count)
 
 
 def _standardise(x: np.ndarray) -> np.ndarray:

@@ -42,7 +42,7 @@ import mesa
 import numpy as np
 
 from . import tables as T
-from .cadres import Cadre, evaluate
+from .cadres import CAPABILITY, Cadre, evaluate, quality_table, skill_of
 from .district import District, build_district, draw_cadre_qualities, pool_turnover
 from .firms import Enterprise, FirmTable
 from .frontline import FrontLine
@@ -426,8 +426,15 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
         p = self.p
         by_id = {c.unique_id: c for c in self.cadres}
         lead = [by_id.get(i) for i in self.village_lead.tolist()]
-        x = np.log(np.maximum([c.skill * c.effort if c is not None else np.nan
-                               for c in lead], 1e-6))
+        # Skill times effort of each village's cadre, as arrays (skill_of: the property's
+        # numbers to the bit); NaN for a village without one.
+        x = np.full(len(lead), np.nan)
+        held = [k for k, c in enumerate(lead) if c is not None]
+        if held:
+            cadres = [lead[k] for k in held]
+            effort = np.fromiter((c.effort for c in cadres), float, len(cadres))
+            x[held] = skill_of(self, cadres, quality_table(cadres)) * effort
+        x = np.log(np.maximum(x, 1e-6))
         self.lead_log = x
         if self.lead_ref is None:
             return
@@ -450,7 +457,9 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
             return 0.0
         vacant = np.isnan(self.leader_capability)
         # The pool's mean (a pass over all cadres) only when a post is vacant.
-        acting = float(np.mean([c.capability for c in self.cadres])) if vacant.any() else 0.0
+        # (The capabilities read from the agents' qualities: the property's values.)
+        acting = float(np.mean(np.fromiter((c.qualities[CAPABILITY] for c in self.cadres), float))
+                       ) if vacant.any() else 0.0
         held = np.where(vacant, acting, self.leader_capability)
         mean, sd = self.leader_ref
         return float((held.mean() - mean) / sd)

@@ -17,7 +17,16 @@ import numpy as np
 from scipy import stats
 
 from . import tables as T
-from .cadres import Cadre, choose_effort, draw_breaches, score_pool
+from .cadres import (
+    INTEGRITY,
+    RESPONSIBILITY,
+    Cadre,
+    choose_effort,
+    draw_breaches,
+    quality_table,
+    score_pool,
+    skill_of,
+)
 from .district import pool_turnover
 from .labour import sample_share
 from .problems import NO_CADRE, Origin, ProblemQueue, Status
@@ -280,11 +289,14 @@ class FrontLine:
         self.cadres.do("step")  # independent updates: their order does not matter
         cadres = list(self.cadres)
         self._hook("mentoring", cadres)
-        draw_breaches(self, cadres)
-        effort = choose_effort(self, cadres)
-        ids = np.array([c.unique_id for c in cadres])
-        skill = np.array([c.skill for c in cadres])
-        legacy = np.array([c.on_legacy for c in cadres])
+        # The qualities read once (after mentoring, the last change to them this month)
+        # for the breaches, effort and skill, instead of a pass over the agents for each.
+        qualities = quality_table(cadres)
+        draw_breaches(self, cadres, qualities[:, INTEGRITY])
+        effort = choose_effort(self, cadres, qualities[:, RESPONSIBILITY])
+        ids = np.fromiter((c.unique_id for c in cadres), np.int64, len(cadres))
+        skill = skill_of(self, cadres, qualities)
+        legacy = np.fromiter((c.on_legacy for c in cadres), bool, len(cadres))
         rng, q = self.streams.frontline, self.problems
         routine = np.flatnonzero(~legacy)
         self._hook("frontline", cadres, routine)
@@ -324,10 +336,15 @@ class FrontLine:
         # Resolutions per month, a one-year moving average; over a newcomer's first year
         # the plain mean of its months in post (an average started at zero would score
         # every newcomer low on results for a year, whatever its effort).
-        for cadre, k in zip(cadres, counts, strict=True):
-            cadre.resolved_month = int(k)
-            cadre.months_in_post = min(cadre.months_in_post + 1, MONTHS_PER_YEAR)
-            cadre.resolved_avg += (k - cadre.resolved_avg) / cadre.months_in_post
+        # Python ints (``tolist``) and a plain comparison for ``min``: the same numbers,
+        # a quicker loop over every cadre every month.
+        for cadre, k in zip(cadres, counts.tolist(), strict=True):
+            cadre.resolved_month = k
+            months = cadre.months_in_post + 1
+            if months > MONTHS_PER_YEAR:
+                months = MONTHS_PER_YEAR
+            cadre.months_in_post = months
+            cadre.resolved_avg += (k - cadre.resolved_avg) / months
         is_legacy = origin[done] == Origin.LEGACY
         self.legacy_resolved = int(is_legacy.sum())
         self.problems_resolved = int(done.sum()) - self.legacy_resolved

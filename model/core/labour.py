@@ -40,7 +40,9 @@ def weighted_sample(weights: np.ndarray, k: int, rng: np.random.Generator) -> np
         return np.empty(0, dtype=np.int64)
     if k >= n:
         return np.arange(n)
-    keys = rng.exponential(size=n) / np.maximum(weights, 1e-12)
+    # ``standard_exponential`` draws what ``exponential(scale=1)`` does (its values times
+    # 1.0), in a quicker loop.
+    keys = rng.standard_exponential(size=n) / np.maximum(weights, 1e-12)
     return np.argpartition(keys, k - 1)[:k]
 
 
@@ -228,7 +230,9 @@ class Workforce:
         start = self._village_start
         parts = [self._village_rows[start[v]:start[v + 1]]
                  for v in villages.tolist() if v + 1 < start.size]
-        return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+        # A merge of ascending runs: the stable sort (timsort) finds the runs, ~2x quicker.
+        return (np.sort(np.concatenate(parts), kind="stable") if parts
+                else np.empty(0, dtype=np.int64))
 
     # ------------------------------------------------------------------ transitions
 

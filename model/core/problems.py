@@ -112,7 +112,9 @@ class ProblemQueue:
         """
         if old_ids.size == 0:
             return
-        held = np.flatnonzero((self.status == Status.ASSIGNED) & np.isin(self.cadre, old_ids))
+        # The assigned problems first (a few thousand of a run's queue), then the owners.
+        held = np.flatnonzero(self.status == Status.ASSIGNED)
+        held = held[np.isin(self.cadre[held], old_ids)]
         if held.size:
             order = np.argsort(old_ids)
             where = order[np.searchsorted(old_ids, self.cadre[held], sorter=order)]
