@@ -69,7 +69,10 @@ class FirmTable:
         """
         if drag:
             surplus = self.expected_open - self.open_problems
-            self.capacity *= 1.0 + drag * surplus / MONTHS_PER_YEAR
+            # Additive, in units of the firm's initial capacity: compounded, a firm's
+            # lasting luck (few problems for years) made its capacity a lognormal whose
+            # mean across firms rose ~1 % a year with no mean surplus at all.
+            self.capacity = np.maximum(self.capacity + drag * surplus / MONTHS_PER_YEAR, 0.0)
         output = self.capacity / (1.0 + penalty * self.open_problems)
         subsidy = np.where(self.subsidy_months > 0, elasticity * self.subsidy_rate, 0.0)
         self.subsidy_months = np.maximum(self.subsidy_months - 1, 0)
