@@ -184,3 +184,17 @@ def test_a_visit_collects_the_firms_open_problems():
         hit = before[np.isin(q.source[before], newly)]
         assert hit.size > 0
         assert (q.status[hit] != Status.OPEN).all(), "a visited firm's problem stayed open"
+
+
+def test_investment_drag_does_not_raise_mean_capacity_from_lasting_luck():
+    # Half the firms have two open problems fewer than expected for ten years, half two
+    # more: no mean surplus, so no aggregate growth may come of it (L5). Compounded, the
+    # capacities would be 1.005^120 = 1.82 and 0.995^120 = 0.55, a mean of 1.18.
+    table = make_table(base=(100.0, 100.0, 100.0, 100.0), employees=(90, 90, 90, 90))
+    table.expected_open = 3.0
+    table.open_problems = np.array([1, 5, 1, 5])
+    for _ in range(120):
+        table.post_vacancies(1.0, penalty=0.0, elasticity=0.0, drag=0.03)
+    # 0.03 x 2 problems a year for ten years: +-0.6 of the initial capacity.
+    np.testing.assert_allclose(table.capacity, [1.6, 0.4, 1.6, 0.4])
+    np.testing.assert_allclose(table.capacity.mean(), 1.0)
