@@ -31,10 +31,16 @@ def baseline_runs():
     return [run(scenario, seed=s, until=UNTIL) for s in SEEDS]
 
 
+# Eight seeds for the settled district: the legacy backlog (~1,800 cases, ~100 resolved a
+# month at the start) wanders ~3 % a run over five years, so a three-seed mean strays
+# ~2 % by chance against the 3 % tolerance; over eight ~1 %.
+SETTLED_SEEDS = tuple(range(200, 208))
+
+
 @pytest.fixture(scope="module")
 def settled_runs():
     scenario = load_scenario(SCENARIOS / "policies_2024_forever.toml")
-    return [run(scenario, seed=s, until=UNTIL) for s in SEEDS]
+    return [run(scenario, seed=s, until=UNTIL) for s in SETTLED_SEEDS]
 
 
 def yearly(runs, name, how="sum"):
