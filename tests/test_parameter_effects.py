@@ -24,6 +24,10 @@ CONTEXT: dict[str, dict[str, object]] = {
     "alliance_size": {"pilot_villages": 16},
     # 2 experts already train all 20 technicians (A18: 1 : 10); more need more technicians.
     "expert_mentors": {"technicians": 120},
+    # The penalty falls on cadres with an undetected breach; the calibrated baseline has
+    # no breaches (integrity_failure_rate 0), so it shows at 0.01 a year (inside its
+    # accepted range, docs/calibration.md).
+    "breach_penalty": {"integrity_failure_rate": 0.01},
 }
 # Moves chosen by hand where the farther bound says nothing new.
 MOVES: dict[str, object] = {
