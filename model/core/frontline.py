@@ -58,7 +58,7 @@ def stationary_stock(hold: np.ndarray, share: np.ndarray, turnover: float,
     turnover that is ``share_j (1 - hold_j) / hold_j``: each owner keeps its cases until
     resolved. With it, a weak owner's hard cases do not linger as long as its odds say,
     as newcomers (who work at the cut-off's effort, A11) take them over; a snapshot of
-    the owners' odds alone set the queues ~10 % above what the run settles at.
+    the owners' odds alone set the routine queue ~20 % above what the run settles at.
 
     Args:
         hold: Monthly resolution probability (difficulties x owners).
@@ -139,8 +139,8 @@ class FrontLine:
                                   Status.ASSIGNED, owners)
                 # Stationary: the stock's resolutions and those of the month's new cases
                 # (resolved in the month they arrive at their odds) make the inflow.
-                odds = self._logit(skill[pool[owner]], difficulty, effort[pool[owner]], origin)
-                self.legacy_inflow = float((1.0 / (1.0 + np.exp(-odds))).sum()) / max(
+                logit = self._logit(skill[pool[owner]], difficulty, effort[pool[owner]], origin)
+                self.legacy_inflow = float((1.0 / (1.0 + np.exp(-logit))).sum()) / max(
                     1.0 - self._new_legacy_odds(), 1e-12)
             else:
                 self._add_routine(n, rng, Status.ASSIGNED, difficulty, owners)
