@@ -173,9 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("scenario", type=Path, nargs="?", default=None,
                      help="scenario TOML file (default scenarios/baseline_2025.toml, with "
                      "--settled scenarios/policies_2024_forever.toml)")
-    val.add_argument("--seeds", type=_workers, default=5, metavar="N",
+    val.add_argument("--seeds", type=_workers, default=None, metavar="N",
                      help="runs with seeds 100 .. 100+N-1, never used by the calibration "
-                     "(default 5)")
+                     "(default 5; with --settled 20, as slow stocks wander within a run)")
     val.add_argument("--settled", action="store_true",
                      help="check instead that every stock stays within 3 %% of its trend "
                      "(default scenario then scenarios/policies_2024_forever.toml)")
@@ -351,13 +351,14 @@ def _cmd_district(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .validate import SETTLED_SCENARIO, VALIDATION_SEEDS, settled, validate
+    from .validate import SETTLED_SCENARIO, SETTLED_SEEDS, VALIDATION_SEEDS, settled, validate
 
     default = SETTLED_SCENARIO if args.settled else Path("scenarios/baseline_2025.toml")
     scenario = default if args.scenario is None else args.scenario
     _expect(scenario, "scenario", "countysim validate")
     first = VALIDATION_SEEDS[0]
-    seeds = range(first, first + args.seeds)
+    n = args.seeds or len(SETTLED_SEEDS if args.settled else VALIDATION_SEEDS)
+    seeds = range(first, first + n)
     if args.settled:
         table, ok = settled(scenario, seeds=seeds)
         print(table)

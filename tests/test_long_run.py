@@ -24,8 +24,7 @@ from countysim.validate import BANDS, SETTLED_TOLERANCE, STOCKS, check_bands, ch
 # Eight seeds: the checks on means are of small counts and slow stocks. Cadre removals
 # (~12 a year, Poisson sd ~3.5) against a band of half to twice A9: a three-seed mean has
 # sd ~2 and strays out by chance (seeds 200-202 gave 6.0 in 2027, the two years after
-# the 2025 reforms' purge being thin; 9.5 over eight). The legacy backlog (~1,800 cases,
-# ~100 resolved a month) wanders ~3 % a run over five years against the 3 % tolerance.
+# the 2025 reforms' purge being thin; 9.5 over eight).
 SEEDS = tuple(range(200, 208))
 UNTIL = "2030-12"
 
@@ -36,7 +35,11 @@ def baseline_runs():
     return [run(scenario, seed=s, until=UNTIL) for s in SEEDS]
 
 
-SETTLED_SEEDS = SEEDS
+# The settled check needs more: the legacy backlog (~1,800 cases, ~80 resolved a month)
+# wanders within a run, by a run-to-run sd of ~6 % by 2030 (seeds 700-719), so an
+# eight-seed mean has an se of ~2 % against the 3 % tolerance and leaves it by chance
+# (seeds 200-207 gave -4.8 % in 2030); 24 seeds give ~1.2 %.
+SETTLED_SEEDS = tuple(range(200, 224))
 
 
 @pytest.fixture(scope="module")

@@ -25,9 +25,16 @@ CONTEXT: dict[str, dict[str, object]] = {
     # 2 experts already train all 20 technicians (A18: 1 : 10); more need more technicians.
     "expert_mentors": {"technicians": 120},
     # The penalty falls on cadres with an undetected breach; the calibrated baseline has
-    # no breaches (integrity_failure_rate 0), so it shows at 0.01 a year (inside its
-    # accepted range, docs/calibration.md).
-    "breach_penalty": {"integrity_failure_rate": 0.01},
+    # no breaches (integrity_failure_rate 0), so it shows at 0.025 a year (inside its
+    # accepted range, docs/calibration.md; at 0.01 the small district's ~40 cadres have
+    # no breach in two years on seed 0).
+    "breach_penalty": {"integrity_failure_rate": 0.025},
+    # Imitation at 0.05 a month gives the small district's ~9 trained villages one or two
+    # chances to switch in two years (seed 0: one switch, which pays with or without the
+    # cost); at 0.2 a month, a few that a cost can hold back.
+    "switch_cost": {"imitation_rate": 0.2},
+    # 5 pilots: whether one becomes a shell turns on their few hurdles; 16 have more.
+    "shell_share": {"pilot_villages": 16},
 }
 # Moves chosen by hand where the farther bound says nothing new.
 MOVES: dict[str, object] = {

@@ -9,7 +9,7 @@ from countysim.core.problems import NO_CADRE, Origin, ProblemQueue, Status
 
 
 def test_queue_grows_and_keeps_its_rows():
-    q = ProblemQueue(capacity=2)
+    q = ProblemQueue(np.random.default_rng(0), capacity=2)
     q.add(Origin.VILLAGE, np.array([3, 4]), np.array([0.1, 0.2]), month=0)
     q.add(Origin.FIRM, np.arange(7), np.linspace(0, 1, 7), month=1)
     q.add(Origin.LEGACY, np.full(3, -1), np.ones(3), month=-1, status=Status.ASSIGNED,
@@ -27,14 +27,14 @@ def test_queue_grows_and_keeps_its_rows():
 
 
 def test_adding_nothing_changes_nothing():
-    q = ProblemQueue(capacity=0)
+    q = ProblemQueue(np.random.default_rng(0), capacity=0)
     q.add(Origin.FIRM, np.empty(0, dtype=np.int64), np.empty(0), month=0)
     assert len(q) == 0 and q.count(Status.OPEN) == 0
     assert q.open_by_firm(3).tolist() == [0, 0, 0]
 
 
 def test_count_by_status_and_origin():
-    q = ProblemQueue()
+    q = ProblemQueue(np.random.default_rng(0))
     q.add(Origin.VILLAGE, np.zeros(4, dtype=int), np.zeros(4), 0)
     q.add(Origin.FIRM, np.zeros(2, dtype=int), np.zeros(2), 0)
     q.status[[0, 4]] = Status.RESOLVED
@@ -45,7 +45,7 @@ def test_count_by_status_and_origin():
 
 
 def test_open_by_firm_counts_unresolved_firm_problems():
-    q = ProblemQueue()
+    q = ProblemQueue(np.random.default_rng(0))
     q.add(Origin.FIRM, np.array([0, 0, 2, 2, 2]), np.zeros(5), 0)
     q.add(Origin.VILLAGE, np.array([0, 1]), np.zeros(2), 0)  # villages are not firms
     q.status[0] = Status.RESOLVED
@@ -54,7 +54,7 @@ def test_open_by_firm_counts_unresolved_firm_problems():
 
 
 def test_hand_over_passes_a_departing_cadres_unresolved_problems_to_its_successor():
-    q = ProblemQueue()
+    q = ProblemQueue(np.random.default_rng(0))
     q.add(Origin.FIRM, np.arange(3), np.zeros(3), 0, Status.ASSIGNED, np.array([7, 8, 7]))
     q.add(Origin.LEGACY, np.full(2, -1), np.ones(2), -1, Status.ASSIGNED, np.array([7, 9]))
     q.add(Origin.VILLAGE, np.array([0]), np.zeros(1), 0, Status.RESOLVED, 7)
@@ -68,9 +68,36 @@ def test_hand_over_passes_a_departing_cadres_unresolved_problems_to_its_successo
 
 
 def test_queue_pickles_with_its_contents():
-    q = ProblemQueue(capacity=1)
+    q = ProblemQueue(np.random.default_rng(0), capacity=1)
     q.add(Origin.FIRM, np.arange(5), np.linspace(0, 1, 5), 2)
     again = pickle.loads(pickle.dumps(q))
     assert len(again) == 5
     for name in ProblemQueue._FIELDS:
         assert np.array_equal(getattr(again, name), getattr(q, name))
+
+
+def test_clocks_resolve_at_the_monthly_chance():
+    # Each month a problem met by hazard -log(1 - p) is resolved with chance p, as by a
+    # fresh draw: after t months a share (1 - p)^t is left. 20,000 problems: the share's
+    # binomial sd is at most 0.0035, so 5 sd is 0.018 (three months, two chances).
+    n, rng = 20_000, np.random.default_rng(11)
+    for p in (0.05, 0.3):
+        q = ProblemQueue(rng)
+        q.add(Origin.VILLAGE, np.zeros(n, dtype=int), np.zeros(n), 0, Status.ASSIGNED, 1)
+        left = np.arange(n)
+        for t in (1, 2, 3):
+            left = left[~q.works(left, -np.log1p(-p))]
+            assert abs(left.size / n - (1 - p) ** t) < 0.018, (p, t, left.size / n)
+        # Collection runs on a clock of its own (the same law).
+        assert abs(q.notices(np.arange(n), -np.log1p(-p)).mean() - p) < 0.018
+
+
+def test_clocks_pair_runs_a_higher_chance_resolves_a_superset():
+    # Common random numbers: the same problems with more effort (a higher hazard) are
+    # resolved no later, every one of them; fresh draws would share only a chance overlap.
+    n = 5_000
+    a, b = (ProblemQueue(np.random.default_rng(4)) for _ in range(2))
+    for q in (a, b):
+        q.add(Origin.FIRM, np.zeros(n, dtype=int), np.zeros(n), 0, Status.ASSIGNED, 1)
+    done_a, done_b = a.works(np.arange(n), 0.10), b.works(np.arange(n), 0.12)
+    assert done_a.sum() > 300 and (done_b[done_a]).all() and done_b.sum() > done_a.sum()

@@ -292,12 +292,14 @@ def _township_of_vegetable_growers(model, **levers):
 
 
 def line_after_imitating(v, times: int = 50) -> int:
-    """The village's line after ``times`` chances to imitate (imitation_rate 1).
+    """The village's line after ``times`` months' chances to imitate (imitation_rate 1).
 
     The neighbour drawn is another village with probability > 1/2 each time, so 50
-    chances leave a ~1e-15 chance of never meeting one.
+    chances leave a ~1e-15 chance of never meeting one. Each chance takes a month's
+    draws (a village draws once a month).
     """
     for _ in range(times):
+        v.model._village_draws()
         v.imitate()
     return v.line
 

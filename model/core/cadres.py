@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from .seeds import id_draws
 from .tables import CADRE_QUALITIES, MONTHS_PER_YEAR, RECRUIT_PROBATION_MONTHS
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class Cadre(mesa.Agent):
     """
 
     def __init__(self, model: CountyModel, qualities: np.ndarray, post: str, tenure: float,
-                 evaluated: bool = True, joined: int = -1) -> None:
+                 evaluated: bool = True, joined: int = -1, wait: float | None = None) -> None:
         super().__init__(model)
         self.qualities = np.asarray(qualities, dtype=float).copy()
         self.post = post
@@ -103,7 +104,9 @@ class Cadre(mesa.Agent):
         self.breach = False
         self.outcome_year = NO_OUTCOME
         self.evaluated_year = NO_OUTCOME
-        self.rank_wait = RANK_WAIT_YEARS * float(model.streams.cadres.random())
+        # ``wait``: a uniform the caller drew for this cadre (newcomers), else one here.
+        u = float(model.streams.cadres.random()) if wait is None else wait
+        self.rank_wait = RANK_WAIT_YEARS * u
 
     @property
     def capability(self) -> float:
@@ -185,7 +188,8 @@ def draw_breaches(model: CountyModel, cadres: list[Cadre],
     if integrity is None:
         integrity = np.fromiter((c.qualities[INTEGRITY] for c in cadres), float, len(cadres))
     hazard = model.p.integrity_failure_rate / MONTHS_PER_YEAR * 2.0 * (1.0 - integrity)
-    new = np.flatnonzero(model.streams.cadres.random(len(cadres)) < hazard)
+    ids = np.fromiter((c.unique_id for c in cadres), np.int64, len(cadres))
+    new = np.flatnonzero(id_draws(model.streams.cadres, ids) < hazard)
     for i in new:
         cadres[i].breach = True
     return int(new.size)
@@ -245,8 +249,9 @@ def score_pool(model: CountyModel, pool: list[Cadre], noise: float) -> np.ndarra
     n = len(pool)
     observed = np.array([c.qualities for c in pool])
     if noise > 0:
-        observed = np.clip(observed + model.streams.cadres.normal(
-            0.0, noise, observed.shape), 0.0, 1.0)
+        ids = np.fromiter((c.unique_id for c in pool), np.int64, n)
+        observed = np.clip(observed + noise * id_draws(model.streams.cadres, ids,
+                                                       observed.shape[1]), 0.0, 1.0)
     # Results against a fixed norm: 0.5 at the pre-programme mean caseload per cadre.
     resolved = np.array([c.resolved_avg for c in pool])
     total = resolved + model.results_norm
@@ -311,12 +316,14 @@ def evaluate(model: CountyModel, pool: list[Cadre]) -> tuple[list[Cadre], list[C
     wait = np.array([c.rank_wait for c in pool])
     eligible = free & ~removed_mask & ~promoted_mask & (tenure >= p.advance_min_tenure + wait)
     eligible &= score_now > np.median(score_now)
-    advanced_mask = eligible & (rng.random(n) < p.advance_rate)
+    ids = np.fromiter((c.unique_id for c in pool), np.int64, n)
+    advanced_mask = eligible & (id_draws(rng, ids) < p.advance_rate)
+    new_wait = id_draws(rng, ids)
 
     for i in np.flatnonzero(advanced_mask):
         pool[i].outcome_year = year
         pool[i].tenure = 0.0
-        pool[i].rank_wait = RANK_WAIT_YEARS * float(rng.random())
+        pool[i].rank_wait = RANK_WAIT_YEARS * float(new_wait[i])
     for i in np.flatnonzero(promoted_mask | removed_mask):
         pool[i].outcome_year = year
     model.outcomes_ytd[0] += int(promoted_mask.sum())

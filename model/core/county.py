@@ -46,7 +46,6 @@ from .cadres import CAPABILITY, Cadre, evaluate, quality_table, skill_of
 from .district import District, build_district, draw_cadre_qualities, pool_turnover
 from .firms import Enterprise, FirmTable
 from .frontline import FrontLine
-from .labour import sample_share
 from .market import LabourMarket
 from .observe import MODEL_REPORTERS, Recorder
 from .problems import Origin
@@ -59,7 +58,7 @@ from .scenario import (
     load_scenario,
     month_index,
 )
-from .seeds import SeedLike, Streams, as_seed_sequence
+from .seeds import SeedLike, Streams, as_seed_sequence, id_draws
 from .tables import MONTHS_PER_YEAR, Labour
 from .villages import Village
 
@@ -301,6 +300,11 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
 
     def _advance(self) -> None:
         self.month += 1
+        # Each month draws from its own branch of the seed's tree (common random numbers
+        # over time: see countysim.core.seeds).
+        self.streams = Streams.for_month(
+            self.seed, MONTHS_PER_YEAR * self.year + self.calendar_month - 1, self.streams.mesa)
+        self.problems.luck = self.streams.luck
         if self.calendar_month == 1 or self.policy_year is None:
             self._start_year()
         self._drivers()
@@ -394,6 +398,7 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
     def _villages(self) -> None:
         self._hook("villages")
         self._village_leadership()
+        self._village_draws()
         self.villages.do("step")  # independent updates: their order does not matter
         if -MONTHS_PER_YEAR <= self.month < 0:  # the simulated 2024: A14's base
             self.recorder.add_base_month(np.array([v.collective_income for v in self.village_list]))
@@ -412,6 +417,17 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
             self.line_price = (np.maximum(supply, 1.0) / np.maximum(base, 1.0)) ** (
                 -1.0 / self.p.price_elasticity)
         self.villages.shuffle_do("imitate")
+
+    def _village_draws(self) -> None:
+        """The month's draws of every village at once, from a child stream spawned for
+        them: each village's are its own, whatever the others (or the returnees before
+        them) draw (common random numbers, :mod:`countysim.core.seeds`)."""
+        rng = self.streams.villages.spawn(1)[0]
+        n, sigma = len(self.village_list), self.p.collective_income_noise
+        self.income_noise = rng.lognormal(-0.5 * sigma ** 2, sigma, n)  # mean 1
+        self.imitation_draws = rng.random((n, 2))  # whether to look, and at whom
+        # Binomials take a varying count of numbers: a child of their own.
+        self.building_draws = rng.spawn(1)[0]
 
     def _village_leadership(self) -> None:
         """Each village's leadership (L7) and unlocked assets (L6) this month.
@@ -468,31 +484,39 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
         """Departures (retirement, transfer) refilled by newcomers; leading posts fall vacant."""
         p, rng = self.p, self.streams.cadres
         pool = list(self.cadres)
-        leaving = [pool[i] for i in sample_share(np.arange(len(pool)),
-                                                 p.cadre_exit_rate / MONTHS_PER_YEAR, rng)]
+        ids = np.fromiter((c.unique_id for c in pool), np.int64, len(pool))
+        gone = id_draws(rng, ids) < p.cadre_exit_rate / MONTHS_PER_YEAR
+        leaving = [pool[i] for i in np.flatnonzero(gone)]
         # Evaluated this year with no outcome: they stay counted as unchanged (A10).
         year = self.year
         self.departed_unchanged_ytd += sum(
             1 for c in leaving if c.evaluated_year == year and c.outcome_year != year)
         self._refill(leaving)
-        new = int(rng.poisson(self.spec.leading_posts * p.leading_post_turnover / MONTHS_PER_YEAR))
+        # The posts falling vacant: a count, then the holders with the lowest keys of
+        # their own (a child stream: the newcomers' draws above do not shift them).
+        posts = rng.spawn(1)[0]
+        new = int(posts.poisson(self.spec.leading_posts * p.leading_post_turnover
+                                / MONTHS_PER_YEAR))
+        keys = posts.random(self.leader_capability.size)
         self.leading_vacancies += new
         held = np.flatnonzero(~np.isnan(self.leader_capability))
         if new and held.size:  # posts fall vacant as their holders leave
-            self.leader_capability[rng.choice(held, size=min(new, held.size), replace=False)] = (
-                np.nan)
+            self.leader_capability[held[np.argsort(keys[held], kind="stable")[:new]]] = np.nan
 
     def _refill(self, leaving: list[Cadre]) -> None:
         """Newcomers take the posts of cadres who leave; the year's first ``recruits``
         newcomers each get a mentor (A11)."""
         if not leaving:
             return
-        q = draw_cadre_qualities(len(leaving), self.streams.cadres,
-                                 shift=T.RECRUIT_CAPABILITY_SHIFT)
+        # A child stream for the newcomers: how many arrive does not shift later draws.
+        rng = self.streams.cadres.spawn(1)[0]
+        q = draw_cadre_qualities(len(leaving), rng, shift=T.RECRUIT_CAPABILITY_SHIFT)
+        wait = rng.random(len(leaving))
         mentors = self.recruit_mentors  # kept by the mentoring programme (A11)
         successors = []
         for k, old in enumerate(leaving):
-            new = Cadre(self, q[k], old.post, 0.0, evaluated=False, joined=self.month)
+            new = Cadre(self, q[k], old.post, 0.0, evaluated=False, joined=self.month,
+                        wait=float(wait[k]))
             new.on_legacy = old.on_legacy
             if mentors:
                 new.mentor_id = mentors.pop()

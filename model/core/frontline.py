@@ -28,7 +28,6 @@ from .cadres import (
     skill_of,
 )
 from .district import pool_turnover
-from .labour import sample_share
 from .problems import NO_CADRE, Origin, ProblemQueue, Status
 from .tables import MONTHS_PER_YEAR
 
@@ -86,6 +85,16 @@ def _draw_rows(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.minimum((cum < u[:, None]).sum(axis=1), weights.shape[1] - 1)
 
 
+def _inverse_cdf(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The index each uniform ``u`` picks in proportion to ``weights`` (inverse transform).
+
+    A paired run whose weights differ a little picks the same index for most ``u``.
+    """
+    cum = np.cumsum(weights)
+    # ``u`` is float32, which can round to 1.0: clipped to the last index.
+    return np.minimum(np.searchsorted(cum, u * cum[-1], side="right"), weights.size - 1)
+
+
 class FrontLine:
     """Problems and front-line work: the queues, collection and resolution (a model part)."""
 
@@ -99,7 +108,7 @@ class FrontLine:
         by as many as are resolved, so it is the given size at the start month.
         """
         p, rng = self.spec, self.streams.problems
-        self.problems = ProblemQueue()
+        self.problems = ProblemQueue(self.streams.luck)
         cadres = list(self.cadres)
         self.routine_inflow = (p.problem_rate_household * self.district.villages["households"]
                                .to_numpy().sum() + p.problem_rate_firm * len(self.firm_list))
@@ -297,18 +306,17 @@ class FrontLine:
         ids = np.fromiter((c.unique_id for c in cadres), np.int64, len(cadres))
         skill = skill_of(self, cadres, qualities)
         legacy = np.fromiter((c.on_legacy for c in cadres), bool, len(cadres))
-        rng, q = self.streams.frontline, self.problems
+        q = self.problems
         routine = np.flatnonzero(~legacy)
         self._hook("frontline", cadres, routine)
-        # Collection: the more time cadres spend on the front line, the sooner they hear.
+        # Collection: the more time cadres spend on the front line, the sooner they hear
+        # (chance 1 - exp(-rate x effort) a month, met on each problem's own clock).
         open_idx = np.flatnonzero(q.status == Status.OPEN)
         open_idx = open_idx[q.origin[open_idx] != Origin.LEGACY]
         if routine.size and open_idx.size:
-            p_collect = 1.0 - np.exp(-self.p.collect_rate * effort[routine].mean())
-            got = sample_share(open_idx, p_collect, rng)
+            got = open_idx[q.notices(open_idx, self.p.collect_rate * effort[routine].mean())]
             if got.size:  # none without front-line time (and no shares to draw owners by)
-                owners = routine[rng.choice(routine.size, size=got.size,
-                                            p=effort[routine] / effort[routine].sum())]
+                owners = routine[_inverse_cdf(effort[routine], q.pick[got])]
                 q.status[got] = Status.ASSIGNED
                 q.cadre[got] = ids[owners]
         # New legacy cases go to a legacy cadre (a departing one's pass to its successor).
@@ -317,11 +325,12 @@ class FrontLine:
         on_legacy = np.flatnonzero(legacy)
         if orphans.size and on_legacy.size:
             q.status[orphans] = Status.ASSIGNED
-            q.cadre[orphans] = ids[on_legacy[rng.integers(0, on_legacy.size, orphans.size)]]
-        self._resolve(cadres, ids, effort, skill, rng)
+            q.cadre[orphans] = ids[on_legacy[_inverse_cdf(np.ones(on_legacy.size),
+                                                          q.pick[orphans])]]
+        self._resolve(cadres, ids, effort, skill)
 
     def _resolve(self, cadres: list[Cadre], ids: np.ndarray, effort: np.ndarray,
-                 skill: np.ndarray, rng: np.random.Generator) -> None:
+                 skill: np.ndarray) -> None:
         q = self.problems
         assigned = np.flatnonzero(q.status == Status.ASSIGNED)
         position = np.full(int(ids.max()) + 1 if ids.size else 1, -1)
@@ -329,7 +338,9 @@ class FrontLine:
         who = position[q.cadre[assigned]]
         origin = q.origin[assigned]
         logit = self._logit(skill[who], q.difficulty[assigned], effort[who], origin)
-        done = rng.random(assigned.size) < 1.0 / (1.0 + np.exp(-logit))
+        # The month's hazard -log(1 - p) of resolution chance p = 1 / (1 + exp(-logit)) is
+        # log(1 + exp(logit)), met on each problem's own clock.
+        done = q.works(assigned, np.logaddexp(0.0, logit))
         q.status[assigned[done]] = Status.RESOLVED
         q.resolved[assigned[done]] = self.month
         counts = np.bincount(who[done], minlength=ids.size)

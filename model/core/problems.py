@@ -43,14 +43,28 @@ class ProblemQueue:
         status: :class:`Status` code.
         cadre: ``unique_id`` of the assigned cadre, or ``-1``.
         resolved: Month index of resolution, or ``-1``.
+        notice, work: The problem's own clocks, standard exponential draws made when it is
+            raised: it is collected once the collection hazard it has met (``noticed``)
+            passes ``notice``, and resolved once the resolution hazard (``worked``) passes
+            ``work``. A month's hazard ``h`` is ``-log(1 - p)`` of its chance ``p``, so each
+            month it is collected or resolved with chance ``p``, as by a fresh draw, but
+            a paired run with a little more effort resolves the *same* problems a little
+            sooner instead of other ones (common random numbers; see
+            :mod:`countysim.core.seeds`).
+        pick: A uniform draw of the problem's own, which chooses its owner when it is
+            collected (by inverse transform of the owners' shares).
+        luck: The generator the clocks are drawn from (set each month by the model).
     """
 
     _FIELDS: ClassVar[dict[str, type]] = {
         "origin": np.int8, "source": np.int32, "difficulty": np.float32,
-        "raised": np.int16, "status": np.int8, "cadre": np.int32, "resolved": np.int16}
+        "raised": np.int16, "status": np.int8, "cadre": np.int32, "resolved": np.int16,
+        "notice": np.float32, "noticed": np.float32, "work": np.float32,
+        "worked": np.float32, "pick": np.float32}
 
-    def __init__(self, capacity: int = 4096) -> None:
+    def __init__(self, luck: np.random.Generator, capacity: int = 4096) -> None:
         self.size = 0
+        self.luck = luck
         for name, dtype in self._FIELDS.items():
             setattr(self, "_" + name, np.zeros(max(capacity, 1), dtype=dtype))
 
@@ -85,7 +99,33 @@ class ProblemQueue:
         self._status[sl] = status
         self._cadre[sl] = cadre
         self._resolved[sl] = -1
+        clocks = self.luck.standard_exponential((2, k))
+        self._notice[sl], self._work[sl] = clocks
+        self._noticed[sl] = self._worked[sl] = 0.0
+        self._pick[sl] = self.luck.random(k)
         self.size = need
+
+    def notices(self, idx: np.ndarray, hazard: float | np.ndarray) -> np.ndarray:
+        """Whether each of ``idx`` is collected this month: its collection clock met.
+
+        Args:
+            idx: Rows of open problems.
+            hazard: This month's collection hazard, ``-log(1 - p)`` of its chance ``p``.
+        """
+        met = self.noticed[idx] + hazard
+        self.noticed[idx] = met
+        return met >= self.notice[idx]
+
+    def works(self, idx: np.ndarray, hazard: float | np.ndarray) -> np.ndarray:
+        """Whether each of ``idx`` is resolved this month: its resolution clock met.
+
+        Args:
+            idx: Rows of assigned problems.
+            hazard: This month's resolution hazard, ``-log(1 - p)`` of its chance ``p``.
+        """
+        met = self.worked[idx] + hazard
+        self.worked[idx] = met
+        return met >= self.work[idx]
 
     def count(self, status: Status, origin: Origin | None = None) -> int:
         """Number of problems with a status (and origin)."""

@@ -115,7 +115,7 @@ class Village(mesa.Agent):
     def step(self) -> None:
         """One month: productivity, asset activation, revenue, income, dividends, jobs."""
         model = self.model
-        p, rng, nominal = model.p, model.streams.villages, model.nominal_index
+        p, nominal = model.p, model.nominal_index
         advised = self.trained * p.households_per_technician / max(self.households, 1)
         self.productivity = 1.0 + p.technician_yield_gain * min(advised, 1.0)
         # Python floats (the same values): arithmetic on them is quicker than on NumPy
@@ -125,7 +125,7 @@ class Village(mesa.Agent):
                             and self.hurdle >= p.shell_share * (2.0 - lead))
         if self.functioning:
             self._activate(p.activation_rate * self.branch_capacity * lead
-                           * model.unlock[self.index], rng)
+                           * model.unlock[self.index], model.building_draws)
             # Reinvested profit adds assets at reinvest_share x asset_return a year (L8).
             added = self.active_land * p.reinvest_share * p.asset_return / MONTHS_PER_YEAR
             self.idle_land += added
@@ -135,7 +135,7 @@ class Village(mesa.Agent):
                   + self.active_buildings * p.building_revenue) * self.productivity * access
         annual *= lead if self.functioning else 0.0  # a shell earns nothing
         self.coop_revenue = annual * nominal / MONTHS_PER_YEAR
-        noise = rng.lognormal(-0.5 * p.collective_income_noise ** 2, p.collective_income_noise)
+        noise = float(model.income_noise[self.index])
         growth = float(model.village_growth[self.index])
         self.collective_income = ((self.base_income * noise * growth
                                    + self.returnees * p.returnee_income) * nominal
@@ -165,11 +165,11 @@ class Village(mesa.Agent):
         own by more than ``switch_cost``.
         """
         model = self.model
-        rng = model.streams.villages
-        if self.trained == 0 or rng.random() >= model.p.imitation_rate:
+        look, whom = model.imitation_draws[self.index]
+        if self.trained == 0 or look >= model.p.imitation_rate:
             return
         peers = model.township_members[self.township]
-        other = peers[int(rng.integers(len(peers)))]
+        other = peers[int(whom * len(peers))]
         if other.line != self.line and (
                 other.farm_return() > self.farm_return() * (1.0 + model.p.switch_cost)):
             self.line = other.line
