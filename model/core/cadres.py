@@ -45,6 +45,7 @@ EQUAL_WEIGHT = 1.0 / len(CADRE_QUALITIES)
 # post and the year's quota, uniformly over this many years. Without it, advancements at
 # exactly the minimum keep cohorts in step and the yearly count echoes on a 2-year cycle.
 RANK_WAIT_YEARS = 1.0
+_FLOAT_MAX = np.finfo(np.float64).max
 
 
 def merit_weights(results_weight: float) -> np.ndarray:
@@ -203,14 +204,14 @@ def effort_of(p, standing: np.ndarray, merit: np.ndarray, responsible: np.ndarra
     cut-off.
     """
     spread = _nanstd(merit) if np.isfinite(merit).sum() > 1 else 0.0
-    z_promo = np.nan_to_num(standing - p.promotion_score_min)
-    z_remove = np.nan_to_num((merit - p.removal_score_max) / (spread if spread > 0 else 1.0))
+    z_promo = _nan_to_num(standing - p.promotion_score_min)
+    z_remove = _nan_to_num((merit - p.removal_score_max) / (spread if spread > 0 else 1.0))
     # ``np.nanmedian`` of a 1-D array is the median of its non-NaN values (the order of
     # the values does not matter), without nanmedian's extra passes and copies.
-    median = (np.median(standing[~np.isnan(standing)]) if np.isfinite(standing).any()
+    median = (median_of(standing[~np.isnan(standing)]) if np.isfinite(standing).any()
               else 0.0)
     near_rank = tenure >= p.advance_min_tenure - 1.0  # advancement within sight
-    z_rank = np.nan_to_num(standing - median)
+    z_rank = _nan_to_num(standing - median)
     reward = p.evaluation_strictness * (_density(z_promo) + _density(z_remove)
                                         + p.advance_rate * near_rank * _density(z_rank))
     incentive = p.effort_response * responsible * reward * p.results_weight / EQUAL_WEIGHT
@@ -310,7 +311,7 @@ def evaluate(model: CountyModel, pool: list[Cadre]) -> tuple[list[Cadre], list[C
 
     wait = np.array([c.rank_wait for c in pool])
     eligible = free & ~removed_mask & ~promoted_mask & (tenure >= p.advance_min_tenure + wait)
-    eligible &= score_now > np.median(score_now)
+    eligible &= score_now > median_of(score_now)
     advanced_mask = eligible & (rng.random(n) < p.advance_rate)
 
     for i in np.flatnonzero(advanced_mask):
@@ -341,6 +342,32 @@ def _nanstd(x: np.ndarray) -> np.float64:
     deviation -= deviation.sum() / count
     deviation[nan] = 0.0
     return np.sqrt((deviation * deviation).sum() / count)
+
+
+def median_of(x: np.ndarray) -> np.float64:
+    """``np.median(x)`` of a non-empty 1-D float array, to the bit, in a third of its time.
+
+    NumPy's own steps without its layers of Python (a median is taken at every choice of
+    effort, every evaluation and ~250 times in the district's creation): a partition at
+    the middle (and the end, as NumPy's, so equal values of either sign fall as they
+    do there) and the mean of the middle one or two values. NumPy itself answers for an
+    array with a NaN (the median is NaN, with its warning).
+    """
+    h = x.size // 2
+    middle = (h, -1) if x.size % 2 else (h - 1, h, -1)
+    part = np.partition(x, middle)
+    if np.isnan(part[-1]):
+        return np.median(x)
+    return part[middle[0]:h + 1].mean(axis=0)
+
+
+def _nan_to_num(x: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(x)`` of a float array, in place (``x`` is a temporary): NaN to
+    zero, infinities to the largest finite numbers, without ``nan_to_num``'s layers of
+    Python (three calls at every choice of effort)."""
+    np.copyto(x, 0.0, where=np.isnan(x))
+    np.minimum(x, _FLOAT_MAX, out=x)
+    return np.maximum(x, -_FLOAT_MAX, out=x)
 
 
 def _standardise(x: np.ndarray) -> np.ndarray:

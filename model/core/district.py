@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import tables as T
-from .cadres import RANK_WAIT_YEARS, RESULTS, effort_of, merit_weights
+from .cadres import RANK_WAIT_YEARS, RESULTS, effort_of, median_of, merit_weights
 from .scenario import Scenario
 from .tables import MONTHS_PER_YEAR, RECRUIT_PROBATION_MONTHS
 
@@ -327,7 +327,7 @@ def settled_pool(s: Scenario, n: int, rng: np.random.Generator, caseload: float 
             promoted.append(q[best, cap].copy())
         gone |= rng.random(n) < p.cadre_exit_rate * share
         advance = (scored & ~gone & (tenure >= p.advance_min_tenure + wait)
-                   & (score > np.median(score)) & (rng.random(n) < p.advance_rate))
+                   & (score > median_of(score)) & (rng.random(n) < p.advance_rate))
         tenure[advance] = 0.0
         wait[advance] = RANK_WAIT_YEARS * rng.random(int(advance.sum()))
         k = int(gone.sum())
