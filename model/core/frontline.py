@@ -13,6 +13,8 @@ parameters ``self.p`` and the run's streams).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import stats
 
@@ -98,6 +100,16 @@ def _owner_stock(r: np.ndarray, total: np.ndarray, share: np.ndarray, turnover: 
     """The stock held by each owner of :func:`stationary_stock` from ``r_j`` and ``T(d)``."""
     handed = turnover * total[:, None] * successor[None, :]
     return (1.0 - turnover) * r * (share[None, :] + handed) + handed
+
+
+@functools.cache
+def _legacy_nodes() -> np.ndarray:
+    """Quantiles of the legacy difficulty mix at :data:`DIFFICULTY_NODES` nodes (a
+    constant: SciPy's frozen distribution costs ~1 ms, twice in every model's creation)."""
+    d = stats.beta(*T.LEGACY_DIFFICULTY_BETA).ppf((np.arange(DIFFICULTY_NODES) + 0.5)
+                                                  / DIFFICULTY_NODES)
+    d.flags.writeable = False
+    return d
 
 
 def _draw_rows(weights: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -273,8 +285,7 @@ class FrontLine:
         cadres = [c for c in self.cadres if c.on_legacy]
         if not cadres:
             return 0.0
-        d = stats.beta(*T.LEGACY_DIFFICULTY_BETA).ppf((np.arange(DIFFICULTY_NODES) + 0.5)
-                                                      / DIFFICULTY_NODES)
+        d = _legacy_nodes()
         skill = np.array([c.skill for c in cadres])
         effort = np.array([c.effort for c in cadres])
         logit = self._logit(skill[None, :], d[:, None], effort[None, :], Origin.LEGACY)
