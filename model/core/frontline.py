@@ -45,6 +45,10 @@ DIFFICULTY_NODES = 256  # quantiles of the difficulty mix for an expected odds
 # each) ran 2.5x slower. Every difficulty's stock is its own row, so the chunking does not
 # change a number.
 CHUNK_PAIRS = 1 << 16
+# Difficulty-owner pairs (64 MiB) up to which a pool's odds computed for its stock per unit
+# of inflow are kept for the owners' stocks of the picked difficulties; a larger pool
+# computes them again (the same numbers).
+KEPT_PAIRS = 1 << 23
 # Years of evaluations behind the initial records: the one-year moving averages of
 # standing and merit forget their first score to under 5 % in three years.
 RECORD_YEARS = 3
@@ -82,10 +86,11 @@ def stationary_stock(hold: np.ndarray, share: np.ndarray, turnover: float,
     return total, _owner_stock(r, total, share, turnover, successor)
 
 
-def _kept(hold: np.ndarray, turnover: float) -> np.ndarray:
-    """``r_j`` of :func:`stationary_stock`: the cases left after resolution per case."""
+def _kept(hold: np.ndarray, turnover: float, out: np.ndarray | None = None) -> np.ndarray:
+    """``r_j`` of :func:`stationary_stock`: the cases left after resolution per case
+    (into ``out`` if given)."""
     free = 1.0 - hold
-    return free / np.maximum(1.0 - free * (1.0 - turnover), 1e-12)
+    return np.divide(free, np.maximum(1.0 - free * (1.0 - turnover), 1e-12), out=out)
 
 
 def _stock_total(r: np.ndarray, share: np.ndarray, turnover: float,
@@ -161,7 +166,7 @@ class FrontLine:
             d = rng.beta(*beta, STOCK_DRAWS)
             stock = self._stationary(d, skill[pool], effort[pool], newcomer[pool], origin,
                                      turnover)
-            per_inflow = np.concatenate(list(stock.totals()))
+            per_inflow = stock.totals()
             n = n_fixed if n_fixed is not None else rng.poisson(
                 min(self.routine_inflow * per_inflow.mean(), longest))
             pick = np.sort(rng.choice(d.size, size=n, p=per_inflow / per_inflow.sum()))
@@ -402,29 +407,39 @@ class _PoolStock:
         self.origin, self.share, self.turnover, self.successor = (origin, share, turnover,
                                                                    successor)
         self.chunk = max(1, CHUNK_PAIRS // max(share.size, 1))
+        self._r: np.ndarray | None = None  # r_j at every difficulty, kept by totals()
+        self._total = np.empty(0)  # S(d) at every difficulty, set by totals()
 
-    def _kept(self, rows: np.ndarray | slice) -> np.ndarray:
-        """``r_j`` at the difficulties ``d[rows]`` (rows x owners)."""
+    def _kept(self, rows: np.ndarray | slice, out: np.ndarray | None = None) -> np.ndarray:
+        """``r_j`` at the difficulties ``d[rows]`` (rows x owners, into ``out`` if given)."""
         logit = self.model._logit(self.skill, self.d[rows, None], self.effort, self.origin)
-        return _kept(1.0 / (1.0 + np.exp(-logit)), self.turnover)
+        return _kept(1.0 / (1.0 + np.exp(-logit)), self.turnover, out)
 
-    def totals(self):
-        """Yield ``S(d)``, the stock per unit of inflow, for every difficulty, by chunks
-        (without the owners' stocks, which only the picked difficulties need)."""
+    def totals(self) -> np.ndarray:
+        """``S(d)``, the stock per unit of inflow, at every difficulty (without the
+        owners' stocks, which only the picked difficulties need). For a pool of up to
+        :data:`KEPT_PAIRS` difficulty-owner pairs, ``r_j`` and ``S(d)`` are kept for
+        :meth:`owners`."""
+        keep = self.d.size * self.share.size <= KEPT_PAIRS
+        self._r = np.empty((self.d.size, self.share.size)) if keep else None
+        parts = []
         for start in range(0, self.d.size, self.chunk):
-            yield _stock_total(self._kept(slice(start, start + self.chunk)), self.share,
-                               self.turnover, self.successor)
+            rows = slice(start, start + self.chunk)
+            r = self._kept(rows, self._r[rows] if keep else None)
+            parts.append(_stock_total(r, self.share, self.turnover, self.successor))
+        self._total = np.concatenate(parts)
+        return self._total
 
     def owners(self, rows: np.ndarray, repeat: np.ndarray):
         """Yield the owners' stocks ``S_j(d)`` at the difficulties ``d[rows]`` (distinct,
         ascending) by chunks, for the cases ``repeat`` (ascending indices into ``rows``):
         ``(S_j, first, lo, hi)``, the chunk's stocks, its first index into ``rows`` and
-        the slice of ``repeat`` whose cases fall in it."""
+        the slice of ``repeat`` whose cases fall in it. Call after :meth:`totals`."""
         lo = 0
         for start in range(0, rows.size, self.chunk):
-            r = self._kept(rows[start:start + self.chunk])
-            total = _stock_total(r, self.share, self.turnover, self.successor)
-            hi = int(np.searchsorted(repeat, start + r.shape[0]))
-            yield (_owner_stock(r, total, self.share, self.turnover, self.successor),
-                   start, lo, hi)
+            picked = rows[start:start + self.chunk]
+            r = self._kept(picked) if self._r is None else self._r[picked]
+            hi = int(np.searchsorted(repeat, start + picked.size))
+            yield (_owner_stock(r, self._total[picked], self.share, self.turnover,
+                                self.successor), start, lo, hi)
             lo = hi
