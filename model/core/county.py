@@ -40,6 +40,7 @@ from typing import Any
 
 import mesa
 import numpy as np
+import pandas as pd
 
 from . import tables as T
 from .cadres import CAPABILITY, Cadre, evaluate, quality_table, skill_of
@@ -155,7 +156,7 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
 
     def _create_villages(self) -> None:
         frame = self.district.villages
-        for i, row in enumerate(frame.to_dict("records")):
+        for i, row in enumerate(_records(frame)):
             Village(self, i, row)
         self.village_list: list[Village] = list(self.villages)
         self.township_members: dict[str, list[Village]] = {}
@@ -188,7 +189,7 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
     def _create_firms(self) -> None:
         frame = self.district.firms
         self.firm_table = FirmTable.create(frame["employees"].to_numpy(dtype=float))
-        for i, row in enumerate(frame.to_dict("records")):
+        for i, row in enumerate(_records(frame)):
             Enterprise(self, i, row)
         self.firm_list: list[Enterprise] = list(self.firms)
         self.n_employers = len(self.firm_list) + 1  # modelled firms + other employers
@@ -196,7 +197,7 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
     def _create_cadres(self) -> None:
         frame = self.district.cadres
         quality_cols = list(T.CADRE_QUALITIES)
-        for row, q in zip(frame.to_dict("records"), frame[quality_cols].to_numpy(), strict=True):
+        for row, q in zip(_records(frame), frame[quality_cols].to_numpy(), strict=True):
             Cadre(self, q, row["post"], row["tenure_years"])
         pool = list(self.cadres)
         rng, s = self.streams.cadres, self.spec
@@ -553,6 +554,14 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
             variables: The variables to include (default: all of ``VARIABLES``).
         """
         return self.recorder.to_dataset(variables)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as ``frame.to_dict("records")`` gives them (Python values),
+    from its columns' ``tolist`` (a quarter of the time, for every agent's creation)."""
+    columns = list(frame.columns)
+    return [dict(zip(columns, values, strict=True))
+            for values in zip(*(frame[c].tolist() for c in columns), strict=True)]
 
 
 def run(scenario: Scenario | str | Path | None = None, *, seed: SeedLike = 0,

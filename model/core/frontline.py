@@ -13,6 +13,8 @@ parameters ``self.p`` and the run's streams).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import stats
 
@@ -36,7 +38,16 @@ __all__ = ["MAX_QUEUE_MONTHS", "FrontLine"]
 MAX_QUEUE_MONTHS = 120  # a derived queue longer than ten years of inflow is not settled
 STOCK_DRAWS = 8192  # difficulties drawn to derive the stationary stock (~1 % sampling error)
 DIFFICULTY_NODES = 256  # quantiles of the difficulty mix for an expected odds
-ROW_CHUNK = 512  # difficulties whose odds with every owner are held at once (memory)
+# Difficulty-owner pairs whose odds are held at once. A district's whole pool times 8,192
+# difficulties would not fit in memory; chunks of this many pairs (arrays of 512 KiB)
+# stay in the CPU's cache, where chunks of 512 difficulties by a 400-cadre pool (1.6 MiB
+# each) ran 2.5x slower. Every difficulty's stock is its own row, so the chunking does not
+# change a number.
+CHUNK_PAIRS = 1 << 16
+# Difficulty-owner pairs (64 MiB) up to which a pool's odds computed for its stock per unit
+# of inflow are kept for the owners' stocks of the picked difficulties; a larger pool
+# computes them again (the same numbers).
+KEPT_PAIRS = 1 << 23
 # Years of evaluations behind the initial records: the one-year moving averages of
 # standing and merit forget their first score to under 5 % in three years.
 RECORD_YEARS = 3
@@ -69,19 +80,47 @@ def stationary_stock(hold: np.ndarray, share: np.ndarray, turnover: float,
         ``T(d)``, the stock per unit of monthly inflow (months of inflow), and the stock
         held by each owner (difficulties x owners), summing to it.
     """
-    stay = (1.0 - hold) * (1.0 - turnover)
-    r = (1.0 - hold) / np.maximum(1.0 - stay, 1e-12)
-    total = (r * share).sum(axis=1) / np.maximum(1.0 - turnover * (r * successor).sum(axis=1),
-                                                   1e-12)
+    r = _kept(hold, turnover)
+    total = _stock_total(r, share, turnover, successor)
+    return total, _owner_stock(r, total, share, turnover, successor)
+
+
+def _kept(hold: np.ndarray, turnover: float, out: np.ndarray | None = None) -> np.ndarray:
+    """``r_j`` of :func:`stationary_stock`: the cases left after resolution per case
+    (into ``out`` if given)."""
+    free = 1.0 - hold
+    return np.divide(free, np.maximum(1.0 - free * (1.0 - turnover), 1e-12), out=out)
+
+
+def _stock_total(r: np.ndarray, share: np.ndarray, turnover: float,
+                 successor: np.ndarray) -> np.ndarray:
+    """``T(d)`` of :func:`stationary_stock` from its ``r_j`` (``r``, difficulties x owners)."""
+    return (r * share).sum(axis=1) / np.maximum(1.0 - turnover * (r * successor).sum(axis=1),
+                                                1e-12)
+
+
+def _owner_stock(r: np.ndarray, total: np.ndarray, share: np.ndarray, turnover: float,
+                 successor: np.ndarray) -> np.ndarray:
+    """The stock held by each owner of :func:`stationary_stock` from ``r_j`` and ``T(d)``."""
     handed = turnover * total[:, None] * successor[None, :]
-    owners = (1.0 - turnover) * r * (share[None, :] + handed) + handed
-    return total, owners
+    return (1.0 - turnover) * r * (share[None, :] + handed) + handed
 
 
-def _draw_rows(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One column index per row, drawn in proportion to the row's weights."""
-    cum = np.cumsum(weights, axis=1)
-    u = rng.random(weights.shape[0]) * cum[:, -1]
+@functools.cache
+def _legacy_nodes() -> np.ndarray:
+    """Quantiles of the legacy difficulty mix at :data:`DIFFICULTY_NODES` nodes (a
+    constant: SciPy's frozen distribution costs ~1 ms, twice in every model's creation)."""
+    d = stats.beta(*T.LEGACY_DIFFICULTY_BETA).ppf((np.arange(DIFFICULTY_NODES) + 0.5)
+                                                  / DIFFICULTY_NODES)
+    d.flags.writeable = False
+    return d
+
+
+def _draw_rows(weights: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One column index for each of ``rows`` (indices of rows of ``weights``, repeats
+    allowed), drawn in proportion to that row's weights."""
+    cum = np.cumsum(weights, axis=1)[rows]
+    u = rng.random(rows.size) * cum[:, -1]
     return np.minimum((cum < u[:, None]).sum(axis=1), weights.shape[1] - 1)
 
 
@@ -136,12 +175,16 @@ class FrontLine:
             d = rng.beta(*beta, STOCK_DRAWS)
             stock = self._stationary(d, skill[pool], effort[pool], newcomer[pool], origin,
                                      turnover)
-            per_inflow = np.concatenate([s for s, _ in stock()])
+            per_inflow = stock.totals()
             n = n_fixed if n_fixed is not None else rng.poisson(
                 min(self.routine_inflow * per_inflow.mean(), longest))
             pick = np.sort(rng.choice(d.size, size=n, p=per_inflow / per_inflow.sum()))
-            owner = np.concatenate([_draw_rows(w, rng) for _, w in stock(pick)] or [[]])
-            owner = owner.astype(np.int64)
+            # Owners' stocks of each difficulty picked once, however often it is picked;
+            # the owners are drawn case by case, in order (one uniform each).
+            rows, repeat = np.unique(pick, return_inverse=True)
+            owner = np.concatenate([_draw_rows(w, repeat[lo:hi] - first, rng)
+                                    for w, first, lo, hi in stock.owners(rows, repeat)]
+                                   or [[]]).astype(np.int64)
             difficulty, owners = d[pick], ids[pool[owner]]
             if origin == Origin.LEGACY:
                 self.problems.add(Origin.LEGACY, np.full(n, -1), difficulty, -1,
@@ -205,23 +248,15 @@ class FrontLine:
         self.problems.add(origin, source, difficulty, -1, status, owners)
 
     def _stationary(self, d: np.ndarray, skill: np.ndarray, effort: np.ndarray,
-                    newcomer: np.ndarray, origin: Origin, turnover: float):
-        """The stationary stock of :func:`stationary_stock` for the owners of a pool, by
-        chunks of :data:`ROW_CHUNK` difficulties (a district's whole pool times 8,192
-        difficulties would not fit in memory). Returns a function of the rows wanted
-        (all by default) that yields ``(S(d), S_j(d))`` chunk by chunk."""
+                    newcomer: np.ndarray, origin: Origin, turnover: float) -> _PoolStock:
+        """The stationary stock of :func:`stationary_stock` for the owners of a pool at the
+        difficulties ``d``, by chunks of about :data:`CHUNK_PAIRS` difficulty-owner pairs."""
         # Routine cases go to owners by effort; new legacy cases to any legacy cadre.
         uniform = np.full(effort.size, 1.0 / effort.size)
         share = effort / effort.sum() if origin != Origin.LEGACY and effort.sum() > 0 else uniform
         successor = newcomer / newcomer.sum() if newcomer.any() else uniform
-        skill, effort = skill[None, :], effort[None, :]
-
-        def chunks(rows: np.ndarray | None = None):
-            rows = np.arange(d.size) if rows is None else rows
-            for start in range(0, rows.size, ROW_CHUNK):
-                logit = self._logit(skill, d[rows[start:start + ROW_CHUNK], None], effort, origin)
-                yield stationary_stock(1.0 / (1.0 + np.exp(-logit)), share, turnover, successor)
-        return chunks
+        return _PoolStock(self, d, skill[None, :], effort[None, :], origin, share, turnover,
+                          successor)
 
     def _logit(self, skill: np.ndarray | float, difficulty: np.ndarray, effort: np.ndarray | float,
                origin: Origin | np.ndarray) -> np.ndarray:
@@ -264,8 +299,7 @@ class FrontLine:
         cadres = [c for c in self.cadres if c.on_legacy]
         if not cadres:
             return 0.0
-        d = stats.beta(*T.LEGACY_DIFFICULTY_BETA).ppf((np.arange(DIFFICULTY_NODES) + 0.5)
-                                                      / DIFFICULTY_NODES)
+        d = _legacy_nodes()
         skill = np.array([c.skill for c in cadres])
         effort = np.array([c.effort for c in cadres])
         logit = self._logit(skill[None, :], d[:, None], effort[None, :], Origin.LEGACY)
@@ -361,3 +395,62 @@ class FrontLine:
         self.problems_resolved = int(done.sum()) - self.legacy_resolved
         if self.month < 0:
             self.legacy_resolved_spinup.append(self.legacy_resolved)
+
+
+class _PoolStock:
+    """A pool's stationary stock (:meth:`FrontLine._stationary`), chunk by chunk.
+
+    Args:
+        model: The model (its resolution odds, :meth:`FrontLine._logit`).
+        d: The difficulties.
+        skill: The owners' skill (a row: 1 x owners).
+        effort: The owners' effort (a row).
+        origin: The cases' origin.
+        share: Each owner's share of new cases.
+        turnover: Monthly probability that an owner leaves.
+        successor: Weights of the owners who take over a departing owner's cases.
+    """
+
+    def __init__(self, model: FrontLine, d: np.ndarray, skill: np.ndarray,
+                 effort: np.ndarray, origin: Origin, share: np.ndarray, turnover: float,
+                 successor: np.ndarray) -> None:
+        self.model, self.d, self.skill, self.effort = model, d, skill, effort
+        self.origin, self.share, self.turnover, self.successor = (origin, share, turnover,
+                                                                   successor)
+        self.chunk = max(1, CHUNK_PAIRS // max(share.size, 1))
+        self._r: np.ndarray | None = None  # r_j at every difficulty, kept by totals()
+        self._total = np.empty(0)  # S(d) at every difficulty, set by totals()
+
+    def _kept(self, rows: np.ndarray | slice, out: np.ndarray | None = None) -> np.ndarray:
+        """``r_j`` at the difficulties ``d[rows]`` (rows x owners, into ``out`` if given)."""
+        logit = self.model._logit(self.skill, self.d[rows, None], self.effort, self.origin)
+        return _kept(1.0 / (1.0 + np.exp(-logit)), self.turnover, out)
+
+    def totals(self) -> np.ndarray:
+        """``S(d)``, the stock per unit of inflow, at every difficulty (without the
+        owners' stocks, which only the picked difficulties need). For a pool of up to
+        :data:`KEPT_PAIRS` difficulty-owner pairs, ``r_j`` and ``S(d)`` are kept for
+        :meth:`owners`."""
+        keep = self.d.size * self.share.size <= KEPT_PAIRS
+        self._r = np.empty((self.d.size, self.share.size)) if keep else None
+        parts = []
+        for start in range(0, self.d.size, self.chunk):
+            rows = slice(start, start + self.chunk)
+            r = self._kept(rows, self._r[rows] if keep else None)
+            parts.append(_stock_total(r, self.share, self.turnover, self.successor))
+        self._total = np.concatenate(parts)
+        return self._total
+
+    def owners(self, rows: np.ndarray, repeat: np.ndarray):
+        """Yield the owners' stocks ``S_j(d)`` at the difficulties ``d[rows]`` (distinct,
+        ascending) by chunks, for the cases ``repeat`` (ascending indices into ``rows``):
+        ``(S_j, first, lo, hi)``, the chunk's stocks, its first index into ``rows`` and
+        the slice of ``repeat`` whose cases fall in it. Call after :meth:`totals`."""
+        lo = 0
+        for start in range(0, rows.size, self.chunk):
+            picked = rows[start:start + self.chunk]
+            r = self._kept(picked) if self._r is None else self._r[picked]
+            hi = int(np.searchsorted(repeat, start + picked.size))
+            yield (_owner_stock(r, self._total[picked], self.share, self.turnover,
+                                self.successor), start, lo, hi)
+            lo = hi

@@ -118,8 +118,14 @@ class LabourMarket:
                                 np.full(reserve[-1], URBAN)])
         rng.shuffle(extra)  # entrants arrive from every village in turn
         n_rural = int(village_lf.sum())
-        cum = np.cumsum(shares, axis=1)[home[:n_rural]]
-        rural_state = (cum < rng.random(n_rural)[:, None]).sum(axis=1).clip(0, 4)
+        # Each worker's state by inversion of its village's cumulative shares: the count
+        # of the states' cumulative shares below its uniform, counted state by state (a
+        # pass over the workers per state, not a workers x states array).
+        u = rng.random(n_rural)
+        rural_state = np.zeros(n_rural, dtype=np.int64)
+        for cum in np.cumsum(shares, axis=1).T.copy():
+            rural_state += cum[home[:n_rural]] < u
+        rural_state = rural_state.clip(0, 4)
         # Settlers in town a month: rural holders of urban jobs at ``settle_rate``.
         urban_jobs_rural = float(shares[:, Labour.URBAN_JOB] @ village_lf)
         settling = p.settle_rate / MONTHS_PER_YEAR * urban_jobs_rural / max(urban_lf, 1)
