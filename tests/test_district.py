@@ -65,8 +65,15 @@ def test_one_village_per_township_is_allowed():
 
 
 def test_generation_is_deterministic_for_district_seed():
+    # Generated twice from scratch (generated districts are kept per process, so a second
+    # call would otherwise copy the first), and the kept copy is the same again.
+    from countysim.core import district
+
     a = build_district(create_test_scenario(district_seed=5))
+    district._GENERATED.clear()
     b = build_district(create_test_scenario(district_seed=5))
+    pd.testing.assert_frame_equal(b.villages, build_district(
+        create_test_scenario(district_seed=5)).villages)
     c = build_district(create_test_scenario(district_seed=6))
     for name in ("villages", "firms", "cadres"):
         pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
