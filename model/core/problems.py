@@ -106,26 +106,22 @@ class ProblemQueue:
         self.size = need
 
     def notices(self, idx: np.ndarray, hazard: float | np.ndarray) -> np.ndarray:
-        """Whether each of ``idx`` is collected this month: its collection clock met.
-
-        Args:
-            idx: Rows of open problems.
-            hazard: This month's collection hazard, ``-log(1 - p)`` of its chance ``p``.
-        """
-        met = self.noticed[idx] + hazard
-        self.noticed[idx] = met
-        return met >= self.notice[idx]
+        """Whether each of ``idx`` (open problems) is collected this month, by the month's
+        collection hazard ``-log(1 - p)`` of its chance ``p``."""
+        return self._meet("noticed", "notice", idx, hazard)
 
     def works(self, idx: np.ndarray, hazard: float | np.ndarray) -> np.ndarray:
-        """Whether each of ``idx`` is resolved this month: its resolution clock met.
+        """Whether each of ``idx`` (assigned problems) is resolved this month, by the
+        month's resolution hazard ``-log(1 - p)`` of its chance ``p``."""
+        return self._meet("worked", "work", idx, hazard)
 
-        Args:
-            idx: Rows of assigned problems.
-            hazard: This month's resolution hazard, ``-log(1 - p)`` of its chance ``p``.
-        """
-        met = self.worked[idx] + hazard
-        self.worked[idx] = met
-        return met >= self.work[idx]
+    def _meet(self, met: str, clock: str, idx: np.ndarray,
+              hazard: float | np.ndarray) -> np.ndarray:
+        """Add the month's hazard to what each of ``idx`` has met; True where it passes
+        the problem's clock."""
+        total = getattr(self, met)[idx] + hazard
+        getattr(self, met)[idx] = total
+        return total >= getattr(self, clock)[idx]
 
     def count(self, status: Status, origin: Origin | None = None) -> int:
         """Number of problems with a status (and origin)."""
