@@ -10,11 +10,15 @@ paired difference, its paired standard deviation and z = mean / (sd / sqrt(n)).
 
 Run from the repository root (writes ``docs/lever_effects.md``)::
 
-    .venv/bin/python experiments/lever_effects.py [--median-seeds 30] [--seeds 10] [--workers 2]
+    .venv/bin/python experiments/lever_effects.py [--median-seeds 30] [--extend-to 120]
+        [--seeds 10] [--workers 2]
 
 The median table uses more seeds than the ends (30 against 10 by default): a lever whose
 chain is weak shows only over many paired seeds, and the ends only need the direction
-and order of size.
+and order of size. A lever that moves no development outcome beyond |z| = 3 on the first
+30 seeds is run on more (``--extend-to``, 120 by default; a second stage of a sequential
+design): its row then reports all of them and says how many. Only a lever that is still
+within noise then is called so, with the smallest effect its seeds could have shown.
 """
 
 from __future__ import annotations
@@ -203,6 +207,21 @@ def summary(results, end: str, name: str, key: str, seeds: list[int]
     return mean, sd, z
 
 
+def moves_development(results, end: str, name: str, seeds: list[int]) -> bool:
+    """Whether a row moves any development outcome beyond seed noise (|z| >= 3)."""
+    return any(abs(summary(results, end, name, key, seeds)[2]) >= 3 for key in DEVELOPMENT)
+
+
+def run_all(jobs: list[tuple[str, str | None, int]], workers: int, desc: str, results: dict
+            ) -> None:
+    """Run ``jobs`` (prior end, row, seed) on ``workers`` processes into ``results``."""
+    with cf.ProcessPoolExecutor(workers) as pool:
+        runs = pool.map(one_run, jobs, chunksize=4)
+        for end, name, seed, out in tqdm(runs, total=len(jobs), desc=desc, unit="run",
+                                         disable=not sys.stderr.isatty()):
+            results[(end, name, seed)] = out
+
+
 def _cell(mean: float, sd: float, z: float, key: str) -> str:
     text = f"{mean:+,.2f} ± {sd:,.2f}" if key == "unemployment" else f"{mean:+,.0f} ± {sd:,.0f}"
     return f"**{text}**" if abs(z) >= 3 else text
@@ -214,6 +233,9 @@ def main() -> None:
                         help="paired seeds at the weak and strong ends of the priors")
     parser.add_argument("--median-seeds", type=int, default=30,
                         help="paired seeds at the median of the priors (the first table)")
+    parser.add_argument("--extend-to", type=int, default=120,
+                        help="paired seeds at the median for a lever within noise on the "
+                        "first --median-seeds (0: no second stage)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "lever_effects.md")
     parser.add_argument("--ends", nargs="+", choices=ENDS, default=list(ENDS),
@@ -227,11 +249,16 @@ def main() -> None:
     seeds = seeds_at.get("median", next(iter(seeds_at.values())))
     jobs = [(end, name, s) for end in ends for name in (None, *rows) for s in seeds_at[end]]
     results: dict[tuple[str, str | None, int], dict[str, float]] = {}
-    with cf.ProcessPoolExecutor(args.workers) as pool:
-        runs = pool.map(one_run, jobs, chunksize=4)
-        for end, name, seed, out in tqdm(runs, total=len(jobs), desc="lever runs",
-                                         unit="run", disable=not sys.stderr.isatty()):
-            results[(end, name, seed)] = out
+    run_all(jobs, args.workers, "lever runs", results)
+    # Second stage: more paired seeds for the rows within noise on the first ones.
+    seeds_of = dict.fromkeys(rows, seeds)
+    if "median" in ends and args.extend_to > len(seeds):
+        weak_rows = [r for r in rows if not moves_development(results, "median", r, seeds)]
+        more = list(range(seeds[-1] + 1, FIRST_SEED + args.extend_to))
+        if weak_rows:
+            run_all([("median", name, s) for name in (None, *weak_rows) for s in more],
+                    args.workers, "more seeds", results)
+            seeds_of |= dict.fromkeys(weak_rows, seeds + more)
     base = {k: np.mean([results[("median", None, s)][k] for s in seeds]) for k in OUTCOMES}
     lines = [
         "# Lever effects on development outcomes",
@@ -246,7 +273,9 @@ def main() -> None:
         "(numbers) or flipped (switches); the last row switches the cadre-side reforms off "
         f"together ({', '.join(f'`{n}`' for n in CADRE_REFORMS)}). Cells: mean paired "
         "difference ± paired sd; **bold** where |z| = |mean| / (sd / √n) ≥ 3, i.e. beyond "
-        "seed noise. Every causal link's strength is at the median of its prior (the "
+        "seed noise. A lever within noise on these seeds is run on more (up to seed "
+        f"{FIRST_SEED + args.extend_to - 1}), and its row gives them all; the last column "
+        "says how many. Every causal link's strength is at the median of its prior (the "
         "registry value) in the first table; the second gives the largest effect at the "
         "weak and strong ends of the priors too (docs/pathways.md).",
         "",
@@ -259,15 +288,15 @@ def main() -> None:
         "",
         "| lever | change | " + " | ".join(f"{OUTCOMES[k][0]} ({OUTCOMES[k][1]})"
                                             for k in OUTCOMES) + " | moves a development "
-        "outcome |",
-        "|---|---|" + "---|" * len(OUTCOMES) + "---|",
+        "outcome | paired seeds |",
+        "|---|---|" + "---|" * len(OUTCOMES) + "---|---|",
     ]
     quiet: list[str] = []
     best: dict[str, str] = {}
     for name in rows:
         cells, moves, top = [], False, (0.0, DEVELOPMENT[0])
         for key in OUTCOMES:
-            mean, sd, z = summary(results, "median", name, key, seeds)
+            mean, sd, z = summary(results, "median", name, key, seeds_of[name])
             moves |= abs(z) >= 3 and key in DEVELOPMENT
             if key in DEVELOPMENT and abs(z) > top[0]:
                 top = (abs(z), key)
@@ -276,7 +305,7 @@ def main() -> None:
         what = ", ".join(f"{k} → {v}" for k, v in changes(name).items())
         label = f"`{name}`" if name != BUNDLE else f"**{name}**"
         lines.append(f"| {label} | {what} | " + " | ".join(cells)
-                     + f" | {'yes' if moves else 'no'} |")
+                     + f" | {'yes' if moves else 'no'} | {len(seeds_of[name])} |")
         if not moves:
             quiet.append(name)
     lines += ["", "## Chains, links and the priors' ends", "",
@@ -294,8 +323,9 @@ def main() -> None:
             if end not in ends:
                 cells.append("not run")
                 continue
-            mean, _, z = summary(results, end, name, key, seeds_at[end])
-            level = np.mean([results[(end, None, s)][key] for s in seeds_at[end]])
+            at = seeds_of[name] if end == "median" else seeds_at[end]
+            mean, _, z = summary(results, end, name, key, at)
+            level = np.mean([results[(end, None, s)][key] for s in at])
             pct = 100 * mean / level if key != "unemployment" and level else float("nan")
             share = f", {pct:+.2f} %" if np.isfinite(pct) else ""
             cells.append(f"{mean:+,.2f}{share}, z {z:+.1f}" if key == "unemployment"
@@ -319,12 +349,12 @@ def main() -> None:
     lines += ["", "## Levers that do not move a development outcome beyond noise at the "
               "median", "",
               "For each: its chain, the outcome it moves most and by how much, and the "
-              "smallest effect these seeds could have shown (3 paired sd / √n).", ""]
+              "smallest effect its seeds could have shown (3 paired sd / √n).", ""]
     for name in quiet:
         key = best[name]
-        mean, sd, z = summary(results, "median", name, key, seeds)
+        mean, sd, z = summary(results, "median", name, key, seeds_of[name])
         level = base[key]
-        detectable = 3 * sd / math.sqrt(len(seeds))
+        detectable = 3 * sd / math.sqrt(len(seeds_of[name]))
         size = (f"{mean:+.3f} points (z {z:+.1f}; detectable {detectable:.3f})"
                 if key == "unemployment" else
                 f"{100 * mean / level:+.2f} % (z {z:+.1f}; detectable "

@@ -181,15 +181,22 @@ def test_shipped_calibration_experiment() -> None:
         if reg.kind is int:
             assert float(p.lower).is_integer() and float(p.upper).is_integer()
     assert {"leading_post_turnover", "removal_score_max", "activation_rate"} <= set(spec.names)
-    assert [t.id for t in spec.targets.held_out] == []  # all fitted; cross-validation tests
+    # All fitted but the input check R11 (tests/test_target_roles.py); cross-validation tests.
+    assert [t.id for t in spec.targets.held_out] == ["R11"]
     assert spec.cutoff == 3.0 and spec.until == "2026-12"  # growth targets: 2026 over 2025
     # Uncertainty carried (issue 9): district draws, hand-set parameters over their ranges,
     # never a fitted one, never a lever; cross-validation and the shipped ensemble.
-    assert spec.district_draws and spec.cv_points > 0 and 0 < spec.members <= 300
+    assert spec.district_draws and spec.cv_points > 0 and 0 < spec.members <= spec.check_points
     assert spec.carried and not set(spec.names) & {p.name for p in spec.carried}
     for p in spec.carried:
         assert PARAMETERS[p.name].section != "levers" and p.why
         assert p.lower <= spec.scenario[p.name] <= p.upper  # the baseline is inside
+    # Every causal link's strength is carried over exactly its literature prior (issue 16,
+    # item 3), so the ensemble spreads over what the literature leaves open.
+    carried = {p.name: (p.lower, p.upper) for p in spec.carried}
+    for name, reg in PARAMETERS.items():
+        if reg.link and reg.prior and reg.section != "levers":
+            assert carried.get(name) == pytest.approx(reg.prior), name
     assert spec.output["ensemble"].name == "litong_2025.nc"
     assert spec.truth is None
     # Programme sizes are inputs: the scenario keeps the article's levers.

@@ -71,3 +71,17 @@ def test_paired_summary():
     # No paired noise at all: an effect is infinitely clear, no effect is zero.
     same = {("median", "y", s): {"jobs": 100.0 + s} for s in seeds} | results
     assert lever_effects.summary(same, "median", "y", "jobs", seeds) == (0.0, 0.0, 0.0)
+
+
+def test_a_row_moves_development_only_beyond_noise_on_a_development_outcome():
+    seeds = [1, 2, 3, 4]
+    base = {("median", None, s): dict.fromkeys(lever_effects.OUTCOMES, 100.0) for s in seeds}
+    # A clear shift of problems resolved (not a development outcome) and noise elsewhere.
+    shift = {("median", "x", s): dict.fromkeys(lever_effects.OUTCOMES, 100.0 + (-1) ** s)
+             | {"problems_resolved": 150.0 + s % 2} for s in seeds}
+    results = base | shift
+    assert not lever_effects.moves_development(results, "median", "x", seeds)
+    # The same shift on urban jobs is a development outcome.
+    for s in seeds:
+        results[("median", "x", s)]["jobs"] = 150.0 + s % 2
+    assert lever_effects.moves_development(results, "median", "x", seeds)

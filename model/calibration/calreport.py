@@ -22,7 +22,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from ..sweeps.files import write_atomically
-from .diagnostics import _fmt, held_out_rows, table_rows
+from .diagnostics import _fmt, _role, held_out_rows, table_rows, target_tag
 
 __all__ = ["cv_rows", "identifiability_rows", "plot_accepted", "plot_fit", "plot_waves",
            "predictive_rows", "write_report"]
@@ -78,7 +78,7 @@ def plot_fit(ds: xr.Dataset, path: str | Path) -> Path:
         ax.axvline(lo, color="k", lw=1.5)
         if hi > lo:
             ax.axvline(hi, color="k", lw=1.5, ls="--")
-        held = " (held out)" if ds["held_out"].values[k] else ""
+        held = target_tag({"held_out": bool(ds["held_out"].values[k]), **_role(ds, k)})
         ax.set_title(f"{tid}{held}: {ds['variable'].values[k]}", fontsize=8)
         ax.set_yticks([])
         ax.tick_params(labelsize=7)
@@ -385,8 +385,84 @@ def _uncertainty_sections(ds: xr.Dataset) -> list[str]:
     L += [f"Patterns against parameters: {n_targets} fitted targets, {ds.sizes['parameter']} "
           f"calibrated parameters"
           + (f", {len(carried)} carried" if carried else "") + ".", ""]
+    L += _link_section(ds)
     if a.get("discussion"):
         L += ["## Discussion", "", str(a["discussion"]).strip(), ""]
+    return L
+
+
+#: Members' sd over the prior's below this: a narrowing the member count can tell from
+#: chance (the sd of ~40 members has a sampling error of ~11 %, so 0.8 is ~2 errors).
+_NARROWED = 0.8
+
+
+def link_rows(ds: xr.Dataset) -> list[dict]:
+    """What the targets learnt about each carried causal link (issue 16, item 3).
+
+    For each carried parameter with a link: its prior (the checked points' draws), the
+    members' 5-95 % range, the members' sd over the prior's, and the fitted target that
+    narrows it most on its own (the sd of the checked points that target finds
+    non-implausible, over the prior's).
+    """
+    if "check_carried" not in ds:
+        return []
+    values = ds["check_carried"].values
+    ok = ds["check_non_implausible"].values.astype(bool)
+    imp = ds["check_implausibility"].values
+    cutoff = float(ds.attrs["cutoff"])
+    fitted = [k for k in range(ds.sizes["target"]) if not ds["held_out"].values[k]]
+    rows = []
+    for j, name in enumerate(ds["carried"].values):
+        link = str(ds["carried_link"].values[j])
+        if not link:
+            continue
+        x = values[:, j]
+        prior_sd = float(np.std(x))
+        member = x[ok] if ok.any() else x
+        by_target = {}
+        for k in fitted:
+            keep = imp[:, k] <= cutoff
+            if keep.sum() > 2:
+                by_target[str(ds["target"].values[k])] = float(np.std(x[keep])) / prior_sd
+        best = min(by_target, key=by_target.get) if by_target else ""
+        q05, q95 = np.quantile(member, [0.05, 0.95])
+        rows.append({"parameter": str(name), "link": link,
+                     "prior": (float(ds["carried_lower"].values[j]),
+                               float(ds["carried_median"].values[j]),
+                               float(ds["carried_upper"].values[j])),
+                     "members_q05": float(q05), "members_q95": float(q95),
+                     "members_median": float(np.median(member)),
+                     "ratio": float(np.std(member)) / prior_sd if prior_sd else float("nan"),
+                     "target": best, "target_ratio": by_target.get(best, float("nan"))})
+    return rows
+
+
+def _link_section(ds: xr.Dataset) -> list[str]:
+    rows = link_rows(ds)
+    if not rows:
+        return []
+    narrowed = [r for r in rows if r["ratio"] < _NARROWED]
+    L = ["## Causal links: prior and members", "",
+         "The causal links' strengths (docs/pathways.md) are carried with their literature "
+         "priors: each checked point draws them (split uniform over the prior, median at the "
+         "registry value), and the members are the points whose real runs are "
+         "non-implausible. *sd ratio* is the members' sd over the prior's (1 = nothing "
+         f"learnt; below {_NARROWED} the narrowing is beyond what the member count leaves to "
+         "chance); *narrowed most by* is the fitted target whose non-implausible points "
+         "alone give the smallest sd ratio.", "",
+         "| link | parameter | prior (low, median, high) | members 5-95 % (median) | "
+         "sd ratio | narrowed most by (sd ratio) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lo, mid, hi = r["prior"]
+        L.append(f"| {r['link']} | `{r['parameter']}` | {_fmt(lo)}, {_fmt(mid)}, {_fmt(hi)} | "
+                 f"[{_fmt(r['members_q05'])}, {_fmt(r['members_q95'])}] "
+                 f"({_fmt(r['members_median'])}) | {r['ratio']:.2f} | "
+                 f"{r['target'] or '-'} ({r['target_ratio']:.2f}) |")
+    L += ["", (f"{len(narrowed)} of {len(rows)} links are narrowed by the targets: "
+               + ", ".join(f"`{r['parameter']}` ({r['ratio']:.2f}, most by {r['target']})"
+                           for r in narrowed) + "." if narrowed else
+               f"None of the {len(rows)} links is narrowed beyond chance: the 2025 targets "
+               "do not speak to them, and the forecasts carry their priors."), ""]
     return L
 
 
@@ -465,7 +541,7 @@ def report_markdown(ds: xr.Dataset, figures: dict[str, str] | None = None, *,
         unit = " %" if s == 100.0 else ""
         art = (_fmt(r["article_lower"] * s) if r["article_lower"] == r["article_upper"]
                else f"{_fmt(r['article_lower'] * s)}–{_fmt(r['article_upper'] * s)}")
-        tag = " (held out)" if r["held_out"] else ""
+        tag = target_tag(r)
         L.append(f"| {r['target']}{tag} | {r['quote']} | `{r['variable']}`, {r['read_at']} | "
                  f"{art}{unit} | {_fmt(r['mean'] * s)}{unit} | [{_fmt(r['q05'] * s)}, "
                  f"{_fmt(r['q95'] * s)}]{unit} | {'yes' if r['inside'] else '**no**'} |")
@@ -473,9 +549,12 @@ def report_markdown(ds: xr.Dataset, figures: dict[str, str] | None = None, *,
     L += ["", "## Held-out check", ""]
     if not held_out_rows(ds):
         L += ["No target was held out in this experiment.", ""]
+    checks = {r["target"]: r["inputs"] for r in table_rows(ds) if r["role"] == "input_check"}
     for tid, h in held_out_rows(ds).items():
         verdict = "**hit**" if h["hit"] else "**miss**"
-        L += [f"{tid} was kept out of the fit. Over the real-model runs at "
+        why = (f" as an input check of {checks[tid]} (the inputs were sized from it, so "
+               "fitting it would return them)" if tid in checks else "")
+        L += [f"{tid} was kept out of the fit{why}. Over the real-model runs at "
               f"{ds.sizes['check']} accepted points ({ds.sizes['check_replicate']} runs each) it"
               f" is predicted as {_fmt(h['predictive_mean'])}, 90% predictive interval "
               f"[{_fmt(h['predictive_q05'])}, {_fmt(h['predictive_q95'])}]; the article's "

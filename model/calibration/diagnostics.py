@@ -15,7 +15,8 @@ import xarray as xr
 from .spec import CalibrationSpec
 from .targets import Targets
 
-__all__ = ["diagnostics_text", "held_out_rows", "identification_warnings", "table_rows"]
+__all__ = ["diagnostics_text", "held_out_rows", "identification_warnings", "table_rows",
+           "target_tag"]
 
 
 def identification_warnings(ds: xr.Dataset, spec: CalibrationSpec, targets: Targets,
@@ -100,8 +101,23 @@ def table_rows(ds: xr.Dataset) -> list[dict[str, Any]]:
                      "q05": float(ds["baseline_q05"].values[k]),
                      "q95": float(ds["baseline_q95"].values[k]),
                      "inside": bool(ds["baseline_inside"].values[k]),
-                     "held_out": bool(ds["held_out"].values[k])})
+                     "held_out": bool(ds["held_out"].values[k]),
+                     **_role(ds, k)})
     return rows
+
+
+def _role(ds: xr.Dataset, k: int) -> dict[str, str]:
+    """Target ``k``'s role and the inputs it checks (results from before roles: fit)."""
+    if "role" not in ds:
+        return {"role": "fit", "inputs": ""}
+    return {"role": str(ds["role"].values[k]), "inputs": str(ds["checks_inputs"].values[k])}
+
+
+def target_tag(row: dict[str, Any]) -> str:
+    """What a table says after a target's ID: held out, an input check, or nothing."""
+    if row.get("role") == "input_check":
+        return f" (input check of {row['inputs']})"
+    return " (held out)" if row["held_out"] else ""
 
 
 def held_out_rows(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
@@ -194,7 +210,7 @@ def _baseline_lines(ds: xr.Dataset) -> list[str]:
              " article, simulated mean, 90% interval, inside"]
     for r in table_rows(ds):
         flag = "yes" if r["inside"] else "NO"
-        tag = " (held out)" if r["held_out"] else ""
+        tag = target_tag(r)
         lines.append(f"  {r['target']:<4} {r['article']:>16} {_fmt(r['mean']):>10} "
                      f"[{_fmt(r['q05'])}, {_fmt(r['q95'])}]  {flag}{tag}")
     for tid, h in held_out_rows(ds).items():

@@ -28,7 +28,7 @@ from .crossval import CrossValidation
 from .diagnostics import diagnostics_text, held_out_rows, identification_warnings, table_rows
 from .matching import _Matcher
 from .members import _member_indices
-from .runner import _Runner
+from .runner import _DRAW_MEMBER, _Runner, run_draws
 from .spec import CalibrationError, CalibrationSpec, _typed
 from .targets import Target, Targets
 
@@ -68,6 +68,7 @@ def results_dataset(spec: CalibrationSpec, targets: Targets, matcher: _Matcher,
             **_target_vars(spec, targets),
             **_wave_vars(matcher, K),
             **_check_vars(check_X, check_Y, check_I, check_ok, pred),
+            **_carried_vars(spec, check_X.shape[0]),
             **_baseline_vars(targets, cand, cand_Y, scores, verify_Y, verify_seeds),
             **_predictive_inside(targets, pred)}
     if cv is not None:
@@ -131,6 +132,10 @@ def _target_vars(spec: CalibrationSpec, targets: Targets) -> Variables:
                    {"long_name": "observation sd implied by the wording"}),
         "discrepancy_sd": ("target", disc_sd, {"long_name": "model discrepancy sd"}),
         "held_out": ("target", held.astype(np.int8), {"long_name": "1 = held out of the fit"}),
+        "role": ("target", np.array([t.role for t in targets]),
+                 {"long_name": "fit or input_check (an input check is never fitted)"}),
+        "checks_inputs": ("target", np.array([", ".join(t.inputs) for t in targets]),
+                          {"long_name": "the parameters an input check checks"}),
     }
 
 
@@ -194,6 +199,30 @@ def _check_vars(check_X: np.ndarray, check_Y: np.ndarray, check_I: np.ndarray,
         "predictive_mean": ("target", pred[:, 0], {"long_name": "mean over check runs"}),
         "predictive_q05": ("target", pred[:, 1]),
         "predictive_q95": ("target", pred[:, 2]),
+    }
+
+
+def _carried_vars(spec: CalibrationSpec, n_check: int) -> Variables:
+    """The carried values each checked point ran with (its node of the seed tree).
+
+    With the check's verdicts they show what the targets learnt about each carried
+    parameter, the causal links' strengths above all (docs/pathways.md): the members'
+    spread against that of every checked point, whose draws are the prior.
+    """
+    if not spec.carried:
+        return {}
+    names = [p.name for p in spec.carried]
+    draws = [run_draws(spec, _DRAW_MEMBER, i) for i in range(n_check)]
+    values = np.array([[float(d[n]) for n in names] for d in draws]).reshape(n_check, -1)
+    return {
+        "check_carried": (("check", "carried"), values,
+                          {"long_name": "carried values of the checked points (prior draws)"}),
+        "carried_lower": ("carried", np.array([p.lower for p in spec.carried])),
+        "carried_upper": ("carried", np.array([p.upper for p in spec.carried])),
+        "carried_median": ("carried", np.array([float(spec.scenario.values[n]) for n in names]),
+                           {"long_name": "the scenario's (sourced) value: the draws' median"}),
+        "carried_link": ("carried", np.array([PARAMETERS[n].link or "" for n in names]),
+                         {"long_name": "causal link (docs/pathways.md), if any"}),
     }
 
 
@@ -291,7 +320,9 @@ def _coords(spec: CalibrationSpec, targets: Targets, W: int) -> dict[str, tuple]
             "variable": ("target", np.array([t.variable for t in targets])),
             "read_at": ("target", np.array([t.read_at for t in targets])),
             "kind": ("target", np.array([t.kind for t in targets])),
-            "wave": ("wave", np.arange(1, W + 1))}
+            "wave": ("wave", np.arange(1, W + 1)),
+            **({"carried": ("carried", np.array([p.name for p in spec.carried]))}
+               if spec.carried else {})}
 
 
 def _attrs(spec: CalibrationSpec, targets: Targets, runner: _Runner, wall: float,

@@ -305,8 +305,9 @@ def _chosen_targets(path: Path, data: Mapping[str, Any], targets: Targets) -> Ta
     if "held_out" in data:
         held = _figure_ids(path, data, "held_out", targets,
                            "expected a list of figure IDs (may be empty)", False)
-        targets = Targets(tuple(replace(t, held_out=t.id in held) for t in targets),
-                          targets.path, targets.text, targets.meta)
+        # An input check stays out of the fit whatever the experiment holds out.
+        targets = Targets(tuple(replace(t, held_out=t.id in held or t.role == "input_check")
+                                for t in targets), targets.path, targets.text, targets.meta)
     if not targets.fitted:
         raise CalibrationError(path, "held_out", "every target is held out: nothing to fit")
     return targets

@@ -16,6 +16,13 @@ the model variable and month it is compared with, and whether it is held out of 
     held_out = false
     reasoning = "why these numbers"
 
+A target's ``role`` (:data:`ROLES`) is ``"fit"`` by default. A figure that an input of
+the model was sized from, or that the identity audit finds moving one-for-one with one
+input (:mod:`countysim.calibration.audit`), is an ``"input_check"``: it names the
+``inputs`` it checks, and it is reported and predicted like a held-out figure but never
+fitted, since fitting to it would return the input (tests/test_target_roles.py keeps the
+roles in line with the audit and the parameters' sources).
+
 The kind fixes how the observation variance follows from the wording (see :data:`KINDS`);
 every number that enters the variance is in the file beside the figure, so the tolerance
 of each target can be read and argued with. Problems are raised as :class:`TargetError`,
@@ -35,11 +42,13 @@ import numpy as np
 
 from ..core.errors import InputError, read_toml
 from ..core.observe import VARIABLES
+from ..core.parameters import PARAMETERS
 from ..core.scenario import month_index
 
 MONTHS_PER_YEAR = 12
 
-__all__ = ["ACROSS", "KINDS", "STATISTICS", "Target", "TargetError", "Targets", "load_targets"]
+__all__ = ["ACROSS", "KINDS", "ROLES", "STATISTICS", "Target", "TargetError", "Targets",
+           "load_targets"]
 
 #: Allowed kinds of figure and what each means for the observation variance.
 KINDS: dict[str, str] = {
@@ -56,6 +65,13 @@ KINDS: dict[str, str] = {
                   "variance obs_sd^2 of how far the district may sit from it",
     "range": "a pattern known only as a range [value, upper] (an anecdote, half to twice "
              "a figure): any value inside has implausibility zero, as for lower_bound",
+}
+
+#: What a target does in a calibration.
+ROLES: dict[str, str] = {
+    "fit": "calibrates: its implausibility rules points out",
+    "input_check": "checks inputs it was sized from, or passes through (the identity "
+                   "audit): reported and predicted, never fitted",
 }
 
 #: How a target reads its variable over the window's months (see :meth:`Target.evaluate`).
@@ -85,7 +101,7 @@ _KIND_KEYS = {"point": (), "lower_bound": ("upper",), "binomial": ("pool",),
               "rounded": ("step",), "expectation": ("obs_sd",), "comparator": ("obs_sd",),
               "range": ("upper",)}
 _OPTIONAL = ("reporting_cv", "window_sd_months", "units", "statistic", "across", "q",
-             "threshold", "villages", "source")
+             "threshold", "villages", "source", "role", "inputs")
 _TOP_LEVEL = ("title", "article", "article_file", "report_month", "notes", "targets")
 
 # The kind of target a TargetSet holds (calibration or forecast targets).
@@ -124,6 +140,8 @@ class Target:
         threshold: Threshold for ``across = "share_at_least"``.
         villages: Which villages (``"all"`` or ``"pilot"``, A13).
         source: Where a comparator or pattern comes from (B*, R*, A* IDs).
+        role: One of :data:`ROLES`; an ``"input_check"`` is always held out of the fit.
+        inputs: The parameters an input check checks (empty for a fit target).
     """
 
     id: str
@@ -147,6 +165,8 @@ class Target:
     threshold: float | None = None
     villages: str = "all"
     source: str = ""
+    role: str = "fit"
+    inputs: tuple[str, ...] = ()
 
     @property
     def read_at(self) -> str:
@@ -351,11 +371,12 @@ def load_targets(path: str | Path, *, require_held_out: bool = True) -> Targets:
     for tid in ids:
         if ids.count(tid) > 1:
             raise TargetError(path, f"{tid}.id", "figure ID appears more than once")
-    n_held = sum(t.held_out for t in items)
+    # Input checks are held out by their role, not by the file's held-out choice.
+    n_held = sum(t.held_out and t.role == "fit" for t in items)
     if require_held_out and n_held != 1:
         raise TargetError(path, "held_out", f"exactly one target must have held_out = true; "
                           f"found {n_held}")
-    if n_held == len(items):
+    if all(t.held_out for t in items):
         raise TargetError(path, "held_out", "every target is held out: nothing left to fit")
     meta = {k: v for k, v in data.items() if k != "targets"}
     if "report_month" in meta:
@@ -451,7 +472,7 @@ def _target(path: Path, index: int, raw: dict[str, Any]) -> Target:
                           "least two months")
     kw: dict[str, Any] = {"statistic": statistic, "across": across, "q": q,
                           "threshold": threshold, "villages": villages,
-                          "source": raw.get("source", "")}
+                          "source": raw.get("source", ""), **_role(path, label, raw)}
     cv = raw.get("reporting_cv", 0.0)
     kw["reporting_cv"] = _number(path, f"{label}.reporting_cv", cv, lo=0.0, hi=1.0)
     sd_m = raw.get("window_sd_months", 0.0)
@@ -477,13 +498,35 @@ def _target(path: Path, index: int, raw: dict[str, Any]) -> Target:
         if kw["obs_sd"] <= 0:
             raise TargetError(path, f"{label}.obs_sd", "must be positive")
     target = Target(id=raw["id"], quote=raw["quote"], value=value, kind=kind,
-                    variable=variable, window=(window[0], window[1]), held_out=raw["held_out"],
+                    variable=variable, window=(window[0], window[1]),
+                    held_out=raw["held_out"] or kw["role"] == "input_check",
                     reasoning=raw["reasoning"].strip(), units=raw.get("units", meta.units),
                     **kw)
     if target.obs_variance <= 0:
         raise TargetError(path, f"{label}.reporting_cv", "the target has zero observation "
                           "variance; give reporting_cv or window_sd_months")
     return target
+
+
+def _role(path: Path, label: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The target's role and, for an input check, the parameters it checks."""
+    role = raw.get("role", "fit")
+    if role not in ROLES:
+        raise TargetError(path, f"{label}.role", f"expected one of {', '.join(ROLES)}, got "
+                          f"{role!r}")
+    inputs = raw.get("inputs", [])
+    if role == "fit":
+        if inputs:
+            raise TargetError(path, f"{label}.inputs", "only for role = 'input_check'")
+        return {"role": role, "inputs": ()}
+    if (not isinstance(inputs, list) or not inputs
+            or not all(isinstance(n, str) for n in inputs)):
+        raise TargetError(path, f"{label}.inputs", "an input check names the parameters it "
+                          f"checks: a non-empty list of parameter names, got {inputs!r}")
+    for name in inputs:
+        if name not in PARAMETERS:
+            raise TargetError(path, f"{label}.inputs", f"unknown parameter {name!r}")
+    return {"role": role, "inputs": tuple(inputs)}
 
 
 def _number(path: Path, key: str, value: Any, lo: float | None = None,
