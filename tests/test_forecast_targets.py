@@ -296,21 +296,22 @@ def ramp_runs(last: str = "2027-12") -> xr.Dataset:
         coords={"run": np.arange(3), "time": time})
 
 
+def windowed(id: str, months: list[int] | None = None, *, threshold: float = 100,
+             indicator: str = "urban_placements", aggregation: str = "flow_per_year",
+             window: tuple[int, int] = (2025, 2027)) -> dict:
+    """A target entry over ``window``, read over ``months`` (none: the whole year)."""
+    entry = {"id": id, "indicator": indicator, "aggregation": aggregation,
+             "threshold": threshold, "window": list(window)}
+    return {**entry, "months": months} if months is not None else entry
+
+
 def test_months_window_reduces_only_those_months() -> None:
     targets = targets_of(
-        {"id": "jan_oct", "indicator": "urban_placements", "aggregation": "flow_per_year",
-         "threshold": 100, "window": [2025, 2027], "months": [1, 10]},
-        {"id": "year", "indicator": "urban_placements", "aggregation": "flow_per_year",
-         "threshold": 100, "window": [2025, 2027]},
-        {"id": "spring", "indicator": "urban_placements", "aggregation": "flow_per_year",
-         "threshold": 100, "window": [2025, 2027], "months": [3, 5]},
-        {"id": "spring_mean", "indicator": "urban_unemployment_rate",
-         "aggregation": "annual_mean", "threshold": 0.05, "window": [2025, 2027],
-         "months": [3, 5]},
-        {"id": "ytd_oct", "indicator": "urban_new_jobs_ytd", "aggregation": "december",
-         "threshold": 100, "window": [2025, 2027], "months": [1, 10]},
-        {"id": "ytd_dec", "indicator": "urban_new_jobs_ytd", "aggregation": "december",
-         "threshold": 100, "window": [2025, 2027]})
+        windowed("jan_oct", [1, 10]), windowed("year"), windowed("spring", [3, 5]),
+        windowed("spring_mean", [3, 5], indicator="urban_unemployment_rate",
+                 aggregation="annual_mean", threshold=0.05),
+        windowed("ytd_oct", [1, 10], indicator="urban_new_jobs_ytd", aggregation="december"),
+        windowed("ytd_dec", indicator="urban_new_jobs_ytd", aggregation="december"))
     ev = evaluate(ramp_runs(), targets)
     scale = 1.0 + np.arange(3)
     expected = {"jan_oct": 55 * scale, "year": 78 * scale, "spring": 12 * scale,
@@ -329,12 +330,10 @@ def test_months_window_reduces_only_those_months() -> None:
 
 def test_a_year_needs_every_month_of_its_window() -> None:
     targets = targets_of(
-        {"id": "jan_oct", "indicator": "urban_placements", "aggregation": "flow_per_year",
-         "threshold": 1, "window": [2026, 2027], "months": [1, 10]},
-        {"id": "year", "indicator": "urban_placements", "aggregation": "flow_per_year",
-         "threshold": 1, "window": [2026, 2027]},
-        {"id": "growth", "indicator": "urban_placements", "aggregation": "growth_rate",
-         "threshold": 0.0, "window": [2026, 2027], "months": [1, 10]})
+        windowed("jan_oct", [1, 10], threshold=1, window=(2026, 2027)),
+        windowed("year", threshold=1, window=(2026, 2027)),
+        windowed("growth", [1, 10], threshold=0.0, aggregation="growth_rate",
+                 window=(2026, 2027)))
     ev = evaluate(ramp_runs(last="2027-10"), targets)
     np.testing.assert_allclose(ev.value.sel(target="jan_oct", year=2027), [55, 110, 165])
     assert ev.value.sel(target="year", year=2027).isnull().all()
