@@ -241,9 +241,12 @@ def spread_text(ds: xr.Dataset, target: str, year: int) -> str:
         relative = (f", {nearest / abs(threshold):.0%} of the threshold" if threshold != 0
                     else "")
         where = f" under `{name}`" if name else ""
+        # A distance between shares or rates is in percentage points, not percent.
+        gap = (f"{100 * nearest:.3g} percentage points" if figures.is_fraction(units)
+               else fmt(nearest, units))
         parts.append(f"{what}{where} lies in [{fmt(low, units)}, {fmt(high, units)}], all "
                      f"{_side(low, high, threshold)} the threshold {fmt(threshold, units)} "
-                     f"(the nearest {one} is {fmt(nearest, units)} from it{relative})")
+                     f"(the nearest {one} is {gap} from it{relative})")
     return verdict + ("; " + "; ".join(parts) if parts else "") + "."
 
 
