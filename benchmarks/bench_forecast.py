@@ -34,7 +34,8 @@ def results() -> xr.Dataset:
         return dims, rng.normal(mean, sd, size=shape)
 
     ds = xr.Dataset(
-        {"urban_placements": series(400, 40), "rural_nonfarm_entrants": series(2300, 200),
+        {"urban_placements": series(400, 40), "urban_new_jobs_ytd": series(3500, 300),
+         "rural_nonfarm_entrants": series(2300, 200),
          "rural_income_per_capita": series(24000, 2000), "legacy_open": series(1200, 100),
          "urban_unemployment_rate": series(0.05, 0.005),
          "collective_income_growth_pilot": series(0.1, 0.03),

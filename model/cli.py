@@ -21,7 +21,7 @@ Subcommands:
 * ``countysim compare A B [--results STORE] [--ensemble NAME] [--members N] [--seeds N]
   [--until YYYY-MM] [--year YYYY]``: paired differences B - A of every indicator over
   common seeds and ensemble members, to the longer of the two scenarios' horizons;
-* ``countysim report FORECAST --out DIR [--sensitivity PATH] [--prim PATH]``: a
+* ``countysim report FORECAST --out DIR [--sensitivity PATH] [--prim PATH] [--audit CSV]``: a
   forecast's report, Markdown with PNG figures (see ``docs/forecast_report.md``);
 * ``countysim explore [--host H] [--port P] [--open]``: the interactive explorer in the
   browser (needs the ``viz`` extra; see ``model/explorer.py``).
@@ -765,6 +765,10 @@ def _runs_store(path: Path) -> Path:
 # ------------------------------------------------------------------ report (issue 10)
 
 
+# The targets file the identity audit reads by default (``countysim audit``'s).
+AUDIT_TARGETS = Path("scenarios/targets/litong_2025.toml")
+
+
 def _add_report_parser(sub: argparse._SubParsersAction) -> None:
     report = sub.add_parser("report", help="write a forecast's report: Markdown and PNG "
                             "figures")
@@ -776,19 +780,33 @@ def _add_report_parser(sub: argparse._SubParsersAction) -> None:
                         help="sensitivity indices over time (NetCDF) to include")
     report.add_argument("--prim", type=Path, default=None, metavar="PATH",
                         help="PRIM scenario-discovery result to include")
+    report.add_argument("--audit", type=Path, default=None, metavar="CSV",
+                        help="the identity audit's table (countysim audit --table, e.g. "
+                        "docs/audit_baseline_2025.csv): says whether a target certain under "
+                        "every package is an identity of one input")
+    report.add_argument("--audit-targets", type=Path,
+                        default=AUDIT_TARGETS, metavar="TOML",
+                        help="the targets file the audit read (default "
+                        "scenarios/targets/litong_2025.toml)")
     report.set_defaults(func=_cmd_report)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from .forecasting.certainty import load_identity_audit
     from .forecasting.report import open_extra, open_forecast, write_report
 
     _expect(args.forecast, "forecast", "countysim report")
     ds = open_forecast(args.forecast)
     extra = {k: open_extra(getattr(args, k), k) for k in ("sensitivity", "prim")
              if getattr(args, k) is not None}
+    audit = (load_identity_audit(args.audit, args.audit_targets) if args.audit is not None
+             else None)
     command = " ".join(["countysim report", str(args.forecast), "--out", str(args.out)]
-                       + [f"--{k} {getattr(args, k)}" for k in extra])
-    path = write_report(ds, args.out, command=command, **extra)
+                       + [f"--{k} {getattr(args, k)}" for k in extra]
+                       + ([f"--audit {args.audit}"] if audit is not None else [])
+                       + ([f"--audit-targets {args.audit_targets}"] if audit is not None
+                          and args.audit_targets != AUDIT_TARGETS else []))
+    path = write_report(ds, args.out, command=command, audit=audit, **extra)
     print(f"wrote {path}")
     return 0
 

@@ -273,3 +273,85 @@ def test_targets_sharing_an_indicator_compute_its_values_once(monkeypatch) -> No
     yearly = 12000.0 * (np.arange(6)[None, :] + 1) * (1 + np.arange(4))[:, None]
     np.testing.assert_allclose(ev.value.sel(target="s0"), (yearly >= 24000).mean(1))
     np.testing.assert_allclose(ev.value.sel(target="s2"), (yearly >= 36000).mean(1))
+
+
+# ------------------------------------------------------------ part of a year: months
+
+
+def ramp_runs(last: str = "2027-12") -> xr.Dataset:
+    """Run r places m (1 + r) people in calendar month m (1..12) of every year, and its
+    year-to-date count is the running sum from January: Jan-Oct sums to 55 (1 + r), the
+    whole year to 78 (1 + r); months 3-5 sum to 12 (1 + r) and average 4 (1 + r); the
+    count at the end of October is 55 (1 + r)."""
+    time = months("2025-01", last)
+    month = time.month.to_numpy()
+    scale = 1.0 + np.arange(3)[:, None]
+    flow = month[None, :] * scale
+    ytd = np.stack([np.concatenate([np.cumsum(row[time.year == y]) for y in
+                                    np.unique(time.year)]) for row in flow])
+    return xr.Dataset(
+        {"urban_placements": (("run", "time"), flow, {"unit_of_measure": "persons"}),
+         "urban_new_jobs_ytd": (("run", "time"), ytd, {"unit_of_measure": "persons"}),
+         "urban_unemployment_rate": (("run", "time"), flow / 100.0, {"units": "1"})},
+        coords={"run": np.arange(3), "time": time})
+
+
+def windowed(id: str, months: list[int] | None = None, *, threshold: float = 100,
+             indicator: str = "urban_placements", aggregation: str = "flow_per_year",
+             window: tuple[int, int] = (2025, 2027)) -> dict:
+    """A target entry over ``window``, read over ``months`` (none: the whole year)."""
+    entry = {"id": id, "indicator": indicator, "aggregation": aggregation,
+             "threshold": threshold, "window": list(window)}
+    return {**entry, "months": months} if months is not None else entry
+
+
+def test_months_window_reduces_only_those_months() -> None:
+    targets = targets_of(
+        windowed("jan_oct", [1, 10]), windowed("year"), windowed("spring", [3, 5]),
+        windowed("spring_mean", [3, 5], indicator="urban_unemployment_rate",
+                 aggregation="annual_mean", threshold=0.05),
+        windowed("ytd_oct", [1, 10], indicator="urban_new_jobs_ytd", aggregation="december"),
+        windowed("ytd_dec", indicator="urban_new_jobs_ytd", aggregation="december"))
+    ev = evaluate(ramp_runs(), targets)
+    scale = 1.0 + np.arange(3)
+    expected = {"jan_oct": 55 * scale, "year": 78 * scale, "spring": 12 * scale,
+                "spring_mean": 0.04 * scale, "ytd_oct": 55 * scale, "ytd_dec": 78 * scale}
+    for target, value in expected.items():
+        for year in (2025, 2026, 2027):
+            np.testing.assert_allclose(ev.value.sel(target=target, year=year), value,
+                                       err_msg=f"{target} {year}")
+    # 55, 110, 165 against 100: the first run misses, the others meet it.
+    np.testing.assert_array_equal(ev.attained.sel(target="jan_oct", year=2026), [0, 1, 1])
+    shipped = {t.id: t for t in load_forecast_targets(SHIPPED)}
+    assert shipped["urban_placements"].months == shipped["rural_workers_into_income"].months
+    assert shipped["urban_placements"].months == (1, 10)
+    assert {t.id: t.months for t in targets}["year"] == (1, 12)
+
+
+def test_a_year_needs_every_month_of_its_window() -> None:
+    targets = targets_of(
+        windowed("jan_oct", [1, 10], threshold=1, window=(2026, 2027)),
+        windowed("year", threshold=1, window=(2026, 2027)),
+        windowed("growth", [1, 10], threshold=0.0, aggregation="growth_rate",
+                 window=(2026, 2027)))
+    ev = evaluate(ramp_runs(last="2027-10"), targets)
+    np.testing.assert_allclose(ev.value.sel(target="jan_oct", year=2027), [55, 110, 165])
+    assert ev.value.sel(target="year", year=2027).isnull().all()
+    np.testing.assert_allclose(ev.value.sel(target="growth", year=2027), 0.0, atol=1e-12)
+    short = evaluate(ramp_runs(last="2027-09"), targets)
+    assert short.value.sel(target="jan_oct", year=2027).isnull().all()
+    assert short.value.sel(target="growth", year=2027).isnull().all()
+    np.testing.assert_allclose(short.value.sel(target="jan_oct", year=2026), [55, 110, 165])
+
+
+@pytest.mark.parametrize("value", ["[10, 1]", "[0, 10]", "[1, 13]", "[1]", "[1, 5, 10]",
+                                   '"1-10"', "10", "[1.0, 10]", "[true, 10]", "[]"])
+def test_bad_months_are_one_line_naming_file_and_key(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, GOOD.replace('source = "test"', f'source = "test"\nmonths = {value}'))
+    with pytest.raises(ForecastTargetError) as info:
+        load_forecast_targets(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: targets[0].months: expected [first, last], calendar "
+                           "months 1-12 with first <= last"), text
+    assert text.endswith("got " + repr(__import__("tomllib").loads(f"x = {value}")["x"])), text
+    assert "\n" not in text

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import csv
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,13 +33,15 @@ import numpy as np
 import xarray as xr
 
 from ..core.county import run
+from ..core.errors import InputError
 from ..core.parameters import PARAMETERS
 from ..core.scenario import Scenario, ScenarioError, load_scenario
 from ..core.version import __version__
 from .targets import Target, load_targets
 
-__all__ = ["AUDIT_SEEDS", "IDENTITY_BAND", "OTHERS_BELOW", "STEP", "Classification",
-           "audit", "audit_parameters", "classify", "classify_all", "to_markdown"]
+__all__ = ["AUDIT_SEEDS", "IDENTITY_BAND", "OTHERS_BELOW", "STEP", "TABLE_COLUMNS",
+           "Classification", "audit", "audit_parameters", "classify", "classify_all",
+           "read_table", "to_markdown"]
 
 STEP = 0.2  # the relative perturbation of each parameter (issue 15: +-20 %)
 #: An identity moves with one input at an elasticity of 0.8-1.2 in absolute value ...
@@ -50,6 +53,10 @@ OTHERS_BELOW = 0.1
 AUDIT_SEEDS = tuple(range(3000, 3006))
 #: Parameters that are not quantities to perturb: a seed, and the length of the spin-up.
 NOT_PERTURBED = ("district_seed", "spinup_months")
+
+#: The columns of the audit's table (``countysim audit --table``, e.g.
+#: ``docs/audit_baseline_2025.csv``): one row per parameter and output.
+TABLE_COLUMNS = ("parameter", "output", "elasticity", "se")
 
 Runner = Callable[[Scenario, int, Sequence[Target]], np.ndarray]
 
@@ -248,6 +255,51 @@ def classify_all(result: xr.Dataset) -> list[Classification]:
     names = [str(p) for p in result["parameter"].values]
     return [classify(result["elasticity"].sel(output=o).values, names, str(o))
             for o in result["output"].values]
+
+
+def read_table(path: str | Path) -> xr.Dataset:
+    """Read the audit's table (``countysim audit --table``) back as an :func:`audit` result.
+
+    Args:
+        path: The CSV file, columns :data:`TABLE_COLUMNS` (more are ignored).
+
+    Returns:
+        ``elasticity`` and ``se`` over ``parameter`` x ``output`` (NaN where the table has
+        no row), which :func:`classify_all` classes as the audit did.
+
+    Raises:
+        InputError: The file is missing or unreadable, lacks a column, has a value that is
+            not a number, or has no rows; the message names the file and the column.
+    """
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(path, "<file>", f"cannot read the audit table: {exc}") from None
+    if not rows:
+        raise InputError(path, "<file>", "no rows: write the table with `countysim audit "
+                         "--table PATH`")
+    for column in TABLE_COLUMNS:
+        if column not in rows[0]:
+            raise InputError(path, column, "missing column; the audit table has "
+                             + ", ".join(TABLE_COLUMNS))
+    parameters = list(dict.fromkeys(r["parameter"] for r in rows))
+    outputs = list(dict.fromkeys(r["output"] for r in rows))
+    data = {k: np.full((len(parameters), len(outputs)), np.nan) for k in ("elasticity", "se")}
+    p_index = {p: i for i, p in enumerate(parameters)}
+    o_index = {o: j for j, o in enumerate(outputs)}
+    for n, row in enumerate(rows, start=2):
+        for key, values in data.items():
+            try:
+                value = float(row[key]) if row[key] not in ("", None) else np.nan
+            except ValueError:
+                raise InputError(path, key, f"line {n}: {row[key]!r} is not a number") from None
+            values[p_index[row["parameter"]], o_index[row["output"]]] = value
+    dims = ("parameter", "output")
+    return xr.Dataset({k: (dims, v) for k, v in data.items()},
+                      coords={"parameter": parameters, "output": outputs},
+                      attrs={"source": str(path)})
 
 
 def to_markdown(result: xr.Dataset, labels: dict[str, str] | None = None,

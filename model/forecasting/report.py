@@ -8,6 +8,10 @@
 * the targets and the years they are read in;
 * the probability of attainment per package and target, with its 95 % interval, as a
   table and a heat map, year by year where a target holds every year;
+* for every target whose probability is 0 or 1 under every package, why: where the
+  ensemble's whole spread of its value lies against the threshold, and whether the
+  identity audit finds the indicator fixed by one input
+  (:mod:`countysim.forecasting.certainty`; the audit's table is given with ``--audit``);
 * paired differences from the first package (same member, same seed), of attainment and
   of the targets' indicators;
 * fan charts (5/25/50/75/95 % over runs) of each target's indicator, per package;
@@ -40,7 +44,7 @@ from scipy import stats
 from ..core.digest import HDF5_SIGNATURE, DigestError, verified_bytes
 from ..core.errors import InputError
 from ..sweeps.files import OutputError, describe_os_error, inside_store, real_path
-from . import figures
+from . import certainty, figures
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -393,13 +397,23 @@ def _provenance(ds: xr.Dataset, command: str | None) -> list[str]:
     return lines + _md_table(["", ""], rows)
 
 
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+               "Dec")
+
+
 def _targets(ds: xr.Dataset) -> list[str]:
     rows = []
+    definitions = certainty.targets_of(ds)
     for t in _names(ds, "target"):
         def coord(name: str, t: str = t) -> str:
             return str(ds[name].sel(target=t).values) if name in ds.coords else ""
+        aggregation = coord("aggregation")
+        months = definitions[t].months if t in definitions else (1, 12)
+        if months != (1, 12):
+            aggregation += (f", {MONTH_NAMES[months[0] - 1]}-{MONTH_NAMES[months[1] - 1]} "
+                            "only")
         rows.append([f"`{t}`", coord("label"), f"`{coord('indicator')}`",
-                     coord("aggregation"), _target_text(ds, t),
+                     aggregation, _target_text(ds, t),
                      _years_text(figures.evaluated_years(ds, t))])
     return (["## Targets", "",
              "Each target is a threshold on an indicator aggregated over the district (or "
@@ -409,7 +423,24 @@ def _targets(ds: xr.Dataset) -> list[str]:
                          "evaluated"], rows)])
 
 
-def _attainment(ds: xr.Dataset, fig_path: str) -> list[str]:
+def _certain(ds: xr.Dataset, audit: certainty.IdentityAudit | None) -> list[str]:
+    """Why the targets met by every run (or by none) under every package are certain."""
+    why = certainty.explain(ds, audit)
+    if not why:
+        return []
+    source = f" (`{audit.source}`)" if audit is not None and audit.source else ""
+    lines = ["### Why some answers are 0 or 1", "",
+             "A probability of exactly 0 or 1 under every package does not tell the packages "
+             "apart. For each such target: where the whole ensemble's values lie against the "
+             "threshold, and whether the identity audit" + source + " finds the indicator "
+             "fixed by one input (docs/audit.md: an elasticity of 0.8-1.2 to one input and "
+             "below 0.1 to every other), in which case the answer passes that input through "
+             "rather than testing the model.", ""]
+    return [*lines, *(f"- `{t}`: {text}" for t, text in why.items()), ""]
+
+
+def _attainment(ds: xr.Dataset, fig_path: str,
+                audit: certainty.IdentityAudit | None = None) -> list[str]:
     targets, packages = _names(ds, "target"), _names(ds, "package")
     years = {t: figures.target_year(ds, t) for t in targets}
     header = ["package"] + [f"`{t}` ({years[t]})" for t in targets]
@@ -434,6 +465,7 @@ def _attainment(ds: xr.Dataset, fig_path: str) -> list[str]:
     lines += _md_table(header, rows)
     lines += [f"![Probability of attainment per package and target]({fig_path})", ""]
     lines += _headline(ds, years)
+    lines += _certain(ds, audit)
     multi = [t for t in targets if len(figures.evaluated_years(ds, t)) > 1]
     if multi:
         lines += ["### Year by year", "",
@@ -751,8 +783,8 @@ def _figure(draw: Callable[[Figure], object], size: tuple[float, float]) -> byte
 
 
 def render(ds: xr.Dataset, *, sensitivity: xr.Dataset | None = None,
-           prim: xr.Dataset | None = None, command: str | None = None
-           ) -> tuple[str, dict[str, bytes]]:
+           prim: xr.Dataset | None = None, command: str | None = None,
+           audit: certainty.IdentityAudit | None = None) -> tuple[str, dict[str, bytes]]:
     """The report's Markdown text and its figures as PNG bytes, by relative path.
 
     Args:
@@ -760,6 +792,10 @@ def render(ds: xr.Dataset, *, sensitivity: xr.Dataset | None = None,
         sensitivity: Optional sensitivity indices over time (see ``--sensitivity``).
         prim: Optional PRIM result (see ``--prim``).
         command: The command that made the report, quoted in it.
+        audit: The identity audit (``--audit``,
+            :func:`countysim.forecasting.certainty.load_identity_audit`), to say whether a
+            target that is certain under every package is an identity of one input;
+            without it the report says the audit was not given.
 
     Returns:
         ``(markdown, {"figures/name.png": png bytes, ...})``.
@@ -789,7 +825,7 @@ def render(ds: xr.Dataset, *, sensitivity: xr.Dataset | None = None,
               "targeted indicators, from the runs of one forecast.", ""]
     lines += _provenance(ds, command)
     lines += _targets(ds)
-    lines += _attainment(ds, heat)
+    lines += _attainment(ds, heat, audit)
     lines += _differences(ds)
     lines += _fans(ds, fans)
     lines += _spread(ds)
@@ -814,7 +850,8 @@ def render(ds: xr.Dataset, *, sensitivity: xr.Dataset | None = None,
 
 
 def write_report(ds: xr.Dataset, out: str | Path, *, sensitivity: xr.Dataset | None = None,
-                 prim: xr.Dataset | None = None, command: str | None = None) -> Path:
+                 prim: xr.Dataset | None = None, command: str | None = None,
+                 audit: certainty.IdentityAudit | None = None) -> Path:
     """Write ``out/report.md`` and ``out/figures/*.png`` atomically.
 
     Args:
@@ -823,6 +860,8 @@ def write_report(ds: xr.Dataset, out: str | Path, *, sensitivity: xr.Dataset | N
         sensitivity: Optional sensitivity indices over time.
         prim: Optional PRIM result.
         command: The command that made the report, quoted in it.
+        audit: The identity audit, for targets certain under every package (see
+            :func:`render`).
 
     Returns:
         The path of ``report.md``.
@@ -833,7 +872,8 @@ def write_report(ds: xr.Dataset, out: str | Path, *, sensitivity: xr.Dataset | N
             written; the previous report, if any, is intact.
     """
     out = Path(out)
-    text, files = render(ds, sensitivity=sensitivity, prim=prim, command=command)
+    text, files = render(ds, sensitivity=sensitivity, prim=prim, command=command,
+                         audit=audit)
     files = {REPORT: text.encode("utf-8"), **files}
     _replace_folder(out, files)
     return out / REPORT

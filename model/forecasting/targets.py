@@ -13,6 +13,7 @@ target::
     threshold = 4000
     units = "persons/yr"
     window = [2026, 2030]                   # or years = [2027, 2030]
+    months = [1, 10]                        # optional: read January-October only
     headline_year = 2030                    # optional: the year summaries show
     source = "illustrative: ..."            # where the target comes from
     illustrative = true                     # optional, default false
@@ -23,6 +24,17 @@ calendar year. The months of a year are first reduced by ``per_year`` (:data:`PE
 year-to-date counts; the default follows the indicator's units, see
 :func:`default_per_year`); village aggregations then reduce over villages. A year the run
 does not cover in full (all 12 months) gets NaN, never a partial value.
+
+``months = [first, last]`` (optional, calendar months 1-12, default ``[1, 12]``) reads
+each year over those months only, for figures counted over part of a year (the article's
+"January to October" counts, A4 and A5): ``sum`` and ``mean`` reduce only the window's
+months, ``december`` reads the window's last month (October for ``[1, 10]``: a
+year-to-date count at the end of October), and a growth rate compares the same window of
+consecutive years. A year needs every month of its window, else NaN (a run ending in
+2030-10 has a 2030 value for ``months = [1, 10]``, none for the whole year). There is
+deliberately no annualising key: scaling ten months to twelve assumes an even seasonal
+profile, which seasonal farm work and January restarts do not have; write the threshold
+for the window instead.
 
 :func:`evaluate` works on any Dataset with a ``time`` dim and the indicators as variables:
 one run, a sweep's :func:`countysim.open_results` (dims ``sample`` x ``replicate`` in
@@ -58,10 +70,12 @@ __all__ = ["AGGREGATIONS", "DIRECTIONS", "PER_YEAR", "ForecastTarget", "Forecast
 
 #: How a run's monthly series becomes one value per year (the ``aggregation`` key).
 AGGREGATIONS: dict[str, str] = {
-    "december": "the indicator in the year's December (a stock, a year-to-date count, a "
-                "rate at year end)",
-    "annual_mean": "the mean of the year's 12 months (a rate such as unemployment)",
-    "flow_per_year": "the sum of a monthly flow over the year's 12 months",
+    "december": "the indicator in the year's December, or in the `months` window's last "
+                "month (a stock, a year-to-date count, a rate at year end)",
+    "annual_mean": "the mean of the year's 12 months, or of its `months` window (a rate "
+                   "such as unemployment)",
+    "flow_per_year": "the sum of a monthly flow over the year's 12 months, or over its "
+                     "`months` window",
     "growth_rate": "the year's value (per_year) over the previous year's, minus 1",
     "total": "district total: the sum over villages of each village's year value",
     "mean_over_villages": "the mean over villages of each village's year value",
@@ -71,9 +85,12 @@ AGGREGATIONS: dict[str, str] = {
 VILLAGE_AGGREGATIONS = ("total", "mean_over_villages", "share_of_villages")
 #: How the months of one year are reduced before any village aggregation (``per_year``).
 PER_YEAR: dict[str, str] = {
-    "sum": "sum of the 12 months (monthly flows; yuan/month -> yuan/yr)",
-    "mean": "mean of the 12 months (rates, annualised levels such as yuan/yr)",
-    "december": "the December value (stocks, year-to-date counts)",
+    "sum": "sum of the 12 months, or of the `months` window (monthly flows; yuan/month -> "
+           "yuan/yr)",
+    "mean": "mean of the 12 months, or of the `months` window (rates, annualised levels "
+            "such as yuan/yr)",
+    "december": "the December value, or the `months` window's last month (stocks, "
+                "year-to-date counts)",
 }
 #: Comparison of a value with the threshold (``direction``, ``level_direction``).
 DIRECTIONS: dict[str, Callable[[Any, Any], Any]] = {">=": operator.ge, "<=": operator.le}
@@ -82,8 +99,10 @@ FIRST_YEAR, LAST_YEAR = int(FIRST_MONTH[:4]), int(LAST_MONTH[:4])
 
 _REQUIRED = ("id", "label", "indicator", "aggregation", "direction", "threshold", "units",
              "source")
-_OPTIONAL = ("years", "window", "headline_year", "illustrative", "per_year", "level",
-             "level_direction", "reasoning")
+_OPTIONAL = ("years", "window", "months", "headline_year", "illustrative", "per_year",
+             "level", "level_direction", "reasoning")
+#: The whole year: the default ``months`` window.
+WHOLE_YEAR = (1, MONTHS_PER_YEAR)
 _TOP_LEVEL = ("title", "description", "notes", "illustrative", "targets")
 _ID = re.compile(r"^[A-Za-z_][\w.-]{0,63}$")
 
@@ -150,6 +169,8 @@ class ForecastTarget:
             ``level``.
         headline_year: The year summaries report (default: the first of ``years``).
         reasoning: Why the target is written this way (optional).
+        months: The calendar months (first, last; 1-12) a year is read over: the whole
+            year by default, ``(1, 10)`` for a January-October count.
     """
 
     id: str
@@ -167,6 +188,7 @@ class ForecastTarget:
     level_direction: str = ">="
     headline_year: int | None = None
     reasoning: str = ""
+    months: tuple[int, int] = WHOLE_YEAR
 
     @property
     def per_village(self) -> bool:
@@ -337,19 +359,34 @@ def _target(path: Path, i: int, entry: Any) -> ForecastTarget:
     reasoning = entry.get("reasoning", "")
     if not isinstance(reasoning, str):
         raise error("reasoning", f"expected a string, got {reasoning!r}")
+    months = _months(entry, error)
     if aggregation == "growth_rate" and years[0] <= FIRST_YEAR:
         raise error("window" if "window" in entry else "years", f"a growth rate needs the "
                     f"previous year; the runs start in {FIRST_YEAR}, so the first year is "
                     f"{FIRST_YEAR + 1}")
     return ForecastTarget(entry["id"], entry["label"], indicator, aggregation, direction,
                           threshold, entry["units"], years, entry["source"], illustrative,
-                          per_year, level, level_direction, headline, reasoning)
+                          per_year, level, level_direction, headline, reasoning, months)
 
 
 def _number(value: Any, error: Callable[[str, str], ForecastTargetError], key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise error(key, f"expected a finite number, got {value!r}")
     return float(value)
+
+
+def _months(entry: Mapping[str, Any], error: Callable[[str, str], ForecastTargetError]
+            ) -> tuple[int, int]:
+    if "months" not in entry:
+        return WHOLE_YEAR
+    window = entry["months"]
+    allowed = ("expected [first, last], calendar months 1-12 with first <= last (e.g. "
+               "[1, 10] for January-October)")
+    if (not isinstance(window, list) or len(window) != 2
+            or any(isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= 12
+                   for m in window) or window[1] < window[0]):
+        raise error("months", f"{allowed}, got {window!r}")
+    return window[0], window[1]
 
 
 def _years(entry: Mapping[str, Any], error: Callable[[str, str], ForecastTargetError]
@@ -389,20 +426,24 @@ def _calendar_years(ds: xr.Dataset | xr.DataArray) -> np.ndarray:
     return np.unique(ds["time"].dt.year.values)
 
 
-def _per_year(da: xr.DataArray, how: str, years: Sequence[int]) -> xr.DataArray:
-    """Reduce the months of each year (NaN for a year without all 12 months)."""
+def _per_year(da: xr.DataArray, how: str, years: Sequence[int],
+              window: tuple[int, int] = WHOLE_YEAR) -> xr.DataArray:
+    """Reduce each year's months in ``window`` (NaN for a year without all of them)."""
     year_of = da["time"].dt.year.values
+    month_of = da["time"].dt.month.values
+    inside = (month_of >= window[0]) & (month_of <= window[1])
+    needed = window[1] - window[0] + 1
     out = []
     for y in years:
-        index = np.flatnonzero(year_of == y)
+        index = np.flatnonzero((year_of == y) & inside)
         months = da.isel(time=index)
-        if index.size != MONTHS_PER_YEAR:
+        if index.size != needed:
             value = xr.full_like(da.isel(time=0, drop=True), np.nan, dtype=float)
         elif how == "sum":
             value = months.sum("time", skipna=False)
         elif how == "mean":
             value = months.mean("time", skipna=False)
-        else:  # december: the 12th month present
+        else:  # december: the window's last month (December for the whole year)
             value = months.isel(time=-1, drop=True)
         out.append(value.astype(float).drop_vars("time", errors="ignore"))
     return xr.concat(out, dim=xr.DataArray(np.asarray(years, dtype=np.int64), dims="year",
@@ -420,7 +461,7 @@ def _value_key(ds: xr.Dataset, target: ForecastTarget) -> tuple[Any, ...]:
     yearly values (a share of villages also depends on its village-level test)."""
     share = target.aggregation == "share_of_villages"
     return (target.indicator, target.aggregation, target.reduction(_units(ds, target.indicator)),
-            target.per_village, target.level_direction if share else None,
+            target.months, target.per_village, target.level_direction if share else None,
             target.level if share else None)
 
 
@@ -430,12 +471,12 @@ def _target_value(ds: xr.Dataset, target: ForecastTarget, years: Sequence[int]
     da = ds[target.indicator]
     how = target.reduction(_units(ds, target.indicator))
     if target.aggregation == "growth_rate":
-        both = _per_year(da, how, [years[0] - 1, *years])
+        both = _per_year(da, how, [years[0] - 1, *years], target.months)
         previous = both.isel(year=slice(None, -1)).assign_coords(year=both.year[1:])
         current = both.isel(year=slice(1, None))
         # A zero or negative base has no meaningful growth rate: NaN, not inf.
         return current / previous.where(previous > 0) - 1.0, None
-    yearly = _per_year(da, how, years)
+    yearly = _per_year(da, how, years, target.months)
     if not target.per_village:
         return yearly, None
     valid = yearly.notnull()
