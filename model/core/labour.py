@@ -41,8 +41,9 @@ def weighted_sample(weights: np.ndarray, k: int, rng: np.random.Generator) -> np
     if k >= n:
         return np.arange(n)
     # ``standard_exponential`` draws what ``exponential(scale=1)`` does (its values times
-    # 1.0), in a quicker loop.
-    keys = rng.standard_exponential(size=n) / np.maximum(weights, 1e-12)
+    # 1.0), in a quicker loop; the keys are divided in place (the same numbers).
+    keys = rng.standard_exponential(size=n)
+    keys /= np.maximum(weights, 1e-12)
     return np.argpartition(keys, k - 1)[:k]
 
 
@@ -359,7 +360,8 @@ class Workforce:
         elif farmers is None:
             farmers = self.indices(Labour.FARMING, rural=True)
         searchers = np.concatenate([seekers, farmers])
-        intensity = np.r_[np.ones(seekers.size), np.full(farmers.size, farmer_search)]
+        intensity = np.full(searchers.size, farmer_search)
+        intensity[:seekers.size] = 1.0
         total_v = int(vacancies.sum())
         if searchers.size == 0 or total_v == 0:
             return 0, 0, 0
@@ -369,7 +371,12 @@ class Workforce:
         m = min(int(rng.poisson(expected)), searchers.size, total_v)
         if m == 0:
             return 0, 0, 0
-        chosen = searchers[weighted_sample((0.5 + self.skill[searchers]) * intensity, m, rng)]
+        # Weights (0.5 + skill) x intensity: the float32 sum widened, the farmers' part
+        # scaled (a seeker's intensity is 1.0, a product that changes nothing), without a
+        # mixed float32-float64 product over all searchers.
+        weights = (0.5 + self.skill.take(searchers)).astype(np.float64)
+        weights[seekers.size:] *= farmer_search
+        chosen = searchers[weighted_sample(weights, m, rng)]
         slots = np.repeat(np.arange(vacancies.size), vacancies)
         filled = slots[weighted_sample(boost[slots], m, rng)]
         rng.shuffle(filled)

@@ -252,9 +252,12 @@ class LabourMarket:
         u = rng.random(farming.size)
         trained = wf.trained_until[farming] >= m  # L12: training helps into transfer work
         # The village's rate taken to the farmers (the same products, 130 of them rather
-        # than one per farmer); the trained add the gain (adding 0.0 is exact).
-        go = (p.migration_rate * gap)[wf.home[farming]] + trained * (
-            p.training_nonfarm_gain / MONTHS_PER_YEAR)
+        # than one per farmer; ``take`` gathers by the int32 homes ~3x quicker than
+        # indexing); the trained add the gain. Without trained farmers it would add 0.0,
+        # which changes no comparison below (at most the sign of a zero), so it is skipped.
+        go = (p.migration_rate * gap).take(wf.home[farming])
+        if trained.any():
+            go = go + trained * (p.training_nonfarm_gain / MONTHS_PER_YEAR)
         season = p.seasonal_take_rate * T.FARM_SEASON[self.calendar_month - 1]
         entrants = wf.move(farming.compress(u < go), Labour.MIGRANT, m)
         entrants += wf.move(farming.compress((u >= go) & (u < go + season)), Labour.LOCAL_WAGE, m)
