@@ -396,7 +396,7 @@ class FrontLine:
         assigned = np.flatnonzero(q.status == Status.ASSIGNED)
         position = np.full(int(ids.max()) + 1 if ids.size else 1, -1)
         position[ids] = np.arange(ids.size)
-        who = position[q.cadre[assigned]]
+        who = position.take(q.cadre[assigned])  # a gather by int32 ids: quicker than indexing
         origin = q.origin[assigned]
         logit = self._logit(skill[who], q.difficulty[assigned], effort[who], origin)
         # The month's hazard -log(1 - p) of resolution chance p = 1 / (1 + exp(-logit)) is

@@ -411,16 +411,18 @@ class Workforce:
             # the cost (the pool is ~10^4, the jobs ~10).
             available = np.bincount(home, minlength=want.size)
             keep = np.minimum(1.0, 2.0 * want / np.maximum(available, 1))
-            shortlist = rng.random(pool.size) < keep[home]
+            # ``take``: a gather by the int32 homes, ~3x quicker than indexing by them.
+            shortlist = rng.random(pool.size) < keep.take(home)
             pool, home = pool[shortlist], home[shortlist]
             rank = rank_within_groups(home, rng)
-            hired = pool[rank < want[home]]
+            hired = pool[rank < want.take(home)]
             entrants = self.move(hired, Labour.LOCAL_WAGE, month)
             self.coop_job[hired] = True
         shed = np.maximum(-shortfall, 0)
         if shed.any():
             held = self.rural_where(lambda s: self.coop_job[s])
-            held = held[shed[self.home[held]] > 0]
-            rank = rank_within_groups(self.home[held], rng)
-            self.move(held[rank < shed[self.home[held]]], Labour.FARMING, month)
+            held = held[shed.take(self.home[held]) > 0]
+            home = self.home[held]
+            rank = rank_within_groups(home, rng)
+            self.move(held[rank < shed.take(home)], Labour.FARMING, month)
         return entrants
