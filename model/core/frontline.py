@@ -287,7 +287,7 @@ class FrontLine:
         """The terms of :meth:`_logit` other than the difficulty's, in its order: the base
         with the skill term, the log effort and the legacy shift."""
         p = self.p
-        legacy = np.asarray(origin) == Origin.LEGACY
+        legacy = np.asarray(origin) == Origin.LEGACY.value
         return (p.resolve_base + p.resolve_skill * (np.asarray(skill) - 0.5),
                 np.log(np.maximum(effort, 1e-9)), np.where(legacy, p.legacy_logit, 0.0))
 
@@ -296,7 +296,8 @@ class FrontLine:
     def _expected_legacy_resolutions(self) -> float:
         """Expected legacy resolutions a month: the sum of the open cases' monthly odds."""
         q = self.problems
-        cases = np.flatnonzero((q.origin == Origin.LEGACY) & (q.status != Status.RESOLVED))
+        cases = np.flatnonzero((q.origin == Origin.LEGACY.value)
+                               & (q.status != Status.RESOLVED.value))
         cadres = list(self.cadres)
         if not cases.size or not cadres:
             return 0.0
@@ -372,8 +373,8 @@ class FrontLine:
         self._hook("frontline", cadres, routine)
         # Collection: the more time cadres spend on the front line, the sooner they hear
         # (chance 1 - exp(-rate x effort) a month, met on each problem's own clock).
-        open_idx = np.flatnonzero(q.status == Status.OPEN)
-        open_idx = open_idx[q.origin[open_idx] != Origin.LEGACY]
+        open_idx = np.flatnonzero(q.status == Status.OPEN.value)
+        open_idx = open_idx[q.origin[open_idx] != Origin.LEGACY.value]
         if routine.size and open_idx.size:
             got = open_idx[q.notices(open_idx, self.p.collect_rate * effort[routine].mean())]
             if got.size:  # none without front-line time (and no shares to draw owners by)
@@ -381,8 +382,8 @@ class FrontLine:
                 q.status[got] = Status.ASSIGNED
                 q.cadre[got] = ids[owners]
         # New legacy cases go to a legacy cadre (a departing one's pass to its successor).
-        orphans = np.flatnonzero((q.origin == Origin.LEGACY) & (q.status != Status.RESOLVED)
-                                 & (q.cadre == NO_CADRE))
+        orphans = np.flatnonzero((q.origin == Origin.LEGACY.value)
+                                 & (q.status != Status.RESOLVED.value) & (q.cadre == NO_CADRE))
         on_legacy = np.flatnonzero(legacy)
         if orphans.size and on_legacy.size:
             q.status[orphans] = Status.ASSIGNED
@@ -393,7 +394,7 @@ class FrontLine:
     def _resolve(self, cadres: list[Cadre], ids: np.ndarray, effort: np.ndarray,
                  skill: np.ndarray) -> None:
         q = self.problems
-        assigned = np.flatnonzero(q.status == Status.ASSIGNED)
+        assigned = np.flatnonzero(q.status == Status.ASSIGNED.value)
         position = np.full(int(ids.max()) + 1 if ids.size else 1, -1)
         position[ids] = np.arange(ids.size)
         who = position.take(q.cadre[assigned])  # a gather by int32 ids: quicker than indexing
@@ -402,9 +403,10 @@ class FrontLine:
         # The month's hazard -log(1 - p) of resolution chance p = 1 / (1 + exp(-logit)) is
         # log(1 + exp(logit)), met on each problem's own clock.
         done = q.works(assigned, np.logaddexp(0.0, logit))
-        q.status[assigned[done]] = Status.RESOLVED
-        q.resolved[assigned[done]] = self.month
-        counts = np.bincount(who[done], minlength=ids.size)
+        resolved = assigned.compress(done)  # ``compress``: quicker than indexing by a mask
+        q.status[resolved] = Status.RESOLVED
+        q.resolved[resolved] = self.month
+        counts = np.bincount(who.compress(done), minlength=ids.size)
         # Resolutions per month, a one-year moving average; over a newcomer's first year
         # the plain mean of its months in post (an average started at zero would score
         # every newcomer low on results for a year, whatever its effort).
@@ -417,7 +419,7 @@ class FrontLine:
                 months = MONTHS_PER_YEAR
             cadre.months_in_post = months
             cadre.resolved_avg += (k - cadre.resolved_avg) / months
-        is_legacy = origin[done] == Origin.LEGACY
+        is_legacy = origin.compress(done) == Origin.LEGACY.value
         self.legacy_resolved = int(is_legacy.sum())
         self.problems_resolved = int(done.sum()) - self.legacy_resolved
         if self.month < 0:
