@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from countysim.core.frontline import stationary_stock
+from countysim.core.frontline import _draw_rows, _kept, _PoolStock, stationary_stock
+from countysim.core.problems import Origin
 
 RNG = np.random.default_rng(20261207)
 HOLD = RNG.uniform(0.005, 0.2, (6, 4))  # 6 difficulties x 4 owners, monthly odds
@@ -68,3 +69,37 @@ def test_the_formula_is_the_long_run_mean_of_a_simulated_queue():
         np.testing.assert_allclose(got.sum(), expect.sum(), rtol=0.03)
         # and by kind of owner, within 10 % (a kind's stock is lumpier)
         np.testing.assert_allclose(got, expect, rtol=0.10)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_draw_rows_picks_the_column_a_comparison_with_every_column_picks(seed):
+    # The bisection's pick is the count of the row's cumulative weights below the
+    # uniform, as a comparison with every column counts it: with zero weights, ties,
+    # an all-zero row and a row with a NaN.
+    g = np.random.default_rng(seed)
+    weights = np.round(g.random((40, 1 + 37 * seed)), 1) * (g.random((40, 1 + 37 * seed)) < 0.7)
+    weights[3] = 0.0
+    weights[5, 0] = np.nan
+    rows = np.sort(g.integers(0, 40, 500))
+    cum = np.cumsum(weights, axis=1)[rows]
+    u = np.random.default_rng(seed).random(rows.size) * cum[:, -1]
+    with np.errstate(invalid="ignore"):
+        expect = np.minimum((cum < u[:, None]).sum(axis=1), weights.shape[1] - 1)
+    np.testing.assert_array_equal(_draw_rows(weights, rows, np.random.default_rng(seed)), expect)
+
+
+@pytest.mark.parametrize("origin", [Origin.VILLAGE, Origin.LEGACY])
+def test_pool_stock_odds_are_the_model_logits_to_the_bit(origin):
+    # The chunks' negated log-odds, built from the logit's terms, give the same r_j as
+    # the model's logit itself.
+    from countysim import CountyModel
+
+    model = CountyModel(spinup_months=0, rng=3)
+    g = np.random.default_rng(4)
+    skill, effort, d = g.random((1, 30)), g.random((1, 30)), g.random(50)
+    stock = _PoolStock(model, d, skill, effort, origin, np.full(30, 1 / 30), 0.01,
+                       np.full(30, 1 / 30))
+    logit = model._logit(skill, d[:, None], effort, origin)
+    expect = _kept(1.0 / (1.0 + np.exp(-logit)), 0.01)
+    np.testing.assert_array_equal(stock._kept(slice(None)).view(np.uint64),
+                                  expect.view(np.uint64))

@@ -400,7 +400,10 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
         self._hook("villages")
         self._village_leadership()
         self._village_draws()
-        self.villages.do("step")  # independent updates: their order does not matter
+        # Independent updates (their order does not matter), called directly rather than
+        # by AgentSet.do, which checks each agent's membership first.
+        for village in self.village_list:
+            village.step()
         if -MONTHS_PER_YEAR <= self.month < 0:  # the simulated 2024: A14's base
             self.recorder.add_base_month(np.array([v.collective_income for v in self.village_list]))
         self.cells = self.workforce.cell_counts(len(self.village_list))

@@ -118,10 +118,27 @@ def _legacy_nodes() -> np.ndarray:
 
 def _draw_rows(weights: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One column index for each of ``rows`` (indices of rows of ``weights``, repeats
-    allowed), drawn in proportion to that row's weights."""
-    cum = np.cumsum(weights, axis=1)[rows]
-    u = rng.random(rows.size) * cum[:, -1]
-    return np.minimum((cum < u[:, None]).sum(axis=1), weights.shape[1] - 1)
+    allowed), drawn in proportion to that row's weights (non-negative).
+
+    Each pick is the count of the row's cumulative weights below its uniform, found by a
+    bisection of all rows at once: a row's cumulative sums never fall (non-negative
+    weights), so the comparison is true up to a point and false after it (all false for
+    a NaN sum). That is ~log2(columns) steps over the picks instead of a comparison of
+    every pick with every column.
+    """
+    cum = np.cumsum(weights, axis=1)
+    n_cols = weights.shape[1]
+    u = rng.random(rows.size) * cum[rows, -1]
+    flat, start = cum.ravel(), rows * n_cols
+    lo = np.zeros(rows.size, dtype=np.int64)
+    hi = np.full(rows.size, n_cols, dtype=np.int64)
+    for _ in range(max(n_cols, 1).bit_length()):
+        mid = (lo + hi) // 2
+        below = flat[start + np.minimum(mid, n_cols - 1)] < u
+        below &= mid < hi
+        lo = np.where(below, mid + 1, lo)
+        hi = np.where(below, hi, mid)
+    return np.minimum(lo, n_cols - 1)
 
 
 def _inverse_cdf(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -229,8 +246,9 @@ class FrontLine:
         return choose_effort(self, cadres)
 
     def _set_caseloads(self, cadres: list[Cadre], effort: np.ndarray) -> None:
+        mean = max(float(effort.mean()), 1e-9)  # once, not once per cadre
         for cadre, e in zip(cadres, effort, strict=True):
-            cadre.resolved_avg = self.results_norm * e / max(float(effort.mean()), 1e-9)
+            cadre.resolved_avg = self.results_norm * e / mean
 
     def _add_routine(self, n: int, rng: np.random.Generator, status: Status,
                      difficulty: np.ndarray | None = None,
@@ -261,18 +279,25 @@ class FrontLine:
     def _logit(self, skill: np.ndarray | float, difficulty: np.ndarray, effort: np.ndarray | float,
                origin: Origin | np.ndarray) -> np.ndarray:
         """Monthly resolution log-odds of assigned problems (odds ~ front-line time)."""
+        base, log_effort, shift = self._logit_terms(skill, effort, origin)
+        return base - self.p.resolve_difficulty * (difficulty - 0.5) + log_effort + shift
+
+    def _logit_terms(self, skill: np.ndarray | float, effort: np.ndarray | float,
+                     origin: Origin | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The terms of :meth:`_logit` other than the difficulty's, in its order: the base
+        with the skill term, the log effort and the legacy shift."""
         p = self.p
-        legacy = np.asarray(origin) == Origin.LEGACY
-        return (p.resolve_base + p.resolve_skill * (np.asarray(skill) - 0.5)
-                - p.resolve_difficulty * (difficulty - 0.5)
-                + np.log(np.maximum(effort, 1e-9)) + np.where(legacy, p.legacy_logit, 0.0))
+        legacy = np.asarray(origin) == Origin.LEGACY.value
+        return (p.resolve_base + p.resolve_skill * (np.asarray(skill) - 0.5),
+                np.log(np.maximum(effort, 1e-9)), np.where(legacy, p.legacy_logit, 0.0))
 
     # ------------------------------------------------------------------- calendar
 
     def _expected_legacy_resolutions(self) -> float:
         """Expected legacy resolutions a month: the sum of the open cases' monthly odds."""
         q = self.problems
-        cases = np.flatnonzero((q.origin == Origin.LEGACY) & (q.status != Status.RESOLVED))
+        cases = np.flatnonzero((q.origin == Origin.LEGACY.value)
+                               & (q.status != Status.RESOLVED.value))
         cadres = list(self.cadres)
         if not cases.size or not cadres:
             return 0.0
@@ -329,8 +354,11 @@ class FrontLine:
 
     def _frontline(self) -> None:
         """Cadres choose effort and learn; collect, assign and resolve problems; visit firms."""
-        self.cadres.do("step")  # independent updates: their order does not matter
         cadres = list(self.cadres)
+        # Independent updates (their order does not matter), called directly: AgentSet.do
+        # checks each agent's membership first, ~45 % of the loop's time.
+        for cadre in cadres:
+            cadre.step()
         self._hook("mentoring", cadres)
         # The qualities read once (after mentoring, the last change to them this month)
         # for the breaches, effort and skill, instead of a pass over the agents for each.
@@ -345,8 +373,8 @@ class FrontLine:
         self._hook("frontline", cadres, routine)
         # Collection: the more time cadres spend on the front line, the sooner they hear
         # (chance 1 - exp(-rate x effort) a month, met on each problem's own clock).
-        open_idx = np.flatnonzero(q.status == Status.OPEN)
-        open_idx = open_idx[q.origin[open_idx] != Origin.LEGACY]
+        open_idx = np.flatnonzero(q.status == Status.OPEN.value)
+        open_idx = open_idx[q.origin[open_idx] != Origin.LEGACY.value]
         if routine.size and open_idx.size:
             got = open_idx[q.notices(open_idx, self.p.collect_rate * effort[routine].mean())]
             if got.size:  # none without front-line time (and no shares to draw owners by)
@@ -354,8 +382,8 @@ class FrontLine:
                 q.status[got] = Status.ASSIGNED
                 q.cadre[got] = ids[owners]
         # New legacy cases go to a legacy cadre (a departing one's pass to its successor).
-        orphans = np.flatnonzero((q.origin == Origin.LEGACY) & (q.status != Status.RESOLVED)
-                                 & (q.cadre == NO_CADRE))
+        orphans = np.flatnonzero((q.origin == Origin.LEGACY.value)
+                                 & (q.status != Status.RESOLVED.value) & (q.cadre == NO_CADRE))
         on_legacy = np.flatnonzero(legacy)
         if orphans.size and on_legacy.size:
             q.status[orphans] = Status.ASSIGNED
@@ -366,18 +394,19 @@ class FrontLine:
     def _resolve(self, cadres: list[Cadre], ids: np.ndarray, effort: np.ndarray,
                  skill: np.ndarray) -> None:
         q = self.problems
-        assigned = np.flatnonzero(q.status == Status.ASSIGNED)
+        assigned = np.flatnonzero(q.status == Status.ASSIGNED.value)
         position = np.full(int(ids.max()) + 1 if ids.size else 1, -1)
         position[ids] = np.arange(ids.size)
-        who = position[q.cadre[assigned]]
+        who = position.take(q.cadre[assigned])  # a gather by int32 ids: quicker than indexing
         origin = q.origin[assigned]
         logit = self._logit(skill[who], q.difficulty[assigned], effort[who], origin)
         # The month's hazard -log(1 - p) of resolution chance p = 1 / (1 + exp(-logit)) is
         # log(1 + exp(logit)), met on each problem's own clock.
         done = q.works(assigned, np.logaddexp(0.0, logit))
-        q.status[assigned[done]] = Status.RESOLVED
-        q.resolved[assigned[done]] = self.month
-        counts = np.bincount(who[done], minlength=ids.size)
+        resolved = assigned.compress(done)  # ``compress``: quicker than indexing by a mask
+        q.status[resolved] = Status.RESOLVED
+        q.resolved[resolved] = self.month
+        counts = np.bincount(who.compress(done), minlength=ids.size)
         # Resolutions per month, a one-year moving average; over a newcomer's first year
         # the plain mean of its months in post (an average started at zero would score
         # every newcomer low on results for a year, whatever its effort).
@@ -390,7 +419,7 @@ class FrontLine:
                 months = MONTHS_PER_YEAR
             cadre.months_in_post = months
             cadre.resolved_avg += (k - cadre.resolved_avg) / months
-        is_legacy = origin[done] == Origin.LEGACY
+        is_legacy = origin.compress(done) == Origin.LEGACY.value
         self.legacy_resolved = int(is_legacy.sum())
         self.problems_resolved = int(done.sum()) - self.legacy_resolved
         if self.month < 0:
@@ -418,13 +447,26 @@ class _PoolStock:
         self.origin, self.share, self.turnover, self.successor = (origin, share, turnover,
                                                                    successor)
         self.chunk = max(1, CHUNK_PAIRS // max(share.size, 1))
+        self._terms = model._logit_terms(skill, effort, origin)  # the same for every chunk
         self._r: np.ndarray | None = None  # r_j at every difficulty, kept by totals()
         self._total = np.empty(0)  # S(d) at every difficulty, set by totals()
 
     def _kept(self, rows: np.ndarray | slice, out: np.ndarray | None = None) -> np.ndarray:
-        """``r_j`` at the difficulties ``d[rows]`` (rows x owners, into ``out`` if given)."""
-        logit = self.model._logit(self.skill, self.d[rows, None], self.effort, self.origin)
-        return _kept(1.0 / (1.0 + np.exp(-logit)), self.turnover, out)
+        """``r_j`` at the difficulties ``d[rows]`` (rows x owners, into ``out`` if given).
+
+        The odds are :meth:`FrontLine._logit`'s, its terms taken once for all chunks and
+        its negation built directly: ``difficulty - base - log_effort - shift`` is
+        ``-(base - difficulty + log_effort + shift)`` to the bit (rounding is symmetric
+        in sign), one pass over the chunk fewer, all in one array.
+        """
+        base, log_effort, shift = self._terms
+        odds = np.subtract(self.model.p.resolve_difficulty * (self.d[rows, None] - 0.5), base)
+        odds -= log_effort
+        if shift.any():  # routine cases: subtracting 0.0 changes no number
+            odds -= shift
+        np.exp(odds, out=odds)
+        odds += 1.0
+        return _kept(np.divide(1.0, odds, out=odds), self.turnover, out)
 
     def totals(self) -> np.ndarray:
         """``S(d)``, the stock per unit of inflow, at every difficulty (without the

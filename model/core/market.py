@@ -136,7 +136,7 @@ class LabourMarket:
                                 np.full(extra.size, RESERVE)]).astype(np.int8)
         home = np.concatenate([home, extra])
         employer = np.full(home.size, -1, dtype=np.int32)
-        employed = np.flatnonzero(state == Labour.URBAN_JOB)
+        employed = np.flatnonzero(state == Labour.URBAN_JOB.value)
         rng.shuffle(employed)
         # Fill modelled firms first (up to their size), the rest work for other employers.
         sizes = self.district.firms["employees"].to_numpy()
@@ -150,8 +150,8 @@ class LabourMarket:
         table.base_demand = table.employees * (1.0 + p.vacancy_share)
         self.other_base_demand = self.workforce.employees[-1] * (1.0 + p.vacancy_share)
         # Matching efficiency that yields the stationary job-finding rate at the start.
-        seekers = int((state == Labour.SEEKING).sum()) + p.farmer_search * int(
-            (state[:n_rural] == Labour.FARMING).sum())
+        seekers = int((state == Labour.SEEKING.value).sum()) + p.farmer_search * int(
+            (state[:n_rural] == Labour.FARMING.value).sum())
         vacancies = p.vacancy_share * employed.size
         a = p.matching_elasticity
         self.matching_efficiency = f * seekers ** (1 - a) / max(vacancies, 1.0) ** (1 - a)
@@ -195,8 +195,8 @@ class LabourMarket:
         # Seekers are anywhere; farmers rural, found by a scan of the rural rows only
         # (quicker than one scan of all rows for both and a split by state).
         state = wf.state
-        seekers = np.flatnonzero(state == Labour.SEEKING)
-        farmers = wf.rural_where(lambda s: (state[s] == Labour.FARMING) & wf.rural[s])
+        seekers = np.flatnonzero(state == Labour.SEEKING.value)
+        farmers = wf.rural_where(lambda s: (state[s] == Labour.FARMING.value) & wf.rural[s])
         self.matches, self.placements, entrants = wf.match(
             vacancies, boost, self.matching_efficiency, p.matching_elasticity, rng, m,
             p.farmer_search, seekers, farmers)
@@ -210,7 +210,7 @@ class LabourMarket:
         self.nonfarm_entrants = entrants
         # Rural workers with an urban job settle in town with their household (B15); the
         # land they leave partly lies idle and passes to the collective (L8).
-        holders = wf.rural_where(lambda s: wf.rural[s] & (wf.state[s] == Labour.URBAN_JOB))
+        holders = wf.rural_where(lambda s: wf.rural[s] & (wf.state[s] == Labour.URBAN_JOB.value))
         settlers = sample_share(holders, p.settle_rate / MONTHS_PER_YEAR, rng)
         by_village = wf.settle(settlers)
         self.settlers = int(settlers.size)
@@ -234,13 +234,13 @@ class LabourMarket:
         rural, state = wf.rural, wf.state
         # Only rural residents farm, do local wage work or migrate; both sides seek.
         # ``compress`` is ``a[mask]``, faster for large index arrays (here and below).
-        farming = farmers.compress(state[farmers] == Labour.FARMING)
-        seeking = seekers.compress(rural[seekers] & (state[seekers] == Labour.SEEKING))
+        farming = farmers.compress(state[farmers] == Labour.FARMING.value)
+        seeking = seekers.compress(rural[seekers] & (state[seekers] == Labour.SEEKING.value))
         # Local wage work and migration are rural states: one scan of the rural rows for
         # both, then split (each part keeps its order).
-        moving = wf.rural_where(lambda s: ((state[s] == Labour.LOCAL_WAGE) & ~wf.coop_job[s])
-                                | (state[s] == Labour.MIGRANT))
-        is_migrant = state[moving] == Labour.MIGRANT
+        moving = wf.rural_where(lambda s: ((state[s] == Labour.LOCAL_WAGE.value) & ~wf.coop_job[s])
+                                | (state[s] == Labour.MIGRANT.value))
+        is_migrant = state[moving] == Labour.MIGRANT.value
         seasonal, migrants = moving.compress(~is_migrant), moving.compress(is_migrant)
         # Seasonal local wage work ends (cooperative jobs are not seasonal).
         wf.move(sample_share(seasonal, p.local_exit_rate, rng), Labour.FARMING, m)
@@ -252,9 +252,12 @@ class LabourMarket:
         u = rng.random(farming.size)
         trained = wf.trained_until[farming] >= m  # L12: training helps into transfer work
         # The village's rate taken to the farmers (the same products, 130 of them rather
-        # than one per farmer); the trained add the gain (adding 0.0 is exact).
-        go = (p.migration_rate * gap)[wf.home[farming]] + trained * (
-            p.training_nonfarm_gain / MONTHS_PER_YEAR)
+        # than one per farmer; ``take`` gathers by the int32 homes ~3x quicker than
+        # indexing); the trained add the gain. Without trained farmers it would add 0.0,
+        # which changes no comparison below (at most the sign of a zero), so it is skipped.
+        go = (p.migration_rate * gap).take(wf.home[farming])
+        if trained.any():
+            go = go + trained * (p.training_nonfarm_gain / MONTHS_PER_YEAR)
         season = p.seasonal_take_rate * T.FARM_SEASON[self.calendar_month - 1]
         entrants = wf.move(farming.compress(u < go), Labour.MIGRANT, m)
         entrants += wf.move(farming.compress((u >= go) & (u < go + season)), Labour.LOCAL_WAGE, m)

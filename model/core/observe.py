@@ -363,8 +363,8 @@ class Recorder:
         r["problems_raised"].append(m.problems_raised)
         r["problems_resolved"].append(m.problems_resolved)
         r["problems_resolved_cum"].append(self.cum["problems"])
-        unresolved = q.status != Status.RESOLVED
-        legacy = q.origin == Origin.LEGACY
+        unresolved = q.status != Status.RESOLVED.value
+        legacy = q.origin == Origin.LEGACY.value
         r["problems_open"].append(int(np.count_nonzero(unresolved & ~legacy)))
         r["legacy_raised"].append(m.legacy_raised)
         r["legacy_resolved"].append(m.legacy_resolved)

