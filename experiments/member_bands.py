@@ -74,7 +74,8 @@ def main() -> None:
              "mean over the runs for the cadre counts.", "",
              f"**{len(passing)} of {n_members} members ({len(passing) / n_members:.0%}) stay "
              "inside every band through 2030.**", "",
-             "| band | range | members leaving it | lowest value | highest value |",
+             "| band | range | members leaving it | lowest value (any run, year) | "
+             "highest value (any run, year) |",
              "|---|---|---|---|---|"]
     for k, band in enumerate(BANDS):
         leave = [m for m in range(n_members) if not results[m][k][1]]

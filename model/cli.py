@@ -586,7 +586,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"wrote {report}")
     if args.update_scenario:
         names = update_scenario(spec.scenario_path, result.calibrated, result.accepted_range,
-                                spec.name, result.dataset.attrs["date"])
+                                spec.name, result.dataset.attrs["date"],
+                                int(result.dataset.attrs.get("baseline_member", -1)),
+                                result.baseline_draws,
+                                {p.name: (p.lower, p.upper) for p in spec.carried})
         print(f"updated {len(names)} parameters in {spec.scenario_path}")
     if "ensemble" in spec.output and spec.truth is None:
         print(f"wrote {_write_calibrated_ensemble(spec, result)}")

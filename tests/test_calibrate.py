@@ -493,15 +493,19 @@ def test_run_draws_are_reproducible_and_inside_the_ranges(tmp_path: Path) -> Non
     rates = np.array([d["retirement_rate"] for d in draws])
     assert firms.min() >= 300 and firms.max() <= 1200
     assert 0.02 <= rates.min() and rates.max() <= 0.033
-    # Split uniform with its median at the scenario's value: half the 200 draws below it
+    # Split uniform with its median at the sourced value: half the 200 draws below it
     # (sd of the share 0.035, so 0.15 is > 4 sd), and the mean (lo + 2 m + hi) / 4 within
     # ~4 sd (sd of the mean < 0.013 / sqrt(12 x 200) = 0.00027).
-    m = spec.scenario.values["retirement_rate"]
+    m = PARAMETERS["retirement_rate"].default
     assert abs(np.mean(rates < m) - 0.5) < 0.15
     assert abs(rates.mean() - (0.02 + 2 * m + 0.033) / 4) < 0.0011
     assert len({d["district_seed"] for d in draws}) == 200  # a district per run
-    # The design's runs keep the carried parameters at the scenario's values.
-    assert set(run_draws(spec, 0, 0, 3, 0, carried=False)) == {"district_seed"}
+    # The design's runs pin the carried parameters at their sourced (registry) values,
+    # whatever draw the scenario holds (a medoid baseline writes its member's).
+    pinned = run_draws(spec, 0, 0, 3, 0, carried=False)
+    assert set(pinned) == {"district_seed", "firms", "retirement_rate"}
+    assert pinned["firms"] == PARAMETERS["firms"].default
+    assert pinned["retirement_rate"] == PARAMETERS["retirement_rate"].default
     # Without district draws or carried parameters nothing is drawn (the scenario's own).
     plain = load_calibration(experiment(tmp_path, GOOD_PARAMS))
     assert run_draws(plain, 0, 0, 1, 0) == {}
@@ -612,3 +616,90 @@ def test_calibrate_starts_no_more_workers_than_cores(monkeypatch) -> None:
     with pytest.raises(Started):
         module.calibrate(spec, workers=1000)
     assert asked == [3]
+
+
+def test_link_rows_say_which_target_narrowed_a_link() -> None:
+    import xarray as xr
+    from countysim.calibration.calreport import link_rows
+
+    rng = np.random.default_rng(11)
+    n = 400
+    link, other = rng.uniform(0, 1, n), rng.uniform(0, 1, n)
+    # Target T1 rules out points with a large link value; T2 rules out nothing.
+    imp = np.column_stack([np.where(link > 0.5, 5.0, 1.0), np.ones(n)])
+    ds = xr.Dataset(
+        {"check_carried": (("check", "carried"), np.column_stack([link, other])),
+         "check_non_implausible": ("check", (imp.max(axis=1) <= 3).astype(np.int8)),
+         "check_implausibility": (("check", "target"), imp),
+         "held_out": ("target", np.array([0, 0], dtype=np.int8)),
+         "carried_lower": ("carried", [0.0, 0.0]), "carried_upper": ("carried", [1.0, 1.0]),
+         "carried_median": ("carried", [0.5, 0.5]),
+         "carried_link": ("carried", ["L7", ""])},
+        coords={"carried": ["coop_leader_effect", "firm_size_sigma"],
+                "target": ["T1", "T2"]}, attrs={"cutoff": 3.0})
+    rows = link_rows(ds)
+    assert [r["parameter"] for r in rows] == ["coop_leader_effect"]  # links only
+    r = rows[0]
+    # Half the uniform range left: sd ratio 1/2; narrowed by T1, not T2.
+    assert r["ratio"] == pytest.approx(0.5, abs=0.05) and r["target"] == "T1"
+    assert r["members_q95"] <= 0.5
+
+
+def test_the_medoid_is_the_most_central_member() -> None:
+    from countysim.calibration.baseline import medoid_order
+
+    points = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [10.0, 0.0], [1.0, 100.0]])
+    # Unscaled, the far point in the second parameter dominates; scaled by each
+    # parameter's sd the middle of the row is central.
+    order = medoid_order(points, points.std(axis=0))
+    assert order[0] == 1 and order[-1] in (3, 4)
+    assert list(medoid_order(points[:3], np.ones(2))) == [1, 0, 2]  # ties in index order
+
+
+def test_the_shipped_calibration_takes_the_medoid(tmp_path: Path) -> None:
+    spec = load_calibration(EXPERIMENTS / "calibrate_2025.toml")
+    assert spec.baseline_choice == "medoid"
+    text = (EXPERIMENTS / "calibrate_2025.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('choice = "medoid"', 'choice = "centre"').replace(
+        'scenario = "../scenarios', f'scenario = "{EXPERIMENTS.parent}/scenarios').replace(
+        'targets = "../scenarios', f'targets = "{EXPERIMENTS.parent}/scenarios'),
+        encoding="utf-8")
+    with pytest.raises(CalibrationError, match=r"baseline\.choice.*best_fit, medoid"):
+        load_calibration(bad)
+
+
+def test_every_calibrated_value_of_the_baseline_is_inside_its_accepted_range() -> None:
+    import re
+
+    scenario = load_scenario(EXPERIMENTS.parent / "scenarios" / "baseline_2025.toml")
+    pattern = re.compile(r"calibration: \S+ \S+, accepted range \[([^,]+), ([^\]]+)\]")
+    found = 0
+    for name in scenario.values:
+        m = pattern.fullmatch(scenario.sources.get(name, ""))
+        if not m:
+            continue
+        found += 1
+        lo, hi = float(m.group(1)), float(m.group(2))
+        # Each end is written to 3 significant digits: allow that rounding, no more.
+        assert lo - 5e-3 * abs(lo) <= scenario[name] <= hi + 5e-3 * abs(hi), (
+            name, scenario[name], lo, hi)
+    assert found == len(load_calibration(EXPERIMENTS / "calibrate_2025.toml").names)
+
+
+def test_the_baseline_is_the_ensembles_medoid_member() -> None:
+    import re
+
+    import countysim
+
+    scenario = load_scenario(EXPERIMENTS.parent / "scenarios" / "baseline_2025.toml")
+    ens = countysim.load_ensemble("litong_2025")
+    found = {re.search(r"ensemble member (\d+)'s", s) for s in scenario.sources.values()}
+    members = {int(m.group(1)) for m in found if m}
+    assert len(members) == 1, "the baseline names one ensemble member as its draws' source"
+    member = members.pop()
+    values = ens["value"].isel(member=member)
+    for name, v in zip(ens["parameter"].values, values.values, strict=True):
+        # Fitted values are rounded to 4 significant digits in the scenario; draws exact.
+        assert scenario[str(name)] == pytest.approx(float(v), rel=1e-3), name
+    assert scenario.district_seed == int(ens["district_seed"].values[member])

@@ -77,17 +77,20 @@ def test_patterns_are_not_implausible_at_the_baseline(target, simulated) -> None
                            f"implausibility {imp:.2f}")
 
 
-# Misses of the issue-9 calibration's baseline under seed noise alone (20 seeds, the scenario's
-# district), reported, not hidden (docs/calibration.md gives them too). The fit no longer
-# has one knob per figure (14 targets, 13 parameters, district draws in every design run),
-# so a figure can miss the narrow seed-only interval while staying inside the history
-# match's tolerance; A14 is also inside the ensemble's 90% predictive interval.
+# Misses of the baseline under seed noise alone (20 seeds, its own district), reported,
+# not hidden (docs/calibration.md gives them too). The baseline is the ensemble's central
+# member that fits (issue 16, item 5): each figure within 2 of its observation-plus-
+# discrepancy sd on the member's own runs, which is looser than the seed-noise interval
+# this test holds it to. Each is inside the ensemble's 90% predictive interval but A8.
 BASELINE_MISSES = {
-    "A14": "10% vs seed-noise interval [10.3%, 13.3%] (mean 12.0%): cooperative income "
-           "grows faster at this point than the article's forecast",
-    "A8": "84 vs seed-noise interval [57.5, 75.4] (mean 67.2): rank advancement stays "
-          "short, advance_rate at its upper bound; inside the history match's tolerance, "
-          "not the seeds'",
+    "A4": "3,906 vs seed-noise interval [4,075, 4,346] (mean 4,196): 7 % more new urban "
+          "jobs than the article counts",
+    "A5": "26,000 vs seed-noise interval [24,090, 24,488] (mean 24,277): 7 % short",
+    "A6": "[1,000, 1,999] vs seed-noise interval [2,034, 2,177] (mean 2,100): just above "
+          "the range of 千余",
+    "A7": "58 vs seed-noise interval [34, 53.2] (mean 43.5): promotions short by a quarter",
+    "A8": "84 vs seed-noise interval [55.9, 82.2] (mean 71.2): rank advancement short; "
+          "also outside the ensemble's 90% predictive interval [47, 73]",
 }
 
 

@@ -26,12 +26,13 @@ give reproduce its figures?
    pass the emulators of every wave so far. The region shrinks wave by wave.
 5. **Predictive check**: the real model at points drawn from the final non-implausible
    set; the held-out target is predicted from these runs.
-6. **Calibrated baseline**: the point of the set whose emulated means are closest to the
-   fitted targets in units of the run-to-run spread (scipy L-BFGS-B from the best points
-   of the set, with a pull to the set's centre along directions the targets leave free),
-   confirmed among the candidates by real runs, rounded, and verified with fresh seeds;
-   the report table (article value, simulated mean and 90% interval) comes from that
-   verification.
+6. **Calibrated baseline** (:mod:`~countysim.calibration.baseline`): the ensemble's
+   central member (``[baseline] choice = "medoid"``: the medoid of the members in
+   standardised fitted parameters), or the point of the set whose emulated means are
+   closest to the fitted targets (``"best_fit"``: scipy L-BFGS-B from the best points of
+   the set, confirmed among candidates by real runs); rounded, and verified with fresh
+   seeds; the report table (article value, simulated mean and 90% interval) comes from
+   that verification.
 
 Everything is returned and stored as an :class:`xarray.Dataset` (see
 :func:`results_dataset`); :mod:`countysim.calibration.calreport` writes
@@ -67,14 +68,14 @@ from .diagnostics import table_rows as table_rows
 from .matching import _Matcher as _Matcher
 from .matching import _real_implausibility as _real_implausibility
 from .matching import member_variance as member_variance
+from .members import _member_indices, predictive_check
 from .members import ensemble_dataset as ensemble_dataset
-from .members import predictive_check
 from .results import CalibrationResult as CalibrationResult
 from .results import _result
 from .results import inside_interval as inside_interval
 from .results import open_calibration as open_calibration
 from .results import results_dataset as results_dataset
-from .runner import _TRUTH, _Runner, _seed
+from .runner import _DRAW_MEMBER, _TRUTH, _Runner, _seed
 from .runner import carried_draw as carried_draw
 from .runner import pseudo_targets as pseudo_targets
 from .runner import run_draws as run_draws
@@ -141,8 +142,16 @@ def _calibrate(spec: CalibrationSpec, executor: Executor | None, workers: int,
     check = predictive_check(spec, matcher, runner, targets, accepted)
     say(f"predictive check: {check.values.shape[0] * check.values.shape[1]} runs at "
         f"{check.points.shape[0]} accepted points; {time.perf_counter() - t0:.0f} s")
-    base = calibrated_baseline(spec, matcher, runner, targets, accepted)
-    say(f"calibrated baseline: candidate {base.best + 1} of {base.candidates.shape[0]} (worst "
+    check_ok = matcher.combine(check.implausibility[:, matcher.fitted]) <= spec.cutoff
+    chosen = _member_indices(check_ok, spec.members) if check_ok.any() else np.arange(0)
+    # Each member's fit on its own runs: their seed noise, not the ensemble's spread.
+    own_fit = matcher.combine(_real_implausibility(matcher, targets, check.values[chosen])[
+        :, matcher.fitted]) if chosen.size else None
+    base = calibrated_baseline(spec, matcher, runner, targets, accepted, check.points[chosen],
+                               [run_draws(spec, _DRAW_MEMBER, int(i)) for i in chosen],
+                               own_fit)
+    say(f"calibrated baseline ({spec.baseline_choice}): candidate {base.best + 1} of "
+        f"{base.candidates.shape[0]} (worst "
         f"fitted target {base.scores[base.best, 0]:.2f} run-to-run sd away); verified with "
         f"seeds {base.verify_seeds[0]}..{base.verify_seeds[-1]}")
     cv = cross_validate(spec, matcher, runner, say) if spec.cv_points else None
@@ -151,7 +160,7 @@ def _calibrate(spec: CalibrationSpec, executor: Executor | None, workers: int,
     ds = results_dataset(spec, targets, matcher, accepted, check.points, check.values,
                          check.implausibility, base.candidates, base.values, base.scores,
                          base.best, base.calibrated, base.verify_values, base.verify_seeds,
-                         runner, warnings, wall, truth_imp, cv)
+                         runner, warnings, wall, truth_imp, cv, base.member, base.draws)
     result = _result(spec, ds, wall)
     say(result.summary())
     return result

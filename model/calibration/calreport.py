@@ -466,6 +466,23 @@ def _link_section(ds: xr.Dataset) -> list[str]:
     return L
 
 
+def _baseline_choice(ds: xr.Dataset) -> tuple[str, ...]:
+    """How the baseline was chosen, for the report (results before the choice: best fit)."""
+    if ds.attrs.get("baseline_choice") == "medoid":
+        member = int(ds.attrs.get("baseline_member", -1))
+        return ("The calibrated baseline is the ensemble's central member that fits "
+                f"(member {member}): of the members whose own check runs meet every fitted "
+                "target within 2 sd (observation, model discrepancy and their seed noise), "
+                "the one closest to all members, over fitted and carried parameters each "
+                "standardised by its sd over the members; taken whole: its fitted values, its "
+                "carried values and its district draw. Its fitted values lie inside their "
+                "accepted ranges by construction, and it is typical of the set rather than "
+                "its best fit. ",)
+    return ("The calibrated baseline is one point of the non-implausible set: the one whose "
+            "simulated means come closest to the fitted targets (in units of the model's "
+            "run-to-run spread). ",)
+
+
 def _held_out_detail(ds: xr.Dataset, tid: str, h: dict) -> list[str]:
     """How sharp the held-out check is, and the size of a miss at the baseline."""
     k = [str(t) for t in ds["target"].values].index(tid)
@@ -525,9 +542,8 @@ def report_markdown(ds: xr.Dataset, figures: dict[str, str] | None = None, *,
         L.append(f"- **Recovery experiment**: targets are pseudo-targets {a['pseudo_targets']}")
     L += ["", "## Result", "",
           "### The calibrated baseline (seed noise only)", "",
-          "The calibrated baseline is one point of the non-implausible set: the one whose "
-          "simulated means come closest to the fitted targets (in units of the model's "
-          "run-to-run spread). Its values are in the scenario file with their accepted ranges. "
+          *_baseline_choice(ds),
+          "Its values are in the scenario file with their accepted ranges. "
           f"The table gives, over {ds.sizes['verify_replicate']} runs with seeds "
           f"{int(ds['verify_seed'].values[0])}..{int(ds['verify_seed'].values[-1])} (not used "
           "in the calibration), the simulated mean and 90% interval (5% and 95% quantiles). "
@@ -552,9 +568,9 @@ def report_markdown(ds: xr.Dataset, figures: dict[str, str] | None = None, *,
     checks = {r["target"]: r["inputs"] for r in table_rows(ds) if r["role"] == "input_check"}
     for tid, h in held_out_rows(ds).items():
         verdict = "**hit**" if h["hit"] else "**miss**"
-        why = (f" as an input check of {checks[tid]} (the inputs were sized from it, so "
-               "fitting it would return them)" if tid in checks else "")
-        L += [f"{tid} was kept out of the fit{why}. Over the real-model runs at "
+        as_check = (f" as an input check of {checks[tid]} (the inputs were sized from it, so "
+                    "fitting it would return them)" if tid in checks else "")
+        L += [f"{tid} was kept out of the fit{as_check}. Over the real-model runs at "
               f"{ds.sizes['check']} accepted points ({ds.sizes['check_replicate']} runs each) it"
               f" is predicted as {_fmt(h['predictive_mean'])}, 90% predictive interval "
               f"[{_fmt(h['predictive_q05'])}, {_fmt(h['predictive_q95'])}]; the article's "

@@ -28,7 +28,7 @@ from .crossval import CrossValidation
 from .diagnostics import diagnostics_text, held_out_rows, identification_warnings, table_rows
 from .matching import _Matcher
 from .members import _member_indices
-from .runner import _DRAW_MEMBER, _Runner, run_draws
+from .runner import _DRAW_MEMBER, _Runner, run_draws, sourced_value
 from .spec import CalibrationError, CalibrationSpec, _typed
 from .targets import Target, Targets
 
@@ -55,8 +55,13 @@ def results_dataset(spec: CalibrationSpec, targets: Targets, matcher: _Matcher,
                     scores: np.ndarray, best: int, calibrated: Mapping[str, float],
                     verify_Y: np.ndarray, verify_seeds: Sequence[int], runner: _Runner,
                     warnings: list[str], wall: float, truth_imp: np.ndarray,
-                    cv: CrossValidation | None = None) -> xr.Dataset:
-    """Assemble every result of a calibration into one Dataset (documented per variable)."""
+                    cv: CrossValidation | None = None, baseline_member: int = -1,
+                    baseline_draws: Mapping[str, float] | None = None) -> xr.Dataset:
+    """Assemble every result of a calibration into one Dataset (documented per variable).
+
+    ``baseline_member`` and ``baseline_draws``: the ensemble member the baseline is (the
+    medoid; -1 for a best-fit baseline) and its district draw and carried values.
+    """
     K = len(targets)
     check_ok = matcher.combine(check_I[:, matcher.fitted]) <= spec.cutoff
     # The predictive intervals are those of the shipped ensemble: the checked members that
@@ -73,8 +78,15 @@ def results_dataset(spec: CalibrationSpec, targets: Targets, matcher: _Matcher,
             **_predictive_inside(targets, pred)}
     if cv is not None:
         data.update(_cv_vars(cv, targets, matcher))
+    draws = dict(baseline_draws or {})
+    if "check_carried" in data and draws:
+        data["baseline_carried"] = ("carried", np.array([float(draws[p.name])
+                                                         for p in spec.carried]),
+                                    {"long_name": "the baseline member's carried values"})
     ds = xr.Dataset(data, coords=_coords(spec, targets, len(matcher.waves)),
                     attrs=_attrs(spec, targets, runner, wall, best))
+    ds.attrs["baseline_member"] = int(baseline_member)
+    ds.attrs["baseline_district_seed"] = int(draws.get("district_seed", -1))
     ds.attrs["warnings"] = json.dumps(warnings + identification_warnings(ds, spec, targets),
                                       ensure_ascii=False)
     ds.attrs["diagnostics"] = diagnostics_text(ds)
@@ -219,8 +231,8 @@ def _carried_vars(spec: CalibrationSpec, n_check: int) -> Variables:
                           {"long_name": "carried values of the checked points (prior draws)"}),
         "carried_lower": ("carried", np.array([p.lower for p in spec.carried])),
         "carried_upper": ("carried", np.array([p.upper for p in spec.carried])),
-        "carried_median": ("carried", np.array([float(spec.scenario.values[n]) for n in names]),
-                           {"long_name": "the scenario's (sourced) value: the draws' median"}),
+        "carried_median": ("carried", np.array([sourced_value(n) for n in names]),
+                           {"long_name": "the sourced value: the draws' median"}),
         "carried_link": ("carried", np.array([PARAMETERS[n].link or "" for n in names]),
                          {"long_name": "causal link (docs/pathways.md), if any"}),
     }
@@ -345,6 +357,7 @@ def _attrs(spec: CalibrationSpec, targets: Targets, runner: _Runner, wall: float
         "seed": spec.seed,
         "cutoff": spec.cutoff,
         "rule": spec.rule,
+        "baseline_choice": spec.baseline_choice,
         "replicates": spec.replicates,
         "runs": runner.runs,
         "failed_runs": len(runner.errors),
@@ -408,6 +421,18 @@ class CalibrationResult:
     held_out: dict[str, dict[str, Any]]
     warnings: list[str]
     wall_time: float
+
+    @property
+    def baseline_draws(self) -> dict[str, int | float]:
+        """The baseline member's carried values and district draw (empty: best fit)."""
+        ds = self.dataset
+        out: dict[str, int | float] = {}
+        if "baseline_carried" in ds:
+            out = {str(n): _typed(str(n), float(v)) for n, v in
+                   zip(ds["carried"].values, ds["baseline_carried"].values, strict=True)}
+        if int(ds.attrs.get("baseline_district_seed", -1)) >= 0:
+            out["district_seed"] = int(ds.attrs["baseline_district_seed"])
+        return out
 
     def summary(self) -> str:
         """The diagnostics and the table as text (what the command prints)."""

@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from ..core.parameters import PARAMETERS
 from ..core.scenario import Scenario
 from .spec import CalibrationSpec, _typed
 from .targets import Targets
 
-__all__ = ["carried_draw", "pseudo_targets", "run_draws"]
+__all__ = ["carried_draw", "pseudo_targets", "run_draws", "sourced_value"]
 
 
 def _seed(entropy: int, *key: int) -> np.random.SeedSequence:
@@ -46,9 +47,9 @@ def run_draws(spec: CalibrationSpec, *key: int, carried: bool = True
         spec: The experiment.
         *key: The node below the draws' branch.
         carried: Draw the carried parameters too. The design and cross-validation runs
-            keep them at the scenario's (sourced) values: the fit is of the calibrated
-            parameters given those values; the carried draws enter with the ensemble's
-            members, which real runs must confirm non-implausible.
+            keep them at their sourced values (:func:`sourced_value`): the fit is of the
+            calibrated parameters given those values; the carried draws enter with the
+            ensemble's members, which real runs must confirm non-implausible.
 
     Returns:
         Parameter overrides (empty if nothing is drawn).
@@ -59,11 +60,21 @@ def run_draws(spec: CalibrationSpec, *key: int, carried: bool = True
     out: dict[str, int | float] = {}
     if spec.district_draws:
         out["district_seed"] = int(rng.integers(0, _DISTRICT_SEEDS))
-    for p in spec.carried if carried else ():
-        value = carried_draw(rng.uniform(), p.lower, float(spec.scenario.values[p.name]),
-                             p.upper)
-        out[p.name] = _typed(p.name, value)
+    for p in spec.carried:
+        if carried:
+            value = carried_draw(rng.uniform(), p.lower, sourced_value(p.name), p.upper)
+            out[p.name] = _typed(p.name, value)
+        else:
+            # Pinned at the sourced value: the scenario may hold a member's draw (the
+            # medoid baseline), and a second calibration must fit what the first did.
+            out[p.name] = _typed(p.name, sourced_value(p.name))
     return out
+
+
+def sourced_value(name: str) -> float:
+    """A carried parameter's sourced value, the median of its draws: the registry's
+    default, which is the value its source gives (the scenario may hold a member's draw)."""
+    return float(PARAMETERS[name].default)
 
 
 def carried_draw(u: float | np.ndarray, low: float, median: float,

@@ -20,7 +20,10 @@ _LINE = re.compile(r"^(?P<name>[a-z_0-9]+)(?P<eq>\s*=\s*)(?P<rest>.*)$")
 
 def update_scenario(path: str | Path, values: Mapping[str, float],
                     ranges: Mapping[str, tuple[float, float]], experiment: str,
-                    date: str | None = None) -> list[str]:
+                    date: str | None = None, member: int = -1,
+                    draws: Mapping[str, float] | None = None,
+                    carried_ranges: Mapping[str, tuple[float, float]] | None = None
+                    ) -> list[str]:
     """Write calibrated values into a scenario file, keeping its comments and layout.
 
     Each parameter's line in its section (``[behaviour]``, or ``[levers]`` or
@@ -35,6 +38,11 @@ def update_scenario(path: str | Path, values: Mapping[str, float],
         ranges: Accepted ``(lo, hi)`` by parameter name.
         experiment: Experiment name for the provenance.
         date: ISO date for the provenance (default today).
+        member: The ensemble member the baseline is (a medoid baseline), for the
+            provenance of ``draws``.
+        draws: That member's carried values and district draw, written too, each
+            sourced as the member's draw (from ``carried_ranges``).
+        carried_ranges: The carried ranges of ``draws`` by parameter name.
 
     Returns:
         The names of the parameters written.
@@ -46,14 +54,19 @@ def update_scenario(path: str | Path, values: Mapping[str, float],
     """
     path = Path(path)
     date = date or _dt.date.today().isoformat()
-    home = {name: PARAMETERS[name].section for name in values}
+    draws = dict(draws or {})
+    carried_ranges = carried_ranges or {}
+    home = {name: PARAMETERS[name].section for name in (*values, *draws)}
 
     def line(name: str) -> str:
+        if name in draws:
+            return _draw_line(name, draws[name], carried_ranges.get(name), experiment, date,
+                              member)
         return _scenario_line(name, values[name], ranges[name], experiment, date)
 
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     done, last = _replace_lines(lines, home, line)
-    missing = [n for n in values if n not in done]
+    missing = [n for n in home if n not in done]
     for name in missing:
         if home[name] not in last:
             raise ValueError(f"{path}: no [{home[name]}] section to write {name}")
@@ -62,7 +75,7 @@ def update_scenario(path: str | Path, values: Mapping[str, float],
         extra = [line(n) for n in missing if home[n] == section]
         lines[last[section] + 1:last[section] + 1] = extra
     _write_checked(path, "".join(lines))
-    return list(values)
+    return list(home)
 
 
 def _replace_lines(lines: list[str], home: Mapping[str, str],
@@ -111,6 +124,17 @@ def _scenario_line(name: str, value: float, rng: tuple[float, float], experiment
         value = int(value)  # a whole float would not load as an int parameter
     source = (f"calibration: {experiment} {date}, accepted range "
               f"[{_sig(rng[0])}, {_sig(rng[1])}]")
+    return f"{name} = {{ value = {value!r}, source = {json.dumps(source, ensure_ascii=False)} }}\n"
+
+
+def _draw_line(name: str, value: float, rng: tuple[float, float] | None, experiment: str,
+               date: str, member: int) -> str:
+    if PARAMETERS[name].kind is int and float(value).is_integer():
+        value = int(value)
+    what = (f"carried range [{_sig(rng[0])}, {_sig(rng[1])}]" if rng is not None
+            else "its district draw")
+    source = (f"calibration: {experiment} {date}, the medoid: ensemble member {member}'s "
+              f"draw ({what})")
     return f"{name} = {{ value = {value!r}, source = {json.dumps(source, ensure_ascii=False)} }}\n"
 
 

@@ -22,9 +22,16 @@ from ..core.scenario import Scenario, ScenarioError, load_scenario, month_index
 from ..sweeps.experiment import SHAPE_PARAMETERS
 from .targets import Targets, load_targets
 
-__all__ = ["RULES", "CalibrationError", "CalibrationSpec", "FitParameter", "load_calibration"]
+__all__ = ["BASELINE_CHOICES", "RULES", "CalibrationError", "CalibrationSpec", "FitParameter",
+           "load_calibration"]
 
 RULES = ("max", "second_max")
+#: How the calibrated baseline is chosen (``[baseline] choice``).
+BASELINE_CHOICES = {
+    "best_fit": "the emulated best fit, confirmed among candidates by real runs",
+    "medoid": "the ensemble's central member: the member whose summed distance to the "
+              "others, in parameters standardised by the accepted sample's sd, is least",
+}
 
 
 class CalibrationError(InputError):
@@ -79,6 +86,7 @@ class CalibrationSpec:
         check_replicates: Runs per check point.
         baseline_candidates: Candidate baselines run with the real model.
         baseline_replicates: Runs per candidate baseline.
+        baseline_choice: How the baseline is chosen (:data:`BASELINE_CHOICES`).
         verify_replicates: Runs of the calibrated baseline (integer seeds, as ``run --seed``).
         verify_seed: First integer seed of the verification runs.
         significant_digits: Digits kept in the calibrated values written to the scenario.
@@ -126,6 +134,7 @@ class CalibrationSpec:
     check_replicates: int = 4
     baseline_candidates: int = 12
     baseline_replicates: int = 10
+    baseline_choice: str = "best_fit"
     verify_replicates: int = 20
     verify_seed: int = 0
     significant_digits: int = 4
@@ -188,7 +197,7 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
                          "max_candidates": int, "accepted": int, "max_active": int},
     "check": {"points": int, "replicates": int},
     "baseline": {"candidates": int, "replicates": int, "verify_replicates": int,
-                 "verify_seed": int, "significant_digits": int},
+                 "verify_seed": int, "significant_digits": int, "choice": str},
     "recovery": {"truth": dict, "obs_cv": float, "read_at": str},
     "uncertainty": {"district_draws": bool, "members": int},
     "cross_validation": {"points": int, "replicates": int},
@@ -199,6 +208,7 @@ _SPEC_FIELD = {("design", "points"): "points", ("check", "points"): "check_point
                ("check", "replicates"): "check_replicates",
                ("baseline", "candidates"): "baseline_candidates",
                ("baseline", "replicates"): "baseline_replicates",
+               ("baseline", "choice"): "baseline_choice",
                ("recovery", "obs_cv"): "recovery_obs_cv",
                ("cross_validation", "points"): "cv_points",
                ("cross_validation", "replicates"): "cv_replicates"}
@@ -371,6 +381,9 @@ def _check_matching(path: Path, kw: Mapping[str, Any]) -> None:
     if kw.get("rule", "max") not in RULES:
         raise CalibrationError(path, "history_matching.rule", f"expected one of "
                                f"{', '.join(RULES)}, got {kw['rule']!r}")
+    if kw.get("baseline_choice", "best_fit") not in BASELINE_CHOICES:
+        raise CalibrationError(path, "baseline.choice", f"expected one of "
+                               f"{', '.join(BASELINE_CHOICES)}, got {kw['baseline_choice']!r}")
 
 
 def _discrepancy(path: Path, kw: dict[str, Any], targets: Targets) -> dict[str, float]:
