@@ -137,15 +137,15 @@ def link_parameters() -> list[str]:
 
 
 def at_end(end: str) -> dict[str, object]:
-    """Overrides putting every link strength at the weak or strong end of its prior."""
-    if end == "median":
-        return {}
+    """Overrides putting every link strength at the weak end of its prior, its median (the
+    registry's sourced value: the baseline scenario holds its ensemble member's draws) or
+    its strong end."""
     out = {}
     for name in link_parameters():
         p = PARAMETERS[name]
         lo, hi = p.prior
         weak, strong = (hi, lo) if name in WEAK_HIGH else (lo, hi)
-        out[name] = p.kind(weak if end == "weak" else strong)
+        out[name] = p.kind({"weak": weak, "median": p.default, "strong": strong}[end])
     return out
 
 
@@ -276,8 +276,9 @@ def main() -> None:
         "seed noise. A lever within noise on these seeds is run on more (up to seed "
         f"{FIRST_SEED + args.extend_to - 1}), and its row gives them all; the last column "
         "says how many. Every causal link's strength is at the median of its prior (the "
-        "registry value) in the first table; the second gives the largest effect at the "
-        "weak and strong ends of the priors too (docs/pathways.md).",
+        "registry value, not the baseline member's draw) in the first table; the second "
+        "gives the largest effect at the weak and strong ends of the priors too "
+        "(docs/pathways.md).",
         "",
         "Baseline levels (median priors, mean over the seeds): "
         + "; ".join(f"{OUTCOMES[k][0]} {base[k]:,.2f} {OUTCOMES[k][1]}" if k == "unemployment"
