@@ -295,10 +295,10 @@ def main() -> None:
     quiet: list[str] = []
     best: dict[str, str] = {}
     for name in rows:
-        cells, moves, top = [], False, (0.0, DEVELOPMENT[0])
+        cells, top = [], (0.0, DEVELOPMENT[0])
+        moves = moves_development(results, "median", name, seeds_of[name])
         for key in OUTCOMES:
             mean, sd, z = summary(results, "median", name, key, seeds_of[name])
-            moves |= abs(z) >= 3 and key in DEVELOPMENT
             if key in DEVELOPMENT and abs(z) > top[0]:
                 top = (abs(z), key)
             cells.append(_cell(mean, sd, z, key))

@@ -703,3 +703,29 @@ def test_the_baseline_is_the_ensembles_medoid_member() -> None:
         # Fitted values are rounded to 4 significant digits in the scenario; draws exact.
         assert scenario[str(name)] == pytest.approx(float(v), rel=1e-3), name
     assert scenario.district_seed == int(ens["district_seed"].values[member])
+
+
+def test_the_medoid_baseline_is_the_most_central_member_that_fits(tmp_path: Path) -> None:
+    from countysim.calibration.baseline import BASELINE_FIT, calibrated_baseline
+
+    spec = load_calibration(experiment(tmp_path, (
+        '[baseline]\nchoice = "medoid"\ncandidates = 2\nreplicates = 2\n'
+        'verify_replicates = 2\n[carried]\n'
+        'firms = { range = [300, 1200], why = "t" }\n' + GOOD_PARAMS)))
+    members = np.array([[0.10], [0.30], [0.29], [0.31], [0.50]])
+    draws = [{"firms": f, "district_seed": i} for i, f in enumerate([600, 700, 650, 690, 900])]
+    # Member 1 is the most central but fits badly; of those that fit, 3 is more central
+    # than 2 (its firms sit nearer the others').
+    fit = np.array([1.0, BASELINE_FIT + 1, 1.5, 1.5, 1.0])
+    runs: list[dict] = []
+
+    def runner(points, replicates, seed, draws_fn=None):
+        runs.extend(draws_fn(i, r) for i in range(len(points)) for r in range(replicates))
+        return np.zeros((len(points), replicates, len(spec.targets)))
+
+    base = calibrated_baseline(spec, None, runner, spec.targets, members, members, draws, fit)
+    assert base.member == 3 and base.best == 0
+    assert base.calibrated == {"advance_rate": 0.31}
+    assert base.draws == {"firms": 690, "district_seed": 3}
+    # Candidates and the verification run with the members' own draws.
+    assert runs[-1] == base.draws and {d["district_seed"] for d in runs} == {3, 2}

@@ -172,9 +172,11 @@ def calibrated_baseline(spec: CalibrationSpec, matcher: _Matcher, runner: _Runne
         accepted: The accepted sample (fitted parameters).
         members: The ensemble members' fitted parameters, in member order
             (``"medoid"``; without members the best fit is used).
-        member_draws: Each member's district draw and carried values (:func:`run_draws`).
+        member_draws: Each member's district draw and carried values (:func:`run_draws`);
+            with ``members``.
         member_fit: Each member's implausibility on its own check runs, with their seed
-            noise rather than the ensemble's spread (max over the fitted targets).
+            noise rather than the ensemble's spread (max over the fitted targets); with
+            ``members``.
 
     Centrality is taken over every parameter that differs between members (fitted and
     carried), each standardised by its sd over the members. The baseline is the most
@@ -187,18 +189,17 @@ def calibrated_baseline(spec: CalibrationSpec, matcher: _Matcher, runner: _Runne
     medoid = spec.baseline_choice == "medoid" and members is not None and len(members) > 0
     draws: list[Mapping[str, int | float]] = []
     if medoid:
-        carried = [p.name for p in spec.carried]
-        full = np.column_stack([members, *([[d[n] for d in member_draws] for n in carried]
-                                           if member_draws else [])])
+        carried = np.array([[d[p.name] for p in spec.carried] for d in member_draws],
+                           dtype=float).reshape(len(members), -1)
+        full = np.column_stack([members, carried])
         order = medoid_order(full, full.std(axis=0))
-        if member_fit is not None and len(member_fit) == len(order):
-            # The most central of the members that fit on their own runs; if none does,
-            # the best-fitting ones.
-            good = order[member_fit[order] <= BASELINE_FIT]
-            order = good if good.size else np.argsort(member_fit, kind="stable")
-        order = order[: spec.baseline_candidates]
+        # The most central of the members that fit on their own runs; if none does, the
+        # best-fitting ones.
+        good = order[member_fit[order] <= BASELINE_FIT]
+        order = (good if good.size else np.argsort(member_fit, kind="stable"))[
+            : spec.baseline_candidates]
         cand = spec.snap(members[order])
-        draws = [member_draws[i] for i in order] if member_draws else [{} for _ in order]
+        draws = [member_draws[i] for i in order]
     else:
         cand = spec.snap(_baseline_candidates(spec, matcher, matcher.waves[-1], accepted))
     cand_Y = runner(cand, spec.baseline_replicates,

@@ -27,8 +27,8 @@ give reproduce its figures?
 5. **Predictive check**: the real model at points drawn from the final non-implausible
    set; the held-out target is predicted from these runs.
 6. **Calibrated baseline** (:mod:`~countysim.calibration.baseline`): the ensemble's
-   central member (``[baseline] choice = "medoid"``: the medoid of the members in
-   standardised fitted parameters), or the point of the set whose emulated means are
+   central member that fits, taken whole with its carried draws and district
+   (``[baseline] choice = "medoid"``), or the point of the set whose emulated means are
    closest to the fitted targets (``"best_fit"``: scipy L-BFGS-B from the best points of
    the set, confirmed among candidates by real runs); rounded, and verified with fresh
    seeds; the report table (article value, simulated mean and 90% interval) comes from
@@ -75,7 +75,7 @@ from .results import _result
 from .results import inside_interval as inside_interval
 from .results import open_calibration as open_calibration
 from .results import results_dataset as results_dataset
-from .runner import _DRAW_MEMBER, _TRUTH, _Runner, _seed
+from .runner import _TRUTH, _Runner, _seed
 from .runner import carried_draw as carried_draw
 from .runner import pseudo_targets as pseudo_targets
 from .runner import run_draws as run_draws
@@ -148,8 +148,7 @@ def _calibrate(spec: CalibrationSpec, executor: Executor | None, workers: int,
     own_fit = matcher.combine(_real_implausibility(matcher, targets, check.values[chosen])[
         :, matcher.fitted]) if chosen.size else None
     base = calibrated_baseline(spec, matcher, runner, targets, accepted, check.points[chosen],
-                               [run_draws(spec, _DRAW_MEMBER, int(i)) for i in chosen],
-                               own_fit)
+                               [check.draws[i] for i in chosen], own_fit)
     say(f"calibrated baseline ({spec.baseline_choice}): candidate {base.best + 1} of "
         f"{base.candidates.shape[0]} (worst "
         f"fitted target {base.scores[base.best, 0]:.2f} run-to-run sd away); verified with "

@@ -31,6 +31,7 @@ class _Check:
     points: np.ndarray
     values: np.ndarray
     implausibility: np.ndarray
+    draws: list[dict[str, int | float]]
 
 
 def predictive_check(spec: CalibrationSpec, matcher: _Matcher, runner: _Runner,
@@ -41,12 +42,13 @@ def predictive_check(spec: CalibrationSpec, matcher: _Matcher, runner: _Runner,
     replicates: the predictive interval is over members x seeds.
     """
     check_X = spec.snap(accepted[: spec.check_points])
+    draws = [run_draws(spec, _DRAW_MEMBER, i) for i in range(check_X.shape[0])]
     check_Y = runner(check_X, spec.check_replicates, lambda i, r: _seed(spec.seed, _CHECK, i, r),
-                     lambda i, r: run_draws(spec, _DRAW_MEMBER, i))
+                     lambda i, r: draws[i])
     per_member = spec.district_draws or bool(spec.carried)
     check_I = _real_implausibility(matcher, targets, check_Y,
                                    member_variance(matcher, check_X) if per_member else None)
-    return _Check(check_X, check_Y, check_I)
+    return _Check(check_X, check_Y, check_I, draws)
 
 
 def _member_indices(check_ok: np.ndarray, members: int) -> np.ndarray:

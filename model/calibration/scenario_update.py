@@ -60,9 +60,10 @@ def update_scenario(path: str | Path, values: Mapping[str, float],
 
     def line(name: str) -> str:
         if name in draws:
-            return _draw_line(name, draws[name], carried_ranges.get(name), experiment, date,
-                              member)
-        return _scenario_line(name, values[name], ranges[name], experiment, date)
+            return _scenario_line(name, draws[name], _draw_source(
+                carried_ranges.get(name), experiment, date, member))
+        return _scenario_line(name, values[name], _accepted_source(ranges[name], experiment,
+                                                                   date))
 
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     done, last = _replace_lines(lines, home, line)
@@ -118,23 +119,20 @@ def _write_checked(path: Path, text: str) -> None:
     write_atomically(path, text.encode("utf-8"))
 
 
-def _scenario_line(name: str, value: float, rng: tuple[float, float], experiment: str,
-                   date: str) -> str:
-    if PARAMETERS[name].kind is int and float(value).is_integer():
-        value = int(value)  # a whole float would not load as an int parameter
-    source = (f"calibration: {experiment} {date}, accepted range "
-              f"[{_sig(rng[0])}, {_sig(rng[1])}]")
-    return f"{name} = {{ value = {value!r}, source = {json.dumps(source, ensure_ascii=False)} }}\n"
+def _accepted_source(rng: tuple[float, float], experiment: str, date: str) -> str:
+    return f"calibration: {experiment} {date}, accepted range [{_sig(rng[0])}, {_sig(rng[1])}]"
 
 
-def _draw_line(name: str, value: float, rng: tuple[float, float] | None, experiment: str,
-               date: str, member: int) -> str:
-    if PARAMETERS[name].kind is int and float(value).is_integer():
-        value = int(value)
+def _draw_source(rng: tuple[float, float] | None, experiment: str, date: str,
+                 member: int) -> str:
     what = (f"carried range [{_sig(rng[0])}, {_sig(rng[1])}]" if rng is not None
             else "its district draw")
-    source = (f"calibration: {experiment} {date}, the medoid: ensemble member {member}'s "
-              f"draw ({what})")
+    return f"calibration: {experiment} {date}, the medoid: ensemble member {member}'s draw ({what})"
+
+
+def _scenario_line(name: str, value: float, source: str) -> str:
+    if PARAMETERS[name].kind is int and float(value).is_integer():
+        value = int(value)  # a whole float would not load as an int parameter
     return f"{name} = {{ value = {value!r}, source = {json.dumps(source, ensure_ascii=False)} }}\n"
 
 

@@ -29,8 +29,9 @@ RULES = ("max", "second_max")
 #: How the calibrated baseline is chosen (``[baseline] choice``).
 BASELINE_CHOICES = {
     "best_fit": "the emulated best fit, confirmed among candidates by real runs",
-    "medoid": "the ensemble's central member: the member whose summed distance to the "
-              "others, in parameters standardised by the accepted sample's sd, is least",
+    "medoid": "the ensemble's central member that fits: of the members whose own runs meet "
+              "every fitted target within 2 sd, the one whose summed distance to all "
+              "members, in fitted and carried parameters standardised by their sd, is least",
 }
 
 
@@ -315,9 +316,8 @@ def _chosen_targets(path: Path, data: Mapping[str, Any], targets: Targets) -> Ta
     if "held_out" in data:
         held = _figure_ids(path, data, "held_out", targets,
                            "expected a list of figure IDs (may be empty)", False)
-        # An input check stays out of the fit whatever the experiment holds out.
-        targets = Targets(tuple(replace(t, held_out=t.id in held or t.role == "input_check")
-                                for t in targets), targets.path, targets.text, targets.meta)
+        targets = Targets(tuple(replace(t, held_out=t.id in held) for t in targets),
+                          targets.path, targets.text, targets.meta)
     if not targets.fitted:
         raise CalibrationError(path, "held_out", "every target is held out: nothing to fit")
     return targets

@@ -168,6 +168,12 @@ class Target:
     role: str = "fit"
     inputs: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # An input check is never fitted, whatever a file or an experiment holds out
+        # (``dataclasses.replace`` passes through here too).
+        if self.role == "input_check" and not self.held_out:
+            object.__setattr__(self, "held_out", True)
+
     @property
     def read_at(self) -> str:
         """The month the model is read at (end of the window)."""
@@ -499,7 +505,7 @@ def _target(path: Path, index: int, raw: dict[str, Any]) -> Target:
             raise TargetError(path, f"{label}.obs_sd", "must be positive")
     target = Target(id=raw["id"], quote=raw["quote"], value=value, kind=kind,
                     variable=variable, window=(window[0], window[1]),
-                    held_out=raw["held_out"] or kw["role"] == "input_check",
+                    held_out=raw["held_out"],
                     reasoning=raw["reasoning"].strip(), units=raw.get("units", meta.units),
                     **kw)
     if target.obs_variance <= 0:
