@@ -181,8 +181,9 @@ def test_shipped_calibration_experiment() -> None:
         if reg.kind is int:
             assert float(p.lower).is_integer() and float(p.upper).is_integer()
     assert {"leading_post_turnover", "removal_score_max", "activation_rate"} <= set(spec.names)
-    # All fitted but the input check R11 (tests/test_target_roles.py); cross-validation tests.
-    assert [t.id for t in spec.targets.held_out] == ["R11"]
+    # All fitted but the input checks R11 and R2 (tests/test_target_roles.py);
+    # cross-validation tests.
+    assert [t.id for t in spec.targets.held_out] == ["R11", "R2"]
     assert spec.cutoff == 3.0 and spec.until == "2026-12"  # growth targets: 2026 over 2025
     # Uncertainty carried (issue 9): district draws, hand-set parameters over their ranges,
     # never a fitted one, never a lever; cross-validation and the shipped ensemble.
@@ -245,7 +246,7 @@ GOOD_PARAMS = '[parameters]\nadvance_rate = { range = [0.05, 0.5], why = "A8" }\
      "expected one of max, second_max"),
     ('use_targets = ["A99"]\n' + GOOD_PARAMS, "use_targets", "no target 'A99'"),
     ('held_out = ["A4", "A5", "A6", "A7", "A8", "A9", "A14", "A29", "R6", "R7r", "R7u", '
-     '"R11", "A19", "A26"]\n' + GOOD_PARAMS,
+     '"R11", "A19", "A26", "R15", "R2"]\n' + GOOD_PARAMS,
      "held_out", "nothing to fit"),
     ('[recovery]\ntruth = { advance_rate = 0.9 }\n' + GOOD_PARAMS,
      "recovery.truth.advance_rate", "expected a number in [0.05, 0.5]"),

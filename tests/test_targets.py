@@ -53,31 +53,36 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 ARTICLE = ("A4", "A5", "A6", "A7", "A8", "A9", "A14", "A29")
-PATTERNS = ("R6", "R7r", "R7u", "R11", "A19", "A26")
+PATTERNS = ("R6", "R7r", "R7u", "R11", "A19", "A26", "R15", "R2")
 
 
 def test_shipped_targets_are_the_article_figures_and_patterns() -> None:
     t = load_targets(SHIPPED)
     # Values as printed in the article's figures (docs/sources.md), and the comparators:
     # R6 the mean of 5.1 % and 5.2 %; R7r the mean of 7.1, 6.6, 5.8, 5.6, 6.9 %; R7u of
-    # 5.0, 4.6, 4.3, 5.5, 4.8 %; R11 183 of 195 villages; A19 and A26 the lower ends.
+    # 5.0, 4.6, 4.3, 5.5, 4.8 %; R11 183 of 195 villages; A19 and A26 the lower ends;
+    # R15 between Ningxia's 1.0 (2022-23) and 1.7 (2017-22) points a year; R2 831,000
+    # away from home x 6.3 %.
     expected = {"A4": 3906, "A5": 26000, "A6": 1000, "A7": 58, "A8": 84, "A9": 13,
                 "A14": 0.10, "A29": 1172, "R6": 0.0515, "R7r": 0.064, "R7u": 0.0484,
-                "R11": 183 / 195, "A19": 150_000, "A26": 10_000}
+                "R11": 183 / 195, "A19": 150_000, "A26": 10_000, "R15": 0.013,
+                "R2": 52_000}
     assert {x.id: x.value for x in t} == pytest.approx(expected, rel=1e-3)
-    # A29 by the file's choice; R11 by its role (an input check is never fitted).
-    assert [x.id for x in t.held_out] == ["A29", "R11"]
-    assert {x.id for x in t if x.role == "input_check"} == {"R11"}
+    # A29 by the file's choice; R11 and R2 by their role (an input check is never fitted).
+    assert [x.id for x in t.held_out] == ["A29", "R11", "R2"]
+    assert {x.id for x in t if x.role == "input_check"} == {"R11", "R2"}
     assert {x.id: x.kind for x in t} == {"A4": "point", "A5": "rounded", "A6": "lower_bound",
                                          "A7": "binomial", "A8": "binomial", "A9": "binomial",
                                          "A14": "expectation", "A29": "point",
                                          "R6": "comparator", "R7r": "comparator",
                                          "R7u": "comparator", "R11": "comparator",
-                                         "A19": "range", "A26": "range"}
+                                         "A19": "range", "A26": "range", "R15": "comparator",
+                                         "R2": "comparator"}
     # Each quote contains the figure as written in the article or the comparator's source.
     for tid, text in {"A4": "3906", "A5": "2.6万", "A6": "千余件", "A7": "58名", "A8": "84名",
                       "A9": "13名", "A14": "10%", "A29": "1172", "R6": "5.2%", "R7r": "7.1%",
-                      "R7u": "4.3%", "R11": "93.85%", "A19": "15万元", "A26": "2万余元"}.items():
+                      "R7u": "4.3%", "R11": "93.85%", "A19": "15万元", "A26": "2万余元",
+                      "R15": "67.31%", "R2": "83.1万"}.items():
         assert text in t.by_id(tid).quote
     for tid in PATTERNS:
         assert t.by_id(tid).source
@@ -90,11 +95,13 @@ def test_shipped_windows_read_october_except_the_yearly_figures() -> None:
         assert x.window[0] == "2025-01" and x.statistic == "end"
         assert x.read_at == ("2025-12" if x.id == "A14" else "2025-10")
     assert t.meta["report_month"] == "2025-10"
-    # Patterns: the model's own years, 2025 for levels, 2026 over 2025 for growth.
+    # Patterns: the model's own years, 2025 for levels, 2026 over 2025 for growth and for
+    # the move to town (December to December).
     windows = {x.id: x.window for x in t if x.id in PATTERNS}
     assert windows == {"R6": ("2025-01", "2025-12"), "R7r": ("2025-01", "2026-12"),
                        "R7u": ("2025-01", "2026-12"), "R11": ("2025-01", "2025-12"),
-                       "A19": ("2025-01", "2026-12"), "A26": ("2026-01", "2026-12")}
+                       "A19": ("2025-01", "2026-12"), "A26": ("2026-01", "2026-12"),
+                       "R15": ("2025-12", "2026-12"), "R2": ("2025-01", "2025-12")}
 
 
 def test_shipped_observation_variances_follow_the_wording() -> None:
@@ -159,7 +166,7 @@ def _target(tmp_path: Path, **keys: str | None):
 
 
 def test_every_statistic_and_summary_is_documented() -> None:
-    assert set(STATISTICS) == {"end", "mean", "sum", "growth", "annual_growth",
+    assert set(STATISTICS) == {"end", "mean", "sum", "growth", "rise", "annual_growth",
                                "annual_change"}
     assert set(ACROSS) == {"mean", "max", "quantile", "share_at_least"}
 
@@ -194,6 +201,10 @@ def test_statistics_read_the_months_and_villages_as_documented(tmp_path: Path) -
     t = _target(tmp_path, across=None, threshold=None, statistic='"growth"',
                 variable='"urban_placements_ytd"', window='["2025-01", "2025-07"]')
     assert t.evaluate(ds, "2025-01") == pytest.approx(1.06 ** 2 - 1)
+    # Annualised rise from 2025-01 to 2025-07 (6 months): (106 - 100) x 12 / 6.
+    t = _target(tmp_path, across=None, threshold=None, statistic='"rise"',
+                variable='"urban_placements_ytd"', window='["2025-01", "2025-07"]')
+    assert t.evaluate(ds, "2025-01") == pytest.approx(12.0)
     # The default statistic is the value at the window's end (2025-05: month 4).
     t = _target(tmp_path, across=None, threshold=None, statistic=None,
                 variable='"urban_placements_ytd"', window='["2025-03", "2025-05"]')

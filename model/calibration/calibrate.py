@@ -68,7 +68,7 @@ from .diagnostics import table_rows as table_rows
 from .matching import _Matcher as _Matcher
 from .matching import _real_implausibility as _real_implausibility
 from .matching import member_variance as member_variance
-from .members import _member_indices, predictive_check
+from .members import _member_indices, band_check, member_mask, predictive_check
 from .members import ensemble_dataset as ensemble_dataset
 from .results import CalibrationResult as CalibrationResult
 from .results import _result
@@ -143,7 +143,13 @@ def _calibrate(spec: CalibrationSpec, executor: Executor | None, workers: int,
     say(f"predictive check: {check.values.shape[0] * check.values.shape[1]} runs at "
         f"{check.points.shape[0]} accepted points; {time.perf_counter() - t0:.0f} s")
     check_ok = matcher.combine(check.implausibility[:, matcher.fitted]) <= spec.cutoff
-    chosen = _member_indices(check_ok, spec.members) if check_ok.any() else np.arange(0)
+    bands = band_check(spec, runner, check, check_ok)
+    if spec.band_seeds > 0:
+        say(f"band check: {int((bands.inside == 1).sum())} of {int(check_ok.sum())} "
+            f"non-implausible points inside every band to 2030 on {spec.band_seeds} seeds; "
+            f"{time.perf_counter() - t0:.0f} s")
+    ok = member_mask(check_ok, bands.inside)
+    chosen = _member_indices(ok, spec.members) if ok.any() else np.arange(0)
     # Each member's fit on its own runs: their seed noise, not the ensemble's spread.
     own_fit = matcher.combine(_real_implausibility(matcher, targets, check.values[chosen])[
         :, matcher.fitted]) if chosen.size else None
@@ -159,7 +165,8 @@ def _calibrate(spec: CalibrationSpec, executor: Executor | None, workers: int,
     ds = results_dataset(spec, targets, matcher, accepted, check.points, check.values,
                          check.implausibility, base.candidates, base.values, base.scores,
                          base.best, base.calibrated, base.verify_values, base.verify_seeds,
-                         runner, warnings, wall, truth_imp, cv, base.member, base.draws)
+                         runner, warnings, wall, truth_imp, cv, base.member, base.draws,
+                         bands.inside, bands.per_band)
     result = _result(spec, ds, wall)
     say(result.summary())
     return result

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from ..sweeps.files import write_atomically
 from .diagnostics import _fmt, _role, held_out_rows, table_rows, target_tag
+from .members import member_mask
 
 __all__ = ["cv_rows", "identifiability_rows", "plot_accepted", "plot_fit", "plot_waves",
            "predictive_rows", "write_report"]
@@ -270,11 +271,42 @@ def identifiability_rows(ds: xr.Dataset) -> tuple[list[dict], list[tuple[str, st
     return rows, pairs
 
 
+def _member_ok(ds: xr.Dataset) -> np.ndarray:
+    """Checked points that are members: non-implausible and inside the bands (if checked)."""
+    return member_mask(ds["check_non_implausible"].values,
+                       ds["check_in_bands"].values if "check_in_bands" in ds else None)
+
+
 def _members(ds: xr.Dataset) -> int:
-    """Members of the shipped ensemble: the non-implausible checked points (up to the cap)."""
-    ok = int(ds["check_non_implausible"].values.sum())
+    """Members of the shipped ensemble: the non-implausible checked points inside the bands
+    (up to the cap)."""
+    ok = int(_member_ok(ds).sum())
     cap = int(ds.attrs.get("members", ok))
     return min(ok, cap) if ok else ds.sizes["check"]
+
+
+def _band_lines(ds: xr.Dataset) -> list[str]:
+    """How many non-implausible points the band check kept, and which bands the rest left."""
+    if "check_in_bands" not in ds:
+        return []
+    inside = ds["check_in_bands"].values
+    run = inside != -1
+    seeds = int(ds.attrs.get("band_seeds", 0))
+    L = ["### Members inside the validation bands", "",
+         f"Each non-implausible point ran to 2030 on {seeds} seeds of its own with the "
+         "baseline's levers, against every band of `countysim validate` "
+         "([Validation](validation.md)): a point that leaves a band in any year (or, for "
+         "the cadre counts, whose mean over its runs does) is not a member. "
+         f"**{int((inside == 1).sum())} of {int(run.sum())}** stayed inside every band.", ""]
+    per = ds["check_band_inside"].values[run]
+    left = [(str(label), int((per[:, j] == 0).sum()))
+            for j, label in enumerate(ds["band"].values)]
+    left = [(label, n) for label, n in left if n]
+    if left:
+        L += ["| band | points leaving it |", "|---|---|"]
+        L += [f"| {label} | {n} |" for label, n in sorted(left, key=lambda x: -x[1])]
+        L.append("")
+    return L
 
 
 def _uncertainty_sections(ds: xr.Dataset) -> list[str]:
@@ -286,9 +318,11 @@ def _uncertainty_sections(ds: xr.Dataset) -> list[str]:
          f"draw{' (district_seed)' if int(a.get('district_draws', 0)) else ''}"
          + (" and carried values" if json.loads(a.get("carried", "{}")) else "")
          + f", were run {ds.sizes['check_replicate']} times with fresh seeds; the "
-         f"{_members(ds)} whose real runs are non-implausible are the shipped ensemble's "
-         "members, and the 90% predictive interval is the 5-95% range of their runs. The "
-         "seed-noise interval is that of the calibrated baseline alone (one point, the "
+         f"{_members(ds)} whose real runs are non-implausible"
+         + (" and stay inside the validation bands" if "check_in_bands" in ds else "")
+         + " are the shipped ensemble's members, and the 90% predictive interval is the "
+         "5-95% range of their runs. The seed-noise interval is that of the calibrated "
+         "baseline alone (one point, the "
          "scenario's district). *Seed share* is its width over the predictive interval's. "
          "A miss gives the gap to the interval in "
          "observation sd.", "",
@@ -312,6 +346,7 @@ def _uncertainty_sections(ds: xr.Dataset) -> list[str]:
               f"{r['target']} (gap {_fmt(abs(r['gap']) * _pct(ds, k))}"
               f"{' %' if _pct(ds, k) == 100.0 else ''}, {r['gap_obs_sd']:.1f} obs sd)"
               for k, r in enumerate(rows) if not r["inside"]) + "."), ""]
+    L += _band_lines(ds)
     carried = json.loads(a.get("carried", "{}"))
     if carried:
         L += ["Carried parameters (hand-set, not fitted; every run draws them from a split "
@@ -407,7 +442,7 @@ def link_rows(ds: xr.Dataset) -> list[dict]:
     if "check_carried" not in ds:
         return []
     values = ds["check_carried"].values
-    ok = ds["check_non_implausible"].values.astype(bool)
+    ok = _member_ok(ds)
     imp = ds["check_implausibility"].values
     cutoff = float(ds.attrs["cutoff"])
     fitted = [k for k in range(ds.sizes["target"]) if not ds["held_out"].values[k]]

@@ -16,12 +16,15 @@ import xarray as xr
 
 from ..core import __version__
 from ..core.parameters import PARAMETERS
+from .bands import BANDS
 from .matching import _Matcher, _real_implausibility, member_variance
-from .runner import _CHECK, _DRAW_MEMBER, _Runner, _seed, run_draws
+from .runner import _BANDS, _CHECK, _DRAW_MEMBER, _Runner, _seed, run_draws
 from .spec import CalibrationSpec
 from .targets import Targets
 
-__all__ = ["ensemble_dataset"]
+__all__ = ["band_check", "ensemble_dataset", "member_mask"]
+
+NOT_RUN = -1  # a checked point the band check did not run (it failed the fit already)
 
 
 @dataclass
@@ -49,6 +52,49 @@ def predictive_check(spec: CalibrationSpec, matcher: _Matcher, runner: _Runner,
     check_I = _real_implausibility(matcher, targets, check_Y,
                                    member_variance(matcher, check_X) if per_member else None)
     return _Check(check_X, check_Y, check_I, draws)
+
+
+@dataclass
+class _Bands:
+    """The band check: per checked point, inside every band (1), not (0), not run (-1);
+    and per point and band (the same codes)."""
+
+    inside: np.ndarray
+    per_band: np.ndarray
+
+
+def band_check(spec: CalibrationSpec, runner: _Runner, check: _Check,
+               check_ok: np.ndarray) -> _Bands:
+    """Each non-implausible checked point on ``spec.band_seeds`` seeds of its own to 2030,
+    against every validation band (issue 16, item 4).
+
+    A member must stay plausible where the targets do not reach: incomes growing as the
+    region's, unemployment, urbanisation, cadre flows. The point runs with the same
+    draws (district, carried values) as its check runs, on seeds from its own branch of
+    the tree (node ``(_BANDS, i, r)``), so whether it is a member does not depend on the
+    number of workers or on which other points ran.
+    """
+    n = check.points.shape[0]
+    per_band = np.full((n, len(BANDS)), NOT_RUN, dtype=np.int8)
+    if spec.band_seeds <= 0:
+        return _Bands(np.full(n, NOT_RUN, dtype=np.int8), per_band)
+    idx = np.flatnonzero(check_ok)
+    failed = runner.bands(
+        check.points[idx],
+        lambda k: [_seed(spec.seed, _BANDS, int(idx[k]), r) for r in range(spec.band_seeds)],
+        lambda k: check.draws[int(idx[k])])
+    labels = [band.label for band in BANDS]
+    for k, i in enumerate(idx):
+        per_band[i] = [label not in failed[k] for label in labels]
+    inside = np.where(check_ok, per_band.min(axis=1, initial=1), NOT_RUN).astype(np.int8)
+    return _Bands(inside, per_band)
+
+
+def member_mask(check_ok: np.ndarray, in_bands: np.ndarray | None) -> np.ndarray:
+    """Checked points that are members: non-implausible, and inside every band where the
+    band check ran (a point it did not run is judged by its fit alone)."""
+    ok = np.asarray(check_ok, dtype=bool)
+    return ok if in_bands is None else ok & (np.asarray(in_bands) != 0)
 
 
 def _member_indices(check_ok: np.ndarray, members: int) -> np.ndarray:
@@ -110,7 +156,8 @@ def ensemble_dataset(spec: CalibrationSpec, ds: xr.Dataset, name: str) -> xr.Dat
 def _member_values(spec: CalibrationSpec, ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     """Per member: fitted then carried parameter values, and the district draw."""
     accepted = spec.snap(ds["accepted"].values)
-    chosen = _member_indices(ds["check_non_implausible"].values.astype(bool), spec.members)
+    chosen = _member_indices(member_mask(ds["check_non_implausible"].values,
+                                         _in_bands(ds)), spec.members)
     n = len(chosen)
     value = np.empty((n, len(spec.names) + len(spec.carried)))
     district = np.empty(n, dtype=np.int64)
@@ -124,12 +171,20 @@ def _member_values(spec: CalibrationSpec, ds: xr.Dataset) -> tuple[np.ndarray, n
     return value, district
 
 
+def _in_bands(ds: xr.Dataset) -> np.ndarray | None:
+    """The band check's verdicts, if the calibration ran one."""
+    return ds["check_in_bands"].values if "check_in_bands" in ds else None
+
+
 def _ensemble_method(spec: CalibrationSpec, ds: xr.Dataset) -> str:
     """How the members were chosen, in one sentence (the file's ``method``)."""
     return (f"history matching ({len(ds['wave'])} waves, cut-off {spec.cutoff:g}, "
             f"{spec.rule}) of {len(spec.names)} parameters to {int((ds['held_out'] == 0).sum())}"
             f" targets; members = accepted points in random order whose real runs are "
-            "non-implausible, each with "
+            "non-implausible"
+            + (f" and whose runs to 2030 on {spec.band_seeds} seeds of their own stay inside "
+               "every validation band" if spec.band_seeds > 0 else "")
+            + ", each with "
             + ("its own district draw (district_seed)" if spec.district_draws
                else "the scenario's district") +
             (f" and carried values of {', '.join(p.name for p in spec.carried)} drawn "

@@ -23,11 +23,12 @@ from ..core import __version__
 from ..core.digest import DigestError, verified_bytes
 from ..core.parameters import PARAMETERS
 from ..sweeps.files import write_netcdf
+from .bands import BANDS
 from .baseline import _Z90
 from .crossval import CrossValidation
 from .diagnostics import diagnostics_text, held_out_rows, identification_warnings, table_rows
 from .matching import _Matcher
-from .members import _member_indices
+from .members import _member_indices, member_mask
 from .runner import _DRAW_MEMBER, _Runner, run_draws, sourced_value
 from .spec import CalibrationError, CalibrationSpec, _typed
 from .targets import Target, Targets
@@ -56,17 +57,23 @@ def results_dataset(spec: CalibrationSpec, targets: Targets, matcher: _Matcher,
                     verify_Y: np.ndarray, verify_seeds: Sequence[int], runner: _Runner,
                     warnings: list[str], wall: float, truth_imp: np.ndarray,
                     cv: CrossValidation | None = None, baseline_member: int = -1,
-                    baseline_draws: Mapping[str, float] | None = None) -> xr.Dataset:
+                    baseline_draws: Mapping[str, float] | None = None,
+                    in_bands: np.ndarray | None = None,
+                    band_inside: np.ndarray | None = None) -> xr.Dataset:
     """Assemble every result of a calibration into one Dataset (documented per variable).
 
     ``baseline_member`` and ``baseline_draws``: the ensemble member the baseline is (the
     medoid; -1 for a best-fit baseline) and its district draw and carried values.
+    ``in_bands`` and ``band_inside``: the band check's verdicts per checked point, and per
+    point and band (:func:`~countysim.calibration.members.band_check`; 1 inside, 0 not,
+    -1 not run).
     """
     K = len(targets)
     check_ok = matcher.combine(check_I[:, matcher.fitted]) <= spec.cutoff
     # The predictive intervals are those of the shipped ensemble: the checked members that
-    # real runs confirm non-implausible (all checked points if none is).
-    check_flat = check_Y[_member_indices(check_ok, spec.members)].reshape(-1, K)
+    # real runs confirm non-implausible and inside the bands (all checked points if none is).
+    members = member_mask(check_ok, in_bands)
+    check_flat = check_Y[_member_indices(members, spec.members)].reshape(-1, K)
     pred = np.array([_interval(check_flat[:, k]) for k in range(K)])
     # The variables in the order they have always had in the file.
     data = {**_parameter_vars(spec, matcher, accepted, calibrated, truth_imp),
@@ -78,6 +85,12 @@ def results_dataset(spec: CalibrationSpec, targets: Targets, matcher: _Matcher,
             **_predictive_inside(targets, pred)}
     if cv is not None:
         data.update(_cv_vars(cv, targets, matcher))
+    if in_bands is not None and band_inside is not None:
+        data["check_in_bands"] = ("check", np.asarray(in_bands, dtype=np.int8), {
+            "long_name": "inside every validation band to 2030 on the point's own seeds",
+            "flag_values": "1 inside, 0 left a band, -1 not run (implausible already)"})
+        data["check_band_inside"] = (("check", "band"), np.asarray(band_inside, dtype=np.int8),
+                                     {"long_name": "inside this band to 2030 (1, 0; -1 not run)"})
     draws = dict(baseline_draws or {})
     if "check_carried" in data and draws:
         data["baseline_carried"] = ("carried", np.array([float(draws[p.name])
@@ -334,7 +347,8 @@ def _coords(spec: CalibrationSpec, targets: Targets, W: int) -> dict[str, tuple]
             "kind": ("target", np.array([t.kind for t in targets])),
             "wave": ("wave", np.arange(1, W + 1)),
             **({"carried": ("carried", np.array([p.name for p in spec.carried]))}
-               if spec.carried else {})}
+               if spec.carried else {}),
+            "band": ("band", np.array([band.label for band in BANDS]))}
 
 
 def _attrs(spec: CalibrationSpec, targets: Targets, runner: _Runner, wall: float,
@@ -370,6 +384,7 @@ def _attrs(spec: CalibrationSpec, targets: Targets, runner: _Runner, wall: float
         "pseudo_targets": str(targets.meta.get("pseudo", "")),
         "district_draws": int(spec.district_draws),
         "members": int(spec.members),
+        "band_seeds": int(spec.band_seeds),
         "carried": as_json({p.name: [p.lower, p.upper, PARAMETERS[p.name].unit, p.why]
                             for p in spec.carried}),
         "target_sources": as_json({t.id: t.source for t in targets}),
@@ -382,7 +397,7 @@ def _describe_statistic(t: Target) -> str:
     """How a target reads the model, in a few words (for the report)."""
     w = f"{t.window[0]}..{t.window[1]}"
     text = {"end": f"at {t.read_at}", "mean": f"mean over {w}", "sum": f"sum over {w}",
-            "growth": f"annualised growth over {w}",
+            "growth": f"annualised growth over {w}", "rise": f"annualised rise over {w}",
             "annual_growth": f"growth of the yearly mean, {w}",
             "annual_change": f"change of the yearly sum, {w}"}[t.statistic]
     if t.across is not None:

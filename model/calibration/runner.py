@@ -29,7 +29,7 @@ def _seed(entropy: int, *key: int) -> np.random.SeedSequence:
 
 
 # Branches of the seed tree (append, never renumber: results depend on them).
-_DESIGN, _RUNS, _CHECK, _BASELINE, _ACCEPT, _TRUTH, _DRAWS, _CV = range(8)
+_DESIGN, _RUNS, _CHECK, _BASELINE, _ACCEPT, _TRUTH, _DRAWS, _CV, _BANDS = range(9)
 # Sub-branches of _DRAWS: design runs, ensemble members (check runs), cross-validation.
 _DRAW_DESIGN, _DRAW_MEMBER, _DRAW_CV = range(3)
 _DISTRICT_SEEDS = 2**31  # district_seed draws are integers in [0, 2^31)
@@ -116,6 +116,20 @@ def _run_one(task: tuple) -> tuple[np.ndarray, str]:
         return np.full(len(targets), np.nan), f"{type(exc).__name__}: {exc}"
 
 
+def _run_bands(task: tuple) -> tuple[list[str], str]:
+    """One point's runs to 2030 on its seeds; returns the bands they leave and an error
+    text ('' if fine). A point whose runs fail leaves every band."""
+    from ..core.county import run
+    from .bands import BANDS, YEARS, failed_bands
+
+    scenario, overrides, seeds = task
+    try:
+        runs = [run(scenario, seed=s, until=f"{YEARS[-1]}-12", **overrides) for s in seeds]
+        return failed_bands(runs), ""
+    except Exception as exc:  # one failing point must not sink the calibration
+        return [band.label for band in BANDS], f"{type(exc).__name__}: {exc}"
+
+
 class _Runner:
     """Runs the model at many points and seeds, in order, in-process or in a pool."""
 
@@ -154,6 +168,20 @@ class _Runner:
         self.errors += [e for _, e in results if e]
         values = np.array([v for v, _ in results])
         return values.reshape(len(points), replicates, len(self.targets))
+
+    def bands(self, points: np.ndarray, seeds: Callable[[int], list[Any]],
+              draws: Callable[[int], Mapping[str, Any]]) -> list[list[str]]:
+        """For each point (its draws, its seeds ``seeds(i)``), the validation bands its
+        runs to 2030 leave (:func:`countysim.calibration.bands.failed_bands`)."""
+        tasks = [(self.scenario, {**self.spec.values(x), **draws(i)}, seeds(i))
+                 for i, x in enumerate(np.atleast_2d(points))]
+        if self.executor is None:
+            results = [_run_bands(t) for t in tasks]
+        else:
+            results = list(self.executor.map(_run_bands, tasks))
+        self.runs += sum(len(t[2]) for t in tasks)
+        self.errors += [e for _, e in results if e]
+        return [failed for failed, _ in results]
 
 
 def pseudo_targets(targets: Targets, scenario: Scenario, truth: Mapping[str, float],

@@ -85,6 +85,9 @@ class CalibrationSpec:
         max_active: Most active parameters per emulator.
         check_points: Accepted points run with the real model (predictive check).
         check_replicates: Runs per check point.
+        band_seeds: Seeds of its own on which every non-implausible checked point runs to
+            2030 against the validation bands (:mod:`countysim.calibration.bands`); a
+            point that leaves a band is not a member. 0: no band check.
         baseline_candidates: Candidate baselines run with the real model.
         baseline_replicates: Runs per candidate baseline.
         baseline_choice: How the baseline is chosen (:data:`BASELINE_CHOICES`).
@@ -133,6 +136,7 @@ class CalibrationSpec:
     max_active: int = 6
     check_points: int = 60
     check_replicates: int = 4
+    band_seeds: int = 0
     baseline_candidates: int = 12
     baseline_replicates: int = 10
     baseline_choice: str = "best_fit"
@@ -196,7 +200,7 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "history_matching": {"cutoff": float, "rule": str, "discrepancy_cv": float,
                          "discrepancy_cv_by_target": dict, "candidates": int,
                          "max_candidates": int, "accepted": int, "max_active": int},
-    "check": {"points": int, "replicates": int},
+    "check": {"points": int, "replicates": int, "band_seeds": int},
     "baseline": {"candidates": int, "replicates": int, "verify_replicates": int,
                  "verify_seed": int, "significant_digits": int, "choice": str},
     "recovery": {"truth": dict, "obs_cv": float, "read_at": str},
@@ -207,6 +211,7 @@ _SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
 }
 _SPEC_FIELD = {("design", "points"): "points", ("check", "points"): "check_points",
                ("check", "replicates"): "check_replicates",
+               ("check", "band_seeds"): "band_seeds",
                ("baseline", "candidates"): "baseline_candidates",
                ("baseline", "replicates"): "baseline_replicates",
                ("baseline", "choice"): "baseline_choice",
@@ -215,6 +220,7 @@ _SPEC_FIELD = {("design", "points"): "points", ("check", "points"): "check_point
                ("cross_validation", "replicates"): "cv_replicates"}
 _MINIMA = {"waves": 1, "points": 8, "replicates": 1, "candidates": 100, "max_candidates": 100,
            "accepted": 10, "max_active": 1, "check_points": 1, "check_replicates": 2,
+           "band_seeds": 0,
            "baseline_candidates": 1, "baseline_replicates": 2, "verify_replicates": 2,
            "verify_seed": 0, "significant_digits": 2, "members": 1, "cv_points": 0,
            "cv_replicates": 1}

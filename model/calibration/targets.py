@@ -81,6 +81,8 @@ STATISTICS: dict[str, str] = {
     "sum": "the sum over the window's months (a monthly flow summed to a yearly one)",
     "growth": "annualised growth from the window's first to its last month: "
               "(x_end / x_start) ** (12 / months between) - 1",
+    "rise": "annualised rise from the window's first to its last month: "
+            "(x_end - x_start) x 12 / months between (a share's points a year)",
     "annual_growth": "growth of the yearly mean: mean of the window's last 12 months over "
                      "the mean of its first 12, minus 1 (a 24-month window)",
     "annual_change": "change of the yearly sum: sum of the last 12 months minus the sum of "
@@ -241,6 +243,8 @@ class Target:
         elif self.statistic == "growth":
             with np.errstate(divide="ignore", invalid="ignore"):
                 y = (x[i1] / x[i0]) ** (MONTHS_PER_YEAR / (i1 - i0)) - 1.0
+        elif self.statistic == "rise":
+            y = (x[i1] - x[i0]) * MONTHS_PER_YEAR / (i1 - i0)
         elif self.statistic == "annual_growth":
             with np.errstate(divide="ignore", invalid="ignore"):
                 y = x[i0 + 12:i1 + 1].mean(axis=0) / x[i0:i0 + 12].mean(axis=0) - 1.0

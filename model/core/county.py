@@ -388,7 +388,12 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
         self.nominal_index = self._nominal(self.month) * self.leader_factor ** (1.0 - e)
         age = self.month + self.spinup  # months since the district's initial state
         g_e = e * p.output_growth
-        self.labour_demand_index = (1.0 + g_e) ** (age / MONTHS_PER_YEAR) * self.leader_factor ** e
+        # Households settled in town buy its services (jobs per settler, against the start's
+        # demand): without it the settlers' job losers, who seek in town rather than return
+        # to the farm, would outgrow demand set by output alone.
+        settled = 1.0 + p.settler_service_jobs * self.settlers_total / self.demand_ref
+        self.labour_demand_index = ((1.0 + g_e) ** (age / MONTHS_PER_YEAR)
+                                    * self.leader_factor ** e * settled)
         self.output_index = (1.0 + p.output_growth) ** (self.month / MONTHS_PER_YEAR) * (
             self.leader_factor)
         self.retirements, self.labour_force_change = self.workforce.renew(

@@ -158,6 +158,10 @@ class LabourMarket:
         self.separations = self.matches = self.placements = self.vacancies = 0
         self.settlers = 0
         self.settlers_by_village = np.zeros(n_v, dtype=np.int64)
+        # Settlers since the initial state, and the urban demand they are measured against
+        # (jobs plus vacancies at the start): settled households buy services in town.
+        self.settlers_total = 0
+        self.demand_ref = max(employed.size * (1.0 + p.vacancy_share), 1.0)
         self.retirements = self.labour_force_change = self.nonfarm_entrants = 0
 
     def _settle_labour_demand(self) -> None:
@@ -214,6 +218,7 @@ class LabourMarket:
         settlers = sample_share(holders, p.settle_rate / MONTHS_PER_YEAR, rng)
         by_village = wf.settle(settlers)
         self.settlers = int(settlers.size)
+        self.settlers_total += self.settlers
         self.settlers_by_village[:] = 0
         self.settlers_by_village[: by_village.size] = by_village[: len(self.village_list)]
         per_settler = p.idle_land_per_settler

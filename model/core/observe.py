@@ -46,12 +46,17 @@ VARIABLES: dict[str, Var] = {
                        "(replaced by young entrants)"),
     "urban_resident_share": Var(T, "1", "urban share of resident workers (migrants working "
                                 "outside the district are not resident)", "B15"),
+    "rural_workers_away": Var(T, "persons", "rural workers away from the farm all year: "
+                              "migrants and rural holders of urban jobs", "R2"),
     "settlers": Var(T, "persons", "rural workers settling in town this month"),
     "village_settlers": Var(V, "persons", "workers of the village settling in town this "
                             "month (their home becomes urban)", "B15"),
     "urban_unemployment_rate": Var(T, "1", "urban residents seeking work over the urban "
                                    "residents' labour force (surveyed rate)", "R6"),
     "output_index": Var(T, "1", "real output relative to the start month", "B7"),
+    "labour_demand_index": Var(T, "1", "urban labour demand relative to the initial state: "
+                               "output to the employment elasticity, leaders and the "
+                               "services settled households buy"),
     "wage_index": Var(T, "1", "nominal wage and price level relative to the start month"),
     "urban_placements": Var(T, "persons", "people newly placed into urban jobs this month"),
     "urban_placements_ytd": Var(T, "persons", "people placed into urban jobs (from search or "
@@ -342,12 +347,15 @@ class Recorder:
         resident = resident.sum() - resident[Labour.MIGRANT]
         urban_home = cells[0].sum() - cells[0, Labour.MIGRANT]
         r["urban_resident_share"].append(float(urban_home / max(resident, 1)))
+        r["rural_workers_away"].append(int(cells[1:, Labour.MIGRANT].sum()
+                                           + cells[1:, Labour.URBAN_JOB].sum()))
         r["settlers"].append(m.settlers)
         r["village_settlers"].append(m.settlers_by_village.copy())
         urban = cells[0]
         in_lf = urban[Labour.URBAN_JOB] + urban[Labour.SEEKING]
         r["urban_unemployment_rate"].append(float(urban[Labour.SEEKING] / max(in_lf, 1)))
         r["output_index"].append(float(m.output_index))
+        r["labour_demand_index"].append(float(m.labour_demand_index))
         r["wage_index"].append(float(m.nominal_index))
         r["urban_placements"].append(m.placements)
         placed = wf.placed_count()

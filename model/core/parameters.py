@@ -433,14 +433,22 @@ _PARAMETERS: list[Parameter] = [
        "years: Giles, Park & Cai 2006, China Quarterly); spells of 10-33 months. The "
        "surveyed rate (R6) checks the unemployment this gives; it does not set it",
        "Monthly job-finding rate of seekers at the start (sets the matching efficiency)."),
-    _p("settle_rate", "behaviour", 0.06, "1/yr", (0.0, 1.0),
+    _p("settle_rate", "behaviour", 0.10, "1/yr", (0.0, 1.0),
        "B15, R15: Litong's urban share rose ~2 points a year in 2010-20 (rural residents "
-       "188,520 -> 139,311), Ningxia's ~1.5 in 2017-23; " + _A + "rural workers with an "
-       "urban job settle in town within ~15 years (the baseline's urban share then rises "
-       "1.0-1.1 points a year; 0.09 gives 1.1-1.3 but lets urban unemployment rise 0.5 "
-       "points under 2024 policies, as the rural pool of commuters shrinks)",
+       "188,520 -> 139,311, reclassified villages included), Ningxia's ~1.7 in 2017-22 and "
+       "~1.0 in 2022-23; " + _A + "rural workers with an urban job settle in town within "
+       "~10 years (the urban share of resident workers then rises 1.1-1.3 points a year "
+       "under 2024 policies; calibrated to R15 by experiments/calibrate_2025.toml)",
        "Yearly rate at which rural workers holding an urban job move to town with their "
        "household.", prior=(0.03, 0.12)),
+    _p("settler_service_jobs", "behaviour", 0.2, "jobs/settler", (0.0, 2.0),
+       _A + "a settling household's everyday spending moves to town with it: consumption "
+       "~70 % of income and local services ~45 % of consumption (B8: services are 54.8 % "
+       "of output) buy ~0.3 service jobs at the settler's own wage; a commuter already "
+       "bought part of it in town, hence ~0.2 (0.1-0.4). Moretti (2010, AER P&P) finds 1.6 "
+       "local jobs per new tradable job, an upper end for a worker whose job is not new",
+       "Urban labour demand created by each rural worker settling in town (local services "
+       "the household now buys in town).", prior=(0.1, 0.4)),
     _p("farmer_search", "behaviour", 0.05, "1", (0.0, 1.0),
        _A + "farmers look for urban work while farming, far less intensively than the "
        "unemployed (on-the-job search, Pissarides 2000)",
