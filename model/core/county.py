@@ -219,19 +219,29 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
             cadre.joined = self.month - round(cadre.tenure * MONTHS_PER_YEAR)
 
     def _assign_villages(self) -> None:
-        """Each village gets a responsible cadre (包村干部): a township cadre on routine work.
+        """Each village gets its responsible cadres (包村干部): township cadres on routine work.
 
-        Cadres are dealt to the villages in a random order; with fewer such cadres than
-        villages, one cadre is responsible for several. A newcomer who refills a post takes
-        over its villages (:meth:`_refill`).
+        Every such cadre is dealt to the villages round-robin in a random order, so a
+        village has one or more (with more cadres than villages, each cadre covers one;
+        with fewer, each village has one and a cadre covers several). The first cadre
+        dealt to a village is its lead (``village_lead``), whose leadership is the
+        village's (L7, L2). ``duty_village`` and ``duty_cadre`` list the pairs, sorted
+        by village; the village's problems are collected by its own cadres
+        (:meth:`~countysim.core.frontline.FrontLine._frontline`). A newcomer who refills
+        a post takes over its villages (:meth:`_refill`).
         """
         cadres = [c for c in self.cadres if c.post == "township" and not c.on_legacy]
         if not cadres:  # a district without township cadres: any routine cadre
             cadres = [c for c in self.cadres if not c.on_legacy] or list(self.cadres)
         order = self.streams.cadres.permutation(len(cadres))
         n_v = len(self.village_list)
-        self.village_lead = np.array([cadres[order[i % len(cadres)]].unique_id
-                                      for i in range(n_v)], dtype=np.int64)
+        deal = np.arange(max(len(cadres), n_v))
+        ids = np.array([c.unique_id for c in cadres], dtype=np.int64)[order]
+        # Deal k goes to village k mod n_v: the first n_v deals give each village its lead.
+        village, cadre = deal % n_v, ids[deal % len(cadres)]
+        self.village_lead = cadre[:n_v].copy()
+        by_village = np.argsort(village, kind="stable")
+        self.duty_village, self.duty_cadre = village[by_village], cadre[by_village]
         self.lead_ref: tuple[float, float] | None = None  # 2024 mean, sd of log leadership
 
     def _create_leading_posts(self) -> None:
@@ -347,8 +357,8 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
         leadership now. Leading posts: their holders are drawn from the capabilities the
         2024 rules promoted (in the generated pool's history, else in the spin-up;
         vacancies stay vacant), whose mean is the reference, in sd of the pool's
-        capability. Open household problems per village:
-        the stock now.
+        capability. Unresolved household problems per village: the stock now, shared
+        out by each village's expected stock (:meth:`_expected_village_stock`).
         """
         self._village_leadership()
         x = self.lead_log[np.isfinite(self.lead_log)]
@@ -360,9 +370,12 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
         held = np.flatnonzero(~np.isnan(self.leader_capability))
         self.leader_capability[held] = self.streams.cadres.choice(promoted, size=held.size)
         self.leader_ref = (float(promoted.mean()), float(max(pool.std(), 1e-6)))
-        households = self.district.villages["households"].to_numpy(dtype=float)
-        total = self.problems.open_by_village(households.size).sum()
-        self.village_open_ref = total * households / max(households.sum(), 1.0)
+        # The stock now, spread over the villages as each village's own expectation
+        # (its inflow, its cadres' collection and resolution): a village whose cadres
+        # give it little time expects more open problems, and is not held back for them.
+        total = self.problems.open_by_village(len(self.village_list)).sum()
+        expected = self._expected_village_stock()
+        self.village_open_ref = total * expected / max(expected.sum(), 1e-12)
         self._village_leadership()
 
     def _start_year(self) -> None:
@@ -530,6 +543,7 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
             if mentors:
                 new.mentor_id = mentors.pop()
             self.village_lead[self.village_lead == old.unique_id] = new.unique_id
+            self.duty_cadre[self.duty_cadre == old.unique_id] = new.unique_id
             successors.append(new.unique_id)
             old.remove()
         # The post's caseload passes to the newcomer with its villages.

@@ -107,6 +107,15 @@ def _owner_stock(r: np.ndarray, total: np.ndarray, share: np.ndarray, turnover: 
 
 
 @functools.cache
+def _routine_nodes() -> np.ndarray:
+    """Quantiles of the routine difficulty mix at :data:`DIFFICULTY_NODES` nodes."""
+    d = stats.beta(*T.PROBLEM_DIFFICULTY_BETA).ppf((np.arange(DIFFICULTY_NODES) + 0.5)
+                                                   / DIFFICULTY_NODES)
+    d.flags.writeable = False
+    return d
+
+
+@functools.cache
 def _legacy_nodes() -> np.ndarray:
     """Quantiles of the legacy difficulty mix at :data:`DIFFICULTY_NODES` nodes (a
     constant: SciPy's frozen distribution costs ~1 ms, twice in every model's creation)."""
@@ -159,42 +168,60 @@ class FrontLine:
 
         Routine problems: a stock that is collected at ``c`` a month and resolved at
         ``p(d)`` holds ``inflow (1 - c) / c`` open and ``inflow f(d) / p(d)`` assigned
-        ones by difficulty. Legacy cases: the district's backlog, with the make-up a
+        ones by difficulty. Each village's open stock is at its own ``c_v`` (its cadres'
+        front-line time), the firms' at the routine pool's mean effort; the assigned
+        stock is shared over the owners by the inflow routed to each (its villages' and
+        its share of the firms'), and each case's raiser is drawn from its owner's
+        routed mix. Legacy cases: the district's backlog, with the make-up a
         steady inflow would leave (hard cases linger), replenished during the spin-up
         by as many as are resolved, so it is the given size at the start month.
         """
         p, rng = self.spec, self.streams.problems
         self.problems = ProblemQueue(self.streams.luck)
         cadres = list(self.cadres)
-        self.routine_inflow = (p.problem_rate_household * self.district.villages["households"]
-                               .to_numpy().sum() + p.problem_rate_firm * len(self.firm_list))
+        households = self.district.villages["households"].to_numpy()
+        village_inflow = p.problem_rate_household * households
+        firm_inflow = p.problem_rate_firm * len(self.firm_list)
+        self.routine_inflow = village_inflow.sum() + firm_inflow
         effort = self._initial_records(cadres)
         skill = np.array([c.skill for c in cadres])
         legacy = np.array([c.on_legacy for c in cadres])
         ids = np.array([c.unique_id for c in cadres])
         newcomer = np.array([not c.evaluated for c in cadres])
         routine = np.flatnonzero(~legacy)
+        duties = _Duties(self, ids, effort, legacy)
+        routing = self._routing(duties, effort, routine, village_inflow, firm_inflow)
         # A queue that would take longer than MAX_QUEUE_MONTHS to clear is not a settled
         # state (no effort, no collection): it starts at that many months of inflow.
-        longest = self.routine_inflow * MAX_QUEUE_MONTHS
-        collect = 1.0 - np.exp(-p.collect_rate * effort[routine].mean()) if routine.size else 0
-        if collect > 0:
-            n_open = rng.poisson(min(self.routine_inflow * (1.0 - collect) / collect, longest))
-            self._add_routine(n_open, rng, Status.OPEN)
-        # Owners turn over at the pool's rate; their casebooks pass to newcomers.
+        collect = self._collect_chance(duties, effort, routine)
+        inflow = np.r_[village_inflow, firm_inflow]
+        waiting = np.divide(1.0 - collect, collect, out=np.zeros_like(collect),
+                            where=collect > 0)
+        n_open = rng.poisson(np.minimum(inflow * waiting, inflow * MAX_QUEUE_MONTHS)
+                             * (collect > 0))
+        self._add_routine(rng, Status.OPEN, np.repeat(np.arange(inflow.size), n_open))
+        # Owners turn over at the pool's rate; their casebooks pass to newcomers in the
+        # same posts, so the routine cases of village cadres and of the others (firms'
+        # only) are separate stocks, each handed to its newcomers by their posts' inflow
+        # (_stationary). Pooled, a departing village cadre's cases passed to newcomers of
+        # any post and the village stock started ~20 % below its expectation; handed to
+        # a group's newcomers evenly, ~3 % below, and rose ~2 % by 2030.
         turnover = pool_turnover(p) / MONTHS_PER_YEAR
-        for pool, origin, beta, n_fixed in (
-                (routine, Origin.VILLAGE, T.PROBLEM_DIFFICULTY_BETA, None),
-                (np.flatnonzero(legacy), Origin.LEGACY, T.LEGACY_DIFFICULTY_BETA,
-                 p.legacy_backlog)):
-            if pool.size == 0:
-                continue
+        pools = [(routine[sub], Origin.VILLAGE, T.PROBLEM_DIFFICULTY_BETA, routing[sub])
+                 for sub in _post_groups(duties, routine) if routing[sub].sum() > 0]
+        if legacy.any():
+            pools.append((np.flatnonzero(legacy), Origin.LEGACY, T.LEGACY_DIFFICULTY_BETA,
+                          None))
+        for pool, origin, beta, routed in pools:
             d = rng.beta(*beta, STOCK_DRAWS)
+            share = None if routed is None else routed.sum(axis=1) / routed.sum()
             stock = self._stationary(d, skill[pool], effort[pool], newcomer[pool], origin,
-                                     turnover)
+                                     turnover, share)
             per_inflow = stock.totals()
-            n = n_fixed if n_fixed is not None else rng.poisson(
-                min(self.routine_inflow * per_inflow.mean(), longest))
+            if routed is None:
+                n = p.legacy_backlog
+            else:
+                n = rng.poisson(routed.sum() * min(per_inflow.mean(), MAX_QUEUE_MONTHS))
             pick = np.sort(rng.choice(d.size, size=n, p=per_inflow / per_inflow.sum()))
             # Owners' stocks of each difficulty picked once, however often it is picked;
             # the owners are drawn case by case, in order (one uniform each).
@@ -203,7 +230,7 @@ class FrontLine:
                                     for w, first, lo, hi in stock.owners(rows, repeat)]
                                    or [[]]).astype(np.int64)
             difficulty, owners = d[pick], ids[pool[owner]]
-            if origin == Origin.LEGACY:
+            if routed is None:
                 self.problems.add(Origin.LEGACY, np.full(n, -1), difficulty, -1,
                                   Status.ASSIGNED, owners)
                 # Stationary: the stock's resolutions and those of the month's new cases
@@ -212,14 +239,21 @@ class FrontLine:
                 self.legacy_inflow = float((1.0 / (1.0 + np.exp(-logit))).sum()) / max(
                     1.0 - self._new_legacy_odds(), 1e-12)
             else:
-                self._add_routine(n, rng, Status.ASSIGNED, difficulty, owners)
+                # A case's raiser is one its owner collects for: the owner's own villages
+                # or a firm (an owner's stock is linear in its routed inflow, so each
+                # case's source follows its owner's mix). An owner with no routed
+                # inflow (none but handed-over cases) holds its group's mix.
+                mix = np.where(routed.sum(axis=1, keepdims=True) > 0, routed,
+                               routed.sum(axis=0))
+                self._add_routine(rng, Status.ASSIGNED, _draw_rows(mix, owner, rng),
+                                  difficulty, owners)
         if not legacy.any():
             self.problems.add(Origin.LEGACY, np.full(p.legacy_backlog, -1),
                               np.ones(p.legacy_backlog), -1)
             self.legacy_inflow = 0.0
         # Results are judged against the pre-programme caseload per cadre (a fixed norm).
         self.results_norm = (self.routine_inflow + self.legacy_inflow) / max(len(cadres), 1)
-        self._set_caseloads(cadres, effort)
+        self._set_caseloads(cadres, self._loads(effort, routine, routing))
         self.legacy_resolved_spinup: list[int] = []
         self.problems_raised = self.problems_resolved = self.legacy_resolved = 0
         self.legacy_raised = 0
@@ -227,7 +261,8 @@ class FrontLine:
     def _initial_records(self, cadres: list[Cadre]) -> np.ndarray:
         """The pool's evaluation records (一人一册) before the first simulated month.
 
-        Each cadre's caseload is the norm in proportion to its effort. Merit and standing
+        Each cadre's caseload is the norm in proportion to its effort, shared out within
+        the routine pool by the inflow routed to each (:meth:`_loads`). Merit and standing
         are the moving averages of three years of noisy evaluations under the 2024 rules, as
         the run keeps them (scored with the run's ``cadres`` stream); newcomers on
         probation have none yet and work as cadres at the cut-off do. Effort is then
@@ -239,40 +274,102 @@ class FrontLine:
         """
         p = self.p
         self.results_norm = self.routine_inflow / max(len(cadres), 1)
-        self._set_caseloads(cadres, choose_effort(self, cadres))
+        effort = choose_effort(self, cadres)
+        legacy = np.array([c.on_legacy for c in cadres], dtype=bool)
+        ids = np.array([c.unique_id for c in cadres])
+        routine = np.flatnonzero(~legacy)
+        households = self.district.villages["households"].to_numpy()
+        routing = self._routing(_Duties(self, ids, effort, legacy), effort, routine,
+                                p.problem_rate_household * households,
+                                p.problem_rate_firm * len(self.firm_list))
+        self._set_caseloads(cadres, self._loads(effort, routine, routing))
         scored = [c for c in cadres if c.evaluated]
         for _ in range(RECORD_YEARS * max(1, round(MONTHS_PER_YEAR / p.evaluation_interval))):
             score_pool(self, scored, noise=p.evaluation_noise)
         return choose_effort(self, cadres)
+
+    @staticmethod
+    def _loads(effort: np.ndarray, routine: np.ndarray, routing: np.ndarray) -> np.ndarray:
+        """Each cadre's weight in the initial caseloads: its effort, except that the
+        routine pool's total is shared out by the inflow routed to each (a village's
+        cadres hear its problems; they resolve as many as they hear when settled)."""
+        load = np.asarray(effort, dtype=float).copy()
+        if routine.size and routing.sum() > 0:
+            load[routine] = load[routine].sum() * routing.sum(axis=1) / routing.sum()
+        return load
 
     def _set_caseloads(self, cadres: list[Cadre], effort: np.ndarray) -> None:
         mean = max(float(effort.mean()), 1e-9)  # once, not once per cadre
         for cadre, e in zip(cadres, effort, strict=True):
             cadre.resolved_avg = self.results_norm * e / mean
 
-    def _add_routine(self, n: int, rng: np.random.Generator, status: Status,
+    def _add_routine(self, rng: np.random.Generator, status: Status, column: np.ndarray,
                      difficulty: np.ndarray | None = None,
                      owners: np.ndarray | int = NO_CADRE) -> None:
-        """Add ``n`` routine problems from households and firms in proportion to inflow."""
-        p = self.spec
-        households = self.district.villages["households"].to_numpy()
-        firm_rate = p.problem_rate_firm * len(self.firm_list)
-        from_firm = rng.random(n) < firm_rate / max(self.routine_inflow, 1e-12)
-        source = np.where(from_firm, rng.integers(0, len(self.firm_list), n),
-                          rng.choice(households.size, size=n, p=households / households.sum()))
+        """Add routine problems raised by ``column``: a village's index, or the number of
+        villages for a firm (any firm, each as likely)."""
+        n_v = len(self.village_list)
+        from_firm = column == n_v
+        source = np.where(from_firm, rng.integers(0, max(len(self.firm_list), 1), column.size),
+                          column)
         origin = np.where(from_firm, Origin.FIRM, Origin.VILLAGE).astype(np.int8)
         if difficulty is None:
-            difficulty = rng.beta(*T.PROBLEM_DIFFICULTY_BETA, n)
+            difficulty = rng.beta(*T.PROBLEM_DIFFICULTY_BETA, column.size)
         self.problems.add(origin, source, difficulty, -1, status, owners)
 
+    def _collect_chance(self, duties: _Duties, effort: np.ndarray,
+                        routine: np.ndarray) -> np.ndarray:
+        """Monthly chance that an open problem is collected: of each village's (by its
+        own cadres' front-line time, else by the routine pool's mean effort) and, last,
+        a firm's (by the pool's mean effort), as :meth:`_frontline` collects them."""
+        if not routine.size:
+            return np.zeros(len(self.village_list) + 1)
+        pool = effort[routine].mean()
+        time = np.r_[np.where(duties.staffed, duties.village_time, pool), pool]
+        return 1.0 - np.exp(-self.p.collect_rate * time)
+
+    def _routing(self, duties: _Duties, effort: np.ndarray, routine: np.ndarray,
+                 village_inflow: np.ndarray, firm_inflow: float) -> np.ndarray:
+        """Where each source's inflow goes once collected (routine cadres x sources, the
+        villages then the firms): a village's among its cadres by their time in it, a
+        firm's (and an unstaffed village's) among the routine pool by effort."""
+        n_v = village_inflow.size
+        routing = np.zeros((routine.size, n_v + 1))
+        if not routine.size:
+            return routing
+        total = effort[routine].sum()
+        by_effort = effort[routine] / total if total > 0 else np.full(routine.size,
+                                                                      1.0 / routine.size)
+        local = duties.staffed & (duties.village_time > 0)
+        routing[:, :n_v] = np.where(local, 0.0, village_inflow)[None, :] * by_effort[:, None]
+        routing[:, n_v] = firm_inflow * by_effort
+        # Duties' cadres are routine: their positions among the routine pool.
+        rank = np.full(effort.size, -1)
+        rank[routine] = np.arange(routine.size)
+        v = duties.village
+        keep = local[v]
+        np.add.at(routing, (rank[duties.who[keep]], v[keep]),
+                  (village_inflow[v] * duties.time / duties.village_time[v])[keep])
+        return routing
+
     def _stationary(self, d: np.ndarray, skill: np.ndarray, effort: np.ndarray,
-                    newcomer: np.ndarray, origin: Origin, turnover: float) -> _PoolStock:
+                    newcomer: np.ndarray, origin: Origin, turnover: float,
+                    share: np.ndarray | None = None) -> _PoolStock:
         """The stationary stock of :func:`stationary_stock` for the owners of a pool at the
-        difficulties ``d``, by chunks of about :data:`CHUNK_PAIRS` difficulty-owner pairs."""
-        # Routine cases go to owners by effort; new legacy cases to any legacy cadre.
+        difficulties ``d``, by chunks of about :data:`CHUNK_PAIRS` difficulty-owner pairs.
+
+        ``share`` is each owner's share of new cases; by default routine cases go to
+        owners by effort and new legacy cases to any legacy cadre. A departing owner's
+        casebook stays with its post: a newcomer takes over one in proportion to its
+        post's share of the inflow (the newcomer's own, as a post's share is its villages').
+        """
         uniform = np.full(effort.size, 1.0 / effort.size)
-        share = effort / effort.sum() if origin != Origin.LEGACY and effort.sum() > 0 else uniform
-        successor = newcomer / newcomer.sum() if newcomer.any() else uniform
+        if share is None or not np.isfinite(share).all():
+            share = (effort / effort.sum() if origin != Origin.LEGACY and effort.sum() > 0
+                     else uniform)
+        inherited = newcomer * share if origin != Origin.LEGACY else newcomer
+        successor = (inherited / inherited.sum() if inherited.sum() > 0
+                     else newcomer / newcomer.sum() if newcomer.any() else uniform)
         return _PoolStock(self, d, skill[None, :], effort[None, :], origin, share, turnover,
                           successor)
 
@@ -317,6 +414,49 @@ class FrontLine:
         case_effort = np.where(held, effort[who], effort[legacy].mean())
         logit = self._logit(case_skill, q.difficulty[cases], case_effort, Origin.LEGACY)
         return float((1.0 / (1.0 + np.exp(-logit))).sum())
+
+    def _expected_village_stock(self) -> np.ndarray:
+        """Each village's expected unresolved household problems under this month's
+        efforts: open ones, ``inflow_v (1 - c_v) / c_v`` at its own collection chance,
+        and assigned ones, its inflow routed to its cadres times each owner's stationary
+        stock per unit of inflow (:func:`stationary_stock` is linear in the share, so a
+        village's stock is the pool's with the village's routing as the share).
+        """
+        p = self.p
+        cadres = list(self.cadres)
+        households = self.district.villages["households"].to_numpy(dtype=float)
+        village_inflow = p.problem_rate_household * households
+        n_v = households.size
+        if not cadres:
+            return np.zeros(n_v)
+        effort = np.array([c.effort for c in cadres])
+        legacy = np.array([c.on_legacy for c in cadres])
+        ids = np.array([c.unique_id for c in cadres])
+        routine = np.flatnonzero(~legacy)
+        duties = _Duties(self, ids, effort, legacy)
+        collect = self._collect_chance(duties, effort, routine)[:n_v]
+        waiting = np.divide(1.0 - collect, collect, out=np.full(n_v, float(MAX_QUEUE_MONTHS)),
+                            where=collect > 0)
+        open_stock = village_inflow * np.minimum(waiting, MAX_QUEUE_MONTHS)
+        if not routine.size:
+            return open_stock
+        routing = self._routing(duties, effort, routine, village_inflow,
+                                p.problem_rate_firm * len(self.firm_list))
+        skill = np.array([c.skill for c in cadres])
+        newcomer = np.array([not c.evaluated for c in cadres])
+        turnover = pool_turnover(p) / MONTHS_PER_YEAR
+        per_owner = np.zeros(routine.size)
+        for sub in _post_groups(duties, routine):
+            pool = routine[sub]
+            share = routing[sub].sum(axis=1) / max(routing[sub].sum(), 1e-300)
+            stock = self._stationary(_routine_nodes(), skill[pool], effort[pool],
+                                     newcomer[pool], Origin.VILLAGE, turnover, share)
+            # A case first routed to owner j stays r_j(d) with it, then with the
+            # newcomers it passes to: r_j(d) / (1 - turnover S(d)), S = sum_k r_k succ_k.
+            r = stock._kept(slice(None))
+            handed = 1.0 - turnover * (r * stock.successor).sum(axis=1, keepdims=True)
+            per_owner[sub] = (r / np.maximum(handed, 1e-12)).mean(axis=0)
+        return open_stock + per_owner @ routing[:, :n_v]
 
     def _new_legacy_odds(self) -> float:
         """The chance that a new legacy case is resolved in the month it arrives: it goes
@@ -372,13 +512,27 @@ class FrontLine:
         routine = np.flatnonzero(~legacy)
         self._hook("frontline", cadres, routine)
         # Collection: the more time cadres spend on the front line, the sooner they hear
-        # (chance 1 - exp(-rate x effort) a month, met on each problem's own clock).
+        # (chance 1 - exp(-rate x time) a month, met on each problem's own clock). A
+        # village's problems are heard by its own cadres (包村), in the time each gives
+        # it; a firm's, and those of a village whose cadres are all gone, by the routine
+        # pool at its mean effort.
         open_idx = np.flatnonzero(q.status == Status.OPEN.value)
         open_idx = open_idx[q.origin[open_idx] != Origin.LEGACY.value]
         if routine.size and open_idx.size:
-            got = open_idx[q.notices(open_idx, self.p.collect_rate * effort[routine].mean())]
-            if got.size:  # none without front-line time (and no shares to draw owners by)
-                owners = routine[_inverse_cdf(effort[routine], q.pick[got])]
+            duties = _Duties(self, ids, effort, legacy)
+            source = q.source[open_idx]
+            local = (q.origin[open_idx] == Origin.VILLAGE.value) & duties.staffed.take(
+                np.where(q.origin[open_idx] == Origin.VILLAGE.value, source, 0))
+            time = np.where(local, duties.village_time.take(np.where(local, source, 0)),
+                            effort[routine].mean())
+            heard = q.notices(open_idx, self.p.collect_rate * time)
+            got, mine = open_idx[heard], local[heard]
+            if got.size:
+                # A village's cadres by their time in it; the pool's by effort (by the
+                # problem's own uniform, so paired runs pick alike).
+                owners = np.empty(got.size, dtype=np.int64)
+                owners[mine] = duties.owner(q.source[got[mine]], q.pick[got[mine]])
+                owners[~mine] = routine[_inverse_cdf(effort[routine], q.pick[got[~mine]])]
                 q.status[got] = Status.ASSIGNED
                 q.cadre[got] = ids[owners]
         # New legacy cases go to a legacy cadre (a departing one's pass to its successor).
@@ -424,6 +578,67 @@ class FrontLine:
         self.problems_resolved = int(done.sum()) - self.legacy_resolved
         if self.month < 0:
             self.legacy_resolved_spinup.append(self.legacy_resolved)
+
+
+def _post_groups(duties: _Duties, routine: np.ndarray) -> list[np.ndarray]:
+    """The routine pool split by post: the cadres with villages and the others (indices
+    into ``routine``, each group non-empty). A post's casebook stays with the post when
+    it is refilled, so each group's cases pass to its own newcomers."""
+    on_duty = np.zeros(int(routine.max(initial=-1)) + 1, dtype=bool)
+    on_duty[duties.who] = True
+    with_villages = on_duty[routine]
+    return [sub for sub in (np.flatnonzero(with_villages), np.flatnonzero(~with_villages))
+            if sub.size]
+
+
+class _Duties:
+    """The month's village duties (包村) of the cadres in post: who covers each village and
+    how much front-line time it gets.
+
+    A cadre's effort is split evenly over the villages it covers; a village's time is the
+    sum over its cadres in post who work on routine problems (a departed cadre's duty,
+    until its post is refilled, gives none).
+
+    Args:
+        model: The model (its ``duty_village``, ``duty_cadre`` and villages).
+        ids: The cadres' ids.
+        effort: Their front-line effort.
+        legacy: Whether each works on the legacy backlog.
+
+    Attributes:
+        who: Position in ``ids`` of each duty's cadre (the duties held, by village).
+        village: Each duty's village.
+        time: Each duty's front-line time (the cadre's effort over its villages).
+        village_time: Each village's front-line time (0 without cadres).
+        staffed: Whether a village has a cadre in post.
+        start: Where each village's duties start in ``who`` (villages + 1 offsets).
+    """
+
+    def __init__(self, model: FrontLine, ids: np.ndarray, effort: np.ndarray,
+                 legacy: np.ndarray) -> None:
+        n_v = len(model.village_list)
+        cadre = model.duty_cadre
+        position = np.full(max(int(ids.max(initial=0)), int(cadre.max(initial=0))) + 1, -1)
+        position[ids] = np.arange(ids.size)
+        who = position.take(cadre)
+        held = who >= 0
+        held[held] = ~legacy[who[held]]
+        self.who, self.village = who[held], model.duty_village[held]
+        covers = np.bincount(self.who, minlength=ids.size)
+        self.time = effort[self.who] / covers[self.who]
+        self.village_time = np.bincount(self.village, weights=self.time, minlength=n_v)
+        self.start = np.searchsorted(self.village, np.arange(n_v + 1))
+        self.staffed = np.diff(self.start) > 0
+
+    def owner(self, village: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """The cadre (position in ``ids``) each uniform ``u`` picks among the cadres of its
+        (staffed) ``village``, in proportion to their time in it (inverse transform)."""
+        cum = np.cumsum(self.time)
+        lo, hi = self.start[village], self.start[village + 1]
+        before = np.where(lo > 0, cum[np.maximum(lo - 1, 0)], 0.0)
+        k = np.searchsorted(cum, before + u * (cum[hi - 1] - before), side="right")
+        # ``u`` is float32 and can round to 1.0: kept inside the village's duties.
+        return self.who[np.clip(k, lo, hi - 1)]
 
 
 class _PoolStock:
