@@ -79,8 +79,6 @@ def test_no_band_check_leaves_the_fit_alone(spec) -> None:
     assert member_mask(ok, None).tolist() == [True, False]
 
 
-def test_the_shipped_experiment_checks_members_against_the_bands() -> None:
-    assert load_calibration(EXPERIMENT).band_seeds >= 3
 
 
 def test_the_runner_runs_a_point_to_2030_and_names_the_bands_it_leaves() -> None:
