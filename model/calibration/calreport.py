@@ -312,6 +312,28 @@ def _band_lines(ds: xr.Dataset) -> list[str]:
 def _uncertainty_sections(ds: xr.Dataset) -> list[str]:
     """Predictive intervals, cross-validation and identifiability, as Markdown."""
     a = ds.attrs
+    carried = json.loads(a.get("carried", "{}"))
+    L = _predictive_section(ds)
+    L += _band_lines(ds)
+    L += _carried_section(carried)
+    L += _cv_section(ds)
+    L += _identifiability_section(ds, carried)
+    L += _link_section(ds)
+    if a.get("discussion"):
+        L += ["## Discussion", "", str(a["discussion"]).strip(), ""]
+    return L
+
+
+def _predictive_section(ds: xr.Dataset) -> list[str]:
+    """The ensemble's 90% predictive interval per target against the seed noise alone.
+
+    Args:
+        ds: A calibration Dataset.
+
+    Returns:
+        The section's Markdown lines, ending with the count of targets inside.
+    """
+    a = ds.attrs
     L = ["## Predictive intervals over the ensemble", "",
          f"The ensemble is the accepted points x district draws x seeds: "
          f"{ds.sizes['check']} accepted points, each with its own district "
@@ -346,70 +368,108 @@ def _uncertainty_sections(ds: xr.Dataset) -> list[str]:
               f"{r['target']} (gap {_fmt(abs(r['gap']) * _pct(ds, k))}"
               f"{' %' if _pct(ds, k) == 100.0 else ''}, {r['gap_obs_sd']:.1f} obs sd)"
               for k, r in enumerate(rows) if not r["inside"]) + "."), ""]
-    L += _band_lines(ds)
-    carried = json.loads(a.get("carried", "{}"))
-    if carried:
-        L += ["Carried parameters (hand-set, not fitted; every run draws them from a split "
-              "uniform distribution over their stated range whose median is the scenario's "
-              "sourced value, so their effect is in the emulators' ensemble variance and in "
-              "the predictive intervals):", "",
-              "| parameter | unit | range carried | why |", "|---|---|---|---|"]
-        for n, (lo, hi, unit, why) in carried.items():
-            L.append(f"| `{n}` | {unit} | [{_fmt(lo)}, {_fmt(hi)}] | {why} |")
-        L.append("")
+    return L
+
+
+def _carried_section(carried: dict[str, list]) -> list[str]:
+    """The carried (hand-set, not fitted) parameters and the ranges every run draws from.
+
+    Args:
+        carried: The Dataset's ``carried`` attribute, decoded: name to
+            ``[lower, upper, unit, why]``.
+
+    Returns:
+        The table's Markdown lines, or none when nothing is carried.
+    """
+    if not carried:
+        return []
+    L = ["Carried parameters (hand-set, not fitted; every run draws them from a split "
+         "uniform distribution over their stated range whose median is the scenario's "
+         "sourced value, so their effect is in the emulators' ensemble variance and in "
+         "the predictive intervals):", "",
+         "| parameter | unit | range carried | why |", "|---|---|---|---|"]
+    for n, (lo, hi, unit, why) in carried.items():
+        L.append(f"| `{n}` | {unit} | [{_fmt(lo)}, {_fmt(hi)}] | {why} |")
+    L.append("")
+    return L
+
+
+def _cv_section(ds: xr.Dataset) -> list[str]:
+    """The leave-one-out cross-validation of the targets other targets constrain.
+
+    Args:
+        ds: A calibration Dataset.
+
+    Returns:
+        The section's Markdown lines, or none when the calibration ran no cross-validation.
+    """
     cv = cv_rows(ds)
-    if cv:
-        done = [r for r in cv if r["constrained"]]
-        hits = sum(r["hit"] for r in done)
-        hits_obs = sum(r["hit_obs"] for r in done)
-        sharp = [r["sharpness"] for r in done if np.isfinite(r["sharpness"])]
-        L += ["## Cross-validation", "",
-              "Each fitted target that other targets constrain is left out in turn: a target "
-              "is *constrained by others* when at least half of the active parameters of its "
-              "last-wave emulator are active in another fitted target's emulator. Without it, "
-              "the non-implausible set is re-drawn with the final waves' emulators (from the "
-              "last wave's box widened by 20% of its width each side; each wave screens only "
-              "points inside its own box), and the real model is run at "
-              f"{ds.sizes['cv_point']} of its points ({ds.sizes['cv_replicate']} runs each, "
-              "each run its own district draw). The left-out target's 90% interval is the "
-              "5-95% range of those runs. *Sharpness* is the interval's width over the article "
-              "value; *cut* is the share of the set without the target that its own emulator "
-              "would have ruled out (how much it adds to the fit).", "",
-              f"**{hits} of {len(done)} constrained targets are predicted within the 90% "
-              f"interval of the model runs when left out**" + (
-                  f" (median sharpness {np.median(sharp):.2f}); {hits_obs} of {len(done)} "
-                  "within the 90% prediction of the observation, which adds observation error "
-                  "and model discrepancy to the runs' spread (mean ± 1.645 sd)." if sharp
-                  else "."), "",
-              "| target | active parameters | shared with other targets | set without it "
-              "(share of candidates) | cut by its own emulator | predicted mean | 90% interval "
-              "(runs) | article | sharpness | predicted (runs) | 90% prediction of the "
-              "observation | predicted (observation) |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        index = [str(t) for t in ds["target"].values]
-        for r in done:
-            s = _pct(ds, index.index(r["target"]))
-            u = " %" if s == 100.0 else ""
-            art = (_fmt(r["lower"] * s) if r["lower"] == r["upper"]
-                   else f"{_fmt(r['lower'] * s)}–{_fmt(r['upper'] * s)}")
-            L.append(f"| {r['target']} | {r['active']} | {r['shared']} | {r['nroy']:.3g} | "
-                     f"{r['cut']:.0%} | {_fmt(r['mean'] * s)}{u} | [{_fmt(r['q05'] * s)}, "
-                     f"{_fmt(r['q95'] * s)}]{u} | {art}{u} | {r['sharpness']:.2f} | "
-                     f"{'yes' if r['hit'] else '**no**'} | [{_fmt(r['obs_q05'] * s)}, "
-                     f"{_fmt(r['obs_q95'] * s)}]{u} | {'yes' if r['hit_obs'] else '**no**'} |")
-        only = [r for r in cv if not r["constrained"]]
-        L += ["", "Only fitted, never predicted (no other target constrains what they depend "
-              "on, so leaving them out would test nothing but the prior): "
-              + (", ".join(f"{r['target']} ({r['active'] or 'no active parameter'})"
-                           for r in only) if only else "none") + ".", ""]
+    if not cv:
+        return []
+    done = [r for r in cv if r["constrained"]]
+    hits = sum(r["hit"] for r in done)
+    hits_obs = sum(r["hit_obs"] for r in done)
+    sharp = [r["sharpness"] for r in done if np.isfinite(r["sharpness"])]
+    L = ["## Cross-validation", "",
+         "Each fitted target that other targets constrain is left out in turn: a target "
+         "is *constrained by others* when at least half of the active parameters of its "
+         "last-wave emulator are active in another fitted target's emulator. Without it, "
+         "the non-implausible set is re-drawn with the final waves' emulators (from the "
+         "last wave's box widened by 20% of its width each side; each wave screens only "
+         "points inside its own box), and the real model is run at "
+         f"{ds.sizes['cv_point']} of its points ({ds.sizes['cv_replicate']} runs each, "
+         "each run its own district draw). The left-out target's 90% interval is the "
+         "5-95% range of those runs. *Sharpness* is the interval's width over the article "
+         "value; *cut* is the share of the set without the target that its own emulator "
+         "would have ruled out (how much it adds to the fit).", "",
+         f"**{hits} of {len(done)} constrained targets are predicted within the 90% "
+         f"interval of the model runs when left out**" + (
+             f" (median sharpness {np.median(sharp):.2f}); {hits_obs} of {len(done)} "
+             "within the 90% prediction of the observation, which adds observation error "
+             "and model discrepancy to the runs' spread (mean ± 1.645 sd)." if sharp
+             else "."), "",
+         "| target | active parameters | shared with other targets | set without it "
+         "(share of candidates) | cut by its own emulator | predicted mean | 90% interval "
+         "(runs) | article | sharpness | predicted (runs) | 90% prediction of the "
+         "observation | predicted (observation) |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    index = [str(t) for t in ds["target"].values]
+    for r in done:
+        s = _pct(ds, index.index(r["target"]))
+        u = " %" if s == 100.0 else ""
+        art = (_fmt(r["lower"] * s) if r["lower"] == r["upper"]
+               else f"{_fmt(r['lower'] * s)}–{_fmt(r['upper'] * s)}")
+        L.append(f"| {r['target']} | {r['active']} | {r['shared']} | {r['nroy']:.3g} | "
+                 f"{r['cut']:.0%} | {_fmt(r['mean'] * s)}{u} | [{_fmt(r['q05'] * s)}, "
+                 f"{_fmt(r['q95'] * s)}]{u} | {art}{u} | {r['sharpness']:.2f} | "
+                 f"{'yes' if r['hit'] else '**no**'} | [{_fmt(r['obs_q05'] * s)}, "
+                 f"{_fmt(r['obs_q95'] * s)}]{u} | {'yes' if r['hit_obs'] else '**no**'} |")
+    only = [r for r in cv if not r["constrained"]]
+    L += ["", "Only fitted, never predicted (no other target constrains what they depend "
+          "on, so leaving them out would test nothing but the prior): "
+          + (", ".join(f"{r['target']} ({r['active'] or 'no active parameter'})"
+                       for r in only) if only else "none") + ".", ""]
+    return L
+
+
+def _identifiability_section(ds: xr.Dataset, carried: dict[str, list]) -> list[str]:
+    """Which parameters the targets constrain, the pairs that trade off, and the counts.
+
+    Args:
+        ds: A calibration Dataset.
+        carried: The decoded ``carried`` attribute (only its size is reported).
+
+    Returns:
+        The section's Markdown lines.
+    """
     rows, pairs = identifiability_rows(ds)
-    L += ["## Identifiability", "",
-          "Contraction is the accepted 5-95% range over the range searched (1 = nothing "
-          f"learnt). A parameter whose contraction exceeds {_CONTRACTED:.0%}, or that no "
-          "target's emulator uses, is *not constrained*: its calibrated value is one point "
-          "of a flat region, not an estimate.", "",
-          "| parameter | contraction | targets whose emulators use it | verdict |",
-          "|---|---|---|---|"]
+    L = ["## Identifiability", "",
+         "Contraction is the accepted 5-95% range over the range searched (1 = nothing "
+         f"learnt). A parameter whose contraction exceeds {_CONTRACTED:.0%}, or that no "
+         "target's emulator uses, is *not constrained*: its calibrated value is one point "
+         "of a flat region, not an estimate.", "",
+         "| parameter | contraction | targets whose emulators use it | verdict |",
+         "|---|---|---|---|"]
     for r in rows:
         L.append(f"| `{r['parameter']}` | {r['contraction']:.2f} | "
                  f"{', '.join(r['targets']) or '—'} | {r['verdict']} |")
@@ -420,9 +480,6 @@ def _uncertainty_sections(ds: xr.Dataset) -> list[str]:
     L += [f"Patterns against parameters: {n_targets} fitted targets, {ds.sizes['parameter']} "
           f"calibrated parameters"
           + (f", {len(carried)} carried" if carried else "") + ".", ""]
-    L += _link_section(ds)
-    if a.get("discussion"):
-        L += ["## Discussion", "", str(a["discussion"]).strip(), ""]
     return L
 
 
@@ -473,6 +530,7 @@ def link_rows(ds: xr.Dataset) -> list[dict]:
 
 
 def _link_section(ds: xr.Dataset) -> list[str]:
+    """The carried causal links: prior against members, and the targets that narrow them."""
     rows = link_rows(ds)
     if not rows:
         return []
@@ -554,12 +612,34 @@ def report_markdown(ds: xr.Dataset, figures: dict[str, str] | None = None, *,
                     command: str | None = None) -> str:
     """The report's Markdown text (see :func:`write_report`)."""
     a = ds.attrs
-    names = [str(n) for n in ds["parameter"].values]
-    why = json.loads(a["parameter_why"])
-    unc = json.loads(a["target_uncertainty"])
-    warnings = json.loads(a["warnings"])
-    recovery = bool(a.get("pseudo_targets"))
     cmd = command or f"countysim calibrate {_relative(a['experiment_file']) or a['experiment']}"
+    L = _header_lines(ds, cmd)
+    L += ["", *_baseline_section(ds)]
+    L += ["", *_uncertainty_sections(ds)]
+    L += ["", *_held_out_section(ds)]
+    L += _parameter_section(ds)
+    L += ["", *_target_uncertainty_section(ds)]
+    L += ["", *_diagnostics_section(ds)]
+    if figures:
+        L += ["", *_figures_section(figures)]
+    L += ["", "## Reproduce", "",
+          "```", cmd, "```", "",
+          "The results Dataset (NetCDF) holds every run, the accepted sample and the "
+          "diagnostics; `countysim.calibration.calreport.write_report` rebuilds this page from it."]
+    return "\n".join(L) + "\n"
+
+
+def _header_lines(ds: xr.Dataset, cmd: str) -> list[str]:
+    """The title and the provenance list: command, date, version, runs and method.
+
+    Args:
+        ds: A calibration Dataset.
+        cmd: The command quoted as the one that produced the results.
+
+    Returns:
+        The Markdown lines, without a trailing blank line.
+    """
+    a = ds.attrs
     L = [f"# Calibration: {a['experiment']}", "",
          "<!-- Generated by countysim.calibration.calreport from the calibration Dataset; "
          "do not edit by "
@@ -573,20 +653,33 @@ def report_markdown(ds: xr.Dataset, figures: dict[str, str] | None = None, *,
          "then real-model runs at accepted points, then the calibrated baseline verified with "
          "fresh seeds.",
          ]
-    if recovery:
+    if a.get("pseudo_targets"):
         L.append(f"- **Recovery experiment**: targets are pseudo-targets {a['pseudo_targets']}")
-    L += ["", "## Result", "",
-          "### The calibrated baseline (seed noise only)", "",
-          *_baseline_choice(ds),
-          "Its values are in the scenario file with their accepted ranges. "
-          f"The table gives, over {ds.sizes['verify_replicate']} runs with seeds "
-          f"{int(ds['verify_seed'].values[0])}..{int(ds['verify_seed'].values[-1])} (not used "
-          "in the calibration), the simulated mean and 90% interval (5% and 95% quantiles). "
-          "*Inside* means the article value lies in that interval (for the range 千余, that "
-          "the range and the interval overlap).", "",
-          f"| target | article (quote) | model variable, read at | "
-          f"{'pseudo-target' if recovery else 'article value'} | simulated "
-          "mean | 90% interval | inside |", "|---|---|---|---|---|---|---|"]
+    return L
+
+
+def _baseline_section(ds: xr.Dataset) -> list[str]:
+    """The calibrated baseline against every target, over its verification runs.
+
+    Args:
+        ds: A calibration Dataset.
+
+    Returns:
+        The "Result" section's Markdown lines, ending with the table's last row.
+    """
+    recovery = bool(ds.attrs.get("pseudo_targets"))
+    L = ["## Result", "",
+         "### The calibrated baseline (seed noise only)", "",
+         *_baseline_choice(ds),
+         "Its values are in the scenario file with their accepted ranges. "
+         f"The table gives, over {ds.sizes['verify_replicate']} runs with seeds "
+         f"{int(ds['verify_seed'].values[0])}..{int(ds['verify_seed'].values[-1])} (not used "
+         "in the calibration), the simulated mean and 90% interval (5% and 95% quantiles). "
+         "*Inside* means the article value lies in that interval (for the range 千余, that "
+         "the range and the interval overlap).", "",
+         f"| target | article (quote) | model variable, read at | "
+         f"{'pseudo-target' if recovery else 'article value'} | simulated "
+         "mean | 90% interval | inside |", "|---|---|---|---|---|---|---|"]
     for r in table_rows(ds):
         s = 100.0 if r["variable"].endswith("growth_pilot") else 1.0
         unit = " %" if s == 100.0 else ""
@@ -596,8 +689,20 @@ def report_markdown(ds: xr.Dataset, figures: dict[str, str] | None = None, *,
         L.append(f"| {r['target']}{tag} | {r['quote']} | `{r['variable']}`, {r['read_at']} | "
                  f"{art}{unit} | {_fmt(r['mean'] * s)}{unit} | [{_fmt(r['q05'] * s)}, "
                  f"{_fmt(r['q95'] * s)}]{unit} | {'yes' if r['inside'] else '**no**'} |")
-    L += ["", *_uncertainty_sections(ds)]
-    L += ["", "## Held-out check", ""]
+    return L
+
+
+def _held_out_section(ds: xr.Dataset) -> list[str]:
+    """Each held-out target (or input check) as predicted by the accepted points.
+
+    Args:
+        ds: A calibration Dataset.
+
+    Returns:
+        The section's Markdown lines, ending with a blank line.
+    """
+    a = ds.attrs
+    L = ["## Held-out check", ""]
     if not held_out_rows(ds):
         L += ["No target was held out in this experiment.", ""]
     checks = {r["target"]: r["inputs"] for r in table_rows(ds) if r["role"] == "input_check"}
@@ -616,11 +721,24 @@ def report_markdown(ds: xr.Dataset, figures: dict[str, str] | None = None, *,
               f"{_fmt(h['baseline_q95'])}] ({'inside' if h['baseline_inside'] else 'outside'}"
               ").", ""]
         L += _held_out_detail(ds, tid, h)
-    L += ["## Calibrated parameters", "",
-          "| parameter | unit | range searched | accepted (min–max) | accepted 5–95% | "
-          "calibrated | why this range |", "|---|---|---|---|---|---|---|"]
+    return L
+
+
+def _parameter_section(ds: xr.Dataset) -> list[str]:
+    """The calibrated parameters: range searched, accepted ranges, value and why.
+
+    Args:
+        ds: A calibration Dataset.
+
+    Returns:
+        The section's Markdown lines, ending with the table's last row.
+    """
+    why = json.loads(ds.attrs["parameter_why"])
+    L = ["## Calibrated parameters", "",
+         "| parameter | unit | range searched | accepted (min–max) | accepted 5–95% | "
+         "calibrated | why this range |", "|---|---|---|---|---|---|---|"]
     truth = ds["truth"].values
-    for j, n in enumerate(names):
+    for j, n in enumerate(str(n) for n in ds["parameter"].values):
         t = f" (truth {_fmt(truth[j])})" if np.isfinite(truth[j]) else ""
         L.append(f"| `{n}` | {ds['parameter_units'].values[j]} | "
                  f"[{_fmt(ds['prior_lower'].values[j])}, {_fmt(ds['prior_upper'].values[j])}] | "
@@ -628,19 +746,44 @@ def report_markdown(ds: xr.Dataset, figures: dict[str, str] | None = None, *,
                  f"{_fmt(ds['accepted_upper'].values[j])}] | "
                  f"[{_fmt(ds['accepted_q05'].values[j])}, {_fmt(ds['accepted_q95'].values[j])}]"
                  f" | {_fmt(ds['calibrated'].values[j])}{t} | {why.get(n, '')} |")
-    L += ["", "## Targets and their uncertainty", "",
-          "From `scenarios/targets/` (the reasoning for each number is in that file). The "
-          "implausibility of a point x for target k is "
-          "`I_k(x) = d(z_k, E[f_k(x)]) / sqrt(V_obs + V_discrepancy + V_emulator(x) + "
-          "V_ensemble(x))`, where d is the distance to the article value (to the range, for "
-          "千余).", "",
-          "| target | kind | observation uncertainty | discrepancy sd |", "|---|---|---|---|"]
+    return L
+
+
+def _target_uncertainty_section(ds: xr.Dataset) -> list[str]:
+    """How the implausibility is built, and each target's observation and discrepancy terms.
+
+    Args:
+        ds: A calibration Dataset.
+
+    Returns:
+        The section's Markdown lines, ending with the table's last row.
+    """
+    unc = json.loads(ds.attrs["target_uncertainty"])
+    L = ["## Targets and their uncertainty", "",
+         "From `scenarios/targets/` (the reasoning for each number is in that file). The "
+         "implausibility of a point x for target k is "
+         "`I_k(x) = d(z_k, E[f_k(x)]) / sqrt(V_obs + V_discrepancy + V_emulator(x) + "
+         "V_ensemble(x))`, where d is the distance to the article value (to the range, for "
+         "千余).", "",
+         "| target | kind | observation uncertainty | discrepancy sd |", "|---|---|---|---|"]
     for k, tid in enumerate(ds["target"].values):
         L.append(f"| {tid} | {ds['kind'].values[k]} | {unc[str(tid)]} | "
                  f"{float(ds['discrepancy_sd'].values[k]):.3g} |")
-    L += ["", "## Diagnostics", "", "### Waves", "",
-          "| wave | runs | box accepted | non-implausible share of the ranges |",
-          "|---|---|---|---|"]
+    return L
+
+
+def _diagnostics_section(ds: xr.Dataset) -> list[str]:
+    """The waves, the emulators' held-out checks, the predictive check and the warnings.
+
+    Args:
+        ds: A calibration Dataset.
+
+    Returns:
+        The section's Markdown lines, ending with the last warning (or "- none").
+    """
+    L = ["## Diagnostics", "", "### Waves", "",
+         "| wave | runs | box accepted | non-implausible share of the ranges |",
+         "|---|---|---|---|"]
     for i, w in enumerate(ds["wave"].values):
         L.append(f"| {w} | {int(ds['wave_runs'].values[i])} | "
                  f"{ds['wave_accept_rate'].values[i]:.3g} | "
@@ -665,22 +808,29 @@ def report_markdown(ds: xr.Dataset, figures: dict[str, str] | None = None, *,
           "non-implausible on the real-run means (the rest were let in by emulator "
           "uncertainty).", "",
           "### Warnings", ""]
-    L += [f"- {w}" for w in warnings] or ["- none"]
-    if figures:
-        L += ["", "## Figures", "",
-              f"![fit]({figures['fit']})", "",
-              "Each panel: wave-1 runs over the ranges searched (grey), runs at accepted points "
-              "(blue), runs of the calibrated baseline (orange), the article value (black line; "
-              "dashed: the upper end of a range) and ±2 observation sd (shaded).", "",
-              f"![waves]({figures['waves']})", "",
-              "Left: the non-implausible share of the ranges after each wave. Right: each "
-              "wave's sampling box, the accepted 5–95% range and the calibrated value, as "
-              "positions in the range searched.", "",
-              f"![accepted]({figures['accepted']})", "",
-              "Correlations in the accepted set: strong ones mark combinations the targets "
-              "constrain rather than single parameters."]
-    L += ["", "## Reproduce", "",
-          "```", cmd, "```", "",
-          "The results Dataset (NetCDF) holds every run, the accepted sample and the "
-          "diagnostics; `countysim.calibration.calreport.write_report` rebuilds this page from it."]
-    return "\n".join(L) + "\n"
+    L += [f"- {w}" for w in json.loads(ds.attrs["warnings"])] or ["- none"]
+    return L
+
+
+def _figures_section(figures: dict[str, str]) -> list[str]:
+    """The three figures with their captions.
+
+    Args:
+        figures: Paths of the ``fit``, ``waves`` and ``accepted`` PNGs, as the report links
+            them (relative to the Markdown file).
+
+    Returns:
+        The section's Markdown lines, ending with the last caption.
+    """
+    return ["## Figures", "",
+            f"![fit]({figures['fit']})", "",
+            "Each panel: wave-1 runs over the ranges searched (grey), runs at accepted points "
+            "(blue), runs of the calibrated baseline (orange), the article value (black line; "
+            "dashed: the upper end of a range) and ±2 observation sd (shaded).", "",
+            f"![waves]({figures['waves']})", "",
+            "Left: the non-implausible share of the ranges after each wave. Right: each "
+            "wave's sampling box, the accepted 5–95% range and the calibrated value, as "
+            "positions in the range searched.", "",
+            f"![accepted]({figures['accepted']})", "",
+            "Correlations in the accepted set: strong ones mark combinations the targets "
+            "constrain rather than single parameters."]

@@ -398,7 +398,62 @@ def load_targets(path: str | Path, *, require_held_out: bool = True) -> Targets:
 
 
 def _target(path: Path, index: int, raw: dict[str, Any]) -> Target:
+    """Parse and validate one ``[[targets]]`` table.
+
+    The checks run in a fixed order (keys, types, value, variable, reading, window, role,
+    variance terms, the kind's own keys), so a table with several problems always reports
+    the same one first.
+
+    Args:
+        path: The targets file (named in errors).
+        index: The table's position in the file (names it in errors when it has no ``id``).
+        raw: The table as parsed from TOML.
+
+    Returns:
+        The target.
+
+    Raises:
+        TargetError: A key is missing, unknown or has an invalid value.
+    """
     label = str(raw.get("id", f"targets[{index}]"))
+    kind = _check_keys(path, label, raw)
+    _check_types(path, label, raw)
+    value = _number(path, f"{label}.value", raw["value"])
+    meta = _variable(path, label, raw["variable"])
+    kw = _reading(path, label, raw, meta)
+    window = _window(path, label, raw["window"], kw["statistic"])
+    kw.update(source=raw.get("source", ""), **_role(path, label, raw))
+    cv = raw.get("reporting_cv", 0.0)
+    kw["reporting_cv"] = _number(path, f"{label}.reporting_cv", cv, lo=0.0, hi=1.0)
+    sd_m = raw.get("window_sd_months", 0.0)
+    kw["window_sd_months"] = _number(path, f"{label}.window_sd_months", sd_m, lo=0.0, hi=12.0)
+    kw.update(_kind_values(path, label, kind, raw, value))
+    target = Target(id=raw["id"], quote=raw["quote"], value=value, kind=kind,
+                    variable=raw["variable"], window=window,
+                    held_out=raw["held_out"],
+                    reasoning=raw["reasoning"].strip(), units=raw.get("units", meta.units),
+                    **kw)
+    if target.obs_variance <= 0:
+        raise TargetError(path, f"{label}.reporting_cv", "the target has zero observation "
+                          "variance; give reporting_cv or window_sd_months")
+    return target
+
+
+def _check_keys(path: Path, label: str, raw: Mapping[str, Any]) -> str:
+    """Check a table's keys: the required ones, the kind, no unknown key, the kind's own.
+
+    Args:
+        path: The targets file.
+        label: The table's name in errors (its ``id``).
+        raw: The table.
+
+    Returns:
+        The target's kind (one of :data:`KINDS`).
+
+    Raises:
+        TargetError: A required key is missing, the kind is unknown, or a key is not
+            allowed for the kind.
+    """
     for key in _REQUIRED:
         if key not in raw:
             raise TargetError(path, f"{label}.{key}", "required key is missing")
@@ -409,6 +464,7 @@ def _target(path: Path, index: int, raw: dict[str, Any]) -> Target:
     allowed = (*_REQUIRED, *_OPTIONAL, *_KIND_KEYS[kind])
     for key in raw:
         if key not in allowed:
+            # A key of another kind is a likely slip of the kind: say which kind it belongs to.
             other = [k for k, keys in _KIND_KEYS.items() if key in keys]
             hint = f" (only for kind {other[0]!r})" if other else ""
             raise TargetError(path, f"{label}.{key}", f"unknown key for kind {kind!r}{hint}; "
@@ -416,19 +472,55 @@ def _target(path: Path, index: int, raw: dict[str, Any]) -> Target:
     for key in _KIND_KEYS[kind]:
         if key not in raw:
             raise TargetError(path, f"{label}.{key}", f"required for kind {kind!r}")
+    return kind
+
+
+def _check_types(path: Path, label: str, raw: Mapping[str, Any]) -> None:
+    """Check that the text keys are non-empty strings and ``held_out`` is a boolean.
+
+    Raises:
+        TargetError: A text key is empty or not a string, or ``held_out`` is not a boolean.
+    """
     for key in ("id", "quote", "variable", "reasoning", "units", "source"):
         if key in raw and (not isinstance(raw[key], str) or not raw[key].strip()):
             raise TargetError(path, f"{label}.{key}", "must be a non-empty string")
     if not isinstance(raw["held_out"], bool):
         raise TargetError(path, f"{label}.held_out", f"expected true or false, got "
                           f"{raw['held_out']!r}")
-    value = _number(path, f"{label}.value", raw["value"])
-    variable = raw["variable"]
+
+
+def _variable(path: Path, label: str, variable: str) -> Any:
+    """The metadata of the model variable a target reads (an entry of ``VARIABLES``).
+
+    Raises:
+        TargetError: No model variable has that name.
+    """
     meta = VARIABLES.get(variable)
     if meta is None:
         allowed_vars = [n for n, v in VARIABLES.items() if v.dims == ("time",)]
         raise TargetError(path, f"{label}.variable", f"unknown model variable {variable!r}; "
                           f"allowed: {', '.join(allowed_vars)}")
+    return meta
+
+
+def _reading(path: Path, label: str, raw: Mapping[str, Any], meta: Any) -> dict[str, Any]:
+    """How a target reads its variable: the statistic and, per village, the summary.
+
+    Args:
+        path: The targets file.
+        label: The table's name in errors.
+        raw: The table.
+        meta: The variable's metadata (its ``dims`` decide whether ``across`` is needed).
+
+    Returns:
+        ``statistic``, ``across``, ``q``, ``threshold`` and ``villages``, as
+        :class:`Target` takes them.
+
+    Raises:
+        TargetError: ``across`` does not fit the variable's dims, or a value or a key that
+            only one summary takes is wrong.
+    """
+    variable = raw["variable"]
     across = raw.get("across")
     if across is None and meta.dims != ("time",):
         raise TargetError(path, f"{label}.variable", f"{variable!r} has dims {meta.dims}; a "
@@ -463,7 +555,17 @@ def _target(path: Path, index: int, raw: dict[str, Any]) -> Target:
                           "'share_at_least' and only with it")
     if threshold is not None:
         threshold = _number(path, f"{label}.threshold", threshold)
-    window = raw["window"]
+    return {"statistic": statistic, "across": across, "q": q, "threshold": threshold,
+            "villages": villages}
+
+
+def _window(path: Path, label: str, window: Any, statistic: str) -> tuple[str, str]:
+    """The window's first and last month, checked against the statistic that reads it.
+
+    Raises:
+        TargetError: The window is not two months in order, or is too short (or, for a
+            yearly comparison, not 24 months) for the statistic.
+    """
     if (not isinstance(window, list) or len(window) != 2
             or not all(isinstance(m, str) for m in window)):
         raise TargetError(path, f"{label}.window", "expected [\"YYYY-MM\", \"YYYY-MM\"] "
@@ -480,13 +582,28 @@ def _target(path: Path, index: int, raw: dict[str, Any]) -> Target:
     if statistic == "growth" and span < 2:
         raise TargetError(path, f"{label}.window", "statistic 'growth' needs a window of at "
                           "least two months")
-    kw: dict[str, Any] = {"statistic": statistic, "across": across, "q": q,
-                          "threshold": threshold, "villages": villages,
-                          "source": raw.get("source", ""), **_role(path, label, raw)}
-    cv = raw.get("reporting_cv", 0.0)
-    kw["reporting_cv"] = _number(path, f"{label}.reporting_cv", cv, lo=0.0, hi=1.0)
-    sd_m = raw.get("window_sd_months", 0.0)
-    kw["window_sd_months"] = _number(path, f"{label}.window_sd_months", sd_m, lo=0.0, hi=12.0)
+    return window[0], window[1]
+
+
+def _kind_values(path: Path, label: str, kind: str, raw: Mapping[str, Any],
+                 value: float) -> dict[str, Any]:
+    """The keys only the target's kind takes (:data:`_KIND_KEYS`), checked against its value.
+
+    Args:
+        path: The targets file.
+        label: The table's name in errors.
+        kind: The target's kind (its keys are known to be present).
+        raw: The table.
+        value: The target's value, already checked to be a number.
+
+    Returns:
+        ``upper``, ``pool``, ``step`` or ``obs_sd`` as :class:`Target` takes it (nothing for
+        a ``point``).
+
+    Raises:
+        TargetError: The kind's key is out of range or inconsistent with the value.
+    """
+    kw: dict[str, Any] = {}
     if kind in ("lower_bound", "range"):
         kw["upper"] = _number(path, f"{label}.upper", raw["upper"])
         if kw["upper"] <= value:
@@ -507,15 +624,7 @@ def _target(path: Path, index: int, raw: dict[str, Any]) -> Target:
         kw["obs_sd"] = _number(path, f"{label}.obs_sd", raw["obs_sd"], lo=0.0)
         if kw["obs_sd"] <= 0:
             raise TargetError(path, f"{label}.obs_sd", "must be positive")
-    target = Target(id=raw["id"], quote=raw["quote"], value=value, kind=kind,
-                    variable=variable, window=(window[0], window[1]),
-                    held_out=raw["held_out"],
-                    reasoning=raw["reasoning"].strip(), units=raw.get("units", meta.units),
-                    **kw)
-    if target.obs_variance <= 0:
-        raise TargetError(path, f"{label}.reporting_cv", "the target has zero observation "
-                          "variance; give reporting_cv or window_sd_months")
-    return target
+    return kw
 
 
 def _role(path: Path, label: str, raw: Mapping[str, Any]) -> dict[str, Any]:
