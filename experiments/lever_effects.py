@@ -111,7 +111,8 @@ CHAINS: dict[str, tuple[str, tuple[str, ...]]] = {
     "nonfarm_trainees": ("training (L12) -> trained farmers move into transfer work -> A5, "
                          "rural income", ("training_nonfarm_gain",)),
     "evaluated_cadres": ("a larger evaluated pool -> stronger selection for leading posts "
-                         "(L2) -> local growth; more cadres for the villages (L7)",
+                         "(L2) -> local growth; more cadres for the villages: more "
+                         "front-line time per village, its problems heard sooner (L6, L7)",
                          ("leader_growth_effect", "coop_leader_effect")),
     "evaluation_strictness": (_EVAL, _EVAL_LINKS),
     "results_weight": (_EVAL, _EVAL_LINKS),

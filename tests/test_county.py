@@ -165,8 +165,9 @@ def test_step_follows_the_design_order(monkeypatch):
 
 def test_drivers_follow_the_trends():
     # Leaders no better than 2024's (L2 off): output follows its trend alone.
+    # No services bought by settlers: labour demand follows output alone.
     model = create_test_model(output_growth=0.1, employment_elasticity=0.2, inflation=0.02,
-                              leader_growth_effect=0.0)
+                              leader_growth_effect=0.0, settler_service_jobs=0.0)
     output, wages, demand = [], [], []
     for _ in range(24):
         model.step()
@@ -179,6 +180,24 @@ def test_drivers_follow_the_trends():
     np.testing.assert_allclose(demand[12:] / demand[:12], 1 + 0.2 * 0.1, rtol=1e-9)
     # Wages grow with labour productivity (output over employment) plus inflation.
     np.testing.assert_allclose(wages[12:] / wages[:12], 1.1 / 1.02 * 1.02, rtol=1e-9)
+
+
+def test_settled_households_add_labour_demand():
+    # Each worker settled in town since the initial state adds settler_service_jobs jobs
+    # to a demand of D0 (the start's jobs plus vacancies): the index is the output trend
+    # times 1 + jobs x settlers / D0, with the settlers counted before the month's market.
+    args = dict(output_growth=0.1, employment_elasticity=0.2, leader_growth_effect=0.0,
+                settle_rate=0.5)
+    plain = create_test_model(settler_service_jobs=0.0, **args)
+    served = create_test_model(settler_service_jobs=0.5, **args)
+    for _ in range(12):
+        settled = served.settlers_total
+        plain.step()
+        served.step()
+        expected = plain.labour_demand_index * (1 + 0.5 * settled / served.demand_ref)
+        assert served.labour_demand_index == pytest.approx(expected, rel=1e-12)
+    assert served.settlers_total > 0
+    assert served.labour_demand_index > plain.labour_demand_index
 
 
 # ------------------------------------------------------------------------- spin-up

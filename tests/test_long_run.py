@@ -64,11 +64,10 @@ def yearly(runs, name, how="sum"):
 
 # Bands the baseline misses, each with its size: a strict xfail, so that a fix shows.
 BAND_MISSES = {
-    "urban share of resident workers, rise": (
-        "urbanisation slows below B15's trend: +1.0 points a year in 2026-27 and +0.9 in "
-        "2028-30 (seeds 100-104; band 1.0-2.5), as the rural pool of urban-job holders who "
-        "settle shrinks (settle_rate 0.06; 0.08 would hold +1.04-1.27 but unsettle the "
-        "2024-policy reference: labour demand must grow with the supply settling implies)"),
+    "cadres removed a year (mean)": (
+        "removals run at ~5-6 a year (seeds 100-104; band 6.5-26, half to twice A9's 13): "
+        "the calibrated baseline already misses A9 in 2025 (5.5 over 20 seeds), its "
+        "level, not a drift"),
 }
 
 
@@ -135,8 +134,14 @@ def test_2024_policies_keep_the_district_settled(settled_runs, name):
 
 
 # Stocks off their trend under the 2024 policies by more than issue 15's 3 %, each with
-# its size: a strict xfail, so that a fix shows (none since the settled start).
-STOCK_MISSES: dict[str, str] = {}
+# its size: a strict xfail, so that a fix shows. The baseline member's labour supply runs
+# a little ahead of its demand (its carried draws are independent: issue 16, item 4).
+STOCK_MISSES: dict[str, str] = {
+    "vacancies": "vacancies fall 4.5 % below labour demand's trend by 2028 (-3.1 % in "
+                 "2030; seeds 200-223)",
+    "seekers (urban residents)": "urban residents' seekers rise 3.5 % above their labour "
+                                 "force's trend by 2029 (seeds 200-223)",
+}
 
 
 @pytest.mark.slow

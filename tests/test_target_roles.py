@@ -92,7 +92,7 @@ def test_no_fit_target_is_the_source_of_a_parameter():
 def test_an_input_check_checks_the_inputs_sized_from_it():
     targets = load_targets(TARGETS, require_held_out=False)
     checks = [t for t in targets if t.role == "input_check"]
-    assert [t.id for t in checks] == ["R11"]
+    assert [t.id for t in checks] == ["R11", "R2"]
     for t in checks:
         sized = {name for name in PARAMETERS if t.id in _cited(name)}
         assert set(t.inputs) == sized, t.id
