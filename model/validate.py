@@ -151,10 +151,7 @@ def labour_force(ds: xr.Dataset, scenario: Scenario) -> np.ndarray:
 def urban_labour_force(ds: xr.Dataset, scenario: Scenario) -> np.ndarray:
     """Urban residents holding or seeking jobs: the labour force's trend (B2) and
     households settling in town (B15). Their seekers on it: the surveyed rate is constant."""
-    states = ["urban_job", "seeking"]
-    every = ds["workers"].sel(labour_state=states).sum("labour_state")
-    rural = ds["village_workers"].sel(labour_state=states).sum(("village", "labour_state"))
-    return (every - rural).groupby("time.year").mean().values
+    return _urban_workers("urban_job")(ds) + _urban_workers("seeking")(ds)
 
 
 def rural_labour_force(ds: xr.Dataset, scenario: Scenario) -> np.ndarray:

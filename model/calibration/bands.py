@@ -86,7 +86,7 @@ def _rural_in_december(ds: xr.Dataset, *states: str) -> np.ndarray:
 def rural_workers_away(ds: xr.Dataset) -> np.ndarray:
     """Rural workers away from the farm all year: migrants and rural holders of urban
     jobs, in December."""
-    return _rural_in_december(ds, "migrant", "urban_job")
+    return _december(ds, "rural_workers_away").astype(float)
 
 
 def migrants(ds: xr.Dataset) -> np.ndarray:

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from ..sweeps.files import write_atomically
 from .diagnostics import _fmt, _role, held_out_rows, table_rows, target_tag
-from .members import member_mask
+from .members import dataset_members
 
 __all__ = ["cv_rows", "identifiability_rows", "plot_accepted", "plot_fit", "plot_waves",
            "predictive_rows", "write_report"]
@@ -271,16 +271,10 @@ def identifiability_rows(ds: xr.Dataset) -> tuple[list[dict], list[tuple[str, st
     return rows, pairs
 
 
-def _member_ok(ds: xr.Dataset) -> np.ndarray:
-    """Checked points that are members: non-implausible and inside the bands (if checked)."""
-    return member_mask(ds["check_non_implausible"].values,
-                       ds["check_in_bands"].values if "check_in_bands" in ds else None)
-
-
 def _members(ds: xr.Dataset) -> int:
     """Members of the shipped ensemble: the non-implausible checked points inside the bands
     (up to the cap)."""
-    ok = int(_member_ok(ds).sum())
+    ok = int(dataset_members(ds).sum())
     cap = int(ds.attrs.get("members", ok))
     return min(ok, cap) if ok else ds.sizes["check"]
 
@@ -499,7 +493,7 @@ def link_rows(ds: xr.Dataset) -> list[dict]:
     if "check_carried" not in ds:
         return []
     values = ds["check_carried"].values
-    ok = _member_ok(ds)
+    ok = dataset_members(ds)
     imp = ds["check_implausibility"].values
     cutoff = float(ds.attrs["cutoff"])
     fitted = [k for k in range(ds.sizes["target"]) if not ds["held_out"].values[k]]

@@ -22,7 +22,7 @@ from .runner import _BANDS, _CHECK, _DRAW_MEMBER, _Runner, _seed, run_draws
 from .spec import CalibrationSpec
 from .targets import Targets
 
-__all__ = ["band_check", "ensemble_dataset", "member_mask"]
+__all__ = ["band_check", "dataset_members", "ensemble_dataset", "member_mask"]
 
 NOT_RUN = -1  # a checked point the band check did not run (it failed the fit already)
 
@@ -156,8 +156,7 @@ def ensemble_dataset(spec: CalibrationSpec, ds: xr.Dataset, name: str) -> xr.Dat
 def _member_values(spec: CalibrationSpec, ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     """Per member: fitted then carried parameter values, and the district draw."""
     accepted = spec.snap(ds["accepted"].values)
-    chosen = _member_indices(member_mask(ds["check_non_implausible"].values,
-                                         _in_bands(ds)), spec.members)
+    chosen = _member_indices(dataset_members(ds), spec.members)
     n = len(chosen)
     value = np.empty((n, len(spec.names) + len(spec.carried)))
     district = np.empty(n, dtype=np.int64)
@@ -171,9 +170,11 @@ def _member_values(spec: CalibrationSpec, ds: xr.Dataset) -> tuple[np.ndarray, n
     return value, district
 
 
-def _in_bands(ds: xr.Dataset) -> np.ndarray | None:
-    """The band check's verdicts, if the calibration ran one."""
-    return ds["check_in_bands"].values if "check_in_bands" in ds else None
+def dataset_members(ds: xr.Dataset) -> np.ndarray:
+    """:func:`member_mask` of a calibration Dataset: its verdicts, and the band check's
+    if the calibration ran one."""
+    return member_mask(ds["check_non_implausible"].values,
+                       ds["check_in_bands"].values if "check_in_bands" in ds else None)
 
 
 def _ensemble_method(spec: CalibrationSpec, ds: xr.Dataset) -> str:

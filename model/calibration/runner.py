@@ -144,6 +144,16 @@ class _Runner:
         self.runs = 0
         self.errors: list[str] = []
 
+    def _map(self, fn: Callable[[tuple], Any], tasks: list[tuple], chunked: bool = True
+             ) -> list[Any]:
+        """``fn`` over ``tasks`` in order, in-process or in the pool. Many short runs go
+        in chunks (fewer round trips); a point's runs to 2030 (``chunked=False``) one by
+        one, so the workers stay busy to the end."""
+        if self.executor is None:
+            return [fn(t) for t in tasks]
+        chunk = max(1, len(tasks) // (8 * self.workers)) if chunked else 1
+        return list(self.executor.map(fn, tasks, chunksize=chunk))
+
     def __call__(self, points: np.ndarray, replicates: int,
                  seed: Callable[[int, int], Any],
                  draws: Callable[[int, int], Mapping[str, Any]] | None = None) -> np.ndarray:
@@ -159,11 +169,7 @@ class _Runner:
         tasks = [(self.scenario, {**self.spec.values(x), **(draws(i, r) if draws else {})},
                   seed(i, r), self.until, self.targets)
                  for i, x in enumerate(points) for r in range(replicates)]
-        if self.executor is None:
-            results = [_run_one(t) for t in tasks]
-        else:
-            chunk = max(1, len(tasks) // (8 * self.workers))
-            results = list(self.executor.map(_run_one, tasks, chunksize=chunk))
+        results = self._map(_run_one, tasks)
         self.runs += len(tasks)
         self.errors += [e for _, e in results if e]
         values = np.array([v for v, _ in results])
@@ -175,10 +181,7 @@ class _Runner:
         runs to 2030 leave (:func:`countysim.calibration.bands.failed_bands`)."""
         tasks = [(self.scenario, {**self.spec.values(x), **draws(i)}, seeds(i))
                  for i, x in enumerate(np.atleast_2d(points))]
-        if self.executor is None:
-            results = [_run_bands(t) for t in tasks]
-        else:
-            results = list(self.executor.map(_run_bands, tasks))
+        results = self._map(_run_bands, tasks, chunked=False)
         self.runs += sum(len(t[2]) for t in tasks)
         self.errors += [e for _, e in results if e]
         return [failed for failed, _ in results]

@@ -239,10 +239,17 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
         ids = np.array([c.unique_id for c in cadres], dtype=np.int64)[order]
         # Deal k goes to village k mod n_v: the first n_v deals give each village its lead.
         village, cadre = deal % n_v, ids[deal % len(cadres)]
-        self.village_lead = cadre[:n_v].copy()
         by_village = np.argsort(village, kind="stable")
         self.duty_village, self.duty_cadre = village[by_village], cadre[by_village]
+        # Stable by deal, so each village's first duty is its first deal, its lead.
+        self._lead_duty = np.searchsorted(self.duty_village, np.arange(n_v))
         self.lead_ref: tuple[float, float] | None = None  # 2024 mean, sd of log leadership
+
+    @property
+    def village_lead(self) -> np.ndarray:
+        """Each village's lead cadre (its first dealt duty): the one whose leadership is
+        the village's (L7, L2); a newcomer who refills the post takes it over."""
+        return self.duty_cadre[self._lead_duty]
 
     def _create_leading_posts(self) -> None:
         """Leading posts (township and department heads) held by promoted cadres (L2).
@@ -542,7 +549,6 @@ class CountyModel(FrontLine, LabourMarket, mesa.Model):
             new.on_legacy = old.on_legacy
             if mentors:
                 new.mentor_id = mentors.pop()
-            self.village_lead[self.village_lead == old.unique_id] = new.unique_id
             self.duty_cadre[self.duty_cadre == old.unique_id] = new.unique_id
             successors.append(new.unique_id)
             old.remove()

@@ -179,9 +179,7 @@ class FrontLine:
         p, rng = self.spec, self.streams.problems
         self.problems = ProblemQueue(self.streams.luck)
         cadres = list(self.cadres)
-        households = self.district.villages["households"].to_numpy()
-        village_inflow = p.problem_rate_household * households
-        firm_inflow = p.problem_rate_firm * len(self.firm_list)
+        village_inflow, firm_inflow = self._inflows(p)
         self.routine_inflow = village_inflow.sum() + firm_inflow
         effort = self._initial_records(cadres)
         skill = np.array([c.skill for c in cadres])
@@ -278,15 +276,19 @@ class FrontLine:
         legacy = np.array([c.on_legacy for c in cadres], dtype=bool)
         ids = np.array([c.unique_id for c in cadres])
         routine = np.flatnonzero(~legacy)
-        households = self.district.villages["households"].to_numpy()
         routing = self._routing(_Duties(self, ids, effort, legacy), effort, routine,
-                                p.problem_rate_household * households,
-                                p.problem_rate_firm * len(self.firm_list))
+                                *self._inflows(p))
         self._set_caseloads(cadres, self._loads(effort, routine, routing))
         scored = [c for c in cadres if c.evaluated]
         for _ in range(RECORD_YEARS * max(1, round(MONTHS_PER_YEAR / p.evaluation_interval))):
             score_pool(self, scored, noise=p.evaluation_noise)
         return choose_effort(self, cadres)
+
+    def _inflows(self, p) -> tuple[np.ndarray, float]:
+        """Routine problems raised a month: by each village's households, and by all the
+        firms together (any firm, each as likely)."""
+        households = self.district.villages["households"].to_numpy(dtype=float)
+        return p.problem_rate_household * households, p.problem_rate_firm * len(self.firm_list)
 
     @staticmethod
     def _loads(effort: np.ndarray, routine: np.ndarray, routing: np.ndarray) -> np.ndarray:
@@ -424,9 +426,8 @@ class FrontLine:
         """
         p = self.p
         cadres = list(self.cadres)
-        households = self.district.villages["households"].to_numpy(dtype=float)
-        village_inflow = p.problem_rate_household * households
-        n_v = households.size
+        village_inflow, firm_inflow = self._inflows(p)
+        n_v = village_inflow.size
         if not cadres:
             return np.zeros(n_v)
         effort = np.array([c.effort for c in cadres])
@@ -440,8 +441,7 @@ class FrontLine:
         open_stock = village_inflow * np.minimum(waiting, MAX_QUEUE_MONTHS)
         if not routine.size:
             return open_stock
-        routing = self._routing(duties, effort, routine, village_inflow,
-                                p.problem_rate_firm * len(self.firm_list))
+        routing = self._routing(duties, effort, routine, village_inflow, firm_inflow)
         skill = np.array([c.skill for c in cadres])
         newcomer = np.array([not c.evaluated for c in cadres])
         turnover = pool_turnover(p) / MONTHS_PER_YEAR
